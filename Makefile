@@ -1,0 +1,36 @@
+# The README's two commands are `make rehearse` and `make test`; both work on a
+# fresh machine (they create .venv and install everything first).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test typecheck unit rehearse bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything CI runs: install, type-check the Pulumi program, all tests.
+test: typecheck unit
+
+# The main job, offline: validate the project's data, then rehearse the whole
+# fine-tuning flow against the local emulator.
+rehearse: $(STAMP)
+	$(PY) -m jobs validate data/travel-train.jsonl
+
+bench: $(STAMP)
+	$(PY) bench/bench_validate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis bench/out

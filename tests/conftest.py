@@ -1,0 +1,39 @@
+"""Shared fixtures. Each area keeps its fixtures in a plugin module listed here:
+
+- ``tests/fixtures_pulumi.py``: Pulumi mocks and a runner for the infra program.
+- ``tests/fixtures_emulator.py``: the Azure OpenAI emulator on a free loopback port.
+- ``tests/fixtures_runner.py``: isolated run-state dir, stand-in ``pulumi`` on PATH.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures_pulumi",
+    "tests.fixtures_emulator",
+    "tests.fixtures_runner",
+]
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the project: the lab's files and the Azure specs (read-only)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found at {SHARED}: clone the project beside shared/ (CI does)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def mslearn_data(shared_dir: Path) -> Path:
+    return shared_dir / "mslearn-data"

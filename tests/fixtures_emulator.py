@@ -1,0 +1,1 @@
+"""Fixtures for the emulator tests (see tests/conftest.py)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the pulumi tests (see tests/conftest.py)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the runner tests (see tests/conftest.py)."""
