@@ -104,9 +104,15 @@ def emulator(host: str, port: int, state_dir: str, config_file: str | None) -> N
     invoke("jobs.commands.emulator:serve", host=host, port=port, state_dir=state_dir, config_file=config_file)
 
 
-# --------------------------------------------------------------------------- runner
-# (upload, train, watch, status, events, cancel, pause, resume, list, metrics,
-#  promote, run, clean are defined below this line.)
+# --------------------------------------------------------------------------- runner: jobs
+# upload, train, watch, status, events, cancel, pause, resume, list, run
+# (engineer D1 adds commands between these two markers)
+
+# --------------------------------------------------------------------------- runner: stack
+# promote, metrics, clean, rehearse
+# (engineer D2 adds commands between these two markers)
+
+# --------------------------------------------------------------------------- end of commands
 
 
 def main() -> None:

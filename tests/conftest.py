@@ -2,7 +2,8 @@
 
 - ``tests/fixtures_pulumi.py``: Pulumi mocks and a runner for the infra program.
 - ``tests/fixtures_emulator.py``: the Azure OpenAI emulator on a free loopback port.
-- ``tests/fixtures_runner.py``: isolated run-state dir, stand-in ``pulumi`` on PATH.
+- ``tests/fixtures_runner.py``: isolated run-state dir, runner invocation helpers.
+- ``tests/fixtures_stack.py``: stand-in ``pulumi`` executable on PATH that records its arguments.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures_pulumi",
     "tests.fixtures_emulator",
     "tests.fixtures_runner",
+    "tests.fixtures_stack",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

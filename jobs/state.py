@@ -1,0 +1,124 @@
+"""Run state: what this project created, one JSON file per stack under ``.ftjobs/``.
+
+The file is the runner's memory across Ctrl-C, crashes and ``kill -9``:
+
+.. code-block:: json
+
+    {
+      "version": 1,
+      "stack": "dev",
+      "files": {"<sha256 of content>": {"file_id": "file-...", "filename": "travel-train.jsonl",
+                                       "purpose": "fine-tune", "uploaded_at": 1732400000,
+                                       "status": "processed"}},
+      "jobs": {"<run key>": {"job_id": "ftjob-...", "training_file": "file-...",
+                             "validation_file": null, "model": "gpt-4.1-2025-04-14",
+                             "suffix": "ft-travel", "params": {...}, "created_at": 1732400000,
+                             "status": "running", "fine_tuned_model": null}},
+      "pending": {"<run key>": {"started_at": 1732400000, "training_file": "file-..."}},
+      "promoted": {"job_id": "ftjob-...", "fine_tuned_model": "...", "at": 1732400000}
+    }
+
+``pending`` marks a create call that was sent but whose answer was not yet
+recorded: after a crash the runner looks the job up on the server (by training
+file, suffix and creation time) instead of creating a second one.
+
+Writes are atomic (temp file in the same folder, fsync, ``os.replace``); a
+``filelock`` lock file guards concurrent runs on the same stack. No secret is
+ever written here: only ids, names, parameters and hashes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from jobs.errors import RefusedError, UsageError
+
+STATE_DIR_ENV = "FTJOBS_STATE_DIR"
+DEFAULT_STATE_DIR = ".ftjobs"
+SCHEMA_VERSION = 1
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+
+
+def _safe_stack(stack: str) -> str:
+    # Pulumi stack names may be org/project/stack; keep a readable, safe file name.
+    return re.sub(r"[^A-Za-z0-9._-]+", "__", stack) or "default"
+
+
+def empty_state(stack: str) -> dict[str, Any]:
+    return {"version": SCHEMA_VERSION, "stack": stack, "files": {}, "jobs": {}, "pending": {}, "promoted": None}
+
+
+class RunState:
+    """The state file of one stack. Read with :meth:`load`, change with :meth:`update`."""
+
+    def __init__(self, stack: str, directory: Path | None = None):
+        self.stack = stack
+        self.directory = directory or state_dir()
+        self.path = self.directory / f"{_safe_stack(stack)}.json"
+        self.lock_path = self.directory / f"{_safe_stack(stack)}.lock"
+
+    def load(self) -> dict[str, Any]:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return empty_state(self.stack)
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"run state {self.path} is not valid JSON (line {exc.lineno}): {exc.msg}",
+                hint=f"fix or move the file aside; `python -m jobs list` re-reads jobs from the server",
+            ) from None
+        base = empty_state(self.stack)
+        base.update(data)
+        return base
+
+    def save(self, data: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, sort_keys=True)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Load, apply ``change`` in place, and write back atomically."""
+        data = self.load()
+        change(data)
+        self.save(data)
+        return data
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float = 0) -> Iterator["RunState"]:
+        """Hold the stack's lock for a whole command; refuse when another run holds it."""
+        from filelock import FileLock, Timeout
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.lock_path))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise RefusedError(
+                f"another `python -m jobs` run holds the lock on stack {self.stack!r} ({self.lock_path})",
+                hint="wait for it to finish (or stop it); a crashed run releases the lock automatically",
+            ) from None
+        try:
+            yield self
+        finally:
+            lock.release()

@@ -1,0 +1,1 @@
+"""Fixtures for the stack tests: stand-in pulumi executable (see tests/conftest.py)."""
