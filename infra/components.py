@@ -1,0 +1,342 @@
+"""One ``ComponentResource`` per concern of the lab's estate.
+
+Every Azure resource is a child (``parent=self``) of its component, and every
+component registers the outputs the next one needs. Nothing here runs at
+import time: :func:`infra.estate.build_estate` creates the components.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Optional
+
+import pulumi
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.cognitiveservices as cognitiveservices
+import pulumi_azure_native.keyvault as keyvault
+import pulumi_azure_native.machinelearningservices as ml
+import pulumi_azure_native.storage as storage
+
+from infra.config import InfraConfig
+from infra.naming import Names, openai_endpoint
+
+# Built-in role definition ids (Azure RBAC built-in roles reference).
+STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
+AZURE_AI_DEVELOPER = "64702f94-c441-49e6-a78b-ef80e0188fee"
+
+# Namespace of the deterministic role assignment names (uuid5 of scope, principal, role).
+ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1d3c2a-6a55-4c8e-9b7e-2f0d8b6a1e47")
+
+_TYPE = "foundry-finetune:infra"
+
+
+def role_definition_id(subscription_id: str, role_guid: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def role_assignment_name(scope: str, principal_id: str, role_guid: str) -> str:
+    """Same scope + principal + role -> same name, so re-runs are idempotent."""
+    return str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope.lower()}|{principal_id.lower()}|{role_guid}"))
+
+
+class HubStorage(pulumi.ComponentResource):
+    """The hub's storage account and key vault, with secure defaults."""
+
+    storage_account: storage.StorageAccount
+    key_vault: keyvault.Vault
+
+    def __init__(
+        self,
+        name: str,
+        cfg: InfraConfig,
+        names: Names,
+        resource_group_name: pulumi.Input[str],
+        tenant_id: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__(f"{_TYPE}:HubStorage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.storage_account = storage.StorageAccount(
+            f"{name}-storage",
+            storage.StorageAccountArgs(
+                account_name=names.storage_account,
+                resource_group_name=resource_group_name,
+                location=cfg.location,
+                kind=storage.Kind.STORAGE_V2,
+                sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
+                allow_blob_public_access=False,
+                minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
+                enable_https_traffic_only=True,
+                allow_cross_tenant_replication=False,
+            ),
+            child,
+        )
+        self.key_vault = keyvault.Vault(
+            f"{name}-vault",
+            keyvault.VaultArgs(
+                vault_name=names.key_vault,
+                resource_group_name=resource_group_name,
+                location=cfg.location,
+                properties=keyvault.VaultPropertiesArgs(
+                    tenant_id=tenant_id,
+                    sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.STANDARD),
+                    enable_rbac_authorization=True,
+                    # Purge protection is off by default: a lab estate is torn
+                    # down with `pulumi destroy`, and with protection on the
+                    # soft-deleted vault (and its name) cannot be purged for the
+                    # whole retention period. Turning it on is irreversible.
+                    # Azure rejects an explicit `false` ("enablePurgeProtection
+                    # cannot be set to false"), so "off" means leaving it unset.
+                    enable_purge_protection=True if cfg.key_vault_purge_protection else None,
+                    soft_delete_retention_in_days=7,
+                    public_network_access=cfg.public_network_access,
+                ),
+            ),
+            child,
+        )
+        self.register_outputs({"storage_account_id": self.storage_account.id, "key_vault_id": self.key_vault.id})
+
+
+class AiServices(pulumi.ComponentResource):
+    """The Azure AI Services account (kind AIServices) that hosts the OpenAI models."""
+
+    account: cognitiveservices.Account
+    principal_id: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    openai_endpoint: str
+
+    def __init__(
+        self,
+        name: str,
+        cfg: InfraConfig,
+        names: Names,
+        resource_group_name: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__(f"{_TYPE}:AiServices", name, None, opts)
+        self.account = cognitiveservices.Account(
+            f"{name}-account",
+            cognitiveservices.AccountArgs(
+                account_name=names.ai_services,
+                resource_group_name=resource_group_name,
+                location=cfg.location,
+                kind="AIServices",
+                sku=cognitiveservices.SkuArgs(name="S0"),
+                identity=cognitiveservices.IdentityArgs(type=cognitiveservices.ResourceIdentityType.SYSTEM_ASSIGNED),
+                properties=cognitiveservices.AccountPropertiesArgs(
+                    custom_sub_domain_name=names.subdomain,
+                    # Entra ID only: no API keys exist to leak.
+                    disable_local_auth=True,
+                    public_network_access=cfg.public_network_access,
+                ),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.principal_id = self.account.identity.apply(lambda i: i.principal_id if i else "")
+        self.endpoint = self.account.properties.apply(lambda p: p.endpoint or "")
+        self.openai_endpoint = openai_endpoint(names.subdomain)
+        self.register_outputs({"principal_id": self.principal_id, "openai_endpoint": self.openai_endpoint})
+
+
+class FoundryHub(pulumi.ComponentResource):
+    """The AI Foundry hub, its project, and the hub's Entra ID connection to AI Services."""
+
+    hub: ml.Workspace
+    project: ml.Workspace
+    connection: ml.WorkspaceConnection
+
+    def __init__(
+        self,
+        name: str,
+        cfg: InfraConfig,
+        names: Names,
+        resource_group_name: pulumi.Input[str],
+        hub_storage: HubStorage,
+        ai: AiServices,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__(f"{_TYPE}:FoundryHub", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.hub = ml.Workspace(
+            f"{name}-hub",
+            ml.WorkspaceArgs(
+                workspace_name=names.hub,
+                resource_group_name=resource_group_name,
+                location=cfg.location,
+                kind="Hub",
+                friendly_name=f"{cfg.name_prefix} fine-tuning hub ({cfg.stack})",
+                identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+                sku=ml.SkuArgs(name="Basic", tier=ml.SkuTier.BASIC),
+                storage_account=hub_storage.storage_account.id,
+                key_vault=hub_storage.key_vault.id,
+                # The hub reaches its storage with its managed identity, not keys.
+                system_datastores_auth_mode="identity",
+                public_network_access=cfg.public_network_access,
+            ),
+            child,
+        )
+        self.project = ml.Workspace(
+            f"{name}-project",
+            ml.WorkspaceArgs(
+                workspace_name=names.project,
+                resource_group_name=resource_group_name,
+                location=cfg.location,
+                kind="Project",
+                friendly_name=f"{cfg.name_prefix} fine-tuning project ({cfg.stack})",
+                hub_resource_id=self.hub.id,
+                identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+                sku=ml.SkuArgs(name="Basic", tier=ml.SkuTier.BASIC),
+                public_network_access=cfg.public_network_access,
+            ),
+            child,
+        )
+        # As in the lab: one AI Services connection on the hub, shared to all
+        # projects, authenticated with Entra ID (no key stored). No AI Search.
+        self.connection = ml.WorkspaceConnection(
+            f"{name}-aiservices",
+            ml.WorkspaceConnectionArgs(
+                connection_name=names.connection,
+                resource_group_name=resource_group_name,
+                workspace_name=self.hub.name,
+                properties=ml.AADAuthTypeWorkspaceConnectionPropertiesArgs(
+                    auth_type="AAD",
+                    category=ml.ConnectionCategory.AI_SERVICES,
+                    target=ai.endpoint,
+                    is_shared_to_all=True,
+                    metadata={"ApiType": "Azure", "ResourceId": ai.account.id},
+                ),
+            ),
+            child,
+        )
+        self.register_outputs({"hub_name": self.hub.name, "project_name": self.project.name})
+
+
+class RoleAssignments(pulumi.ComponentResource):
+    """The lab's permission fix, plus optional operator roles."""
+
+    blob_owner: authorization.RoleAssignment
+    operator_openai: Optional[authorization.RoleAssignment]
+    operator_ai_developer: Optional[authorization.RoleAssignment]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: InfraConfig,
+        subscription_id: pulumi.Input[str],
+        storage_account_id: pulumi.Input[str],
+        ai_principal_id: pulumi.Input[str],
+        ai_account_id: pulumi.Input[str],
+        project_id: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__(f"{_TYPE}:RoleAssignments", name, None, opts)
+        # Storage Blob Data Owner on the hub storage account (never wider) for
+        # the AI Services managed identity: the lab's fix for permission errors.
+        self.blob_owner = self._assign(
+            f"{name}-ai-blob-owner", subscription_id, storage_account_id, ai_principal_id, STORAGE_BLOB_DATA_OWNER, "ServicePrincipal"
+        )
+        self.operator_openai = None
+        self.operator_ai_developer = None
+        if cfg.operator_principal_id:
+            self.operator_openai = self._assign(
+                f"{name}-operator-openai-contributor",
+                subscription_id,
+                ai_account_id,
+                cfg.operator_principal_id,
+                COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR,
+                cfg.operator_principal_type,
+            )
+            self.operator_ai_developer = self._assign(
+                f"{name}-operator-ai-developer",
+                subscription_id,
+                project_id,
+                cfg.operator_principal_id,
+                AZURE_AI_DEVELOPER,
+                cfg.operator_principal_type,
+            )
+        self.register_outputs({"blob_owner_id": self.blob_owner.id})
+
+    def _assign(
+        self,
+        logical: str,
+        subscription_id: pulumi.Input[str],
+        scope: pulumi.Input[str],
+        principal_id: pulumi.Input[str],
+        role_guid: str,
+        principal_type: str,
+    ) -> authorization.RoleAssignment:
+        scope_out = pulumi.Output.from_input(scope)
+        principal_out = pulumi.Output.from_input(principal_id)
+        return authorization.RoleAssignment(
+            logical,
+            authorization.RoleAssignmentArgs(
+                role_assignment_name=pulumi.Output.all(scope_out, principal_out).apply(
+                    lambda sp: role_assignment_name(str(sp[0]), str(sp[1]), role_guid)
+                ),
+                scope=scope_out,
+                principal_id=principal_out,
+                principal_type=principal_type,
+                role_definition_id=pulumi.Output.from_input(subscription_id).apply(lambda sub: role_definition_id(sub, role_guid)),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+
+class ModelDeployments(pulumi.ComponentResource):
+    """The base model deployment and, once the job has run, the fine-tuned one."""
+
+    base: cognitiveservices.Deployment
+    fine_tuned: Optional[cognitiveservices.Deployment]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: InfraConfig,
+        resource_group_name: pulumi.Input[str],
+        account_name: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__(f"{_TYPE}:ModelDeployments", name, None, opts)
+        self.base = cognitiveservices.Deployment(
+            f"{name}-base",
+            cognitiveservices.DeploymentArgs(
+                deployment_name=cfg.base_deployment_name,
+                account_name=account_name,
+                resource_group_name=resource_group_name,
+                sku=cognitiveservices.SkuArgs(name=cfg.base_deployment_sku, capacity=cfg.base_deployment_capacity),
+                properties=cognitiveservices.DeploymentPropertiesArgs(
+                    model=cognitiveservices.DeploymentModelArgs(
+                        format="OpenAI", name=cfg.base_model, version=cfg.base_model_version
+                    ),
+                    rai_policy_name=cfg.rai_policy,
+                ),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.fine_tuned = None
+        if cfg.fine_tuned_model:
+            self.fine_tuned = cognitiveservices.Deployment(
+                f"{name}-fine-tuned",
+                cognitiveservices.DeploymentArgs(
+                    deployment_name=cfg.fine_tuned_deployment_name,
+                    account_name=account_name,
+                    resource_group_name=resource_group_name,
+                    sku=cognitiveservices.SkuArgs(
+                        name=cfg.fine_tuned_deployment_sku, capacity=cfg.fine_tuned_deployment_capacity
+                    ),
+                    properties=cognitiveservices.DeploymentPropertiesArgs(
+                        model=cognitiveservices.DeploymentModelArgs(format="OpenAI", name=cfg.fine_tuned_model, version="1"),
+                        rai_policy_name=cfg.rai_policy,
+                    ),
+                ),
+                # Azure rejects two deployment operations on one account at
+                # once (409 RequestConflict): create them one after the other.
+                pulumi.ResourceOptions(parent=self, depends_on=[self.base]),
+            )
+        self.register_outputs(
+            {
+                "base_deployment": self.base.name,
+                "fine_tuned_deployment": self.fine_tuned.name if self.fine_tuned else None,
+            }
+        )

@@ -1,0 +1,412 @@
+"""The stack's typed configuration: the only reader of ``pulumi.Config``.
+
+:func:`parse` is a pure function (a mapping of config values in, a frozen
+:class:`InfraConfig` or one :class:`ConfigError` out), so validation is tested
+without a Pulumi engine. :func:`load` collects the values from the running
+stack and calls it. Validation runs before any resource is declared.
+
+Why :class:`ConfigError` subclasses ``pulumi.RunError``: Pulumi's Python
+language host (``pulumi-language-python-exec``) prints a ``RunError`` as one
+``error:`` line and exits, while any other exception is shown as "Program
+failed with an unhandled exception" plus the Python traceback. ``pulumi.log.error``
+followed by ``sys.exit`` also avoids the traceback but splits the message from
+the failure; a ``RunError`` keeps both in one place and is easy to test.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Mapping, Union
+
+import pulumi
+
+from infra import regions
+from jobs import models
+
+PROJECT = "foundry-finetune"
+
+ConfigValue = Union[str, int, bool, None]
+
+
+class ConfigError(pulumi.RunError):
+    """One bad config value: names the key, the value and what is allowed."""
+
+    def __init__(self, key: str, value: object, problem: str, fix: str):
+        self.key = key
+        self.value = value
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"config {PROJECT}:{key} = {value!r}: {problem}. Fix: {fix}")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str  # "string" | "integer" | "boolean"
+    default: ConfigValue
+    description: str
+
+
+# Every config key, in Pulumi.yaml's order. Pulumi.yaml documents the same keys
+# (a test keeps the two in step).
+KEYS: tuple[Key, ...] = (
+    Key("location", "string", "swedencentral", "Azure region of every resource; must support fine-tuning of fineTuneModel."),
+    Key("namePrefix", "string", "ftlab", "2-10 lowercase letters/digits, first a letter; starts every resource name."),
+    Key("nameSuffix", "string", None, "4-8 lowercase letters/digits; default: a stable hash of organization/project/stack."),
+    Key("baseModel", "string", "gpt-4.1", "Model of the base deployment (the lab's comparison chat)."),
+    Key("baseModelVersion", "string", "2025-04-14", "Version of baseModel."),
+    Key("baseDeploymentName", "string", None, "Name of the base deployment; default: baseModel."),
+    Key("baseDeploymentSku", "string", "GlobalStandard", "Standard, GlobalStandard or DataZoneStandard."),
+    Key("baseDeploymentCapacity", "integer", 5, "Base deployment rate limit in thousands of tokens per minute."),
+    Key("fineTuneModel", "string", models.DEFAULT_MODEL, "Base model id the job fine-tunes, e.g. gpt-4.1-2025-04-14."),
+    Key("trainingType", "string", "Standard", "Training type of the job: Standard (regional), GlobalStandard or Developer."),
+    Key("fineTunedModel", "string", None, "Fine-tuned model id the job produced; when set, the tuned deployment is declared."),
+    Key("fineTunedDeploymentName", "string", None, "Name of the tuned deployment; default: <baseDeploymentName>-ft-travel."),
+    Key("fineTunedDeploymentSku", "string", "Developer", "Developer (24 h, no hourly fee), Standard or GlobalStandard."),
+    Key("fineTunedDeploymentCapacity", "integer", 50, "Tuned deployment rate limit in thousands of tokens per minute."),
+    Key("raiPolicy", "string", "Microsoft.DefaultV2", "Content filter (RAI policy) of both deployments."),
+    Key("operatorPrincipalId", "string", None, "Object id that gets OpenAI Contributor + Azure AI Developer."),
+    Key("operatorPrincipalType", "string", "User", "User, Group or ServicePrincipal: the kind of operatorPrincipalId."),
+    Key("publicNetworkAccess", "string", "Enabled", "Enabled or Disabled, for the AI Services account and the hub."),
+    Key("keyVaultPurgeProtection", "boolean", False, "Turn on Key Vault purge protection (irreversible)."),
+    Key("allowUnlistedRegion", "boolean", False, "Accept a location the region table does not list."),
+    Key("allowUnlistedModel", "boolean", False, "Accept a baseModel/baseModelVersion the table does not list."),
+)
+KEY_NAMES: tuple[str, ...] = tuple(k.name for k in KEYS)
+_DEFAULTS: dict[str, ConfigValue] = {k.name: k.default for k in KEYS}
+
+
+@dataclass(frozen=True)
+class InfraConfig:
+    project: str
+    stack: str
+    location: str
+    name_prefix: str
+    name_suffix: str
+    base_model: str
+    base_model_version: str
+    base_deployment_name: str
+    base_deployment_sku: str  # ARM SKU name
+    base_deployment_capacity: int
+    fine_tune_model: str  # canonical id, e.g. gpt-4.1-2025-04-14
+    training_type: str
+    fine_tuned_model: str | None
+    fine_tuned_deployment_name: str
+    fine_tuned_deployment_sku: str  # ARM SKU name (Developer -> DeveloperTier)
+    fine_tuned_deployment_capacity: int
+    rai_policy: str
+    operator_principal_id: str | None
+    operator_principal_type: str
+    public_network_access: str
+    key_vault_purge_protection: bool
+    allow_unlisted_region: bool
+    allow_unlisted_model: bool
+
+
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
+_SUFFIX_RE = re.compile(r"^[a-z0-9]{4,8}$")
+_DEPLOYMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RAI_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
+_REGION_RE = re.compile(r"^[a-z][a-z0-9]{2,39}$")
+_FT_MODEL_RE = re.compile(r"^(?P<base>[A-Za-z0-9.-]+)\.ft-[0-9a-f]{8,}(?:-[A-Za-z0-9_-]+)?$")
+
+
+def _set(key: str, example: str) -> str:
+    return f"pulumi config set {key} {example}"
+
+
+def _choices(key: str, value: object, allowed: tuple[str, ...] | list[str], what: str = "allowed values") -> ConfigError:
+    return ConfigError(key, value, f"{what}: {', '.join(allowed)}", _set(key, allowed[0]))
+
+
+def _pick(key: str, value: str, allowed: tuple[str, ...] | list[str]) -> str:
+    """Case-insensitive choice; returns the canonical spelling."""
+    for a in allowed:
+        if a.lower() == value.lower():
+            return a
+    raise _choices(key, value, allowed)
+
+
+def _as_str(values: Mapping[str, ConfigValue], key: str) -> str | None:
+    raw = values.get(key, _DEFAULTS[key])
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise ConfigError(key, raw, "expected a string", _set(key, "<value>"))
+    text = str(raw).strip()
+    if not text:
+        if _DEFAULTS[key] is None:
+            # Optional keys are declared in Pulumi.yaml with default "" (a key
+            # without a default would be required in every stack): "" = unset.
+            return None
+        raise ConfigError(key, raw, "is empty", f"pulumi config rm {key} (to use the default) or {_set(key, '<value>')}")
+    return text
+
+
+def _as_required_str(values: Mapping[str, ConfigValue], key: str) -> str:
+    text = _as_str(values, key)
+    assert text is not None, key  # every key read with this has a default
+    return text
+
+
+def _as_int(values: Mapping[str, ConfigValue], key: str) -> int:
+    raw = values.get(key, _DEFAULTS[key])
+    if isinstance(raw, bool):
+        raise ConfigError(key, raw, "expected a whole number", _set(key, "5"))
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip()
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise ConfigError(key, raw, "expected a whole number (thousands of tokens per minute)", _set(key, "5"))
+    return int(text)
+
+
+def _as_bool(values: Mapping[str, ConfigValue], key: str) -> bool:
+    raw = values.get(key, _DEFAULTS[key])
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ConfigError(key, raw, "expected true or false", _set(key, "true"))
+
+
+def _capacity(values: Mapping[str, ConfigValue], key: str, sku_key: str, sku: str, rule: regions.SkuRule) -> int:
+    cap = _as_int(values, key)
+    if not rule.min_capacity <= cap <= rule.max_capacity:
+        raise ConfigError(
+            key,
+            values.get(key, cap),
+            f"{sku_key} {sku} takes a capacity from {rule.min_capacity} to {rule.max_capacity} "
+            "(thousands of tokens per minute; your quota may be lower)",
+            _set(key, str(min(max(cap, rule.min_capacity), rule.max_capacity))),
+        )
+    return cap
+
+
+def default_suffix(organization: str, project: str, stack: str, prefix: str) -> str:
+    """A short stable hash, so names (and the AI Services subdomain) differ per stack."""
+    return hashlib.sha256(f"{organization}/{project}/{stack}/{prefix}".encode()).hexdigest()[:6]
+
+
+class _Redacted:
+    def __repr__(self) -> str:
+        return "[secret]"
+
+
+def parse(
+    values: Mapping[str, ConfigValue],
+    *,
+    project: str = PROJECT,
+    stack: str = "dev",
+    organization: str = "organization",
+    secret_keys: frozenset[str] = frozenset(),
+) -> InfraConfig:
+    """Validate raw config values (bare key names, strings as Pulumi stores them).
+
+    An error about a key in ``secret_keys`` (set with ``pulumi config set
+    --secret``) shows ``[secret]`` instead of the value.
+    """
+    try:
+        return _parse(values, project=project, stack=stack, organization=organization)
+    except ConfigError as exc:
+        if exc.key not in secret_keys:
+            raise
+        raw = values.get(exc.key)
+        problem = exc.problem.replace(str(raw), "[secret]") if raw not in (None, "") else exc.problem
+        raise ConfigError(exc.key, _Redacted(), problem, exc.fix) from None
+
+
+def _parse(values: Mapping[str, ConfigValue], *, project: str, stack: str, organization: str) -> InfraConfig:
+    unknown = sorted(set(values) - set(KEY_NAMES))
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, KEY_NAMES, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(
+            key, values[key], f"unknown key; {hint}known keys: {', '.join(KEY_NAMES)}", f"pulumi config rm {key}"
+        )
+
+    allow_region = _as_bool(values, "allowUnlistedRegion")
+    allow_model = _as_bool(values, "allowUnlistedModel")
+
+    # The model to fine-tune: must be fine-tunable today.
+    ft_raw = _as_required_str(values, "fineTuneModel")
+    try:
+        ft = models.resolve(ft_raw)
+    except models.NotFineTunable as exc:
+        raise ConfigError(
+            "fineTuneModel",
+            ft_raw,
+            f"{exc.model.model_id} can no longer be fine-tuned ({exc.model.note}); "
+            f"fine-tunable models: {models.alternatives_text()}",
+            _set("fineTuneModel", models.DEFAULT_MODEL),
+        ) from None
+    except models.UnknownModel:
+        raise _choices("fineTuneModel", ft_raw, models.fine_tunable_ids(), "not a fine-tunable model; fine-tunable models") from None
+
+    tt_raw = _as_required_str(values, "trainingType")
+    training_type = _pick("trainingType", regions.TRAINING_ALIASES.get(tt_raw.lower(), tt_raw), regions.TRAINING_TYPES)
+    if not regions.training_supported(ft, training_type):
+        allowed = [t for t in regions.TRAINING_TYPES if regions.training_supported(ft, t)]
+        raise _choices("trainingType", training_type, allowed, f"{ft.model_id} supports training types")
+
+    # Region: the table's training regions for this model and training type.
+    loc_raw = _as_required_str(values, "location")
+    location = regions.normalize_region(loc_raw)
+    if not _REGION_RE.match(location):
+        raise ConfigError("location", loc_raw, "not an Azure region name (e.g. swedencentral)", _set("location", "swedencentral"))
+    supported = regions.training_regions(ft, training_type)
+    if supported is not None and location not in supported and not allow_region:
+        raise ConfigError(
+            "location",
+            loc_raw,
+            f"{ft.model_id} {training_type} training is supported in: {', '.join(supported)}",
+            f"{_set('location', supported[0])}, or pulumi config set allowUnlistedRegion true "
+            "if Azure added this region after the table was written",
+        )
+
+    prefix = _as_required_str(values, "namePrefix")
+    if not _PREFIX_RE.match(prefix):
+        raise ConfigError("namePrefix", prefix, "must be 2-10 lowercase letters or digits, starting with a letter", _set("namePrefix", "ftlab"))
+    suffix = _as_str(values, "nameSuffix")
+    if suffix is None:
+        suffix = default_suffix(organization, project, stack, prefix)
+    elif not _SUFFIX_RE.match(suffix):
+        raise ConfigError("nameSuffix", suffix, "must be 4-8 lowercase letters or digits", _set("nameSuffix", "a1b2c3"))
+
+    # Base deployment.
+    base_model = _as_required_str(values, "baseModel")
+    base_version = _as_required_str(values, "baseModelVersion")
+    known = regions.base_models()
+    if not allow_model:
+        if base_model not in known:
+            raise ConfigError(
+                "baseModel",
+                base_model,
+                f"not in the model table; known models: {', '.join(known)}",
+                f"{_set('baseModel', 'gpt-4.1')}, or pulumi config set allowUnlistedModel true",
+            )
+        if base_version not in known[base_model]:
+            raise ConfigError(
+                "baseModelVersion",
+                base_version,
+                f"{base_model} versions: {', '.join(known[base_model])}",
+                f"{_set('baseModelVersion', known[base_model][0])}, or pulumi config set allowUnlistedModel true",
+            )
+    base_name = _as_str(values, "baseDeploymentName") or base_model
+    if not _DEPLOYMENT_RE.match(base_name):
+        raise ConfigError(
+            "baseDeploymentName", base_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set("baseDeploymentName", "gpt-4.1")
+        )
+    base_sku_key = _pick("baseDeploymentSku", _as_required_str(values, "baseDeploymentSku"), tuple(regions.BASE_SKUS))
+    base_rule = regions.BASE_SKUS[base_sku_key]
+    base_cap = _capacity(values, "baseDeploymentCapacity", "baseDeploymentSku", base_sku_key, base_rule)
+
+    # Fine-tuned deployment.
+    ft_sku_raw = _as_required_str(values, "fineTunedDeploymentSku")
+    ft_sku_raw = regions.SKU_ALIASES.get(ft_sku_raw, ft_sku_raw)
+    allowed_ft_skus = tuple(s for s in regions.FINE_TUNED_SKUS if s in ft.fine_tuned_deployment_skus)
+    ft_sku_key = _pick("fineTunedDeploymentSku", ft_sku_raw, allowed_ft_skus)
+    ft_rule = regions.FINE_TUNED_SKUS[ft_sku_key]
+    ft_cap = _capacity(values, "fineTunedDeploymentCapacity", "fineTunedDeploymentSku", ft_sku_key, ft_rule)
+    ft_name = _as_str(values, "fineTunedDeploymentName") or f"{base_name}-ft-travel"[:64]
+    if not _DEPLOYMENT_RE.match(ft_name):
+        raise ConfigError(
+            "fineTunedDeploymentName", ft_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set("fineTunedDeploymentName", "gpt-4.1-ft-travel")
+        )
+    if ft_name == base_name:
+        raise ConfigError("fineTunedDeploymentName", ft_name, "is the same as baseDeploymentName", _set("fineTunedDeploymentName", f"{base_name}-ft-travel"))
+
+    tuned = _as_str(values, "fineTunedModel")
+    if tuned is not None:
+        m = _FT_MODEL_RE.match(tuned)
+        example = f"{ft.model_id}.ft-0123456789abcdef0123456789abcdef-ft-travel"
+        if not m:
+            raise ConfigError(
+                "fineTunedModel",
+                tuned,
+                "not a fine-tuned model id (<base-model-id>.ft-<hex>[-suffix], as `python -m jobs status` prints it)",
+                f"pulumi config set fineTunedModel {example}",
+            )
+        try:
+            tuned_base = models.resolve(tuned)
+        except LookupError:
+            tuned_base = None
+        if tuned_base != ft:
+            raise ConfigError(
+                "fineTunedModel",
+                tuned,
+                f"was not fine-tuned from fineTuneModel {ft.model_id}",
+                f"set fineTuneModel to the model the job tuned, or pulumi config set fineTunedModel {example}",
+            )
+
+    rai = _as_required_str(values, "raiPolicy")
+    if not _RAI_RE.match(rai):
+        raise ConfigError("raiPolicy", rai, "not a content filter name (e.g. Microsoft.DefaultV2)", _set("raiPolicy", "Microsoft.DefaultV2"))
+
+    operator = _as_str(values, "operatorPrincipalId")
+    if operator is not None and not _GUID_RE.match(operator):
+        raise ConfigError(
+            "operatorPrincipalId",
+            operator,
+            "not an object id (a GUID)",
+            "pulumi config set operatorPrincipalId $(az ad signed-in-user show --query id -o tsv)",
+        )
+    operator_type = _pick("operatorPrincipalType", _as_required_str(values, "operatorPrincipalType"), ("User", "Group", "ServicePrincipal"))
+    pna = _pick("publicNetworkAccess", _as_required_str(values, "publicNetworkAccess"), ("Enabled", "Disabled"))
+
+    return InfraConfig(
+        project=project,
+        stack=stack,
+        location=location,
+        name_prefix=prefix,
+        name_suffix=suffix,
+        base_model=base_model,
+        base_model_version=base_version,
+        base_deployment_name=base_name,
+        base_deployment_sku=base_rule.arm_name,
+        base_deployment_capacity=base_cap,
+        fine_tune_model=ft.model_id,
+        training_type=training_type,
+        fine_tuned_model=tuned,
+        fine_tuned_deployment_name=ft_name,
+        fine_tuned_deployment_sku=ft_rule.arm_name,
+        fine_tuned_deployment_capacity=ft_cap,
+        rai_policy=rai,
+        operator_principal_id=operator.lower() if operator else None,
+        operator_principal_type=operator_type,
+        public_network_access=pna,
+        key_vault_purge_protection=_as_bool(values, "keyVaultPurgeProtection"),
+        allow_unlisted_region=allow_region,
+        allow_unlisted_model=allow_model,
+    )
+
+
+def stack_values(project: str) -> dict[str, ConfigValue]:
+    """This project's config values of the running stack, keyed by bare name."""
+    from pulumi.runtime import config as rc
+
+    prefix = f"{project}:"
+    keys = {k for k in rc.get_config_env() if k.startswith(prefix)} | {k for k in rc.CONFIG.get() if k.startswith(prefix)}
+    values: dict[str, ConfigValue] = {}
+    for full in sorted(keys):
+        raw = rc.get_config(full)
+        values[full[len(prefix):]] = raw if isinstance(raw, (str, int, bool)) or raw is None else str(raw)
+    return values
+
+
+def load() -> InfraConfig:
+    """Read and validate the running stack's config (raises :class:`ConfigError`)."""
+    project = pulumi.get_project()
+    from pulumi.runtime import config as rc
+
+    values = stack_values(project)
+    secret = frozenset(k for k in values if rc.is_config_secret(f"{project}:{k}"))
+    return parse(
+        values, project=project, stack=pulumi.get_stack(), organization=pulumi.get_organization(), secret_keys=secret
+    )

@@ -1,0 +1,107 @@
+"""Build the whole estate from a validated :class:`~infra.config.InfraConfig`.
+
+:func:`build_estate` declares every resource (nothing happens at import time)
+and returns the stack outputs the job runner reads with
+``pulumi stack output --json``. No keys and no secrets are exported: the AI
+Services account has local (key) auth disabled, so there are none to export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.resources as resources
+
+from infra import regions
+from infra.components import AiServices, FoundryHub, HubStorage, ModelDeployments, RoleAssignments
+from infra.config import InfraConfig
+from infra.naming import Names, names_for
+from jobs import models
+
+
+@dataclass
+class Estate:
+    names: Names
+    resource_group: resources.ResourceGroup
+    hub_storage: HubStorage
+    ai: AiServices
+    foundry: FoundryHub
+    roles: RoleAssignments
+    deployments: ModelDeployments
+    outputs: dict[str, Any]
+
+
+def warnings_for(cfg: InfraConfig) -> list[str]:
+    """What `pulumi preview` should say about cost and unchecked choices."""
+    notes: list[str] = []
+    if cfg.fine_tuned_model and cfg.fine_tuned_deployment_sku in ("Standard", "GlobalStandard"):
+        notes.append(
+            f"fine-tuned deployment {cfg.fine_tuned_deployment_name} ({cfg.fine_tuned_deployment_sku}) is billed an "
+            "hourly hosting fee for as long as it exists, used or not; remove it with "
+            "`pulumi config rm fineTunedModel && pulumi up` or `pulumi destroy`"
+        )
+    if cfg.fine_tuned_model and cfg.fine_tuned_deployment_sku == "DeveloperTier":
+        notes.append(
+            f"fine-tuned deployment {cfg.fine_tuned_deployment_name} (Developer) has no hosting fee and Azure deletes "
+            "it after 24 hours; `pulumi refresh && pulumi up` deploys it again"
+        )
+    if cfg.allow_unlisted_region:
+        known = regions.training_regions(models.resolve(cfg.fine_tune_model), cfg.training_type)
+        if known is not None and cfg.location not in known:
+            notes.append(
+                f"location {cfg.location} is not in the region table for {cfg.fine_tune_model} {cfg.training_type} "
+                f"training ({', '.join(known)}); allowUnlistedRegion is set, so Azure decides"
+            )
+    return notes
+
+
+def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None) -> Estate:
+    for note in warnings_for(cfg):
+        pulumi.log.warn(note)
+    names = names_for(cfg)
+    client = authorization.get_client_config_output()
+    rg = resources.ResourceGroup(
+        "resource-group",
+        resources.ResourceGroupArgs(
+            resource_group_name=names.resource_group,
+            location=cfg.location,
+            tags={"project": cfg.project, "stack": cfg.stack},
+        ),
+        opts,
+    )
+    hub_storage = HubStorage("hub-storage", cfg, names, rg.name, client.tenant_id, opts)
+    ai = AiServices("ai-services", cfg, names, rg.name, opts)
+    foundry = FoundryHub("foundry", cfg, names, rg.name, hub_storage, ai, opts)
+    roles = RoleAssignments(
+        "roles",
+        cfg,
+        subscription_id=client.subscription_id,
+        storage_account_id=hub_storage.storage_account.id,
+        ai_principal_id=ai.principal_id,
+        ai_account_id=ai.account.id,
+        project_id=foundry.project.id,
+        opts=opts,
+    )
+    deployments = ModelDeployments("models", cfg, rg.name, ai.account.name, opts)
+    outputs: dict[str, Any] = {
+        "resource_group": rg.name,
+        "location": cfg.location,
+        "ai_services_name": ai.account.name,
+        "ai_services_endpoint": ai.openai_endpoint,
+        "hub_name": foundry.hub.name,
+        "project_name": foundry.project.name,
+        "base_deployment": deployments.base.name,
+        "base_model": f"{cfg.base_model}-{cfg.base_model_version}",
+        "fine_tune_model": cfg.fine_tune_model,
+        "fine_tuned_deployment": deployments.fine_tuned.name if deployments.fine_tuned else None,
+        "ai_services_principal_id": ai.principal_id,
+    }
+    return Estate(names, rg, hub_storage, ai, foundry, roles, deployments, outputs)
+
+
+def export_outputs(estate: Estate) -> None:
+    for key, value in estate.outputs.items():
+        pulumi.export(key, value)

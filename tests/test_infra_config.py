@@ -1,0 +1,258 @@
+"""The stack config as a pure function: values in, InfraConfig or one named-key error out."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infra import regions
+from infra.config import KEYS, ConfigError, default_suffix, parse
+from infra.naming import names_for, openai_endpoint
+
+TUNED = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
+
+
+def test_defaults_are_the_2026_lab() -> None:
+    cfg = parse({})
+    assert cfg.location == "swedencentral"
+    assert (cfg.base_model, cfg.base_model_version) == ("gpt-4.1", "2025-04-14")
+    assert cfg.base_deployment_name == "gpt-4.1"
+    assert (cfg.base_deployment_sku, cfg.base_deployment_capacity) == ("GlobalStandard", 5)
+    assert cfg.fine_tune_model == "gpt-4.1-2025-04-14"
+    assert cfg.training_type == "Standard"
+    assert cfg.fine_tuned_model is None
+    assert cfg.fine_tuned_deployment_name == "gpt-4.1-ft-travel"
+    # The portal's "Developer" deployment type is the ARM SKU "DeveloperTier".
+    assert (cfg.fine_tuned_deployment_sku, cfg.fine_tuned_deployment_capacity) == ("DeveloperTier", 50)
+    assert cfg.rai_policy == "Microsoft.DefaultV2"
+    assert cfg.public_network_access == "Enabled"
+    assert cfg.key_vault_purge_protection is False
+    assert cfg.operator_principal_id is None
+
+
+def test_seed_values_reach_the_base_deployment() -> None:
+    """The 2024 lab: gpt-4 0613, Standard, 5K TPM, default filter (base deployment only)."""
+    cfg = parse(
+        {
+            "baseModel": "gpt-4",
+            "baseModelVersion": "0613",
+            "baseDeploymentSku": "Standard",
+            "baseDeploymentCapacity": "5",
+            "raiPolicy": "Microsoft.Default",
+            "location": "northcentralus",
+        }
+    )
+    assert (cfg.base_model, cfg.base_model_version, cfg.base_deployment_sku, cfg.base_deployment_capacity) == (
+        "gpt-4",
+        "0613",
+        "Standard",
+        5,
+    )
+    assert cfg.base_deployment_name == "gpt-4"
+    assert cfg.rai_policy == "Microsoft.Default"
+
+
+def test_strings_as_pulumi_stores_them_and_friendly_spellings() -> None:
+    cfg = parse(
+        {
+            "location": "North Central US",
+            "baseDeploymentSku": "globalstandard",
+            "baseDeploymentCapacity": "10",
+            "fineTunedDeploymentSku": "DeveloperTier",
+            "fineTunedDeploymentCapacity": 25,
+            "keyVaultPurgeProtection": "True",
+            "publicNetworkAccess": "disabled",
+            "fineTuneModel": "gpt-4.1",
+            "fineTunedModel": TUNED,
+            "operatorPrincipalId": "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
+            "nameSuffix": "",
+        }
+    )
+    assert cfg.location == "northcentralus"
+    assert cfg.base_deployment_sku == "GlobalStandard"
+    assert cfg.base_deployment_capacity == 10
+    assert cfg.fine_tuned_deployment_sku == "DeveloperTier"
+    assert cfg.fine_tuned_deployment_capacity == 25
+    assert cfg.key_vault_purge_protection is True
+    assert cfg.public_network_access == "Disabled"
+    assert cfg.fine_tune_model == "gpt-4.1-2025-04-14"
+    assert cfg.fine_tuned_model == TUNED
+    assert cfg.operator_principal_id == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    assert cfg.name_suffix == default_suffix("organization", "foundry-finetune", "dev", "ftlab")
+
+
+def test_fine_tuned_standard_and_global_skus() -> None:
+    assert parse({"fineTunedDeploymentSku": "Standard", "fineTunedDeploymentCapacity": "1"}).fine_tuned_deployment_sku == "Standard"
+    assert parse({"fineTunedDeploymentSku": "GlobalStandard"}).fine_tuned_deployment_sku == "GlobalStandard"
+
+
+def test_allow_unlisted_region_and_model_overrides() -> None:
+    cfg = parse({"location": "westus3", "allowUnlistedRegion": "true"})
+    assert cfg.location == "westus3"
+    cfg = parse({"baseModel": "gpt-5", "baseModelVersion": "2025-08-07", "allowUnlistedModel": "true"})
+    assert (cfg.base_model, cfg.base_model_version) == ("gpt-5", "2025-08-07")
+
+
+def test_global_training_is_not_limited_to_the_standard_regions() -> None:
+    cfg = parse({"trainingType": "Global", "location": "eastus2"})
+    assert (cfg.location, cfg.training_type) == ("eastus2", "GlobalStandard")
+    assert parse({"trainingType": "globalstandard", "location": "eastus2"}).training_type == "GlobalStandard"
+    assert parse({"trainingType": "developer", "location": "westeurope"}).training_type == "Developer"
+
+
+def test_gpt4o_trains_in_eastus2() -> None:
+    assert parse({"fineTuneModel": "gpt-4o-2024-08-06", "location": "eastus2"}).fine_tune_model == "gpt-4o-2024-08-06"
+
+
+def _err(values: dict[str, object]) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse(values)  # type: ignore[arg-type]
+    return info.value
+
+
+def test_config_error_is_a_pulumi_run_error() -> None:
+    # RunError is what Pulumi's language host prints as one line, without a traceback.
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+def test_retired_fine_tune_model_names_the_alternatives() -> None:
+    err = _err({"fineTuneModel": "gpt-4-0613"})
+    assert err.key == "fineTuneModel"
+    assert str(err) == (
+        "config foundry-finetune:fineTuneModel = 'gpt-4-0613': gpt-4-0613 can no longer be fine-tuned "
+        "(the original lab's model; fine-tuning was retired in 2025); fine-tunable models: "
+        "gpt-4.1-2025-04-14, gpt-4.1-mini-2025-04-14, gpt-4.1-nano-2025-04-14, gpt-4o-2024-08-06, gpt-4o-mini-2024-07-18. "
+        "Fix: pulumi config set fineTuneModel gpt-4.1-2025-04-14"
+    )
+
+
+def test_unsupported_region_names_the_supported_ones() -> None:
+    err = _err({"location": "westeurope"})
+    assert str(err) == (
+        "config foundry-finetune:location = 'westeurope': gpt-4.1-2025-04-14 Standard training is supported in: "
+        "northcentralus, swedencentral. Fix: pulumi config set location northcentralus, or pulumi config set "
+        "allowUnlistedRegion true if Azure added this region after the table was written"
+    )
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    err = _err({"fineTunedModle": TUNED})
+    assert err.key == "fineTunedModle"
+    assert "unknown key; did you mean fineTunedModel?" in str(err)
+    assert str(err).endswith("Fix: pulumi config rm fineTunedModle")
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "expected"),
+    [
+        ({"fineTuneModel": "gpt-9"}, "fineTuneModel", "not a fine-tunable model; fine-tunable models: gpt-4.1-2025-04-14, gpt-4.1-mini"),
+        ({"trainingType": "Turbo"}, "trainingType", "allowed values: Standard, GlobalStandard, Developer"),
+        ({"location": "mars central!"}, "location", "not an Azure region name (e.g. swedencentral)"),
+        ({"namePrefix": "Lab"}, "namePrefix", "must be 2-10 lowercase letters or digits, starting with a letter"),
+        ({"namePrefix": "ft-lab"}, "namePrefix", "must be 2-10 lowercase letters or digits"),
+        ({"nameSuffix": "AB"}, "nameSuffix", "must be 4-8 lowercase letters or digits"),
+        ({"baseModel": "gpt-99"}, "baseModel", "not in the model table; known models: gpt-4.1, gpt-4.1-mini"),
+        ({"baseModelVersion": "0613"}, "baseModelVersion", "gpt-4.1 versions: 2025-04-14"),
+        ({"baseDeploymentSku": "Developer"}, "baseDeploymentSku", "allowed values: Standard, GlobalStandard, DataZoneStandard"),
+        ({"baseDeploymentSku": "Premium"}, "baseDeploymentSku", "allowed values: Standard, GlobalStandard, DataZoneStandard"),
+        ({"baseDeploymentCapacity": "0"}, "baseDeploymentCapacity", "baseDeploymentSku GlobalStandard takes a capacity from 1 to 10000"),
+        ({"baseDeploymentSku": "Standard", "baseDeploymentCapacity": "5000"}, "baseDeploymentCapacity", "Standard takes a capacity from 1 to 1000"),
+        ({"baseDeploymentCapacity": "5k"}, "baseDeploymentCapacity", "expected a whole number"),
+        ({"baseDeploymentCapacity": True}, "baseDeploymentCapacity", "expected a whole number"),
+        ({"baseDeploymentName": "-bad name"}, "baseDeploymentName", "2-64 letters, digits"),
+        ({"fineTunedDeploymentSku": "DataZoneStandard"}, "fineTunedDeploymentSku", "allowed values: Standard, GlobalStandard, Developer"),
+        ({"fineTunedDeploymentCapacity": "-1"}, "fineTunedDeploymentCapacity", "fineTunedDeploymentSku Developer takes a capacity from 1 to 1000"),
+        ({"fineTunedDeploymentName": "gpt-4.1"}, "fineTunedDeploymentName", "is the same as baseDeploymentName"),
+        ({"fineTunedModel": "gpt-4.1-ft-travel"}, "fineTunedModel", "not a fine-tuned model id (<base-model-id>.ft-<hex>[-suffix]"),
+        (
+            {"fineTunedModel": "gpt-4o-mini-2024-07-18.ft-0123456789abcdef-ft-travel"},
+            "fineTunedModel",
+            "was not fine-tuned from fineTuneModel gpt-4.1-2025-04-14",
+        ),
+        ({"raiPolicy": "my policy"}, "raiPolicy", "not a content filter name"),
+        ({"operatorPrincipalId": "me@example.com"}, "operatorPrincipalId", "not an object id (a GUID)"),
+        ({"operatorPrincipalType": "Robot"}, "operatorPrincipalType", "allowed values: User, Group, ServicePrincipal"),
+        ({"publicNetworkAccess": "Open"}, "publicNetworkAccess", "allowed values: Enabled, Disabled"),
+        ({"keyVaultPurgeProtection": "yes"}, "keyVaultPurgeProtection", "expected true or false"),
+        ({"allowUnlistedRegion": "1"}, "allowUnlistedRegion", "expected true or false"),
+        ({"location": ""}, "location", "is empty"),
+    ],
+)
+def test_each_bad_value_names_key_value_and_allowed(values: dict[str, object], key: str, expected: str) -> None:
+    err = _err(values)
+    assert err.key == key
+    bad = values[key]
+    assert str(err).startswith(f"config foundry-finetune:{key} = {bad!r}: ")
+    assert expected in str(err)
+    assert "Fix: " in str(err)
+
+
+def test_pulumi_yaml_documents_every_key_with_the_same_default(repo_root: Path) -> None:
+    project = yaml.safe_load((repo_root / "Pulumi.yaml").read_text())
+    assert project["name"] == "foundry-finetune"
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+    documented = project["config"]
+    assert list(documented) == [k.name for k in KEYS]
+    for key in KEYS:
+        entry = documented[key.name]
+        assert entry["type"] == key.type, key.name
+        assert entry["description"], key.name
+        assert entry["default"] == ("" if key.default is None else key.default), key.name
+    # The declared defaults, passed back as config, give the default config.
+    assert parse({k: v["default"] for k, v in documented.items()}) == parse({})
+
+
+def test_example_stack_is_valid_and_holds_no_secrets(repo_root: Path) -> None:
+    stack = yaml.safe_load((repo_root / "Pulumi.dev.yaml").read_text())
+    values = stack["config"]
+    assert all(k.startswith("foundry-finetune:") for k in values)
+    assert not any(isinstance(v, dict) and "secure" in v for v in values.values())
+    cfg = parse({k.split(":", 1)[1]: v for k, v in values.items()})
+    assert cfg.location in regions.all_training_regions()
+
+
+def test_names_follow_azure_rules_and_differ_per_stack() -> None:
+    a, b = names_for(parse({}, stack="dev")), names_for(parse({}, stack="prod"))
+    assert a.ai_services != b.ai_services and a.storage_account != b.storage_account
+    assert names_for(parse({}, stack="dev")) == a  # stable across runs
+    long = names_for(parse({"namePrefix": "abcdefghij", "nameSuffix": "12345678"}, stack="a-very-long-stack-name"))
+    for n in (a, b, long):
+        assert 3 <= len(n.storage_account) <= 24 and n.storage_account.isalnum() and n.storage_account.islower()
+        assert 3 <= len(n.key_vault) <= 24 and n.key_vault[0].isalpha() and "--" not in n.key_vault
+        assert 3 <= len(n.hub) <= 33 and 3 <= len(n.project) <= 33
+        assert n.subdomain == n.ai_services and n.subdomain == n.subdomain.lower()
+    assert openai_endpoint(a.subdomain) == f"https://{a.subdomain}.openai.azure.com/"
+    assert parse({"nameSuffix": "abcd"}).name_suffix == "abcd"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    prefix=st.from_regex(r"[a-z][a-z0-9]{1,9}", fullmatch=True),
+    suffix=st.one_of(st.just(""), st.from_regex(r"[a-z0-9]{4,8}", fullmatch=True)),
+    stack=st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", min_size=1, max_size=80),
+)
+def test_any_valid_prefix_suffix_and_stack_give_valid_azure_names(prefix: str, suffix: str, stack: str) -> None:
+    n = names_for(parse({"namePrefix": prefix, "nameSuffix": suffix}, stack=stack))
+    assert re.fullmatch(r"[a-z0-9]{3,24}", n.storage_account)
+    assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", n.key_vault) and "--" not in n.key_vault
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}[a-z0-9]", n.subdomain)
+    for ws in (n.hub, n.project):
+        assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", ws)
+    assert re.fullmatch(r"[-\w._()]{1,90}", n.resource_group) and not n.resource_group.endswith(".")
+
+
+def test_errors_about_secret_keys_do_not_echo_the_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse({"openaiApiKey": "sk-very-secret-123"}, secret_keys=frozenset({"openaiApiKey"}))
+    assert "sk-very-secret-123" not in str(info.value)
+    assert str(info.value).startswith("config foundry-finetune:openaiApiKey = [secret]: unknown key")
+    with pytest.raises(ConfigError) as info:
+        parse({"operatorPrincipalId": "not-a-guid-secret"}, secret_keys=frozenset({"operatorPrincipalId"}))
+    assert "not-a-guid-secret" not in str(info.value)

@@ -1,0 +1,395 @@
+"""The Pulumi program under Pulumi's mocks: every resource, its security settings, roles, order, outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from infra.config import ConfigError
+from tests.fixtures_pulumi import SUBSCRIPTION, TENANT, EstateRun, _run, principal_of
+
+RG = "azure-native:resources:ResourceGroup"
+STORAGE = "azure-native:storage:StorageAccount"
+VAULT = "azure-native:keyvault:Vault"
+ACCOUNT = "azure-native:cognitiveservices:Account"
+DEPLOYMENT = "azure-native:cognitiveservices:Deployment"
+WORKSPACE = "azure-native:machinelearningservices:Workspace"
+CONNECTION = "azure-native:machinelearningservices:WorkspaceConnection"
+ROLE = "azure-native:authorization:RoleAssignment"
+
+BLOB_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
+AI_DEVELOPER = "64702f94-c441-49e6-a78b-ef80e0188fee"
+
+TUNED = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
+OPERATOR = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+Run = Callable[..., EstateRun]
+
+
+def role_def(guid: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+def workspace(run: EstateRun, kind: str) -> Any:
+    found = [r for r in run.of_type(WORKSPACE) if r.inputs["kind"] == kind]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_default_estate_declares_the_lab(run_estate: Run) -> None:
+    run = run_estate({})
+    counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT)}
+    assert counts == {RG: 1, STORAGE: 1, VAULT: 1, ACCOUNT: 1, WORKSPACE: 2, CONNECTION: 1, ROLE: 1, DEPLOYMENT: 1}
+    rg = run.one(RG)
+    # One resource group holds everything, in the configured region (role
+    # assignments live on their scope, checked below).
+    for r in run.resources:
+        if r.custom and r.type not in (RG, ROLE):
+            assert r.inputs["resourceGroupName"] == rg.inputs["resourceGroupName"], r.name
+            if "location" in r.inputs:
+                assert r.inputs["location"] == "swedencentral", r.name
+
+
+def test_storage_and_vault_secure_defaults(run_estate: Run) -> None:
+    run = run_estate({})
+    st = run.one(STORAGE).inputs
+    assert st["allowBlobPublicAccess"] is False
+    assert st["minimumTlsVersion"] == "TLS1_2"
+    assert st["enableHttpsTrafficOnly"] is True
+    assert st["kind"] == "StorageV2"
+    kv = run.one(VAULT).inputs["properties"]
+    assert kv["enableRbacAuthorization"] is True
+    assert kv["tenantId"] == TENANT
+    # Off by default, by omission: Azure rejects an explicit false.
+    assert "enablePurgeProtection" not in kv
+
+
+def test_purge_protection_is_configurable(run_estate: Run) -> None:
+    run = run_estate({"keyVaultPurgeProtection": True})
+    assert run.one(VAULT).inputs["properties"]["enablePurgeProtection"] is True
+
+
+def test_ai_services_account(run_estate: Run) -> None:
+    run = run_estate({})
+    acct = run.one(ACCOUNT).inputs
+    assert acct["kind"] == "AIServices"
+    assert acct["sku"] == {"name": "S0"}
+    assert acct["identity"] == {"type": "SystemAssigned"}
+    props = acct["properties"]
+    assert props["disableLocalAuth"] is True
+    assert props["publicNetworkAccess"] == "Enabled"
+    assert props["customSubDomainName"] == acct["accountName"]
+    assert props["customSubDomainName"].startswith("ais-ftlab-")
+
+
+def test_public_network_access_is_configurable(run_estate: Run) -> None:
+    run = run_estate({"publicNetworkAccess": "Disabled"})
+    assert run.one(ACCOUNT).inputs["properties"]["publicNetworkAccess"] == "Disabled"
+    assert {w.inputs["publicNetworkAccess"] for w in run.of_type(WORKSPACE)} == {"Disabled"}
+
+
+def test_subdomain_is_unique_per_stack(run_estate: Run) -> None:
+    dev = run_estate({}, stack="dev").one(ACCOUNT).inputs["properties"]["customSubDomainName"]
+    prod = run_estate({}, stack="prod").one(ACCOUNT).inputs["properties"]["customSubDomainName"]
+    again = run_estate({}, stack="dev").one(ACCOUNT).inputs["properties"]["customSubDomainName"]
+    assert dev != prod
+    assert dev == again
+
+
+def test_hub_project_and_connection(run_estate: Run) -> None:
+    run = run_estate({})
+    hub, project = workspace(run, "Hub"), workspace(run, "Project")
+    storage, vault, account = run.one(STORAGE), run.one(VAULT), run.one(ACCOUNT)
+    assert hub.inputs["storageAccount"] == storage.id
+    assert hub.inputs["keyVault"] == vault.id
+    assert hub.inputs["systemDatastoresAuthMode"] == "identity"
+    assert project.inputs["hubResourceId"] == hub.id
+    conn = run.one(CONNECTION).inputs
+    assert conn["workspaceName"] == hub.inputs["workspaceName"]
+    props = conn["properties"]
+    assert props["category"] == "AIServices"
+    assert props["authType"] == "AAD"
+    assert props["isSharedToAll"] is True
+    assert props["target"] == f"https://{account.inputs['accountName']}.cognitiveservices.azure.com/"
+    assert props["metadata"] == {"ApiType": "Azure", "ResourceId": account.id}
+    assert "credentials" not in props
+    # No AI Search connection, as in the lab.
+    assert all(c.inputs["properties"]["category"] == "AIServices" for c in run.of_type(CONNECTION))
+
+
+def test_blob_data_owner_for_the_ai_identity_scoped_to_the_storage_account(run_estate: Run) -> None:
+    run = run_estate({})
+    role = run.one(ROLE).inputs
+    storage, account = run.one(STORAGE), run.one(ACCOUNT)
+    assert role["roleDefinitionId"] == role_def(BLOB_OWNER)
+    assert role["scope"] == storage.id
+    assert role["scope"].endswith(f"/providers/Microsoft.Storage/storageAccounts/{storage.inputs['accountName']}")
+    assert role["principalId"] == principal_of(account.inputs["accountName"])
+    assert role["principalType"] == "ServicePrincipal"
+    # A deterministic GUID name: same scope + principal + role -> same assignment.
+    assert str(uuid.UUID(role["roleAssignmentName"])) == role["roleAssignmentName"]
+    assert run_estate({}).one(ROLE).inputs["roleAssignmentName"] == role["roleAssignmentName"]
+
+
+def test_operator_roles_only_when_operator_is_set(run_estate: Run) -> None:
+    run = run_estate({"operatorPrincipalId": OPERATOR})
+    roles = {r.inputs["roleDefinitionId"]: r.inputs for r in run.of_type(ROLE)}
+    assert set(roles) == {role_def(BLOB_OWNER), role_def(OPENAI_CONTRIBUTOR), role_def(AI_DEVELOPER)}
+    openai = roles[role_def(OPENAI_CONTRIBUTOR)]
+    assert openai["scope"] == run.one(ACCOUNT).id
+    assert openai["principalId"] == OPERATOR
+    assert openai["principalType"] == "User"
+    dev = roles[role_def(AI_DEVELOPER)]
+    assert dev["scope"] == workspace(run, "Project").id
+    assert dev["principalId"] == OPERATOR
+    names = {r["roleAssignmentName"] for r in roles.values()}
+    assert len(names) == 3
+    group = run_estate({"operatorPrincipalId": OPERATOR, "operatorPrincipalType": "Group"})
+    assert {r.inputs["principalType"] for r in group.of_type(ROLE) if r.inputs["principalId"] == OPERATOR} == {"Group"}
+
+
+def test_base_deployment_defaults(run_estate: Run) -> None:
+    run = run_estate({})
+    base = run.one(DEPLOYMENT).inputs
+    assert base["deploymentName"] == "gpt-4.1"
+    assert base["accountName"] == run.one(ACCOUNT).inputs["accountName"]
+    assert base["sku"] == {"name": "GlobalStandard", "capacity": 5}
+    assert base["properties"]["model"] == {"format": "OpenAI", "name": "gpt-4.1", "version": "2025-04-14"}
+    assert base["properties"]["raiPolicyName"] == "Microsoft.DefaultV2"
+
+
+def test_seed_config_deploys_gpt4_standard_5k(run_estate: Run) -> None:
+    run = run_estate(
+        {"baseModel": "gpt-4", "baseModelVersion": "0613", "baseDeploymentSku": "Standard", "baseDeploymentCapacity": 5, "location": "northcentralus"}
+    )
+    base = run.one(DEPLOYMENT).inputs
+    assert base["sku"] == {"name": "Standard", "capacity": 5}
+    assert base["properties"]["model"] == {"format": "OpenAI", "name": "gpt-4", "version": "0613"}
+    assert run.one(ACCOUNT).inputs["location"] == "northcentralus"
+
+
+def test_fine_tuned_deployment_absent_until_the_model_is_set(run_estate: Run) -> None:
+    run = run_estate({})
+    assert [d.inputs["deploymentName"] for d in run.of_type(DEPLOYMENT)] == ["gpt-4.1"]
+    assert run.outputs["fine_tuned_deployment"] is None
+
+
+def test_fine_tuned_deployment_depends_on_the_base(run_estate: Run) -> None:
+    run = run_estate({"fineTunedModel": TUNED})
+    deployments = {d.inputs["deploymentName"]: d for d in run.of_type(DEPLOYMENT)}
+    assert set(deployments) == {"gpt-4.1", "gpt-4.1-ft-travel"}
+    base, tuned = deployments["gpt-4.1"], deployments["gpt-4.1-ft-travel"]
+    assert tuned.inputs["properties"]["model"] == {"format": "OpenAI", "name": TUNED, "version": "1"}
+    assert tuned.inputs["sku"] == {"name": "DeveloperTier", "capacity": 50}
+    assert tuned.inputs["properties"]["raiPolicyName"] == "Microsoft.DefaultV2"
+    # Azure rejects parallel deployment operations on one account (409 RequestConflict).
+    assert base.urn in tuned.dependencies
+    assert tuned.urn not in base.dependencies
+    assert run.outputs["fine_tuned_deployment"] == "gpt-4.1-ft-travel"
+
+
+def test_fine_tuned_deployment_own_sku_name_and_capacity(run_estate: Run) -> None:
+    run = run_estate(
+        {
+            "fineTunedModel": TUNED,
+            "fineTunedDeploymentSku": "Standard",
+            "fineTunedDeploymentCapacity": 2,
+            "fineTunedDeploymentName": "travel",
+            "raiPolicy": "Microsoft.Default",
+        }
+    )
+    tuned = next(d for d in run.of_type(DEPLOYMENT) if d.inputs["deploymentName"] == "travel").inputs
+    assert tuned["sku"] == {"name": "Standard", "capacity": 2}
+    assert tuned["properties"]["raiPolicyName"] == "Microsoft.Default"
+
+
+def test_every_resource_belongs_to_a_component(run_estate: Run) -> None:
+    run = run_estate({"fineTunedModel": TUNED, "operatorPrincipalId": OPERATOR})
+    components = {r.urn: r.type for r in run.resources if not r.custom}
+    assert set(components.values()) == {
+        f"foundry-finetune:infra:{n}" for n in ("HubStorage", "AiServices", "FoundryHub", "RoleAssignments", "ModelDeployments")
+    }
+    expected_parent = {
+        STORAGE: "HubStorage",
+        VAULT: "HubStorage",
+        ACCOUNT: "AiServices",
+        WORKSPACE: "FoundryHub",
+        CONNECTION: "FoundryHub",
+        ROLE: "RoleAssignments",
+        DEPLOYMENT: "ModelDeployments",
+    }
+    for r in run.resources:
+        if r.custom and r.type != RG:
+            assert components[r.parent] == f"foundry-finetune:infra:{expected_parent[r.type]}", r.name
+
+
+def test_dependency_chain(run_estate: Run) -> None:
+    run = run_estate({"fineTunedModel": TUNED})
+    hub, project = workspace(run, "Hub"), workspace(run, "Project")
+    storage, vault, account = run.one(STORAGE), run.one(VAULT), run.one(ACCOUNT)
+    assert {storage.urn, vault.urn} <= set(hub.dependencies)
+    assert hub.urn in project.dependencies
+    assert {hub.urn, account.urn} <= set(run.one(CONNECTION).dependencies)
+    assert {storage.urn, account.urn} <= set(run.one(ROLE).dependencies)
+    for d in run.of_type(DEPLOYMENT):
+        assert account.urn in d.dependencies
+
+
+def test_stack_outputs_exactly(run_estate: Run) -> None:
+    run = run_estate({"fineTunedModel": TUNED})
+    account = run.one(ACCOUNT).inputs
+    assert run.outputs == {
+        "resource_group": run.one(RG).inputs["resourceGroupName"],
+        "location": "swedencentral",
+        "ai_services_name": account["accountName"],
+        "ai_services_endpoint": f"https://{account['properties']['customSubDomainName']}.openai.azure.com/",
+        "hub_name": workspace(run, "Hub").inputs["workspaceName"],
+        "project_name": workspace(run, "Project").inputs["workspaceName"],
+        "base_deployment": "gpt-4.1",
+        "base_model": "gpt-4.1-2025-04-14",
+        "fine_tune_model": "gpt-4.1-2025-04-14",
+        "fine_tuned_deployment": "gpt-4.1-ft-travel",
+        "ai_services_principal_id": principal_of(account["accountName"]),
+    }
+
+
+def test_no_secrets_or_keys_anywhere(run_estate: Run) -> None:
+    run = run_estate({"fineTunedModel": TUNED, "operatorPrincipalId": OPERATOR})
+    text = json.dumps(run.outputs) + json.dumps([r.inputs for r in run.resources], default=str)
+    for word in ("key1", "key2", "apiKey", "api_key", "password", "secret", "accountKey", "credentials"):
+        assert word.lower() not in text.lower(), word
+
+
+def test_bad_config_fails_before_any_resource(run_estate: Run) -> None:
+    with pytest.raises(ConfigError) as info:
+        run_estate({"fineTuneModel": "gpt-4-0613"})
+    assert info.value.key == "fineTuneModel"
+    assert "gpt-4.1-2025-04-14" in str(info.value)
+
+
+def test_real_main_program_runs_under_mocks(run_main: Run) -> None:
+    run = run_main({"fineTunedModel": TUNED})
+    assert set(run.outputs) == {
+        "resource_group",
+        "location",
+        "ai_services_name",
+        "ai_services_endpoint",
+        "hub_name",
+        "project_name",
+        "base_deployment",
+        "base_model",
+        "fine_tune_model",
+        "fine_tuned_deployment",
+        "ai_services_principal_id",
+    }
+    assert run.outputs["fine_tuned_deployment"] == "gpt-4.1-ft-travel"
+    assert len(run.of_type(DEPLOYMENT)) == 2
+
+
+# Runs __main__.py the way Pulumi's language host does: a RunError is printed as
+# one "error:" line; anything else as "Program failed with an unhandled exception"
+# plus the traceback.
+_HOST = """
+import json, runpy, sys, traceback
+sys.path.insert(0, sys.argv[1])
+import pulumi
+from tests.fixtures_pulumi import EstateMocks, PROJECT
+pulumi.runtime.set_mocks(EstateMocks(), project=PROJECT, stack="dev", preview=True)
+pulumi.runtime.set_all_config({PROJECT + ":" + k: v for k, v in json.loads(sys.argv[2]).items()})
+try:
+    pulumi.runtime.test(lambda: runpy.run_path(sys.argv[1] + "/__main__.py", run_name="__main__"))()
+except pulumi.RunError as e:
+    print("error: " + str(e), file=sys.stderr)
+    sys.exit(1)
+except Exception:
+    print("error: Program failed with an unhandled exception:\\n" + traceback.format_exc(), file=sys.stderr)
+    sys.exit(32)
+print("ok")
+"""
+
+
+def _host(repo_root: Path, config: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _HOST, str(repo_root), json.dumps(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=repo_root,
+    )
+
+
+def test_bad_config_in_preview_is_one_clean_message(repo_root: Path) -> None:
+    proc = _host(repo_root, {"baseDeploymentSku": "Premium"})
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        "error: config foundry-finetune:baseDeploymentSku = 'Premium': allowed values: Standard, GlobalStandard, "
+        "DataZoneStandard. Fix: pulumi config set baseDeploymentSku Standard"
+    )
+
+
+def test_good_config_in_preview_runs(repo_root: Path) -> None:
+    proc = _host(repo_root, {"location": "northcentralus"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_unknown_key_in_the_stack_is_caught_through_pulumi_config(run_estate: Run) -> None:
+    with pytest.raises(ConfigError) as info:
+        run_estate({"fineTunedModle": TUNED})
+    assert "unknown key; did you mean fineTunedModel?" in str(info.value)
+
+
+def test_importing_the_program_modules_declares_nothing() -> None:
+    import importlib
+
+    modules = ["infra.regions", "infra.config", "infra.naming", "infra.components", "infra.estate"]
+
+    def program() -> dict[str, Any]:
+        for name in modules:  # a fresh import, inside a mocked runtime
+            sys.modules.pop(name, None)
+        for name in modules:
+            importlib.import_module(name)
+        return {}
+
+    saved = {name: sys.modules[name] for name in modules if name in sys.modules}
+    try:
+        run = _run({}, program, stack="dev", preview=False)
+    finally:
+        sys.modules.update(saved)  # other tests keep the classes they imported
+        for name, module in saved.items():
+            setattr(sys.modules["infra"], name.rsplit(".", 1)[1], module)
+    assert run.resources == []
+
+
+def test_secret_config_values_are_not_echoed_through_pulumi_config(run_estate: Run) -> None:
+    with pytest.raises(ConfigError) as info:
+        run_estate({"apiKey": "sk-leak-me-456"}, secret_keys=("apiKey",))
+    assert "sk-leak-me-456" not in str(info.value)
+    assert "= [secret]: unknown key" in str(info.value)
+
+
+def test_preview_warns_about_hourly_fees_and_the_24h_developer_lifetime(run_estate: Run, caplog: pytest.LogCaptureFixture) -> None:
+    from infra.config import parse
+    from infra.estate import warnings_for
+
+    assert warnings_for(parse({})) == []
+    standard = warnings_for(parse({"fineTunedModel": TUNED, "fineTunedDeploymentSku": "GlobalStandard"}))
+    assert len(standard) == 1 and "hourly hosting fee" in standard[0]
+    developer = warnings_for(parse({"fineTunedModel": TUNED}))
+    assert len(developer) == 1 and "deletes it after 24 hours" in developer[0]
+    unlisted = warnings_for(parse({"location": "westus3", "allowUnlistedRegion": "true"}))
+    assert unlisted == [
+        "location westus3 is not in the region table for gpt-4.1-2025-04-14 Standard training "
+        "(northcentralus, swedencentral); allowUnlistedRegion is set, so Azure decides"
+    ]
+    caplog.set_level("WARNING")
+    run_estate({"fineTunedModel": TUNED, "fineTunedDeploymentSku": "Standard"})
+    assert any("hourly hosting fee" in r.getMessage() for r in caplog.records)
