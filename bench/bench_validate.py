@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Benchmark ``jobs.dataset.validate_file`` against the cookbook's straightforward approach.
+
+    .venv/bin/python bench/bench_validate.py [--sizes 10000,50000,200000] [--json bench/out/results.json]
+
+Generates synthetic valid chat datasets (one shared system message, 1-3 varied
+user/assistant turns) under ``bench/out/`` (git-ignored), then runs each
+implementation in a fresh subprocess and reports the processing time (after the
+vocabulary is loaded, which costs every implementation the same; CPU time, since
+all are single-threaded and the machine is shared, with wall time alongside),
+throughput in examples/s and MB/s (from CPU time), and the subprocess's peak RSS:
+
+* ``validate``   -- this project's streaming validator (all rules, stats, sha256);
+* ``reference``  -- the cookbook's approach: read all lines into a list, json.loads
+  each, tokenize every message value with tiktoken (``encode``) and sum per example;
+* ``floor``      -- the least work any exact validator must do: parse every line
+  and tokenize each *distinct* string once.
+
+(Threads do not help: tiktoken 0.14's ``encode_ordinary`` holds the GIL, and
+``encode_ordinary_batch`` was slower than a plain loop in our measurements.)
+
+The synthetic examples follow the shape of the lab's own file
+(``travel-finetune-hotel.jsonl``): the lab's ~75-token system message, a short
+user question (5-15 words) and a 15-45-word answer ending in a question; a
+quarter of them have 2 or 3 turns.
+
+Not part of ``make test``; run ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+SYSTEM = ("You are an AI travel assistant that helps people plan their trips. Your objective is to offer "
+          "support for travel-related inquiries, such as visa requirements, weather forecasts, local "
+          "attractions, and cultural norms. You should not provide any hotel, flight, rental car or "
+          "restaurant recommendations. Ask engaging questions to help someone plan their trip and think "
+          "about what they want to do on their holiday.")
+WORDS = ("trip city beach mountain museum market festival river island temple castle garden hike trail "
+         "weather visa culture food street night morning sunset train ferry village harbour old town "
+         "quarter walk explore discover local history art music season spring summer autumn winter "
+         "Lisbon Kyoto Oaxaca Tallinn Hoi An Cusco Porto Busan Tbilisi Ljubljana Reykjavík Matera "
+         "wonderful quiet lively colourful ancient modern hidden famous scenic cosy 서울 東京 café").split()
+IMPLS = ("validate", "reference", "floor")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _sentence(rng: random.Random, lo: int, hi: int) -> str:
+    words = rng.choices(WORDS, k=rng.randint(lo, hi))
+    return " ".join(words).capitalize()
+
+
+def generate(n: int, path: Path, seed: int = 42) -> None:
+    rng = random.Random(seed + n)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for i in range(n):
+            msgs = [{"role": "system", "content": SYSTEM}]
+            for _ in range(rng.choice((1, 1, 1, 1, 1, 1, 2, 3))):
+                msgs.append({"role": "user", "content": f"{_sentence(rng, 5, 15)}? ({i})"})
+                msgs.append({"role": "assistant", "content": f"{_sentence(rng, 10, 36)}. {_sentence(rng, 4, 9)}?"})
+            f.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- implementations (child side)
+
+
+def _encoding() -> Any:
+    sys.path.insert(0, str(REPO))
+    from jobs import tokens
+
+    return tokens.get_encoding("o200k_base")
+
+
+def run_validate(path: str) -> int:
+    from jobs.dataset import validate_file
+
+    report = validate_file(path)
+    assert report.valid, report.errors[:3]
+    return report.stats.total_tokens
+
+
+def run_reference(path: str) -> int:
+    enc = _encoding()
+    with open(path, encoding="utf-8") as f:
+        data = [json.loads(line) for line in f]
+    lengths = []
+    for ex in data:
+        n = 0
+        for message in ex["messages"]:
+            n += 3
+            for key, value in message.items():
+                n += len(enc.encode(value))
+                if key == "name":
+                    n += 1
+        lengths.append(n + 3)
+    return sum(lengths)
+
+
+def run_floor(path: str) -> int:
+    enc = _encoding()
+    seen: dict[str, int] = {}
+    with open(path, "rb") as f:
+        for raw in f:
+            for message in json.loads(raw)["messages"]:
+                for value in message.values():
+                    seen[value] = 0
+    return sum(len(enc.encode_ordinary(t)) for t in seen)
+
+
+def child(impl: str, path: str) -> None:
+    _encoding()  # load the vocabulary before the clock starts: same cost for everyone
+    if impl == "validate":
+        import jobs.dataset  # noqa: F401  (module import is start-up, not validation)
+    fn = {"validate": run_validate, "reference": run_reference, "floor": run_floor}[impl]
+    t0, c0 = time.perf_counter(), time.process_time()
+    total = fn(path)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # All three are single-threaded, so CPU time is the work done; it is also what stays
+    # stable when other jobs share the two cores. Wall time is reported alongside.
+    print(json.dumps({"impl": impl, "seconds": cpu, "wall_seconds": wall, "tokens": total,
+                      "peak_rss_mb": rss_kb / 1024}))
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Best time of the fresh processes (the machine is shared); the largest peak RSS."""
+    best = min(runs, key=lambda r: r["seconds"])
+    return {**best, "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "runs": len(runs)}
+
+
+def _measure_once(impl: str, path: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", impl, str(path)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,50000,200000")
+    ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument("--repeat", type=int, default=3, help="runs per implementation; the best time counts")
+    ap.add_argument("--json", dest="json_out", default=str(OUT / "results.json"))
+    ap.add_argument("--child", nargs=2, metavar=("IMPL", "PATH"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = []
+    print(f"{'examples':>9} {'MB':>7} {'impl':>10} {'cpu s':>8} {'wall s':>7} {'examples/s':>11} {'MB/s':>7} "
+          f"{'peak RSS MB':>11} {'vs ref':>7} {'vs floor':>8}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        path = OUT / f"synthetic-{n}.jsonl"
+        if not path.exists():
+            generate(n, path)
+        mb = path.stat().st_size / 1e6
+        impls = args.impls.split(",")
+        runs: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
+        for _ in range(args.repeat):  # interleaved, so a busy moment on the shared machine hits all alike
+            for impl in impls:
+                runs[impl].append(_measure_once(impl, path))
+        rows = {impl: _best(r) for impl, r in runs.items()}
+        tokens = {r["tokens"] for r in rows.values() if r["impl"] in ("validate", "reference")}
+        assert len(tokens) <= 1, f"token totals differ: {rows}"
+        for impl, r in rows.items():
+            r.update(examples=n, mb=mb, examples_per_s=n / r["seconds"], mb_per_s=mb / r["seconds"])
+            for base in ("reference", "floor"):
+                if base in rows:
+                    r[f"time_vs_{base}"] = r["seconds"] / rows[base]["seconds"]
+            results.append(r)
+            print(f"{n:>9,} {mb:>7.1f} {impl:>10} {r['seconds']:>8.2f} {r['wall_seconds']:>7.2f} "
+                  f"{r['examples_per_s']:>11,.0f} "
+                  f"{r['mb_per_s']:>7.1f} {r['peak_rss_mb']:>11.1f} {r.get('time_vs_reference', 0):>7.2f} "
+                  f"{r.get('time_vs_floor', 0):>8.2f}")
+    Path(args.json_out).write_text(json.dumps({"cpus": os.cpu_count(), "results": results}, indent=2))
+    print(f"results written to {args.json_out}")
+
+
+if __name__ == "__main__":
+    main()

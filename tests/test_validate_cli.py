@@ -1,0 +1,138 @@
+"""``python -m jobs validate``: compiler-style lines, the summary, --json, exit codes, big inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobs.cli import cli
+from tests.dataset_helpers import SYS, USER, line, example, messages, with_defect, write
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["validate", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_text_output_is_compiler_style(tmp_path: Path) -> None:
+    path = write(tmp_path, with_defect(messages(SYS, USER), at=3))
+    code, out, _ = run(str(path))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{path}:3: example_missing_assistant_message: ")
+    assert f"{path}: INVALID: 12 examples, 1 errors, 0 warnings" in lines
+
+
+def test_text_summary(mslearn_data: Path) -> None:
+    code, out, _ = run(str(mslearn_data / "travel-finetune-hotel.jsonl"), "--price-per-1m", "25")
+    assert code == 0
+    assert ": valid: 10 examples, 0 errors, 0 warnings" in out
+    assert "tokens per example: min " in out and "median " in out and "p90 " in out and "max " in out
+    assert "assistant (trained) tokens" in out
+    assert "num_tokens_from_messages" in out  # the convention is stated
+    assert "epochs: 10 (cookbook default" in out
+    assert "billed tokens: " in out
+    assert "estimated training cost: $" in out and "$25 per 1M" in out
+
+
+def test_json_output_shape(mslearn_data: Path) -> None:
+    code, out, _ = run(str(mslearn_data / "travel-finetune-validation.jsonl"), "--json")
+    assert code == 1
+    obj = json.loads(out)
+    assert {"valid", "examples", "errors", "warnings", "stats", "estimate"} <= set(obj)
+    assert obj["valid"] is False
+    assert obj["errors"][0] == {"line": 0, "rule": "too_few_examples",
+                                "message": obj["errors"][0]["message"]}
+    assert {"tokens_min", "tokens_median", "tokens_p90", "tokens_max", "total_tokens",
+            "assistant_tokens"} <= set(obj["stats"])
+    assert {"epochs", "billed_tokens", "cost_usd", "model"} <= set(obj["estimate"])
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["/no/such/file.jsonl"], "no such file"),
+    (["{hotel}", "--model", "gpt-99"], "unknown model"),
+    (["{hotel}", "--price-per-1m", "-3"], "--price-per-1m"),
+    (["{dir}"], "is a directory"),  # click's own check
+])
+def test_usage_errors_exit_2(mslearn_data: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+    args = [a.format(hotel=mslearn_data / "travel-finetune-hotel.jsonl", dir=tmp_path) for a in args]
+    code, out, err = run(*args)
+    assert code == 2
+    assert needle in err
+    assert "fix:" in err or "validate --help' for help" in err
+    assert "Traceback" not in out + err
+
+
+def test_usage_error_in_json_mode_is_json() -> None:
+    code, out, _ = run("/no/such/file.jsonl", "--json")
+    assert code == 2
+    assert json.loads(out)["error"]["exit_code"] == 2
+
+
+def test_real_process_exit_codes(tmp_path: Path, mslearn_data: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    good = subprocess.run([sys.executable, "-m", "jobs", "validate", str(mslearn_data / "travel-finetune-hotel.jsonl")],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+    bad = subprocess.run([sys.executable, "-m", "jobs", "validate", str(mslearn_data / "travel-finetune-validation.jsonl")],
+                         capture_output=True, text=True, cwd=REPO, env=env)
+    assert (good.returncode, bad.returncode) == (0, 1)
+    assert "Traceback" not in good.stderr + bad.stderr
+
+
+_RSS = ("import resource, sys\n"
+        "from jobs.dataset import validate_file\n"
+        "r = validate_file(sys.argv[1])\n"
+        "print(r.exit_code, ','.join(sorted({p.rule for p in r.errors})), "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, sep='|')\n")
+
+
+def _rss(path: Path) -> tuple[int, str, int]:
+    out = subprocess.run([sys.executable, "-c", _RSS, str(path)], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, check=True).stdout.strip().split("|")
+    return int(out[0]), out[1], int(out[2])  # ru_maxrss is in KiB on Linux
+
+
+def test_100mb_single_line_keeps_memory_flat(tmp_path: Path) -> None:
+    small = write(tmp_path, with_defect(line(example(3))), "small.jsonl")
+    big = tmp_path / "big.jsonl"
+    with open(big, "wb") as f:
+        f.write(b'{"messages": [{"role": "user", "content": "')
+        chunk = b"a" * (1 << 20)
+        for _ in range(100):
+            f.write(chunk)
+        f.write(b'"}]}')  # no newline at all: one 100 MB line
+    code_s, _, rss_small = _rss(small)
+    code_b, rules, rss_big = _rss(big)
+    assert code_s == 0
+    assert code_b == 1
+    assert rules == "example_too_long,too_few_examples"
+    assert rss_big - rss_small < 40 * 1024, (rss_small, rss_big)  # far below the line's 100 MB
+
+
+def test_help_does_not_import_the_validator() -> None:
+    code = ("import sys, jobs.cli\n"
+            "from click.testing import CliRunner\n"
+            "CliRunner().invoke(jobs.cli.cli, ['validate', '--help'])\n"
+            "print('tiktoken' in sys.modules, 'jobs.dataset' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_lone_surrogates_and_odd_keys_print_safely(tmp_path: Path) -> None:
+    bad = b'{"messages": [{"role": "\\ud800", "content": "x", "\\udfff": 1}, {"role": "assistant", "content": "\\ud83d"}]}'
+    path = write(tmp_path, with_defect(bad, at=2))
+    for args in ([], ["--json"]):
+        code, out, err = run(str(path), *args)
+        assert code == 1
+        assert "Traceback" not in out + err
+    code, out, _ = run(str(path), "--json")
+    rules = {(e["line"], e["rule"]) for e in json.loads(out)["errors"]}
+    assert rules == {(2, "unrecognized_role"), (2, "message_unrecognized_key")}
