@@ -27,7 +27,7 @@ test: typecheck unit
 # The main job, offline: validate the project's data, then rehearse the whole
 # fine-tuning flow against the local emulator.
 rehearse: $(STAMP)
-	$(PY) -m jobs validate data/travel-train.jsonl
+	$(PY) -m jobs rehearse
 
 bench: $(STAMP)
 	$(PY) bench/bench_validate.py

@@ -1,0 +1,477 @@
+"""The Starlette app: Azure OpenAI's data plane (dated and v1 surfaces) plus ``/++/`` admin routes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from jobs.emulator import chat, errors
+from jobs.emulator.config import EmulatorConfig
+from jobs.emulator.counting import _encoding, count_messages, count_text, encoding_name
+from jobs.emulator.errors import ApiError
+from jobs.emulator.finetune import PURPOSES, Engine, render_checkpoint, render_event, render_file, render_job
+from jobs.emulator.limits import FaultInjector, RateLimiter
+from jobs.emulator.store import Store
+
+log = logging.getLogger("jobs.emulator")
+
+# Dated api-versions the emulator accepts (GA and preview versions that carry fine-tuning and chat).
+API_VERSIONS = frozenset({
+    "2023-05-15", "2023-12-01-preview", "2024-02-01", "2024-02-15-preview", "2024-03-01-preview",
+    "2024-04-01-preview", "2024-05-01-preview", "2024-06-01", "2024-07-01-preview", "2024-08-01-preview",
+    "2024-09-01-preview", "2024-10-01-preview", "2024-10-21", "2024-12-01-preview", "2025-01-01-preview",
+    "2025-02-01-preview", "2025-03-01-preview", "2025-04-01-preview",
+})
+# The v1 surface takes no api-version; these values are tolerated as well.
+V1_API_VERSIONS = frozenset({"preview", "v1", "latest"})
+STAND_IN_HEADER = {"x-emulator": "stand-in"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Emulator:
+    """Holds the state shared by all routes: config, store, engine, limits, faults."""
+
+    def __init__(self, state_dir: Path, config: EmulatorConfig):
+        self.config = config
+        self.store = Store(state_dir)
+        self.config.deployments.update(self.store.registered_deployments())
+        self.engine = Engine(self.store, config)
+        self.limiter = RateLimiter(config)
+        self.faults = FaultInjector(config)
+        self.app = self._build()
+
+    # ------------------------------------------------------------------ ASGI
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/++/") and not _loopback_client(scope):
+            # admin routes have no auth: only ever answer them on loopback, whatever --host says
+            await JSONResponse({"error": {"code": "forbidden", "message": "admin routes answer loopback clients only"}},
+                               status_code=403)(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["path"].startswith("/openai"):
+            kind = self.faults.pick(scope["path"])
+            if kind is not None:
+                await self._fault(kind, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _fault(self, kind: str, send: Send) -> None:
+        """Injected before any state change, so a fault never corrupts files or jobs."""
+        if kind == "drop":
+            cycle = getattr(send, "__self__", None)
+            transport = getattr(cycle, "transport", None)
+            if transport is not None:  # uvicorn: close the socket without a response
+                transport.close()
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+            return
+        if kind == "503":
+            err = ApiError(503, "serviceUnavailable", "The service is temporarily unable to process your request. "
+                           "Please try again later. (emulator: injected fault)")
+        else:
+            err = ApiError(500, "internalFailure", "The server had an error while processing your request. "
+                           "Sorry about that! (emulator: injected fault)")
+        body = json.dumps(err.body()).encode()
+        await send({"type": "http.response.start", "status": err.status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    # ------------------------------------------------------------------ routing
+    def _build(self) -> Starlette:
+        routes: list[Route] = [
+            Route("/++/health", self.health, methods=["GET"]),
+            Route("/++/deployments", self.admin_deployments, methods=["GET", "POST"]),
+            Route("/++/deployments/{name}", self.admin_deployment_delete, methods=["DELETE"]),
+            Route("/++/config", self.admin_config, methods=["GET", "PATCH"]),
+        ]
+        for prefix in ("/openai", "/openai/v1"):
+            dp = self._data_plane
+            routes += [
+                Route(f"{prefix}/files", dp(self.files_collection), methods=["GET", "POST"]),
+                Route(f"{prefix}/files/{{file_id}}", dp(self.file_item), methods=["GET", "DELETE"]),
+                Route(f"{prefix}/files/{{file_id}}/content", dp(self.file_content), methods=["GET"]),
+                Route(f"{prefix}/fine_tuning/jobs", dp(self.jobs_collection), methods=["GET", "POST"]),
+                Route(f"{prefix}/fine_tuning/jobs/{{job_id}}", dp(self.job_item), methods=["GET", "DELETE"]),
+                Route(f"{prefix}/fine_tuning/jobs/{{job_id}}/cancel", dp(self.job_cancel), methods=["POST"]),
+                Route(f"{prefix}/fine_tuning/jobs/{{job_id}}/pause", dp(self.job_pause), methods=["POST"]),
+                Route(f"{prefix}/fine_tuning/jobs/{{job_id}}/resume", dp(self.job_resume), methods=["POST"]),
+                Route(f"{prefix}/fine_tuning/jobs/{{job_id}}/events", dp(self.job_events), methods=["GET"]),
+                Route(f"{prefix}/fine_tuning/jobs/{{job_id}}/checkpoints", dp(self.job_checkpoints), methods=["GET"]),
+                Route(f"{prefix}/models", dp(self.models_collection), methods=["GET"]),
+                Route(f"{prefix}/models/{{model_id:path}}", dp(self.model_item), methods=["GET", "DELETE"]),
+            ]
+        routes += [
+            Route("/openai/deployments/{deployment}/chat/completions", self._data_plane(self.chat_completions),
+                  methods=["POST"]),
+            Route("/openai/v1/chat/completions", self._data_plane(self.chat_completions), methods=["POST"]),
+        ]
+
+        async def not_found(request: Request, exc: Exception) -> Response:
+            return errors.resource_not_found().response()
+
+        async def method_not_allowed(request: Request, exc: Exception) -> Response:
+            return JSONResponse({"error": {"code": "405", "message": "Method not allowed"}}, status_code=405)
+
+        return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
+
+    def _data_plane(self, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                v1 = request.url.path.startswith("/openai/v1/")
+                version = request.query_params.get("api-version")
+                if v1:
+                    if version is not None and version not in V1_API_VERSIONS:
+                        raise errors.api_version_not_supported()
+                else:
+                    if not version:
+                        raise errors.resource_not_found()
+                    if version not in API_VERSIONS:
+                        raise errors.api_version_not_supported()
+                self._authenticate(request)
+                request.state.v1 = v1
+                request.state.api_version = version
+                if self.config.latency.fixed_ms > 0:
+                    await asyncio.sleep(self.config.latency.fixed_ms / 1000)
+                response = await handler(request)
+            except ApiError as exc:
+                response = exc.response()
+            rid = str(uuid.uuid4())
+            response.headers["apim-request-id"] = rid
+            response.headers["x-request-id"] = rid
+            return response
+
+        return wrapped
+
+    def _authenticate(self, request: Request) -> None:
+        key = request.headers.get("api-key", "").strip()
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        keys = self.config.api_keys
+        if key:
+            if keys is None or key in keys:
+                return
+            raise errors.unauthorized()
+        if token:
+            if keys is None or token in keys:
+                return
+            raise errors.unauthorized()
+        raise errors.unauthorized()
+
+    # ------------------------------------------------------------------ admin
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "emulator": True, "answers": "stand-in"})
+
+    def deployments(self) -> dict[str, dict[str, Any]]:
+        return self.config.deployments
+
+    async def admin_deployments(self, request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse({"data": [{"name": n, **d} for n, d in sorted(self.deployments().items())]})
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return JSONResponse({"error": {"code": "invalidPayload", "message": "body must be JSON {name, model}"}},
+                                status_code=400)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("model"), str) \
+                or not body["name"] or not body["model"]:
+            return JSONResponse({"error": {"code": "invalidPayload",
+                                           "message": "body must be {\"name\": str, \"model\": str, \"capacity\"?: number}"}},
+                                status_code=400)
+        self.add_deployment(body["name"], body["model"], body.get("capacity"))
+        return JSONResponse({"name": body["name"], **self.deployments()[body["name"]]}, status_code=201)
+
+    def add_deployment(self, name: str, model: str, capacity: Any = None) -> None:
+        dep: dict[str, Any] = {"model": model, "capacity": capacity if isinstance(capacity, (int, float)) and capacity > 0 else 50}
+        with self.store.lock:
+            self.config.deployments[name] = dep
+            registered = self.store.registered_deployments()
+            registered[name] = dep
+            self.store.save_deployments(registered)
+
+    async def admin_deployment_delete(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        with self.store.lock:
+            registered = self.store.registered_deployments()
+            if name not in self.config.deployments:
+                return errors.deployment_not_found().response()
+            self.config.deployments.pop(name, None)
+            registered.pop(name, None)
+            self.store.save_deployments(registered)
+        return Response(status_code=204)
+
+    async def admin_config(self, request: Request) -> Response:
+        if request.method == "PATCH":
+            try:
+                body = await request.json()
+            except json.JSONDecodeError:
+                return JSONResponse({"error": {"code": "invalidPayload", "message": "body must be a JSON object"}},
+                                    status_code=400)
+            from jobs.errors import UsageError
+
+            try:
+                self.config.apply(body, source="PATCH /++/config", replace_deployments=False)
+            except UsageError as exc:
+                return JSONResponse({"error": {"code": "invalidPayload", "message": exc.message, "hint": exc.hint}},
+                                    status_code=400)
+            if isinstance(body, dict) and "limits" in body:
+                self.limiter.reset()
+        return JSONResponse(self.config.to_dict(redact=True))
+
+    # ------------------------------------------------------------------ files
+    async def files_collection(self, request: Request) -> Response:
+        v1 = request.state.v1
+        if request.method == "POST":
+            form = await request.form()
+            purpose = form.get("purpose")
+            upload = form.get("file")
+            if not isinstance(purpose, str) or not purpose:
+                raise errors.invalid_payload("The 'purpose' form field is required.", "purpose")
+            if purpose not in PURPOSES:
+                raise errors.invalid_payload(f"Purpose '{purpose}' is not supported. Use one of: {', '.join(PURPOSES)}.",
+                                             "purpose")
+            if upload is None or isinstance(upload, str):
+                raise errors.invalid_payload("The 'file' form field is required.", "file")
+            content = await upload.read()
+            filename = upload.filename or "upload.jsonl"
+            rec = self.engine.upload(filename, purpose, content)
+            headers = {} if v1 else {"location": f"{request.base_url}openai/files/{rec['id']}"}
+            return JSONResponse(render_file(rec, v1=v1), status_code=200 if v1 else 201, headers=headers)
+        self.engine.tick()
+        purpose = request.query_params.get("purpose")
+        items = [f for f in self.store.files() if not purpose or f["purpose"] == purpose]
+        order = request.query_params.get("order", "desc")
+        items.sort(key=lambda f: (f["created_at"], f["id"]), reverse=order != "asc")
+        page, has_more = _paginate(items, request, default_limit=10000)
+        return JSONResponse({"object": "list", "data": [render_file(f, v1=v1) for f in page], "has_more": has_more,
+                             "first_id": page[0]["id"] if page else None,
+                             "last_id": page[-1]["id"] if page else None})
+
+    async def file_item(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        self.engine.tick()
+        if request.method == "DELETE":
+            self.engine.delete_file(file_id)
+            return JSONResponse({"object": "file", "deleted": True, "id": file_id})
+        return JSONResponse(render_file(self.engine.get_file(file_id), v1=request.state.v1))
+
+    async def file_content(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        self.engine.tick()
+        rec = self.engine.get_file(file_id)
+        media = "text/csv" if rec["filename"].endswith(".csv") else "application/octet-stream"
+        return Response(self.store.file_content(file_id), media_type=media)
+
+    # ------------------------------------------------------------------ fine-tuning jobs
+    async def jobs_collection(self, request: Request) -> Response:
+        v1 = request.state.v1
+        if request.method == "POST":
+            try:
+                body = await request.json()
+            except json.JSONDecodeError:
+                raise errors.invalid_payload("The request body must be a JSON object.")
+            if not isinstance(body, dict):
+                raise errors.invalid_payload("The request body must be a JSON object.")
+            job = self.engine.create_job(body)
+            headers = {} if v1 else {"location": f"{request.base_url}openai/fine_tuning/jobs/{job['id']}"}
+            return JSONResponse(render_job(job, v1=v1), status_code=200 if v1 else 201, headers=headers)
+        self.engine.tick()
+        items = sorted(self.store.jobs(), key=lambda j: (j["created_at"], j["id"]), reverse=True)
+        page, has_more = _paginate(items, request, default_limit=20)
+        return JSONResponse({"object": "list", "data": [render_job(j, v1=v1) for j in page], "has_more": has_more})
+
+    async def job_item(self, request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        if request.method == "DELETE":
+            self.engine.delete_job(job_id)
+            return Response(status_code=204)
+        return JSONResponse(render_job(self.engine.get_job(job_id), v1=request.state.v1))
+
+    async def job_cancel(self, request: Request) -> Response:
+        return JSONResponse(render_job(self.engine.cancel(request.path_params["job_id"]), v1=request.state.v1))
+
+    async def job_pause(self, request: Request) -> Response:
+        return JSONResponse(render_job(self.engine.pause(request.path_params["job_id"]), v1=request.state.v1))
+
+    async def job_resume(self, request: Request) -> Response:
+        return JSONResponse(render_job(self.engine.resume(request.path_params["job_id"]), v1=request.state.v1))
+
+    async def job_events(self, request: Request) -> Response:
+        job = self.engine.get_job(request.path_params["job_id"])
+        items = sorted(job["events"], key=lambda e: e["seq"], reverse=True)  # newest first
+        page, has_more = _paginate(items, request, default_limit=20)
+        return JSONResponse({"object": "list", "data": [render_event(e) for e in page], "has_more": has_more})
+
+    async def job_checkpoints(self, request: Request) -> Response:
+        job = self.engine.get_job(request.path_params["job_id"])
+        items = sorted(job["checkpoints"], key=lambda c: c["step_number"], reverse=True)
+        page, has_more = _paginate(items, request, default_limit=10)
+        return JSONResponse({"object": "list", "data": [render_checkpoint(c) for c in page], "has_more": has_more,
+                             "first_id": page[0]["id"] if page else None,
+                             "last_id": page[-1]["id"] if page else None})
+
+    # ------------------------------------------------------------------ models
+    async def models_collection(self, request: Request) -> Response:
+        self.engine.tick()
+        return JSONResponse({"object": "list", "data": self.engine.models()})
+
+    async def model_item(self, request: Request) -> Response:
+        model_id = request.path_params["model_id"]
+        self.engine.tick()
+        if request.method == "DELETE":
+            in_use = sorted(n for n, d in self.deployments().items() if d.get("model") == model_id)
+            if in_use:
+                raise ApiError(409, "conflict", f"The model '{model_id}' cannot be deleted because it has "
+                                                f"deployment(s): {', '.join(in_use)}. Delete the deployments first.")
+            self.engine.delete_model(model_id)
+            return JSONResponse({"id": model_id, "object": "model", "deleted": True})
+        return JSONResponse(self.engine.get_model(model_id))
+
+    # ------------------------------------------------------------------ chat
+    async def chat_completions(self, request: Request) -> Response:
+        v1 = request.state.v1
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            raise _openai_error(400, "The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            raise _openai_error(400, "The request body must be a JSON object.")
+        name = request.path_params.get("deployment") if not v1 else body.get("model")
+        if not isinstance(name, str) or not name:
+            raise _openai_error(400, "you must provide a model parameter", param="model")
+        dep = self.deployments().get(name)
+        if dep is None:
+            raise errors.deployment_not_found()
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise _openai_error(400, "'messages' is a required property and must be a non-empty list of objects.",
+                                param="messages")
+        model = dep["model"]
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
+            raise _openai_error(400, "max_tokens must be a positive integer.", param="max_tokens")
+        prompt_tokens = count_messages(messages, model)
+        estimate = prompt_tokens + (max_tokens or 0)
+        rl_headers, _ = self.limiter.admit(name, estimate, request.state.api_version)
+
+        fine_tuned = ".ft-" in model
+        examples = self.engine.training_examples_for_model(model) if fine_tuned else None
+        content = chat.answer(messages, fine_tuned=fine_tuned, examples=examples)
+        finish = "stop"
+        if max_tokens is not None:
+            enc = _encoding(encoding_name(model))
+            ids = enc.encode(content)
+            if len(ids) > max_tokens:
+                label_len = len(enc.encode(chat.LABEL))
+                content = chat.LABEL + enc.decode(ids[label_len:max(label_len, max_tokens)])
+                finish = "length"
+        completion_tokens = count_text(content, model)
+        self.limiter.settle(name, estimate, prompt_tokens + completion_tokens)
+        per_token = self.config.latency.per_token_ms
+        if per_token > 0 and not body.get("stream"):
+            await asyncio.sleep(per_token * completion_tokens / 1000)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}
+        cid = "chatcmpl-" + hashlib.sha256(f"{time.time_ns()}{name}".encode()).hexdigest()[:29]
+        created = int(time.time())
+        response_model = _public_model_id(model)
+        headers = {**rl_headers, **STAND_IN_HEADER}
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            gen = self._stream(cid, created, response_model, content, finish, usage, include_usage, per_token, model)
+            return StreamingResponse(gen, media_type="text/event-stream", headers=headers)
+        return JSONResponse({
+            "id": cid, "object": "chat.completion", "created": created, "model": response_model,
+            "system_fingerprint": "fp_emulator",
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None, "content_filter_results": {},
+                         "message": {"role": "assistant", "content": content, "refusal": None}}],
+            "usage": usage,
+        }, headers=headers)
+
+    async def _stream(self, cid: str, created: int, model: str, content: str, finish: str, usage: dict[str, int],
+                      include_usage: bool, per_token_ms: float, token_model: str) -> AsyncIterator[bytes]:
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                   "system_fingerprint": "fp_emulator", "choices": choices, **extra}
+            return f"data: {json.dumps(obj)}\n\n".encode()
+
+        # Azure's first chunk: no choices, only the prompt's content-filter results.
+        yield chunk([], prompt_filter_results=[{"prompt_index": 0, "content_filter_results": {}}])
+        yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
+                      "logprobs": None}])
+        words = content.split(" ")
+        n = max(1, self.config.stream_chunk_words)
+        for i in range(0, len(words), n):
+            piece = " ".join(words[i:i + n]) + (" " if i + n < len(words) else "")
+            if per_token_ms > 0:
+                await asyncio.sleep(per_token_ms * count_text(piece, token_model) / 1000)
+            yield chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": None, "logprobs": None,
+                          "content_filter_results": {}}])
+        yield chunk([{"index": 0, "delta": {}, "finish_reason": finish, "logprobs": None}])
+        if include_usage:
+            yield chunk([], usage=usage)
+        yield b"data: [DONE]\n\n"
+
+
+def _loopback_client(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
+        return True  # in-process callers (no socket)
+    from jobs.emulator.server import is_loopback
+
+    return is_loopback(str(client[0]))
+
+
+def _public_model_id(model: str) -> str:
+    """Azure reports the model behind a deployment by its versioned id (``gpt-4.1-2025-04-14``)."""
+    if ".ft-" in model:
+        return model
+    from jobs import models
+
+    try:
+        return models.resolve(model).model_id
+    except (models.UnknownModel, models.NotFineTunable):
+        return model
+
+
+def _openai_error(status: int, message: str, *, param: str | None = None) -> ApiError:
+    """Inference errors use OpenAI's shape on Azure: {message, type, param, code}."""
+    err = ApiError(status, "invalid_request_error", message, param=param)
+    err.body = lambda: {"error": {"message": message, "type": "invalid_request_error",  # type: ignore[method-assign]
+                                  "param": param, "code": None}}
+    return err
+
+
+def _paginate(items: list[dict[str, Any]], request: Request, *, default_limit: int) -> tuple[list[dict[str, Any]], bool]:
+    after = request.query_params.get("after")
+    raw_limit = request.query_params.get("limit")
+    try:
+        limit = int(raw_limit) if raw_limit is not None else default_limit
+    except ValueError:
+        raise errors.invalid_payload(f"'limit' must be an integer, got {raw_limit!r}.", "limit")
+    if limit < 1:
+        raise errors.invalid_payload("'limit' must be at least 1.", "limit")
+    if after:
+        ids = [i["id"] for i in items]
+        if after in ids:
+            items = items[ids.index(after) + 1:]
+        else:
+            items = []
+    return items[:limit], len(items) > limit
+
+
+def create_app(state_dir: Path, config: EmulatorConfig | dict[str, Any] | None = None) -> Emulator:
+    cfg = config if isinstance(config, EmulatorConfig) else EmulatorConfig.from_dict(config)
+    return Emulator(Path(state_dir), cfg)

@@ -1,0 +1,77 @@
+"""Azure OpenAI's error bodies, as the service returns them.
+
+Shapes checked against public reports of real responses (see the README table):
+
+- missing/invalid key:   401 ``{"error": {"code": "401", "message": "Access denied due to invalid subscription key ..."}}``
+- missing api-version:   404 ``{"error": {"code": "404", "message": "Resource not found"}}``
+- unknown api-version:   400 ``{"error": {"code": "BadRequest", "message": "API version not supported"}}``
+- unknown deployment:    404 ``{"error": {"code": "DeploymentNotFound", "message": "The API deployment for this resource does not exist. ..."}}``
+- authoring errors use the spec's ``ErrorCode`` values (``invalidPayload``, ``notFound``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+ACCESS_DENIED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
+    "for an active subscription and use a correct regional API endpoint for your resource."
+)
+DEPLOYMENT_NOT_FOUND = (
+    "The API deployment for this resource does not exist. If you created the deployment within the last "
+    "5 minutes, please wait a moment and try again."
+)
+FILE_NOT_COMPLETED = "The specified file reference must point to a completed file import."
+BASE_MODEL_NOT_SUPPORTED = "The specified base model does not support fine-tuning."
+
+
+class ApiError(Exception):
+    """Raised inside a handler; the app turns it into Azure's JSON error body."""
+
+    def __init__(self, status: int, code: str, message: str, *, param: str | None = None,
+                 headers: dict[str, str] | None = None, inner: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.param = param
+        self.headers = headers or {}
+        self.inner = inner
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.param:
+            err["target"] = self.param
+            err["param"] = self.param
+        if self.inner:
+            err["innererror"] = {"code": self.inner}
+        return {"error": err}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "401", ACCESS_DENIED)
+
+
+def resource_not_found() -> ApiError:
+    return ApiError(404, "404", "Resource not found")
+
+
+def api_version_not_supported() -> ApiError:
+    return ApiError(400, "BadRequest", "API version not supported")
+
+
+def deployment_not_found() -> ApiError:
+    return ApiError(404, "DeploymentNotFound", DEPLOYMENT_NOT_FOUND)
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, "notFound", f"{what} with id '{ident}' not found.")
+
+
+def invalid_payload(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, "invalidPayload", message, param=param)

@@ -1,0 +1,226 @@
+"""Fine-tuning job and file lifecycle: Azure's statuses, queueing, pause/resume, failures, refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_emulator import Raw, trained_job
+
+MODEL = "gpt-4.1-2025-04-14"
+
+
+@pytest.fixture
+def hotel(mslearn_data: Path) -> bytes:
+    return (mslearn_data / "travel-finetune-hotel.jsonl").read_bytes()
+
+
+def processed_file(raw: Raw, content: bytes) -> str:
+    f = raw.upload(content).json()
+    assert raw.wait(f"/files/{f['id']}", "status", ("processed", "error"))["status"] == "processed"
+    return f["id"]
+
+
+def test_invalid_training_file_ends_in_error_naming_the_line(emulator):
+    raw = Raw(emulator.url)
+    good = json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]})
+    content = "\n".join([good] * 11 + ["{not json"] + [good]).encode()
+    f = raw.upload(content, "broken.jsonl").json()
+    assert f["status"] == "pending"
+    done = raw.wait(f"/files/{f['id']}", "status", ("processed", "error"))
+    assert done["status"] == "error"
+    assert "Line 12" in done["status_details"]
+    refused = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": f["id"]})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "The specified file reference must point to a completed file import."
+
+
+def test_lab_validation_file_without_answers_is_rejected_like_azure(emulator, mslearn_data):
+    raw = Raw(emulator.url)
+    f = raw.upload((mslearn_data / "travel-finetune-validation.jsonl").read_bytes()).json()
+    done = raw.wait(f"/files/{f['id']}", "status", ("processed", "error"))
+    assert done["status"] == "error"
+    assert "Line 1" in done["status_details"] and "assistant" in done["status_details"]
+
+
+@pytest.mark.parametrize("model", ["gpt-4-0613", "gpt-4", "gpt-35-turbo-0613", "curie", "no-such-model"])
+def test_unsupported_base_model_is_refused(emulator, hotel, model):
+    raw = Raw(emulator.url)
+    fid = processed_file(raw, hotel)
+    r = raw.post("/fine_tuning/jobs", json={"model": model, "training_file": fid})
+    assert r.status_code == 400
+    assert r.json()["error"] == {"code": "invalidPayload", "message": "The specified base model does not support fine-tuning.",
+                                 "target": "model", "param": "model"}
+
+
+def test_unknown_training_file_and_bad_suffix_are_refused(emulator, hotel):
+    raw = Raw(emulator.url)
+    r = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": "file-missing"})
+    assert r.status_code == 400 and "file-missing" in r.json()["error"]["message"]
+    fid = processed_file(raw, hotel)
+    r = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "suffix": "has space"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "suffix"
+    r = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid,
+                                            "hyperparameters": {"n_epochs": 0}})
+    assert r.status_code == 400 and "n_epochs" in r.json()["error"]["message"]
+
+
+def test_job_success_quirks(emulator, hotel):
+    raw = Raw(emulator.url)
+    job = trained_job(raw, hotel)
+    assert job["status"] == "succeeded"
+    assert job["hyperparameters"]["n_epochs"] == -1  # "default", as Azure reports it
+    assert re.fullmatch(rf"{re.escape(MODEL)}\.ft-[0-9a-f]{{32}}-ft-travel", job["fine_tuned_model"])
+    assert isinstance(job["finished_at"], int) and job["finished_at"] >= job["created_at"]
+    content = raw.get(f"/files/{job['result_files'][0]}/content")
+    assert content.headers["content-type"].startswith("text/csv")
+    assert content.text.splitlines()[0] == ("step,train_loss,train_mean_token_accuracy,valid_loss,"
+                                            "validation_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy")
+
+
+def test_only_one_job_runs_at_a_time(emulator_factory, hotel):
+    em = emulator_factory({"training_seconds": 1.0, "queue_seconds": 0.0})
+    raw = Raw(em.url)
+    fid = processed_file(raw, hotel)
+    a = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "suffix": "a"}).json()
+    b = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "suffix": "b"}).json()
+    assert raw.get(f"/fine_tuning/jobs/{a['id']}").json()["status"] == "running"
+    assert raw.get(f"/fine_tuning/jobs/{b['id']}").json()["status"] == "pending"
+    statuses = [j["status"] for j in raw.get("/fine_tuning/jobs").json()["data"]]
+    assert statuses.count("running") == 1
+    done_a = raw.wait(f"/fine_tuning/jobs/{a['id']}", "status", ("succeeded",))
+    done_b = raw.wait(f"/fine_tuning/jobs/{b['id']}", "status", ("succeeded",))
+    events_b = raw.get(f"/fine_tuning/jobs/{b['id']}/events", params={"limit": 500}).json()["data"]
+    started_b = next(e for e in events_b if e["message"] == "Job started.")
+    assert started_b["created_at"] >= done_a["finished_at"]
+    assert done_b["fine_tuned_model"] != done_a["fine_tuned_model"]
+
+
+def test_pause_resume_and_cancel(emulator_factory, hotel):
+    em = emulator_factory({"training_seconds": 30, "queue_seconds": 0.0})
+    raw = Raw(em.url)
+    fid = processed_file(raw, hotel)
+    job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json()
+    assert raw.post(f"/fine_tuning/jobs/{job['id']}/resume").status_code == 400  # not paused
+    paused = raw.post(f"/fine_tuning/jobs/{job['id']}/pause").json()
+    assert paused["status"] == "paused"
+    assert raw.post(f"/fine_tuning/jobs/{job['id']}/pause").status_code == 400
+    assert raw.post(f"/fine_tuning/jobs/{job['id']}/resume").json()["status"] == "running"
+    cancelled = raw.post(f"/fine_tuning/jobs/{job['id']}/cancel").json()
+    assert cancelled["status"] == "cancelled" and cancelled["result_files"] is None
+    messages = [e["message"] for e in raw.get(f"/fine_tuning/jobs/{job['id']}/events").json()["data"]]
+    assert messages[:4] == ["Job cancelled.", "Job resumed training.", "Job resume requested.", "Job paused."]
+    assert raw.post(f"/fine_tuning/jobs/{job['id']}/cancel").status_code == 400
+
+
+def test_paused_job_frees_the_slot_for_the_queue(emulator_factory, hotel):
+    em = emulator_factory({"training_seconds": 30, "queue_seconds": 0.0})
+    raw = Raw(em.url)
+    fid = processed_file(raw, hotel)
+    a = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json()
+    b = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json()
+    raw.post(f"/fine_tuning/jobs/{a['id']}/pause")
+    assert raw.get(f"/fine_tuning/jobs/{b['id']}").json()["status"] == "running"
+    assert raw.post(f"/fine_tuning/jobs/{a['id']}/resume").json()["status"] == "pending"  # waits for b
+
+
+def test_suffix_trigger_makes_the_job_fail(emulator, hotel):
+    raw = Raw(emulator.url)
+    job = trained_job(raw, hotel, suffix="please-fail")
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "internalFailure" and job["result_files"] is None
+    assert "fine_tuned_model" not in job  # the dated surface omits unset fields
+    events = raw.get(f"/fine_tuning/jobs/{job['id']}/events").json()["data"]
+    assert events[0]["message"] == "Job failed." and events[0]["level"] == "error"
+
+
+def test_files_list_filters_and_paginates(emulator, hotel):
+    raw = Raw(emulator.url)
+    ids = [raw.upload(hotel, f"f{i}.jsonl").json()["id"] for i in range(3)]
+    raw.upload(b"a,b\n", "notes.csv", purpose="assistants")
+    page1 = raw.get("/files", params={"purpose": "fine-tune", "limit": 2}).json()
+    assert [f["id"] for f in page1["data"]] == ids[::-1][:2] and page1["has_more"] is True
+    page2 = raw.get("/files", params={"purpose": "fine-tune", "limit": 2, "after": page1["data"][-1]["id"]}).json()
+    assert [f["id"] for f in page2["data"]] == [ids[0]] and page2["has_more"] is False
+    assert len(raw.get("/files").json()["data"]) == 4
+    bad = raw.post("/files", data={"purpose": "fine-tune"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalidPayload"
+    bad = raw.upload(hotel, purpose="pictures")
+    assert bad.status_code == 400 and "pictures" in bad.json()["error"]["message"]
+
+
+def test_validation_file_adds_validation_metrics(emulator, hotel):
+    raw = Raw(emulator.url)
+    valid_id = processed_file(raw, hotel)
+    job = trained_job(raw, hotel, validation_file=valid_id, hyperparameters={"n_epochs": 2})
+    assert job["status"] == "succeeded" and job["validation_file"] == valid_id
+    rows = raw.get(f"/files/{job['result_files'][0]}/content").text.splitlines()
+    header = rows[0].split(",")
+    by_step = {int(r.split(",")[0]): dict(zip(header, r.split(","))) for r in rows[1:]}
+    assert sorted(by_step) == list(range(1, 21))
+    assert all(by_step[s]["valid_loss"] for s in by_step)
+    assert [s for s in by_step if by_step[s]["full_valid_loss"]] == [10, 20]  # end of each epoch
+    ckpts = raw.get(f"/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"]
+    assert [c["step_number"] for c in ckpts] == [20, 10]  # newest first
+    assert {"full_valid_loss", "full_valid_mean_token_accuracy", "valid_loss"} <= set(ckpts[0]["metrics"])
+    metric_events = [e for e in raw.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 100}).json()["data"]
+                     if e["type"] == "metrics"]
+    assert all("valid_loss" in e["data"] for e in metric_events)
+
+
+def test_long_runs_report_metrics_every_few_steps(emulator, hotel):
+    raw = Raw(emulator.url)
+    job = trained_job(raw, hotel, hyperparameters={"n_epochs": 25})  # 250 steps
+    events = raw.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1000}).json()["data"]
+    steps = sorted(e["data"]["step"] for e in events if e["type"] == "metrics")
+    assert steps == list(range(3, 250, 3)) + [250]
+    assert len(raw.get(f"/files/{job['result_files'][0]}/content").text.splitlines()) == 251
+
+
+def test_models_list_get_and_delete(emulator, hotel, spec_validator):
+    raw = Raw(emulator.url)
+    job = trained_job(raw, hotel)
+    listed = raw.get("/models")
+    spec_validator.check_authoring("/models", "get", 200, listed.json())
+    ids = [m["id"] for m in listed.json()["data"]]
+    assert MODEL in ids and job["fine_tuned_model"] in ids
+    got = raw.get(f"/models/{job['fine_tuned_model']}")
+    spec_validator.check_authoring("/models/{model-id}", "get", 200, got.json())
+    assert got.json()["fine_tune"] == job["id"] and got.json()["model"] == MODEL
+
+    emulator.add_deployment("tuned", job["fine_tuned_model"])
+    busy = raw.delete(f"/models/{job['fine_tuned_model']}")
+    assert busy.status_code == 409 and "tuned" in busy.json()["error"]["message"]
+    import httpx
+
+    assert httpx.delete(emulator.url + "/++/deployments/tuned").status_code == 204
+    gone = raw.delete(f"/models/{job['fine_tuned_model']}")
+    assert gone.status_code == 200 and gone.json()["deleted"] is True
+    assert raw.get(f"/models/{job['fine_tuned_model']}").status_code == 404
+    assert raw.delete(f"/models/{MODEL}").status_code == 400
+
+
+def test_tuned_answers_survive_deleting_the_training_file(emulator, hotel):
+    raw = Raw(emulator.url)
+    job = trained_job(raw, hotel)
+    emulator.add_deployment("tuned", job["fine_tuned_model"])
+    ask = {"messages": [{"role": "user", "content": "What's the best way to see the Northern Lights?"}]}
+    before = raw.post("/deployments/tuned/chat/completions", json=ask).json()["choices"][0]["message"]["content"]
+    assert raw.delete(f"/files/{job['training_file']}").status_code == 200
+    after = raw.post("/deployments/tuned/chat/completions", json=ask).json()["choices"][0]["message"]["content"]
+    assert after == before and "Tromsø" in after
+
+
+@pytest.mark.parametrize("kind,ok", [("Standard", True), ("globalstandard", True), ("developerTier", True),
+                                     ("Provisioned", False)])
+def test_training_type_is_accepted_and_echoed(emulator, hotel, kind, ok):
+    raw = Raw(emulator.url)
+    fid = processed_file(raw, hotel)
+    r = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "trainingType": kind})
+    if ok:
+        assert r.status_code == 201 and r.json()["trainingType"] == kind
+    else:
+        assert r.status_code == 400 and r.json()["error"]["param"] == "trainingType"

@@ -1,0 +1,133 @@
+"""State survives restarts and kill -9; the emulator binds to loopback unless asked."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jobs.emulator.server import EmulatorServer
+from tests.fixtures_emulator import REPO, Raw, fast_config
+
+MODEL = "gpt-4.1-2025-04-14"
+
+
+@pytest.fixture
+def hotel(mslearn_data: Path) -> bytes:
+    return (mslearn_data / "travel-finetune-hotel.jsonl").read_bytes()
+
+
+def test_restart_in_process_continues_the_same_job(tmp_path, hotel):
+    state = tmp_path / "state"
+    cfg = fast_config(training_seconds=2.0, queue_seconds=0.0)
+    with EmulatorServer(state, cfg) as em:
+        raw = Raw(em.url)
+        f = raw.upload(hotel).json()
+        raw.wait(f"/files/{f['id']}", "status", ("processed",))
+        job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": f["id"], "suffix": "ft-travel"}).json()
+        raw.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("running",))
+        em.add_deployment("registered", "gpt-4.1")
+    with EmulatorServer(state, cfg) as em2:
+        raw2 = Raw(em2.url)
+        assert raw2.get(f"/files/{f['id']}").json()["status"] == "processed"
+        assert raw2.get(f"/files/{f['id']}/content").content == hotel
+        done = raw2.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded",))
+        assert done["fine_tuned_model"].endswith("-ft-travel")
+        events = raw2.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1000}).json()["data"]
+        assert [e["message"] for e in events].count("Job started.") == 1
+        steps = [e["data"]["step"] for e in events if e["type"] == "metrics"]
+        assert sorted(steps) == list(range(1, done_steps(events) + 1))
+        r = raw2.post("/deployments/registered/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200
+
+
+def done_steps(events: list[dict]) -> int:
+    return max(e["data"]["total_steps"] for e in events if e["type"] == "metrics")
+
+
+def test_job_time_keeps_running_while_the_emulator_is_down(tmp_path, hotel):
+    """Status is derived from persisted timestamps: a job due while we were down is done on restart."""
+    state = tmp_path / "state"
+    cfg = fast_config(training_seconds=0.5, queue_seconds=0.0)
+    with EmulatorServer(state, cfg) as em:
+        raw = Raw(em.url)
+        f = raw.upload(hotel).json()
+        raw.wait(f"/files/{f['id']}", "status", ("processed",))
+        job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": f["id"]}).json()
+    time.sleep(0.6)
+    with EmulatorServer(state, cfg) as em2:
+        got = Raw(em2.url).get(f"/fine_tuning/jobs/{job['id']}").json()
+        assert got["status"] == "succeeded"
+        assert got["finished_at"] <= int(time.time())
+
+
+def test_kill_9_and_restart_keeps_files_and_jobs(tmp_path, hotel, emulator_process):
+    state = tmp_path / "proc-state"
+    proc, url = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
+    raw = Raw(url)
+    f = raw.upload(hotel).json()
+    raw.wait(f"/files/{f['id']}", "status", ("processed",))
+    job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": f["id"], "suffix": "ft-travel"}).json()
+    raw.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("running",))
+    raw.close()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    proc2, url2 = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
+    raw2 = Raw(url2)
+    assert [x["id"] for x in raw2.get("/files").json()["data"]] == [f["id"]]
+    assert raw2.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] in ("running", "succeeded")
+    done = raw2.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded",))
+    assert done["result_files"] and raw2.get(f"/files/{done['result_files'][0]}/content").status_code == 200
+    proc2.terminate()
+    assert proc2.wait(timeout=10) == 0
+
+
+def test_binds_loopback_by_default(emulator):
+    assert emulator.bound is not None and emulator.bound[0] == "127.0.0.1"
+    assert emulator.url.startswith("http://127.0.0.1:")
+    assert emulator.v1_base_url == emulator.url + "/openai/v1/"
+
+
+def test_cli_defaults_to_loopback_and_prints_its_url(tmp_path, emulator_process):
+    from jobs.cli import cli
+
+    host_opt = next(p for p in cli.commands["emulator"].params if p.name == "host")
+    assert host_opt.default == "127.0.0.1"
+    proc, url = emulator_process(tmp_path / "s")
+    assert url.startswith("http://127.0.0.1:")
+    assert httpx.get(url + "/++/health").json()["status"] == "ok"
+
+
+def test_cli_bad_config_is_a_usage_error_naming_the_key(tmp_path):
+    cfg = tmp_path / "em.json"
+    cfg.write_text(json.dumps({"limits": {"window_secs": 5}}))
+    r = subprocess.run([sys.executable, "-m", "jobs", "emulator", "--port", "0", "--state-dir", str(tmp_path / "s"),
+                        "--config", str(cfg)], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "limits.window_secs" in r.stderr and "fix:" in r.stderr and "Traceback" not in r.stderr
+    cfg.write_text('{\n  "queue_seconds": 1,\n  oops\n}')
+    r = subprocess.run([sys.executable, "-m", "jobs", "emulator", "--port", "0", "--config", str(cfg)],
+                       cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and f"{cfg}, line 3" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_port_in_use_is_a_usage_error(tmp_path, emulator):
+    r = subprocess.run([sys.executable, "-m", "jobs", "emulator", "--port", str(emulator.port),
+                        "--state-dir", str(tmp_path / "s")], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{emulator.port}" in r.stderr and "--port 0" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_is_loopback():
+    from jobs.emulator.server import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.10", "example.com"))
