@@ -108,9 +108,205 @@ def emulator(host: str, port: int, state_dir: str, config_file: str | None) -> N
 # upload, train, watch, status, events, cancel, pause, resume, list, run
 # (engineer D1 adds commands between these two markers)
 
+
+def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every runner command shares: --stack, --endpoint, --api, --api-version, --json.
+
+    The wrapped function receives ``stack``, ``endpoint``, ``api``, ``api_version`` and ``json_mode``.
+    """
+    func = json_option(func)
+    func = click.option("--api-version", default=None,
+                        help="Dated API version (env OPENAI_API_VERSION; default 2025-04-01-preview).")(func)
+    func = click.option("--api", type=click.Choice(["dated", "v1"]), default=None,
+                        help="API shape: dated (api-version) or v1 (env FTJOBS_API; default dated).")(func)
+    func = click.option("--endpoint", default=None,
+                        help="Azure OpenAI endpoint (default: AZURE_OPENAI_ENDPOINT, then the stack's outputs).")(func)
+    func = click.option("--stack", default="dev", envvar="FTJOBS_STACK", show_default=True,
+                        help="Pulumi stack whose run state (and outputs) to use (env FTJOBS_STACK).")(func)
+    return func
+
+
+_TRAINING_TYPES = click.Choice(["Standard", "GlobalStandard", "Developer"], case_sensitive=False)
+
+
+def _training_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--model", default=None, help="Base model (default gpt-4.1-2025-04-14)."),
+        click.option("--suffix", default="ft-travel", show_default=True, help="Suffix of the fine-tuned model name."),
+        click.option("--validation-file", default=None, help="Validation JSONL (path, or an uploaded file id)."),
+        click.option("--epochs", type=int, default=None, help="n_epochs (default: the service's auto)."),
+        click.option("--batch-size", type=int, default=None, help="batch_size (default: auto)."),
+        click.option("--learning-rate-multiplier", type=float, default=None, help="learning_rate_multiplier."),
+        click.option("--seed", type=int, default=None, help="Seed for reproducible training."),
+        click.option("--training-type", type=_TRAINING_TYPES, default=None,
+                     help="Standard, GlobalStandard or Developer (sent as Azure's trainingType)."),
+        click.option("--price-per-1m", type=float, default=None,
+                     help="Training price, USD per 1M billed tokens (env FTJOBS_PRICE_PER_1M)."),
+        click.option("--max-cost", type=float, default=None, help="Refuse (exit 3) if the estimate is above this (USD)."),
+        click.option("--yes", "-y", is_flag=True, help="Create the billed job without asking."),
+        click.option("--new", is_flag=True, help="Start a new job even if one exists for this file and parameters."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _canon_training_type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "Developer"}[value.lower()]
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--model", default=None, help="Base model to validate against (default gpt-4.1-2025-04-14).")
+@click.option("--no-wait", is_flag=True, help="Do not wait for the file to be processed.")
+@connection_options
+def upload(path: str, model: str | None, no_wait: bool, json_mode: bool, **conn: Any) -> None:
+    """Validate DATA.jsonl, upload it once (deduplicated by content), wait for `processed`."""
+    invoke("jobs.commands.upload:upload", json_mode=json_mode, path=path, model=model, wait=not no_wait, **conn)
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--file-id", default=None, help="Train on an already uploaded file instead of DATA.jsonl.")
+@_training_options
+@click.option("--wait", is_flag=True, help="Watch the job until it ends (exit 1 if it fails).")
+@connection_options
+def train(json_mode: bool, training_type: str | None, **kwargs: Any) -> None:
+    """Show the cost estimate, then create the fine-tuning job (once per file and parameters)."""
+    invoke("jobs.commands.train:train", json_mode=json_mode, training_type=_canon_training_type(training_type),
+           **kwargs)
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@click.option("--timeout", type=float, default=None, help="Stop watching after this many seconds (job keeps running).")
+@connection_options
+def watch(job_id: str | None, timeout: float | None, json_mode: bool, **conn: Any) -> None:
+    """Follow a job until it ends: status, elapsed, ETA, new events, train loss (default: latest job)."""
+    invoke("jobs.commands.watch:watch", json_mode=json_mode, job_id=job_id, timeout=timeout, **conn)
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@connection_options
+def status(job_id: str | None, json_mode: bool, **conn: Any) -> None:
+    """Show a job's status (default: this stack's latest job)."""
+    invoke("jobs.commands.status:status", json_mode=json_mode, job_id=job_id, **conn)
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@click.option("--limit", type=int, default=20, show_default=True, help="How many of the newest events.")
+@connection_options
+def events(job_id: str | None, limit: int, json_mode: bool, **conn: Any) -> None:
+    """List a job's events, oldest first (default: this stack's latest job)."""
+    invoke("jobs.commands.events:events", json_mode=json_mode, job_id=job_id, limit=limit, **conn)
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@connection_options
+def cancel(job_id: str | None, json_mode: bool, **conn: Any) -> None:
+    """Cancel a job (default: this stack's latest job)."""
+    invoke("jobs.commands.cancel:cancel", json_mode=json_mode, job_id=job_id, **conn)
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@connection_options
+def pause(job_id: str | None, json_mode: bool, **conn: Any) -> None:
+    """Pause a running job (default: this stack's latest job)."""
+    invoke("jobs.commands.pause:pause", json_mode=json_mode, job_id=job_id, **conn)
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@connection_options
+def resume(job_id: str | None, json_mode: bool, **conn: Any) -> None:
+    """Resume a paused job (default: this stack's latest job)."""
+    invoke("jobs.commands.resume:resume", json_mode=json_mode, job_id=job_id, **conn)
+
+
+@cli.command("list")
+@click.option("--limit", type=int, default=20, show_default=True, help="How many recent jobs.")
+@connection_options
+def list_(limit: int, json_mode: bool, **conn: Any) -> None:
+    """Recent jobs on the resource; `*` marks those in this stack's run state."""
+    invoke("jobs.commands.list:list_jobs", json_mode=json_mode, limit=limit, **conn)
+
+
+@cli.command()
+@click.argument("data", type=click.Path(dir_okay=False, path_type=str))
+@_training_options
+@click.option("--up", is_flag=True, help="After promoting, also run `pulumi up --yes` (hourly fees!).")
+@connection_options
+def run(json_mode: bool, training_type: str | None, **kwargs: Any) -> None:
+    """Validate, upload, train, watch and promote in one go; rerun to resume after any interruption."""
+    invoke("jobs.commands.run:run", json_mode=json_mode, training_type=_canon_training_type(training_type), **kwargs)
+
+
 # --------------------------------------------------------------------------- runner: stack
 # promote, metrics, clean, rehearse
 # (engineer D2 adds commands between these two markers)
+
+
+def _split_conn(kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    json_mode = bool(kwargs.pop("json_mode", False))
+    return json_mode, kwargs
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@click.option("--up", "run_up", is_flag=True, help="Also run `pulumi up --yes` (deploys the model: hourly fees!).")
+@click.option("--deployment-name", default=None, help="Also set fineTunedDeploymentName in the stack.")
+@connection_options
+def promote(job_id: str | None, run_up: bool, deployment_name: str | None, **kwargs: Any) -> None:
+    """Set a succeeded job's fine-tuned model in the stack (fineTunedModel).
+
+    JOB_ID defaults to the latest succeeded job of the stack's run state.
+    Without the pulumi executable it prints the commands to run by hand (exit 0).
+    """
+    json_mode, conn = _split_conn(kwargs)
+    invoke("jobs.commands.promote:promote", json_mode=json_mode, job_id=job_id, up=run_up,
+           deployment_name=deployment_name, **conn)
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write a PNG chart of loss and token accuracy by step.")
+@click.option("--rows", type=int, default=20, show_default=True, help="Rows of results.csv to show (0: all).")
+@connection_options
+def metrics(job_id: str, plot_path: str | None, rows: int, **kwargs: Any) -> None:
+    """Checkpoints and results.csv of a job as a table, and optionally a chart."""
+    json_mode, conn = _split_conn(kwargs)
+    invoke("jobs.commands.metrics:metrics", json_mode=json_mode, job_id=job_id, plot=plot_path, rows=rows, **conn)
+
+
+@cli.command()
+@click.option("--models", is_flag=True, help="Also delete the fine-tuned models of this project's jobs.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+def clean(models: bool, yes: bool, **kwargs: Any) -> None:
+    """Delete the files this project uploaded (and, with --models, its fine-tuned models); unset fineTunedModel."""
+    json_mode, conn = _split_conn(kwargs)
+    invoke("jobs.commands.clean:clean", json_mode=json_mode, models=models, yes=yes, **conn)
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--keep", "keep_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Keep the rehearsal's emulator and run state in this folder (default: a temp folder, removed).")
+@json_option
+def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
+    """Offline rehearsal of the whole flow against a local emulator (no Azure, no cost).
+
+    DATA defaults to data/travel-train.jsonl. Answers are emulator stand-ins.
+    """
+    invoke("jobs.commands.rehearse:rehearse", json_mode=json_mode, data=data, keep_dir=keep_dir)
+
 
 # --------------------------------------------------------------------------- end of commands
 

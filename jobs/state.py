@@ -18,9 +18,23 @@ The file is the runner's memory across Ctrl-C, crashes and ``kill -9``:
       "promoted": {"job_id": "ftjob-...", "fine_tuned_model": "...", "at": 1732400000}
     }
 
+Added by the job runner (``jobs/lifecycle.py``), all optional for readers:
+``pending_uploads`` (``{"<sha256>": {"started_at", "filename", "bytes"}}``: an
+upload sent but not yet recorded), ``latest_job`` (the job id ``watch``/``status``
+default to), ``files[*]`` gains ``sha256``, ``bytes``, ``examples``,
+``billed_tokens_per_epoch``, ``auto_epochs``; ``jobs[*]`` gains ``run_key``;
+``pending[*]`` gains ``suffix``, ``model``, ``replaces``. With ``--new`` the
+earlier job of a run key stays tracked under ``"<run key>@<job id>"``.
+
 ``pending`` marks a create call that was sent but whose answer was not yet
 recorded: after a crash the runner looks the job up on the server (by training
 file, suffix and creation time) instead of creating a second one.
+
+``promoted`` (written by ``promote``) also holds ``applied`` (false when
+``pulumi`` was missing and the commands were printed instead),
+``deployment_name``, ``sku`` and ``up`` (``pulumi up`` ran). ``clean`` sets
+``model_deleted: true`` on a job whose model it deleted, drops deleted files
+from ``files`` and resets ``promoted`` to null once ``fineTunedModel`` is unset.
 
 Writes are atomic (temp file in the same folder, fsync, ``os.replace``); a
 ``filelock`` lock file guards concurrent runs on the same stack. No secret is
@@ -54,7 +68,8 @@ def _safe_stack(stack: str) -> str:
 
 
 def empty_state(stack: str) -> dict[str, Any]:
-    return {"version": SCHEMA_VERSION, "stack": stack, "files": {}, "jobs": {}, "pending": {}, "promoted": None}
+    return {"version": SCHEMA_VERSION, "stack": stack, "files": {}, "jobs": {}, "pending": {}, "promoted": None,
+            "pending_uploads": {}, "latest_job": None}
 
 
 class RunState:

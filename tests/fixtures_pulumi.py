@@ -11,6 +11,8 @@ and root stack, so tests do not see each other's resources.
 
 from __future__ import annotations
 
+import asyncio
+
 import runpy
 import uuid
 from dataclasses import dataclass, field
@@ -150,6 +152,9 @@ def _run(
     preview: bool,
     secret_keys: tuple[str, ...] = (),
 ) -> EstateRun:
+    # Pulumi's test mode runs on the thread's current event loop; another test's
+    # asyncio.run() leaves none behind, so give each run a fresh one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = EstateMocks()
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per run

@@ -1,0 +1,1 @@
+"""Core functions of the CLI commands, one module per command (imported lazily by jobs/cli.py)."""

@@ -1,0 +1,243 @@
+"""The Pulumi CLI bridge: the only module that runs the ``pulumi`` executable.
+
+The runner talks to the stack in four ways, each one ``pulumi`` command:
+
+===============================  ==========================================================
+:func:`stack_outputs`            ``pulumi stack output --json --show-secrets=false --stack S``
+:func:`config_get`               ``pulumi config get --stack S KEY``
+:func:`config_set`               ``pulumi config set --stack S KEY VALUE``
+:func:`config_rm`                ``pulumi config rm --stack S KEY``
+:func:`up`                       ``pulumi up --yes --stack S`` (output streamed)
+===============================  ==========================================================
+
+``pulumi`` is found on ``PATH`` (``shutil.which``); there is no override, so
+tests put a stand-in executable first on ``PATH``. When it is missing, every
+function raises :class:`PulumiMissing`, whose message holds the exact command
+the user would run by hand; callers that can carry on without the stack (for
+example ``promote``) catch it and print those commands.
+
+Commands run in the current directory (Pulumi finds ``Pulumi.yaml`` there or
+in a parent). Nothing here logs values: outputs are read without secrets, and
+config values written are model ids and deployment names, never keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from typing import Any, Sequence, TextIO
+
+from jobs.errors import ExitCode, JobsError, UsageError
+
+EXECUTABLE = "pulumi"
+INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) or run the commands above by hand"
+# Generous: ``pulumi config``/``stack output`` can log in to a backend first.
+QUICK_TIMEOUT = 120.0
+
+
+class PulumiMissing(UsageError):
+    """``pulumi`` is not on PATH. ``commands`` are what the user would run by hand."""
+
+    def __init__(self, commands: Sequence[Sequence[str]], purpose: str = ""):
+        self.commands = [list(c) for c in commands]
+        lines = "\n".join(f"  {format_command(c)}" for c in self.commands)
+        what = f" to {purpose}" if purpose else ""
+        super().__init__(
+            f"the `pulumi` executable is not on PATH; run this yourself{what}:\n{lines}",
+            hint=INSTALL_HINT,
+        )
+
+
+class PulumiFailed(JobsError):
+    """``pulumi`` ran and exited non-zero."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str):
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        tail = _tail(stderr)
+        detail = f":\n{tail}" if tail else ""
+        super().__init__(
+            f"`{format_command(argv)}` exited with code {returncode}{detail}",
+            hint=_hint_for(stderr),
+            exit_code=ExitCode.FAILED,
+        )
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    kept = [ln.rstrip() for ln in (text or "").strip().splitlines() if ln.strip()]
+    return "\n".join("  " + ln for ln in kept[-lines:])
+
+
+def _hint_for(stderr: str) -> str:
+    low = (stderr or "").lower()
+    if "no stack named" in low or "stack not found" in low or "no stack" in low and "select" in low:
+        return "create or select the stack first: `pulumi stack init <name>` / `pulumi stack ls`, or pass --stack"
+    if "not logged in" in low or "pulumi login" in low:
+        return "log in to a Pulumi backend first: `pulumi login` (or `pulumi login --local`)"
+    if "no pulumi.yaml" in low or "no project found" in low:
+        return "run the command from the project folder (the one holding Pulumi.yaml)"
+    return "run the command above yourself to see the full error"
+
+
+def format_command(argv: Sequence[str]) -> str:
+    """The shell form of a command, quoted so it can be pasted."""
+    return shlex.join(list(argv))
+
+
+def available() -> bool:
+    return shutil.which(EXECUTABLE) is not None
+
+
+# ----------------------------------------------------------------- argv builders (pure)
+
+
+def _check_stack(stack: str) -> str:
+    if not stack or stack.startswith("-") or any(ch.isspace() for ch in stack):
+        raise UsageError(f"invalid stack name {stack!r}", hint="pass --stack NAME or set FTJOBS_STACK (default: dev)")
+    return stack
+
+
+def stack_output_argv(stack: str) -> list[str]:
+    return [EXECUTABLE, "stack", "output", "--json", "--show-secrets=false", "--stack", _check_stack(stack)]
+
+
+def config_get_argv(stack: str, key: str) -> list[str]:
+    return [EXECUTABLE, "config", "get", "--stack", _check_stack(stack), key]
+
+
+def config_set_argv(stack: str, key: str, value: str) -> list[str]:
+    # `pulumi config set <key> [value]`: a value starting with "-" would be read
+    # as a flag. Model ids and deployment names never start with one; refuse
+    # rather than guess.
+    if not value or value.startswith("-"):
+        raise UsageError(f"refusing to set {key} to {value!r}: not a model id or deployment name",
+                         hint="pass the fine-tuned model id, e.g. gpt-4.1-2025-04-14.ft-<id>-ft-travel")
+    return [EXECUTABLE, "config", "set", "--stack", _check_stack(stack), key, value]
+
+
+def config_rm_argv(stack: str, key: str) -> list[str]:
+    return [EXECUTABLE, "config", "rm", "--stack", _check_stack(stack), key]
+
+
+def up_argv(stack: str, yes: bool = True) -> list[str]:
+    argv = [EXECUTABLE, "up"]
+    if yes:
+        argv.append("--yes")
+    return argv + ["--stack", _check_stack(stack)]
+
+
+def destroy_argv(stack: str) -> list[str]:
+    return [EXECUTABLE, "destroy", "--stack", _check_stack(stack)]
+
+
+# ----------------------------------------------------------------- running
+
+
+def _require(argv: Sequence[str], purpose: str) -> str:
+    path = shutil.which(EXECUTABLE)
+    if path is None:
+        raise PulumiMissing([argv], purpose)
+    return path
+
+
+def _run(argv: Sequence[str], purpose: str, *, timeout: float = QUICK_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    exe = _require(argv, purpose)
+    env = dict(os.environ)
+    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    try:
+        return subprocess.run(
+            [exe, *argv[1:]], capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        raise JobsError(
+            f"`{format_command(argv)}` did not finish within {timeout:.0f} s",
+            hint="check your Pulumi backend login and network, then run the command yourself",
+        ) from None
+    except OSError as exc:
+        raise JobsError(f"could not run `{format_command(argv)}`: {exc.strerror or exc}",
+                        hint="check that the pulumi executable on PATH works: `pulumi version`") from None
+
+
+def stack_outputs(stack: str) -> dict[str, Any]:
+    """The stack's outputs (secrets stay hidden); ``{}`` for a stack with none."""
+    argv = stack_output_argv(stack)
+    proc = _run(argv, "read the stack outputs")
+    if proc.returncode != 0:
+        raise PulumiFailed(argv, proc.returncode, proc.stderr)
+    text = proc.stdout.strip()
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JobsError(
+            f"`{format_command(argv)}` printed something that is not JSON (line {exc.lineno}): {exc.msg}",
+            hint="run the command yourself to see what it prints; upgrade the Pulumi CLI if it is old",
+        ) from None
+    if not isinstance(data, dict):
+        raise JobsError(f"`{format_command(argv)}` printed a JSON {type(data).__name__}, expected an object",
+                        hint="run the command yourself to see what it prints")
+    return data
+
+
+def config_get(stack: str, key: str) -> str | None:
+    """One config value of the stack, or ``None`` when the key is not set."""
+    argv = config_get_argv(stack, key)
+    proc = _run(argv, f"read {key}")
+    if proc.returncode != 0:
+        low = (proc.stderr or "").lower()
+        if "not found" in low or "no value" in low:
+            return None
+        raise PulumiFailed(argv, proc.returncode, proc.stderr)
+    return proc.stdout.rstrip("\n")
+
+
+def config_set(stack: str, key: str, value: str) -> list[str]:
+    """Set ``key`` (plain text) in the stack's config; returns the argv that ran."""
+    argv = config_set_argv(stack, key, value)
+    proc = _run(argv, f"set {key}")
+    if proc.returncode != 0:
+        raise PulumiFailed(argv, proc.returncode, proc.stderr)
+    return argv
+
+
+def config_rm(stack: str, key: str) -> list[str]:
+    """Remove ``key`` from the stack's config (a key that is not set is fine)."""
+    argv = config_rm_argv(stack, key)
+    proc = _run(argv, f"unset {key}")
+    if proc.returncode != 0 and "not found" not in (proc.stderr or "").lower():
+        raise PulumiFailed(argv, proc.returncode, proc.stderr)
+    return argv
+
+
+def up(stack: str, yes: bool = True, *, stream: TextIO | None = None) -> list[str]:
+    """Run ``pulumi up``, streaming its output line by line to ``stream`` (default stderr).
+
+    Streams to stderr by default so ``--json`` output on stdout stays one object.
+    """
+    argv = up_argv(stack, yes)
+    exe = _require(argv, "deploy the fine-tuned model")
+    out = stream or sys.stderr
+    env = dict(os.environ)
+    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    try:
+        proc = subprocess.Popen([exe, *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env, stdin=subprocess.DEVNULL if yes else None, bufsize=1)
+    except OSError as exc:
+        raise JobsError(f"could not run `{format_command(argv)}`: {exc.strerror or exc}",
+                        hint="check that the pulumi executable on PATH works: `pulumi version`") from None
+    tail: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        out.write(line)
+        out.flush()
+        tail = (tail + [line])[-20:]
+    code = proc.wait()
+    if code != 0:
+        raise PulumiFailed(argv, code, "".join(tail))
+    return argv

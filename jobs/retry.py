@@ -1,0 +1,314 @@
+"""The project's one retry policy for data-plane calls, and the translation of
+final API errors into :class:`jobs.errors.JobsError` with a fix.
+
+What is retried (the SDK's own retries are switched off, see ``jobs/client.py``):
+
+- 429 Too Many Requests, honouring ``retry-after-ms`` / ``Retry-After``
+  (seconds or an HTTP date) even beyond the SDK's own 120 s cap, up to
+  ``max_retry_after`` (env ``FTJOBS_RETRY_MAX_WAIT``, default 900 s);
+- 408, 409 with a "retry" hint, 5xx;
+- dropped connections and timeouts.
+
+Quota errors (``InsufficientQuota``) look like 429s but waiting does not fix
+them: they are reported at once.
+
+A call that creates something (``idempotent=False``) is only retried blindly
+when the server certainly did not act (429, or a 5xx/connection error *before*
+a response for which ``reconcile`` found nothing). After an ambiguous failure
+the caller's ``reconcile()`` looks on the server for the object the lost
+request may have created; when it finds one, that is the result.
+
+Backoff: exponential (``base`` × 2^n, capped at ``cap``) with full jitter.
+Bounded by ``max_attempts`` and ``max_total`` seconds. Test knobs: env
+``FTJOBS_RETRY_BASE`` (seconds), ``FTJOBS_RETRY_CAP``, ``FTJOBS_RETRY_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from jobs.errors import ExitCode, JobsError, UsageError
+
+T = TypeVar("T")
+
+ROLE_HINT = (
+    "fine-tuning needs the Cognitive Services OpenAI Contributor role on the AI Services account; "
+    "set operatorPrincipalId in the stack and run pulumi up"
+)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"env {name}={raw!r} is not a number", hint=f"unset {name} or set it to seconds, e.g. 2") from None
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 8
+    base: float = 1.0
+    cap: float = 60.0
+    max_retry_after: float = 900.0
+    max_total: float = 3600.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    notify: Callable[[str], None] | None = None
+
+    @classmethod
+    def from_env(cls) -> "RetryPolicy":
+        return cls(
+            max_attempts=int(_env_float("FTJOBS_RETRY_ATTEMPTS", 8)),
+            base=_env_float("FTJOBS_RETRY_BASE", 1.0),
+            cap=_env_float("FTJOBS_RETRY_CAP", 60.0),
+            max_retry_after=_env_float("FTJOBS_RETRY_MAX_WAIT", 900.0),
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for the ``attempt``-th retry (0-based)."""
+        ceiling = min(self.cap, self.base * (2 ** attempt))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _headers(exc: BaseException) -> Any:
+    resp = getattr(exc, "response", None)
+    return getattr(resp, "headers", None) or {}
+
+
+def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
+    """The server's requested wait, from ``retry-after-ms`` or ``Retry-After``."""
+    try:
+        ms = headers.get("retry-after-ms")
+    except AttributeError:
+        return None
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if not ra:
+        return None
+    try:
+        return max(0.0, float(ra))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def _error_fields(exc: BaseException) -> tuple[str, str]:
+    """(code, message) of an API error, looking inside Azure's nested shapes."""
+    code = getattr(exc, "code", None) or ""
+    message = getattr(exc, "message", None) or str(exc)
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        nested = body.get("error")
+        inner: dict[str, Any] = nested if isinstance(nested, dict) else body
+        code = str(inner.get("code") or code or "")
+        message = str(inner.get("message") or message)
+        innererror = inner.get("innererror") or inner.get("inner_error")
+        if isinstance(innererror, dict) and innererror.get("code"):
+            code = f"{code}/{innererror['code']}" if code else str(innererror["code"])
+    return str(code), str(message)
+
+
+def is_quota(exc: BaseException) -> bool:
+    code, message = _error_fields(exc)
+    text = f"{code} {message}".lower()
+    return "insufficientquota" in text.replace("_", "") or "quota" in code.lower() or "exceeded your quota" in text
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    import openai
+
+    return isinstance(exc, (openai.APIConnectionError,)) and not isinstance(exc, openai.APIStatusError)
+
+
+def classify(exc: BaseException) -> str:
+    """``"rate"`` (429: the server did not act), ``"transient"`` (5xx, dropped
+    connection: it may have acted), or ``"final"``."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status == 429:
+            return "final" if is_quota(exc) else "rate"
+        if status in (408, 502, 503, 504) or status >= 500:
+            return "transient"
+        return "final"
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return "transient"
+    return "final"
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def call_with_retry(
+    fn: Callable[..., T],
+    *args: Any,
+    policy: RetryPolicy | None = None,
+    what: str | None = None,
+    idempotent: bool = True,
+    reconcile: Callable[[], T | None] | None = None,
+    **kwargs: Any,
+) -> T:
+    """Run ``fn(*args, **kwargs)`` with the retry policy; raise a translated JobsError at the end."""
+    import openai
+
+    policy = policy or RetryPolicy.from_env()
+    label: str = what or str(getattr(fn, "__qualname__", "request"))
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except openai.OpenAIError as exc:
+            kind = classify(exc)
+            if kind == "final":
+                raise translate(exc, what=label) from None
+            if kind == "transient" and not idempotent and reconcile is not None:
+                found = reconcile()
+                if found is not None:
+                    return found
+            wait = policy.backoff(attempt)
+            if kind == "rate":
+                asked = retry_after_seconds(_headers(exc))
+                if asked is not None:
+                    if asked > policy.max_retry_after:
+                        raise JobsError(
+                            f"{label}: rate limited (429); the server asks to retry after {asked:.0f} s, "
+                            f"longer than the {policy.max_retry_after:.0f} s this command waits",
+                            hint="run the same command again later, or raise FTJOBS_RETRY_MAX_WAIT (seconds)",
+                        ) from None
+                    wait = asked
+            attempt += 1
+            elapsed = time.monotonic() - started
+            if attempt >= policy.max_attempts or elapsed + wait > policy.max_total:
+                raise _gave_up(exc, label, attempt) from None
+            msg = f"{label}: {_short(exc)}; retrying in {wait:.1f} s (attempt {attempt + 1}/{policy.max_attempts})"
+            (policy.notify or _default_notify)(msg)
+            policy.sleep(wait)
+
+
+def _default_notify(message: str) -> None:
+    print(f"retry: {message}", file=sys.stderr, flush=True)
+
+
+def _short(exc: BaseException) -> str:
+    status = _status(exc)
+    if status:
+        code, _ = _error_fields(exc)
+        return f"HTTP {status}{' ' + code if code else ''}"
+    return type(exc).__name__.replace("API", "").replace("Error", " error").strip()
+
+
+def _gave_up(exc: BaseException, label: str, attempts: int) -> JobsError:
+    status = _status(exc)
+    if status is None:
+        return JobsError(
+            f"{label}: could not reach the endpoint after {attempts} attempts ({_short(exc)})",
+            hint="check the endpoint URL and your network, then run the same command again (it resumes)",
+        )
+    code, message = _error_fields(exc)
+    return JobsError(
+        f"{label}: HTTP {status} {code} after {attempts} attempts: {message}".replace("  ", " "),
+        hint="the service is busy or failing; run the same command again later (it resumes)",
+    )
+
+
+# --------------------------------------------------------------------------- translation
+
+
+def translate(exc: BaseException, *, what: str = "request") -> JobsError:
+    """Turn a final API error into a JobsError naming the fix."""
+    from jobs.models import alternatives_text
+
+    status = _status(exc)
+    code, message = _error_fields(exc)
+    text = f"{code} {message}".lower()
+    head = f"{what}: HTTP {status}" + (f" {code}" if code else "") + f": {message}"
+
+    if is_quota(exc):
+        return JobsError(
+            head,
+            hint="the subscription has no fine-tuning (or deployment) quota left in this region: free quota "
+            "(delete unused deployments or jobs), request more in the Foundry portal's Quota page, or use "
+            "another region/training type (--training-type GlobalStandard)",
+        )
+    if status in (401, 403) or "permissiondenied" in text.replace(" ", "") or "authorization" in code.lower():
+        if status == 401 and "role" not in text and "permission" not in text:
+            return JobsError(
+                head,
+                hint="the credential was rejected: run `az login` (Entra ID), or check AZURE_OPENAI_API_KEY / "
+                f"AZURE_OPENAI_AD_TOKEN; {ROLE_HINT}",
+            )
+        return JobsError(head, hint=ROLE_HINT)
+    if "deploymentnotfound" in text.replace(" ", ""):
+        return UsageError(
+            head,
+            hint="the deployment does not exist (yet): check the deployment names in `pulumi stack output` "
+            "and run pulumi up; a new deployment takes a few minutes to become available",
+        )
+    if "does not support fine-tuning" in text or "not supported for fine-tuning" in text or (
+        "invalidpayload" in text.replace(" ", "") and "model" in text and "fine" in text
+    ):
+        return UsageError(
+            head,
+            hint=f"pick a model and region that can fine-tune: {alternatives_text()} "
+            "(see jobs/models.py; gpt-4 0613 was retired); Standard training runs in North Central US or "
+            "Sweden Central for gpt-4.1",
+        )
+    if "completed file import" in text or "not been processed" in text or "not processed" in text or (
+        "file" in text and "not ready" in text
+    ):
+        return JobsError(
+            head,
+            hint="the uploaded file is still being processed: wait until `status` shows processed "
+            "(`python -m jobs upload FILE` waits for it), then train again",
+        )
+    if "content filter" in text or "content_filter" in text or "contentfilter" in text or "responsibleai" in text:
+        return JobsError(
+            head,
+            hint="the content filter rejected the training data: the message names the file and line when "
+            "Azure gives them; remove or rewrite those examples and upload again",
+        )
+    if "unexpectedentitystate" in text.replace(" ", "") or "cannot be cancelled" in text or (
+        "only a" in text and ("can be paused" in text or "can be resumed" in text)
+    ):
+        return UsageError(head, hint="the job is not in a state that allows this; check it with "
+                                     "`python -m jobs status JOB_ID`")
+    if status == 404:
+        if "file" in text:
+            return UsageError(head, hint="check the file id and the endpoint/stack; upload the data again with "
+                                         "`python -m jobs upload DATA.jsonl`")
+        return UsageError(head, hint="check the id (python -m jobs list shows recent jobs) and the endpoint/stack")
+    if status in (400, 422):
+        return UsageError(head, hint="the service rejected the request's parameters; fix the option it names")
+    err = JobsError(head, hint="see the message above; run the same command again once fixed (it resumes)")
+    if status == 409:
+        err.exit_code = ExitCode.REFUSED
+    return err

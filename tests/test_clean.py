@@ -1,0 +1,146 @@
+"""clean: deletes this project's files (and models with --models) on the emulator, unsets fineTunedModel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jobs.state import RunState
+from tests.fixtures_stack import FakePulumi, FinishedJob, make_fake_pulumi, stack_env
+
+API = {"api-version": "2025-04-01-preview"}
+AUTH = {"Authorization": "Bearer test-placeholder-token"}
+
+
+def seed_state(state_dir: Path, fj: FinishedJob, *, promoted: bool = True) -> None:
+    state = RunState("dev", state_dir)
+
+    def change(data: dict[str, Any]) -> None:
+        data["files"] = {"sha-train": {"file_id": fj.training_file, "filename": "travel.jsonl",
+                                       "purpose": "fine-tune", "status": "processed"}}
+        data["jobs"] = {"run-1": {"job_id": fj.job_id, "training_file": fj.training_file, "status": "succeeded",
+                                  "fine_tuned_model": fj.fine_tuned_model, "created_at": 1}}
+        if promoted:
+            data["promoted"] = {"job_id": fj.job_id, "fine_tuned_model": fj.fine_tuned_model, "applied": True,
+                                "deployment_name": "gpt-4.1-ft-travel"}
+
+    state.update(change)
+
+
+def server_file_ids(url: str) -> set[str]:
+    r = httpx.get(f"{url}/openai/files", params=API, headers=AUTH)
+    r.raise_for_status()
+    return {f["id"] for f in r.json()["data"]}
+
+
+def job_status_code(url: str, job_id: str) -> int:
+    return httpx.get(f"{url}/openai/fine_tuning/jobs/{job_id}", params=API, headers=AUTH).status_code
+
+
+def jobs_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    fake = make_fake_pulumi(tmp_path / "bin")
+    fake.set_config(fineTunedModel=fj.fine_tuned_model)
+    seed_state(tmp_path / "state", fj)
+    httpx.post(f"{fj.url}/++/deployments", json={"name": "gpt-4.1-ft-travel", "model": fj.fine_tuned_model})
+    assert {fj.training_file, *fj.result_files} <= server_file_ids(fj.url)
+
+    proc = jobs_cli(["clean", "--models", "--yes"], stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert f"deleted file {fj.training_file}" in proc.stdout
+    assert f"deleted file {fj.result_files[0]}" in proc.stdout
+    assert f"deleted model {fj.fine_tuned_model} (job {fj.job_id})" in proc.stdout
+    assert "next: pulumi destroy --stack dev" in proc.stdout
+    assert "emulator: deployment 'gpt-4.1-ft-travel' removed" in proc.stdout
+    names = {d["name"] for d in httpx.get(f"{fj.url}/++/deployments").json()["data"]}
+    assert "gpt-4.1-ft-travel" not in names and "gpt-4.1" in names
+
+    assert not ({fj.training_file, *fj.result_files} & server_file_ids(fj.url))
+    assert job_status_code(fj.url, fj.job_id) == 404  # FineTuning_Delete: the job and its model
+    assert ["config", "rm", "--stack", "dev", "fineTunedModel"] in fake.calls()
+    assert "fineTunedModel" not in fake.config
+    state = RunState("dev", tmp_path / "state").load()
+    assert state["files"] == {} and state["promoted"] is None
+    assert state["jobs"]["run-1"]["model_deleted"] is True
+
+
+def test_clean_without_models_keeps_the_job(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    fake = make_fake_pulumi(tmp_path / "bin")
+    seed_state(tmp_path / "state", fj)
+    proc = jobs_cli(["clean", "--yes", "--json"], stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out["deleted_files"]) == {fj.training_file, *fj.result_files}
+    assert out["deleted_models"] == [] and out["unset_model"] is True
+    assert job_status_code(fj.url, fj.job_id) == 200
+
+
+def test_clean_refuses_without_yes_when_it_cannot_ask(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    fake = make_fake_pulumi(tmp_path / "bin")
+    seed_state(tmp_path / "state", fj)
+    env = stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir)
+    proc = subprocess.run([sys.executable, "-m", "jobs", "clean", "--models"], env=env, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 3
+    assert "not confirmed" in proc.stderr and "--yes" in proc.stderr
+    assert fj.training_file in server_file_ids(fj.url)
+    assert fake.calls() == []  # nothing touched, not even the stack
+
+
+def test_clean_without_pulumi_prints_the_commands(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    seed_state(tmp_path / "state", fj)
+    proc = jobs_cli(["clean", "--yes"], stack_env(fj.url, tmp_path / "state", bin_dir=None))
+    assert proc.returncode == 0, proc.stderr
+    assert "pulumi config rm --stack dev fineTunedModel" in proc.stdout
+    assert "`pulumi` is not on PATH" in proc.stdout
+    # the stack was not changed, so promoted stays recorded
+    assert RunState("dev", tmp_path / "state").load()["promoted"] is not None
+
+
+def test_clean_with_empty_state_says_nothing_to_do(emulator: Any, tmp_path: Path) -> None:
+    proc = jobs_cli(["clean"], stack_env(emulator.url, tmp_path / "state", bin_dir=None))
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to delete" in proc.stdout
+
+
+def test_clean_core_with_confirm_callback(finished_job: FinishedJob, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch, fake_pulumi: FakePulumi) -> None:
+    from jobs.commands.clean import clean
+    from jobs.errors import RefusedError
+
+    fj = finished_job
+    for k, v in stack_env(fj.url, tmp_path / "state", bin_dir=fake_pulumi.bin_dir).items():
+        monkeypatch.setenv(k, v)
+    seed_state(tmp_path / "state", fj)
+    questions: list[str] = []
+
+    def say_no(question: str) -> bool:
+        questions.append(question)
+        return False
+
+    with pytest.raises(RefusedError):
+        clean(confirm=say_no)
+    assert "2 file(s)" in questions[0] and fj.url in questions[0]
+    result = clean(models=True, confirm=lambda q: True)
+    assert result.exit_code == 0 and len(result.deleted_files) == 2
+
+
+def test_clean_on_a_fresh_machine_needs_no_endpoint(tmp_path: Path) -> None:
+    env = stack_env("http://127.0.0.1:9", tmp_path / "state", bin_dir=None)
+    env.pop("AZURE_OPENAI_ENDPOINT")
+    proc = jobs_cli(["clean", "--models"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to delete" in proc.stdout and "pulumi destroy --stack dev" in proc.stdout

@@ -1,0 +1,283 @@
+"""promote: the exact pulumi calls, the no-pulumi path, --up, warnings and the run state."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from jobs.commands import promote as pr
+from jobs.errors import JobFailedError, JobsError, UsageError
+from jobs.state import RunState
+from tests.fixtures_stack import FakePulumi, FinishedJob, make_fake_pulumi, run_job_on, stack_env
+
+MODEL = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
+AZURE = SimpleNamespace(endpoint="https://example-ais.openai.azure.com", outputs=None, stack="dev")
+
+
+def job(status: str = "succeeded", model: str | None = MODEL, job_id: str = "ftjob-abc") -> dict[str, Any]:
+    return {"id": job_id, "status": status, "fine_tuned_model": model}
+
+
+def test_sets_fine_tuned_model_with_exact_argv(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
+    result = pr.promote_job(AZURE, job(), stack="dev")
+    calls = fake_pulumi.calls()
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", MODEL] in calls
+    assert calls[-1] == ["config", "set", "--stack", "dev", "fineTunedModel", MODEL]
+    assert ["config", "get", "--stack", "dev", "fineTunedDeploymentSku"] in calls
+    assert not any(c[0] == "up" for c in calls)
+    assert fake_pulumi.config["fineTunedModel"] == MODEL
+    assert result.applied and not result.up_ran
+    assert result.next_command == "pulumi up --stack dev"
+    text = result.to_text()
+    assert "next: pulumi up --stack dev" in text
+    # fineTunedDeploymentSku not set: the stack's default, Developer
+    assert result.sku == "Developer"
+    assert "24 hours" in text and "billed per hour" not in text
+    promoted = RunState("dev").load()["promoted"]
+    assert promoted["job_id"] == "ftjob-abc" and promoted["fine_tuned_model"] == MODEL
+    assert promoted["applied"] is True
+
+
+def test_deployment_name_only_when_given(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
+    pr.promote_job(AZURE, job(), stack="prod", deployment_name="travel-ft")
+    sets = [c for c in fake_pulumi.calls() if c[:2] == ["config", "set"]]
+    assert sets == [
+        ["config", "set", "--stack", "prod", "fineTunedModel", MODEL],
+        ["config", "set", "--stack", "prod", "fineTunedDeploymentName", "travel-ft"],
+    ]
+
+
+@pytest.mark.parametrize("sku,hourly,developer", [("Developer", False, True), ("GlobalStandard", True, False),
+                                                  ("Standard", True, False)])
+def test_warning_follows_the_stack_sku(fake_pulumi: FakePulumi, stack_state_dir: Path, sku: str, hourly: bool,
+                                       developer: bool) -> None:
+    fake_pulumi.set_config(fineTunedDeploymentSku=sku)
+    result = pr.promote_job(AZURE, job(), stack="dev")
+    assert result.sku == sku
+    joined = " ".join(result.warnings)
+    assert ("billed per hour" in joined) is hourly
+    assert ("24 hours" in joined) is developer
+    if hourly:
+        assert "check current pricing" in joined
+
+
+def test_sku_from_stack_outputs_skips_config_get(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
+    conn = SimpleNamespace(endpoint=AZURE.endpoint, outputs={"fine_tuned_deployment_sku": "Developer"}, stack="dev")
+    result = pr.promote_job(conn, job(), stack="dev")
+    assert result.sku == "Developer"
+    assert not any(c[:2] == ["config", "get"] for c in fake_pulumi.calls())
+
+
+def test_up_runs_pulumi_up_yes(fake_pulumi: FakePulumi, stack_state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = pr.promote_job(AZURE, job(), stack="dev", up=True)
+    calls = fake_pulumi.calls()
+    assert calls[-1] == ["up", "--yes", "--stack", "dev"]
+    assert calls.index(["config", "set", "--stack", "dev", "fineTunedModel", MODEL]) < calls.index(
+        ["up", "--yes", "--stack", "dev"])
+    assert result.up_ran and result.next_command is None
+    assert "Updating (dev)" in capsys.readouterr().err  # streamed, on stderr
+    assert RunState("dev").load()["promoted"]["up"] is True
+
+
+@pytest.mark.usefixtures("no_pulumi")
+def test_without_pulumi_prints_commands_and_records_not_applied(stack_state_dir: Path) -> None:
+    result = pr.promote_job(AZURE, job(), stack="dev", up=True)
+    assert result.applied is False and result.up_ran is False
+    assert result.manual_commands == [f"pulumi config set --stack dev fineTunedModel {MODEL}", "pulumi up --stack dev"]
+    text = result.to_text()
+    assert "NOT set in stack dev" in text and "`pulumi` executable is not on PATH" in text
+    assert f"    pulumi config set --stack dev fineTunedModel {MODEL}" in text
+    assert "--up skipped" in text
+    # the SKU cannot be read without pulumi: both warnings
+    assert result.sku is None
+    assert "billed per hour" in text and "24 hours" in text
+    promoted = RunState("dev").load()["promoted"]
+    assert promoted["applied"] is False and promoted["fine_tuned_model"] == MODEL
+
+
+@pytest.mark.parametrize("status", ["running", "failed", "cancelled"])
+def test_refuses_a_job_that_did_not_succeed(fake_pulumi: FakePulumi, stack_state_dir: Path, status: str) -> None:
+    with pytest.raises(JobFailedError, match=f"is {status}"):
+        pr.promote_job(AZURE, job(status=status, model=None), stack="dev")
+    assert fake_pulumi.calls() == []
+    assert RunState("dev").load()["promoted"] is None
+
+
+def test_config_set_failure_keeps_the_job_and_names_the_fix(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
+    fake_pulumi.fail("config set", code=255, stderr="error: no stack named 'dev' found\n")
+    with pytest.raises(JobsError) as info:
+        pr.promote_job(AZURE, job(), stack="dev")
+    assert "no stack named 'dev'" in info.value.message
+    assert info.value.hint is not None and "python -m jobs promote ftjob-abc" in info.value.hint
+    assert RunState("dev").load()["promoted"]["applied"] is False
+
+
+def test_latest_succeeded_job_from_state(stack_state_dir: Path) -> None:
+    with pytest.raises(UsageError, match="no succeeded job"):
+        pr.latest_succeeded_job_id("dev")
+
+    def seed(data: dict[str, Any]) -> None:
+        data["jobs"] = {
+            "k1": {"job_id": "ftjob-old", "status": "succeeded", "created_at": 100, "fine_tuned_model": "m1"},
+            "k2": {"job_id": "ftjob-new", "status": "succeeded", "created_at": 200, "fine_tuned_model": "m2"},
+            "k3": {"job_id": "ftjob-running", "status": "running", "created_at": 300, "fine_tuned_model": None},
+        }
+
+    RunState("dev").update(seed)
+    assert pr.latest_succeeded_job_id("dev") == "ftjob-new"
+
+
+def test_money_warnings_text() -> None:
+    assert pr.money_warnings("Developer") == [pr.DEVELOPER_WARNING]
+    both = pr.money_warnings(None)
+    assert len(both) == 2
+    assert "Standard or GlobalStandard" in both[0]
+
+
+def test_result_json_round_trips(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
+    result = pr.promote_job(AZURE, job(), stack="dev")
+    data = json.loads(json.dumps(result.to_json()))
+    assert data["fine_tuned_model"] == MODEL and data["applied"] is True
+    assert data["commands_run"] == [f"pulumi config set --stack dev fineTunedModel {MODEL}"]
+
+
+# ----------------------------------------------------------------- the command, against the emulator
+
+def _jobs_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def _emulator_deployments(url: str) -> dict[str, str]:
+    data = httpx.get(f"{url}/++/deployments").json()["data"]
+    return {d["name"]: d["model"] for d in data}
+
+
+def test_cli_promote_with_stand_in_pulumi(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    fake = make_fake_pulumi(tmp_path / "bin")
+    fake.set_config(fineTunedDeploymentSku="Developer")
+    proc = _jobs_cli(["promote", fj.job_id, "--stack", "dev"], stack_env(fj.url, tmp_path / "state",
+                                                                          bin_dir=fake.bin_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", fj.fine_tuned_model] in fake.calls()
+    assert not any(c[0] == "up" for c in fake.calls())
+    assert "next: pulumi up --stack dev" in proc.stdout
+    assert "24 hours" in proc.stdout and "billed per hour" not in proc.stdout
+    # the emulator now serves the tuned model (stand-in for the second pulumi up)
+    assert _emulator_deployments(fj.url)["gpt-4.1-ft-travel"] == fj.fine_tuned_model
+    assert RunState("dev", tmp_path / "state").load()["promoted"]["applied"] is True
+
+
+def test_cli_promote_up_and_deployment_name(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    fake = make_fake_pulumi(tmp_path / "bin")
+    proc = _jobs_cli(["promote", fj.job_id, "--stack", "staging", "--up", "--deployment-name", "travel-ft"],
+                     stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    assert proc.returncode == 0, proc.stderr
+    calls = fake.calls()
+    assert ["config", "set", "--stack", "staging", "fineTunedDeploymentName", "travel-ft"] in calls
+    assert calls[-1] == ["up", "--yes", "--stack", "staging"]
+    assert "Updating (staging)" in proc.stderr  # pulumi up's output is streamed to stderr
+    assert "pulumi up finished" in proc.stdout
+    assert _emulator_deployments(fj.url)["travel-ft"] == fj.fine_tuned_model
+
+
+def test_cli_promote_without_pulumi_exits_0_and_prints_commands(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    proc = _jobs_cli(["promote", fj.job_id], stack_env(fj.url, tmp_path / "state", bin_dir=None))
+    assert proc.returncode == 0, proc.stderr
+    assert "NOT set in stack dev" in proc.stdout
+    assert f"pulumi config set --stack dev fineTunedModel {fj.fine_tuned_model}" in proc.stdout
+    assert "pulumi up --stack dev" in proc.stdout
+    promoted = RunState("dev", tmp_path / "state").load()["promoted"]
+    assert promoted == {**promoted, "applied": False, "job_id": fj.job_id, "fine_tuned_model": fj.fine_tuned_model}
+
+
+def test_cli_promote_defaults_to_latest_succeeded_job_in_state(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+
+    def seed(data: dict[str, Any]) -> None:
+        data["jobs"] = {"k": {"job_id": fj.job_id, "status": "succeeded", "created_at": 1,
+                              "fine_tuned_model": fj.fine_tuned_model}}
+
+    RunState("dev", tmp_path / "state").update(seed)
+    fake = make_fake_pulumi(tmp_path / "bin")
+    proc = _jobs_cli(["promote", "--json"], stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["job_id"] == fj.job_id and out["applied"] is True
+
+
+def test_cli_promote_empty_state_is_usage_error(emulator: Any, tmp_path: Path) -> None:
+    proc = _jobs_cli(["promote"], stack_env(emulator.url, tmp_path / "state", bin_dir=None))
+    assert proc.returncode == 2
+    assert "no succeeded job" in proc.stderr and "python -m jobs promote ftjob-" in proc.stderr
+
+
+def test_cli_promote_failed_job_exits_1_nothing_promoted(emulator: Any, mslearn_data: Path, tmp_path: Path) -> None:
+    fj = run_job_on(emulator.url, mslearn_data / "travel-finetune-hotel.jsonl", suffix="will-fail")
+    fake = make_fake_pulumi(tmp_path / "bin")
+    proc = _jobs_cli(["promote", fj.job_id], stack_env(emulator.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    assert proc.returncode == 1
+    assert "only a succeeded job" in proc.stderr
+    assert fake.calls() == []
+    assert RunState("dev", tmp_path / "state").load()["promoted"] is None
+
+
+def test_api_key_never_appears_in_output_or_state(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    secret = "k3y-promote-and-metrics-must-not-leak-42"
+    fake = make_fake_pulumi(tmp_path / "bin")
+    env = stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir, AZURE_OPENAI_API_KEY=secret)
+    env.pop("AZURE_OPENAI_AD_TOKEN")
+    outputs = []
+    for args in (["promote", fj.job_id], ["promote", fj.job_id, "--json", "--api", "v1"],
+                 ["metrics", fj.job_id, "--json", "--api", "v1"], ["metrics", "ftjob-missing"]):
+        proc = _jobs_cli(args, env)
+        outputs.append(proc.stdout + proc.stderr)
+    assert "deployment 'gpt-4.1-ft-travel'" in outputs[0]
+    assert json.loads(_json_part(outputs[1]))["applied"] is True
+    assert json.loads(_json_part(outputs[2]))["result_file"] == fj.result_files[0]  # v1 shape
+    for text in outputs:
+        assert secret not in text
+    written = [p for p in (tmp_path / "state").rglob("*") if p.is_file()] + [fake.record, fake.settings_path]
+    assert written
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+
+
+def _json_part(text: str) -> str:
+    start = text.index("{")
+    depth = 0
+    for i, ch in enumerate(text[start:], start):
+        depth += (ch == "{") - (ch == "}")
+        if depth == 0:
+            return text[start:i + 1]
+    raise AssertionError("no JSON object in output")
+
+
+def test_emulator_deployment_name_follows_base_deployment_output(finished_job: FinishedJob, fake_pulumi: FakePulumi,
+                                                                  stack_state_dir: Path) -> None:
+    fj = finished_job
+    conn = SimpleNamespace(endpoint=fj.url, outputs={"base_deployment": "gpt41"}, stack="dev")
+    result = pr.promote_job(conn, job(model=fj.fine_tuned_model, job_id=fj.job_id), stack="dev")
+    assert result.emulator_deployment == "gpt41-ft-travel"
+    assert _emulator_deployments(fj.url)["gpt41-ft-travel"] == fj.fine_tuned_model
+
+
+def test_azure_endpoint_is_never_probed(fake_pulumi: FakePulumi, stack_state_dir: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no HTTP request may go to a non-loopback endpoint")
+
+    monkeypatch.setattr(httpx, "get", boom)
+    monkeypatch.setattr(httpx, "post", boom)
+    result = pr.promote_job(AZURE, job(), stack="dev")
+    assert result.emulator_deployment is None

@@ -1,0 +1,160 @@
+"""rehearse: the whole offline flow end to end, as `make rehearse` runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs.commands import rehearse as rh
+from jobs.errors import UsageError
+from tests.fixtures_stack import FakePulumi, make_fake_pulumi, path_with
+
+REPO = Path(__file__).resolve().parent.parent
+FT_MODEL = re.compile(r"^gpt-4\.1-2025-04-14\.ft-[0-9a-f]{32}-ft-travel$")
+SECRET = "sk-rehearsal-must-not-leak-0123456789"
+
+
+def _env(bin_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTJOBS_", "AZURE_OPENAI_"))}
+    env.update({"PATH": path_with(bin_dir), "PYTHONPATH": str(REPO), "AZURE_OPENAI_API_KEY": SECRET,
+                "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, FakePulumi]:
+    work = tmp_path_factory.mktemp("rehearse-cwd")
+    fake = make_fake_pulumi(tmp_path_factory.mktemp("rehearse-bin"))
+    # no DATA argument: the README's first command, on the project's data/travel-train.jsonl
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse"], cwd=work, env=_env(fake.bin_dir),
+                          capture_output=True, text=True, timeout=120)
+    return proc, work, fake
+
+
+def test_rehearse_exits_0_with_a_fine_tuned_model(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    proc, _, _ = text_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"data: {REPO / 'data' / 'travel-train.jsonl'}" in proc.stdout
+    models = set(re.findall(r"gpt-4\.1-2025-04-14\.ft-[0-9a-f]+-ft-travel", proc.stdout))
+    assert len(models) == 1
+    assert FT_MODEL.match(models.pop())
+
+
+def test_rehearse_asks_the_five_questions_to_both_deployments(
+        text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    out = text_run[0].stdout
+    for i, q in enumerate(rh.QUESTIONS, 1):
+        assert f"Q{i}: {q}" in out
+    assert out.count("  base (gpt-4.1) [emulator stand-in]:") == 5
+    assert out.count("  fine-tuned (gpt-4.1-ft-travel) [emulator stand-in]:") == 5
+    answer_lines = [ln for ln in out.splitlines() if ln.startswith("    [emulator stand-in] ")]
+    assert len(answer_lines) == 10
+    assert all(len(ln) > len("    [emulator stand-in] ") + 20 for ln in answer_lines)
+    assert "what to look for" in out and "end with a question" in out
+    assert out.count("ends with a question:") == 10
+
+
+def test_rehearse_shows_every_stage(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    proc = text_run[0]
+    err = proc.stderr
+    assert "upload:" in err and "processed" in err
+    assert "queued" in err and "running" in err and "succeeded" in err
+    # promote without pulumi: the commands it would run
+    assert "pulumi config set --stack rehearsal fineTunedModel gpt-4.1-2025-04-14.ft-" in proc.stdout
+    assert "hidden on purpose" in proc.stdout
+
+
+def test_rehearse_touches_no_real_stack_state_or_secret(
+        text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    proc, work, fake = text_run
+    assert fake.calls() == []  # the pulumi on PATH was never run
+    assert not (work / ".ftjobs").exists() and not (work / ".emulator").exists()
+    assert SECRET not in proc.stdout and SECRET not in proc.stderr
+
+
+def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
+    fake = make_fake_pulumi(tmp_path / "bin")
+    keep = tmp_path / "kept"
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", str(mslearn_data / "travel-finetune-hotel.jsonl"),
+                           "--keep", str(keep), "--json"], cwd=tmp_path, env=_env(fake.bin_dir),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(proc.stdout)
+    assert FT_MODEL.match(data["fine_tuned_model"])
+    assert data["base_deployment"] == "gpt-4.1" and data["fine_tuned_deployment"] == "gpt-4.1-ft-travel"
+    assert [c["question"] for c in data["comparisons"]] == list(rh.QUESTIONS)
+    for c in data["comparisons"]:
+        for side in ("base", "fine_tuned"):
+            assert c[side]["text"].startswith("[emulator stand-in] ")
+            assert c[side]["label"] == "[emulator stand-in]"
+    assert data["seconds"] < 60
+    assert (keep / "ftjobs" / "rehearsal.json").is_file()
+    state = json.loads((keep / "ftjobs" / "rehearsal.json").read_text())
+    assert state["promoted"]["fine_tuned_model"] == data["fine_tuned_model"]
+    assert state["promoted"]["applied"] is False
+    assert SECRET not in proc.stdout + proc.stderr
+    for path in keep.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_rehearse_missing_data_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", str(tmp_path / "nope.jsonl")], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "nope.jsonl does not exist" in proc.stderr and "fix:" in proc.stderr
+
+
+def test_default_data_missing_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(rh, "DEFAULT_DATA", Path("data") / "no-such-training-file.jsonl")
+    with pytest.raises(UsageError) as info:
+        rh.resolve_data(None)
+    assert "no-such-training-file.jsonl" in info.value.message
+    assert info.value.hint is not None and "python -m jobs rehearse" in info.value.hint
+
+
+def test_keep_dir_must_be_empty(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "x").write_text("x")
+    with pytest.raises(UsageError, match="not empty"):
+        rh.rehearse(data=str(REPO.parent / "shared" / "mslearn-data" / "travel-finetune-hotel.jsonl"),
+                    keep_dir=str(tmp_path / "old"))
+
+
+def test_answer_checks() -> None:
+    a = rh.Answer.of("d", "[emulator stand-in] Try the Harborview Grand Hotel or Trattoria del Ponte. Where else?")
+    assert a.text == "Try the Harborview Grand Hotel or Trattoria del Ponte. Where else?"
+    assert a.ends_with_question and a.names_hotels_or_restaurants and not a.offers_bookings
+    b = rh.Answer.of("d", "I don't recommend particular hotels, but Trastevere is lovely. I can help you book flights.")
+    assert not b.ends_with_question and not b.names_hotels_or_restaurants and b.offers_bookings
+    assert b.to_json()["text"].startswith("[emulator stand-in] I don't recommend")
+    assert b.checks() == "ends with a question: no; names hotels/restaurants: no; offers bookings: yes"
+
+
+def test_terminal_table_keeps_the_label() -> None:
+    """rich would read "[emulator stand-in]" as markup and drop it; the table must print it."""
+    a = rh.Answer.of("gpt-4.1", "[emulator stand-in] Visit Trastevere. What do you love to eat?")
+    result = rh.RehearseResult(data="d", endpoint="http://127.0.0.1:1", job_id="j", fine_tuned_model="m",
+                               base_deployment="gpt-4.1", fine_tuned_deployment="gpt-4.1-ft-travel", seconds=1.0,
+                               run_text="", run_json={}, comparisons=[rh.Comparison("Where?", a, a)])
+    table = result._rich_table()
+    assert table.count("[emulator stand-in]") == 3  # title + both answers
+
+
+def test_rehearse_invalid_data_exits_1_and_cleans_up(tmp_path: Path, mslearn_data: Path) -> None:
+    tmp_root = tmp_path / "tmp"
+    tmp_root.mkdir()
+    env = {**_env(tmp_path), "TMPDIR": str(tmp_root)}
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse",
+                           str(mslearn_data / "travel-finetune-validation.jsonl")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "not valid training data" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_root.iterdir()) == []  # the temporary emulator/state folder is removed

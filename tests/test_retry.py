@@ -1,0 +1,171 @@
+"""The retry policy and the translation of final API errors (no network: synthetic SDK errors)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from jobs.errors import ExitCode, JobsError, UsageError
+from jobs.retry import RetryPolicy, call_with_retry, classify, retry_after_seconds, translate
+
+URL = "https://example.openai.azure.com/openai/fine_tuning/jobs"
+
+
+def status_error(status: int, code: str | None = None, message: str = "boom",
+                 headers: dict[str, str] | None = None) -> openai.APIStatusError:
+    body = {"code": code, "message": message} if code else {"message": message}
+    resp = httpx2.Response(status, headers=headers or {}, json={"error": body}, request=httpx2.Request("POST", URL))
+    cls = {429: openai.RateLimitError, 404: openai.NotFoundError, 403: openai.PermissionDeniedError,
+           401: openai.AuthenticationError, 400: openai.BadRequestError}.get(status, openai.APIStatusError)
+    if status >= 500:
+        cls = openai.InternalServerError
+    return cls(message, response=resp, body=body)
+
+
+def conn_error() -> openai.APIConnectionError:
+    return openai.APIConnectionError(request=httpx2.Request("GET", URL))
+
+
+class Script:
+    """A callable that raises the scripted errors in order, then returns ``value``."""
+
+    def __init__(self, errors: list[BaseException], value: Any = "ok"):
+        self.errors = list(errors)
+        self.value = value
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.value
+
+
+def policy(**kw: Any) -> tuple[RetryPolicy, list[float]]:
+    slept: list[float] = []
+    p = RetryPolicy(sleep=slept.append, rng=random.Random(1), notify=lambda m: None, **kw)
+    return p, slept
+
+
+def test_retry_after_header_is_honoured_beyond_the_sdk_cap() -> None:
+    p, slept = policy(max_retry_after=900)
+    fn = Script([status_error(429, headers={"retry-after": "300"})])
+    assert call_with_retry(fn, policy=p) == "ok"
+    assert slept == [300.0]  # not capped at 120 s like the SDK
+    assert fn.calls == 2
+
+
+def test_retry_after_ms_wins_over_seconds() -> None:
+    assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0
+    assert retry_after_seconds({}) is None
+
+
+def test_retry_after_longer_than_our_limit_is_an_error_naming_the_fix() -> None:
+    p, slept = policy(max_retry_after=60)
+    with pytest.raises(JobsError) as info:
+        call_with_retry(Script([status_error(429, headers={"retry-after": "3600"})]), policy=p, what="create job")
+    assert "3600" in info.value.message and "FTJOBS_RETRY_MAX_WAIT" in (info.value.hint or "")
+    assert slept == []
+
+
+def test_5xx_and_dropped_connections_back_off_exponentially() -> None:
+    p, slept = policy(base=1.0, cap=60)
+    fn = Script([status_error(503), conn_error(), status_error(500)])
+    assert call_with_retry(fn, policy=p) == "ok"
+    assert len(slept) == 3
+    for n, s in enumerate(slept):  # full jitter within [ceiling/2, ceiling]
+        assert 2 ** n / 2 <= s <= 2 ** n
+
+
+def test_gives_up_after_max_attempts_with_a_clear_error() -> None:
+    p, slept = policy(max_attempts=3, base=0.01)
+    fn = Script([conn_error()] * 10)
+    with pytest.raises(JobsError) as info:
+        call_with_retry(fn, policy=p, what="get job")
+    assert fn.calls == 3
+    assert "could not reach the endpoint after 3 attempts" in info.value.message
+    assert "resumes" in (info.value.hint or "")
+
+
+def test_quota_429_is_not_retried() -> None:
+    p, slept = policy()
+    fn = Script([status_error(429, code="InsufficientQuota", message="The specified quota has been exceeded")])
+    with pytest.raises(JobsError) as info:
+        call_with_retry(fn, policy=p, what="create job")
+    assert fn.calls == 1 and slept == []
+    assert "quota" in (info.value.hint or "").lower()
+
+
+def test_non_idempotent_create_reconciles_before_retrying() -> None:
+    """A dropped connection on a create may have created it: look first, do not post twice."""
+    p, _ = policy(base=0.01)
+    fn = Script([conn_error()], value="second-object")
+    found = call_with_retry(fn, policy=p, idempotent=False, reconcile=lambda: "found-on-server")
+    assert found == "found-on-server" and fn.calls == 1
+
+
+def test_non_idempotent_create_retries_when_reconcile_finds_nothing() -> None:
+    p, _ = policy(base=0.01)
+    fn = Script([conn_error()], value="created")
+    assert call_with_retry(fn, policy=p, idempotent=False, reconcile=lambda: None) == "created"
+    assert fn.calls == 2
+
+
+def test_429_on_create_is_retried_without_reconcile() -> None:
+    p, _ = policy(base=0.01)
+    looked: list[int] = []
+    fn = Script([status_error(429, headers={"retry-after-ms": "10"})], value="created")
+
+    def reconcile() -> None:
+        looked.append(1)
+
+    assert call_with_retry(fn, policy=p, idempotent=False, reconcile=reconcile) == "created"
+    assert looked == []  # a 429 means the server did not act
+
+
+def test_classify() -> None:
+    assert classify(status_error(429)) == "rate"
+    assert classify(status_error(502)) == "transient"
+    assert classify(conn_error()) == "transient"
+    assert classify(status_error(400)) == "final"
+    assert classify(ValueError("x")) == "final"
+
+
+@pytest.mark.parametrize("status, code, message, expect_type, hint_words", [
+    (403, "PermissionDenied", "Principal does not have access", JobsError,
+     ["Cognitive Services OpenAI Contributor", "operatorPrincipalId", "pulumi up"]),
+    (401, "401", "Access denied due to invalid subscription key", JobsError, ["AZURE_OPENAI_API_KEY", "az login"]),
+    (404, "DeploymentNotFound", "The API deployment for this resource does not exist.", UsageError,
+     ["deployment", "pulumi"]),
+    (400, "invalidPayload", "The specified base model does not support fine-tuning.", UsageError,
+     ["gpt-4.1-2025-04-14", "gpt-4 0613"]),
+    (400, "invalidPayload", "Training file has not completed file import yet.", JobsError, ["processed"]),
+    (400, "content_filter", "The training data was flagged by the content filter at line 7", JobsError,
+     ["content filter", "line"]),
+    (404, "notFound", "File not found: file-x", UsageError, ["python -m jobs upload"]),
+    (404, "notFound", "Job not found: ftjob-x", UsageError, ["python -m jobs list"]),
+])
+def test_translation_names_the_fix(status: int, code: str, message: str, expect_type: type,
+                                   hint_words: list[str]) -> None:
+    err = translate(status_error(status, code=code, message=message), what="create job")
+    assert isinstance(err, expect_type)
+    assert message in err.message and f"HTTP {status}" in err.message
+    for w in hint_words:
+        assert w.lower() in (err.hint or "").lower(), (w, err.hint)
+
+
+def test_translation_keeps_exit_codes() -> None:
+    assert translate(status_error(400, code="bad", message="x")).exit_code == ExitCode.USAGE
+    assert translate(status_error(500, code="oops", message="x")).exit_code == ExitCode.FAILED
+
+
+def test_bad_env_knob_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTJOBS_RETRY_BASE", "fast")
+    with pytest.raises(UsageError) as info:
+        RetryPolicy.from_env()
+    assert "FTJOBS_RETRY_BASE" in info.value.message
