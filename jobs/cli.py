@@ -27,7 +27,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 def _load(target: str) -> Callable[..., Any]:
     module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    func: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+    return func
 
 
 def invoke(target: str, *, json_mode: bool = False, **kwargs: Any) -> None:

@@ -275,16 +275,9 @@ def _after_upload(conn: Any, rs: Any, f: Any, path: Path, sha: str, *, say: Call
 
 def poll_settings() -> tuple[float, float, float]:
     """(first interval, max interval, factor) from env FTJOBS_POLL_INTERVAL / FTJOBS_POLL_MAX."""
-    def f(name: str, default: float) -> float:
-        raw = os.environ.get(name)
-        if not raw:
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            raise UsageError(f"env {name}={raw!r} is not a number", hint=f"unset {name} or set seconds") from None
+    from jobs.retry import env_float
 
-    return f("FTJOBS_POLL_INTERVAL", 2.0), f("FTJOBS_POLL_MAX", 30.0), 1.5
+    return env_float("FTJOBS_POLL_INTERVAL", 2.0), env_float("FTJOBS_POLL_MAX", 30.0), 1.5
 
 
 def wait_processed(conn: Any, file_id: str, *, say: Callable[[str], None], timeout: float = 3600) -> Any:
@@ -340,7 +333,7 @@ class CostEstimate:
         return self.billed_tokens * self.price_per_1m / 1_000_000
 
     def text(self) -> str:
-        tokens = "unknown tokens" if self.billed_tokens_per_epoch is None else f"{self.billed_tokens_per_epoch:,} billed tokens"
+        tokens = "unknown tokens" if self.billed_tokens_per_epoch is None else f"{self.billed_tokens_per_epoch:,} billed tokens per epoch"
         epochs = "unknown epochs" if self.epochs is None else f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}" + (
             f" ({self.epochs_source})" if self.epochs_source != "option" else "")
         price = ("unknown price (pass --price-per-1m or set FTJOBS_PRICE_PER_1M)" if self.price_per_1m is None

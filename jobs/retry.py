@@ -43,7 +43,7 @@ ROLE_HINT = (
 )
 
 
-def _env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if not raw:
         return default
@@ -67,10 +67,10 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> "RetryPolicy":
         return cls(
-            max_attempts=int(_env_float("FTJOBS_RETRY_ATTEMPTS", 8)),
-            base=_env_float("FTJOBS_RETRY_BASE", 1.0),
-            cap=_env_float("FTJOBS_RETRY_CAP", 60.0),
-            max_retry_after=_env_float("FTJOBS_RETRY_MAX_WAIT", 900.0),
+            max_attempts=int(env_float("FTJOBS_RETRY_ATTEMPTS", 8)),
+            base=env_float("FTJOBS_RETRY_BASE", 1.0),
+            cap=env_float("FTJOBS_RETRY_CAP", 60.0),
+            max_retry_after=env_float("FTJOBS_RETRY_MAX_WAIT", 900.0),
         )
 
     def backoff(self, attempt: int) -> float:

@@ -30,7 +30,7 @@ def test_full_run_promotes_and_a_rerun_repeats_nothing(api: str, job_emulator: A
     assert state["promoted"]["fine_tuned_model"] == job.fine_tuned_model
     assert [r["job_id"] for r in state["jobs"].values()] == [job.id]
     assert state["pending"] == {} and state["pending_uploads"] == {}
-    assert "cost estimate: 1,587 billed tokens x 10 epochs" in first.stderr and "$0.40" in first.stderr
+    assert "cost estimate: 1,587 billed tokens per epoch x 10 epochs" in first.stderr and "$0.40" in first.stderr
     assert "train loss" in first.stderr  # latest loss shown while watching
 
     again = jobs_cli(*args)
@@ -75,7 +75,7 @@ def test_price_from_env(job_emulator: Any, training_copy: Path, jobs_cli: Any,
     monkeypatch.setenv("FTJOBS_PRICE_PER_1M", "100")
     out = jobs_cli("train", str(training_copy), "--endpoint", job_emulator.url, "--yes", "--epochs", "3")
     assert out.exit_code == 0, out.stderr
-    assert "1,587 billed tokens x 3 epochs x $100 per 1M tokens = $0.48" in out.stderr
+    assert "1,587 billed tokens per epoch x 3 epochs x $100 per 1M tokens = $0.48" in out.stderr
 
 
 def test_max_cost_refuses_with_exit_3_and_creates_nothing(job_emulator: Any, training_copy: Path,

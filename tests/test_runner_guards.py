@@ -15,7 +15,7 @@ def est(tokens: int | None = 1000, epochs: int | None = 3, price: float | None =
 def test_estimate_is_tokens_times_epochs_times_price() -> None:
     e = est(1_000_000, 3, 25.0)
     assert e.billed_tokens == 3_000_000 and e.cost == 75.0
-    assert e.text() == "cost estimate: 1,000,000 billed tokens x 3 epochs x $25 per 1M tokens = $75.00"
+    assert e.text() == "cost estimate: 1,000,000 billed tokens per epoch x 3 epochs x $25 per 1M tokens = $75.00"
 
 
 def test_unknown_parts_are_named() -> None:
