@@ -171,7 +171,13 @@ class FoundryHub(pulumi.ComponentResource):
                 storage_account=hub_storage.storage_account.id,
                 key_vault=hub_storage.key_vault.id,
                 # The hub reaches its storage with its managed identity, not keys.
-                system_datastores_auth_mode="identity",
+                # The ARM enum (azure-rest-api-specs MachineLearningServices,
+                # API 2025-12-01 used by azure-native 3.x: SystemDatastoresAuthMode
+                # = AccessKey | Identity | UserDelegationSAS; the same values in
+                # the Azure SDKs' KnownSystemDatastoresAuthMode) spells it
+                # "Identity". Older samples write 'identity' from API versions
+                # where the property was a free string; use the enum's spelling.
+                system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
                 public_network_access=cfg.public_network_access,
             ),
             child,
@@ -193,6 +199,10 @@ class FoundryHub(pulumi.ComponentResource):
         )
         # As in the lab: one AI Services connection on the hub, shared to all
         # projects, authenticated with Entra ID (no key stored). No AI Search.
+        # Same shape as Microsoft's hub samples for a keyless AIServices
+        # connection (category AIServices, target = the account's
+        # properties.endpoint, authType AAD, isSharedToAll, metadata ApiType
+        # "Azure" + ResourceId + location of the account).
         self.connection = ml.WorkspaceConnection(
             f"{name}-aiservices",
             ml.WorkspaceConnectionArgs(
@@ -204,7 +214,7 @@ class FoundryHub(pulumi.ComponentResource):
                     category=ml.ConnectionCategory.AI_SERVICES,
                     target=ai.endpoint,
                     is_shared_to_all=True,
-                    metadata={"ApiType": "Azure", "ResourceId": ai.account.id},
+                    metadata={"ApiType": "Azure", "ResourceId": ai.account.id, "location": cfg.location},
                 ),
             ),
             child,

@@ -55,7 +55,7 @@ class Key:
 KEYS: tuple[Key, ...] = (
     Key("location", "string", "swedencentral", "Azure region of every resource; must support fine-tuning of fineTuneModel."),
     Key("namePrefix", "string", "ftlab", "2-10 lowercase letters/digits, first a letter; starts every resource name."),
-    Key("nameSuffix", "string", None, "4-8 lowercase letters/digits; default: a stable hash of organization/project/stack."),
+    Key("nameSuffix", "string", None, "4-8 lowercase letters/digits (quote digits-only values in YAML); default: a stable hash of organization/project/stack/prefix/tenant/subscription."),
     Key("baseModel", "string", "gpt-4.1", "Model of the base deployment (the lab's comparison chat)."),
     Key("baseModelVersion", "string", "2025-04-14", "Version of baseModel."),
     Key("baseDeploymentName", "string", None, "Name of the base deployment; default: baseModel."),
@@ -104,6 +104,11 @@ class InfraConfig:
     key_vault_purge_protection: bool
     allow_unlisted_region: bool
     allow_unlisted_model: bool
+    # The Azure subscription and tenant the stack deploys to (from the
+    # provider's getClientConfig invoke in :func:`load`); "" when parsed
+    # without one (then build_estate asks the provider itself).
+    subscription_id: str = ""
+    tenant_id: str = ""
 
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
@@ -188,9 +193,20 @@ def _capacity(values: Mapping[str, ConfigValue], key: str, sku_key: str, sku: st
     return cap
 
 
-def default_suffix(organization: str, project: str, stack: str, prefix: str) -> str:
-    """A short stable hash, so names (and the AI Services subdomain) differ per stack."""
-    return hashlib.sha256(f"{organization}/{project}/{stack}/{prefix}".encode()).hexdigest()[:6]
+def default_suffix(
+    organization: str, project: str, stack: str, prefix: str, subscription_id: str = "", tenant_id: str = ""
+) -> str:
+    """A short stable hash, so names (and the AI Services subdomain) differ per stack and per subscription.
+
+    Storage account, key vault and AI Services subdomain names are globally
+    unique in Azure. On the local backend every user's organization is
+    "organization", so organization/project/stack/prefix alone would give two
+    people with the defaults the same names; the subscription (and tenant) id
+    tells them apart. Deterministic, so re-running a stack (or recreating it
+    after losing its state) keeps the same names.
+    """
+    key = f"{organization}/{project}/{stack}/{prefix}/{tenant_id.lower()}/{subscription_id.lower()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:6]
 
 
 class _Redacted:
@@ -204,6 +220,8 @@ def parse(
     project: str = PROJECT,
     stack: str = "dev",
     organization: str = "organization",
+    subscription_id: str = "",
+    tenant_id: str = "",
     secret_keys: frozenset[str] = frozenset(),
 ) -> InfraConfig:
     """Validate raw config values (bare key names, strings as Pulumi stores them).
@@ -212,7 +230,9 @@ def parse(
     --secret``) shows ``[secret]`` instead of the value.
     """
     try:
-        return _parse(values, project=project, stack=stack, organization=organization)
+        return _parse(
+            values, project=project, stack=stack, organization=organization, subscription_id=subscription_id, tenant_id=tenant_id
+        )
     except ConfigError as exc:
         if exc.key not in secret_keys:
             raise
@@ -221,7 +241,9 @@ def parse(
         raise ConfigError(exc.key, _Redacted(), problem, exc.fix) from None
 
 
-def _parse(values: Mapping[str, ConfigValue], *, project: str, stack: str, organization: str) -> InfraConfig:
+def _parse(
+    values: Mapping[str, ConfigValue], *, project: str, stack: str, organization: str, subscription_id: str, tenant_id: str
+) -> InfraConfig:
     unknown = sorted(set(values) - set(KEY_NAMES))
     if unknown:
         key = unknown[0]
@@ -274,8 +296,8 @@ def _parse(values: Mapping[str, ConfigValue], *, project: str, stack: str, organ
     if not _PREFIX_RE.match(prefix):
         raise ConfigError("namePrefix", prefix, "must be 2-10 lowercase letters or digits, starting with a letter", _set("namePrefix", "ftlab"))
     suffix = _as_str(values, "nameSuffix")
-    if suffix is None:
-        suffix = default_suffix(organization, project, stack, prefix)
+    if suffix is None:  # an explicit nameSuffix wins
+        suffix = default_suffix(organization, project, stack, prefix, subscription_id, tenant_id)
     elif not _SUFFIX_RE.match(suffix):
         raise ConfigError("nameSuffix", suffix, "must be 4-8 lowercase letters or digits", _set("nameSuffix", "a1b2c3"))
 
@@ -384,6 +406,8 @@ def _parse(values: Mapping[str, ConfigValue], *, project: str, stack: str, organ
         key_vault_purge_protection=_as_bool(values, "keyVaultPurgeProtection"),
         allow_unlisted_region=allow_region,
         allow_unlisted_model=allow_model,
+        subscription_id=subscription_id,
+        tenant_id=tenant_id,
     )
 
 
@@ -401,12 +425,31 @@ def stack_values(project: str) -> dict[str, ConfigValue]:
 
 
 def load() -> InfraConfig:
-    """Read and validate the running stack's config (raises :class:`ConfigError`)."""
+    """Read and validate the running stack's config (raises :class:`ConfigError`).
+
+    Validation runs first, before the provider is asked anything: a bad value
+    is reported even without Azure credentials. Then one ``getClientConfig``
+    invoke (synchronous in Python) gives the subscription and tenant ids, which
+    the default ``nameSuffix`` hashes and :func:`infra.estate.build_estate`
+    reuses for the role definition ids and the key vault's tenant. No resource
+    is declared here.
+    """
     project = pulumi.get_project()
     from pulumi.runtime import config as rc
 
     values = stack_values(project)
     secret = frozenset(k for k in values if rc.is_config_secret(f"{project}:{k}"))
+    stack, organization = pulumi.get_stack(), pulumi.get_organization()
+    parse(values, project=project, stack=stack, organization=organization, secret_keys=secret)  # validation only
+    import pulumi_azure_native.authorization as authorization
+
+    client = authorization.get_client_config()
     return parse(
-        values, project=project, stack=pulumi.get_stack(), organization=pulumi.get_organization(), secret_keys=secret
+        values,
+        project=project,
+        stack=stack,
+        organization=organization,
+        subscription_id=client.subscription_id,
+        tenant_id=client.tenant_id,
+        secret_keys=secret,
     )

@@ -62,7 +62,14 @@ def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None
     for note in warnings_for(cfg):
         pulumi.log.warn(note)
     names = names_for(cfg)
-    client = authorization.get_client_config_output()
+    # load() already asked the provider (one getClientConfig invoke) and keeps
+    # the ids in cfg; only a config built by parse() alone needs to ask here.
+    if cfg.subscription_id and cfg.tenant_id:
+        subscription_id: pulumi.Input[str] = cfg.subscription_id
+        tenant_id: pulumi.Input[str] = cfg.tenant_id
+    else:
+        client = authorization.get_client_config_output()
+        subscription_id, tenant_id = client.subscription_id, client.tenant_id
     rg = resources.ResourceGroup(
         "resource-group",
         resources.ResourceGroupArgs(
@@ -72,13 +79,13 @@ def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None
         ),
         opts,
     )
-    hub_storage = HubStorage("hub-storage", cfg, names, rg.name, client.tenant_id, opts)
+    hub_storage = HubStorage("hub-storage", cfg, names, rg.name, tenant_id, opts)
     ai = AiServices("ai-services", cfg, names, rg.name, opts)
     foundry = FoundryHub("foundry", cfg, names, rg.name, hub_storage, ai, opts)
     roles = RoleAssignments(
         "roles",
         cfg,
-        subscription_id=client.subscription_id,
+        subscription_id=subscription_id,
         storage_account_id=hub_storage.storage_account.id,
         ai_principal_id=ai.principal_id,
         ai_account_id=ai.account.id,

@@ -1,4 +1,4 @@
-"""Azure names of the estate, derived from namePrefix + a per-stack suffix.
+"""Azure names of the estate, derived from namePrefix + a per-stack, per-subscription suffix.
 
 Explicit, deterministic names (rather than Pulumi's random auto-names) let the
 job runner and the README name things, and keep the AI Services custom

@@ -56,13 +56,22 @@ class Recorded:
 
 
 class EstateMocks(pulumi.runtime.Mocks):
-    """ARM-shaped ids and the computed outputs the program reads."""
+    """ARM-shaped ids and the computed outputs the program reads.
+
+    ``subscription`` / ``tenant`` are what ``getClientConfig`` answers (the
+    signed-in Azure account); ``invokes`` records every invoke token.
+    """
+
+    def __init__(self, subscription: str = SUBSCRIPTION, tenant: str = TENANT) -> None:
+        self.subscription = subscription
+        self.tenant = tenant
+        self.invokes: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict[str, Any]]:
         inputs = dict(args.inputs)
         state = dict(inputs)
         rg = inputs.get("resourceGroupName", "")
-        rg_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}"
+        rg_id = f"/subscriptions/{self.subscription}/resourceGroups/{rg}"
         if not args.custom:
             return "", state
         if args.typ == "azure-native:resources:ResourceGroup":
@@ -73,7 +82,7 @@ class EstateMocks(pulumi.runtime.Mocks):
             state["name"] = inputs[key]
             rid = f"{rg_id}/providers/{path}/{inputs[key]}"
             if args.typ == "azure-native:cognitiveservices:Account":
-                state["identity"] = {**inputs.get("identity", {}), "principalId": principal_of(inputs[key]), "tenantId": TENANT}
+                state["identity"] = {**inputs.get("identity", {}), "principalId": principal_of(inputs[key]), "tenantId": self.tenant}
                 sub = inputs.get("properties", {}).get("customSubDomainName", "")
                 state["properties"] = {**inputs.get("properties", {}), "endpoint": f"https://{sub}.cognitiveservices.azure.com/"}
             return rid, state
@@ -91,8 +100,9 @@ class EstateMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"unexpected resource type in the estate: {args.typ}")
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        self.invokes.append(args.token)
         if args.token == "azure-native:authorization:getClientConfig":
-            return {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": "client", "objectId": "object"}
+            return {"subscriptionId": self.subscription, "tenantId": self.tenant, "clientId": "client", "objectId": "object"}
         raise AssertionError(f"unexpected invoke: {args.token}")
 
 
@@ -126,6 +136,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 class EstateRun:
     resources: list[Recorded]
     outputs: dict[str, Any]
+    invokes: list[str] = field(default_factory=list)
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -151,11 +162,13 @@ def _run(
     stack: str,
     preview: bool,
     secret_keys: tuple[str, ...] = (),
+    subscription: str = SUBSCRIPTION,
+    tenant: str = TENANT,
 ) -> EstateRun:
     # Pulumi's test mode runs on the thread's current event loop; another test's
     # asyncio.run() leaves none behind, so give each run a fresh one.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    mocks = EstateMocks()
+    mocks = EstateMocks(subscription, tenant)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per run
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, organization="organization")
@@ -171,20 +184,34 @@ def _run(
         return pulumi.Output.all(**outputs).apply(resolved.update) if outputs else None
 
     go()
-    return EstateRun(monitor.recorded, resolved)
+    return EstateRun(monitor.recorded, resolved, mocks.invokes)
 
 
 @pytest.fixture
 def run_estate() -> Callable[..., EstateRun]:
-    """``run_estate(config_dict, stack="dev", secret_keys=())``: build the estate via infra under mocks."""
+    """``run_estate(config_dict, stack="dev", secret_keys=(), subscription=..., tenant=...)``: build the estate via infra under mocks."""
 
     def run(
-        config: dict[str, Any] | None = None, *, stack: str = "dev", preview: bool = False, secret_keys: tuple[str, ...] = ()
+        config: dict[str, Any] | None = None,
+        *,
+        stack: str = "dev",
+        preview: bool = False,
+        secret_keys: tuple[str, ...] = (),
+        subscription: str = SUBSCRIPTION,
+        tenant: str = TENANT,
     ) -> EstateRun:
         from infra.config import load
         from infra.estate import build_estate
 
-        return _run(config or {}, lambda: build_estate(load()).outputs, stack=stack, preview=preview, secret_keys=secret_keys)
+        return _run(
+            config or {},
+            lambda: build_estate(load()).outputs,
+            stack=stack,
+            preview=preview,
+            secret_keys=secret_keys,
+            subscription=subscription,
+            tenant=tenant,
+        )
 
     return run
 

@@ -256,3 +256,87 @@ def test_errors_about_secret_keys_do_not_echo_the_value() -> None:
     with pytest.raises(ConfigError) as info:
         parse({"operatorPrincipalId": "not-a-guid-secret"}, secret_keys=frozenset({"operatorPrincipalId"}))
     assert "not-a-guid-secret" not in str(info.value)
+
+
+# YAML type each Pulumi.yaml `type` needs in a stack file. Pulumi validates a
+# stack value against the declared type ("Stack 'dev' with configuration key
+# 'x' must be of type 'integer'"); bool is a subclass of int in Python, so it
+# is excluded from "integer" explicitly.
+_YAML_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "boolean": (bool,)}
+
+
+def stack_type_errors(project_text: str, stack_text: str, project: str = "foundry-finetune") -> list[str]:
+    """Every stack value whose YAML type differs from the declared type, and every undeclared key."""
+    declared = yaml.safe_load(project_text)["config"]
+    errors: list[str] = []
+    for key, entry in declared.items():
+        default = entry.get("default")
+        if default is not None and not _yaml_type_ok(entry["type"], default):
+            errors.append(f"Pulumi.yaml {key}: default {default!r} is not {entry['type']}")
+    for full, value in (yaml.safe_load(stack_text).get("config") or {}).items():
+        namespace, _, key = full.partition(":")
+        if namespace != project or key not in declared:
+            errors.append(f"{full}: not declared in Pulumi.yaml")
+        elif not _yaml_type_ok(declared[key]["type"], value):
+            errors.append(f"{full}: {value!r} is {type(value).__name__}, declared {declared[key]['type']}")
+    return errors
+
+
+def _yaml_type_ok(declared: str, value: object) -> bool:
+    if declared == "integer" and isinstance(value, bool):
+        return False
+    return isinstance(value, _YAML_TYPES[declared])
+
+
+def test_stack_type_check_catches_quoted_numbers_dates_and_undeclared_keys(repo_root: Path) -> None:
+    project = (repo_root / "Pulumi.yaml").read_text()
+    bad = """config:
+  foundry-finetune:baseDeploymentCapacity: "5"
+  foundry-finetune:keyVaultPurgeProtection: "false"
+  foundry-finetune:baseModelVersion: 2025-04-14
+  foundry-finetune:nameSuffix: 1234
+  foundry-finetune:baseDeploymentCapcity: 5
+"""
+    assert stack_type_errors(project, bad) == [
+        "foundry-finetune:baseDeploymentCapacity: '5' is str, declared integer",
+        "foundry-finetune:keyVaultPurgeProtection: 'false' is str, declared boolean",
+        "foundry-finetune:baseModelVersion: datetime.date(2025, 4, 14) is date, declared string",
+        "foundry-finetune:nameSuffix: 1234 is int, declared string",
+        "foundry-finetune:baseDeploymentCapcity: not declared in Pulumi.yaml",
+    ]
+    good = 'config:\n  foundry-finetune:nameSuffix: "1234"\n  foundry-finetune:allowUnlistedRegion: true\n'
+    assert stack_type_errors(project, good) == []
+
+
+def test_example_stack_values_have_the_declared_yaml_types(repo_root: Path) -> None:
+    project = (repo_root / "Pulumi.yaml").read_text()
+    stack = (repo_root / "Pulumi.dev.yaml").read_text()
+    assert stack_type_errors(project, stack) == []
+    values = yaml.safe_load(stack)["config"]
+    assert values["foundry-finetune:baseDeploymentCapacity"] == 5
+    assert values["foundry-finetune:fineTunedDeploymentCapacity"] == 50
+
+
+def test_digits_only_name_suffix_as_pulumi_config_set_stores_it() -> None:
+    # `pulumi config set nameSuffix 1234` stores the string "1234"; the
+    # program may also see an int if someone edits the YAML by hand.
+    assert parse({"nameSuffix": "1234"}).name_suffix == "1234"
+    assert parse({"nameSuffix": 1234}).name_suffix == "1234"
+    assert names_for(parse({"nameSuffix": "1234"})).storage_account == "stftlab1234"
+
+
+def test_default_suffix_depends_on_subscription_and_tenant_and_is_stable() -> None:
+    sub_a, sub_b = "11111111-2222-3333-4444-555555555555", "22222222-3333-4444-5555-666666666666"
+    tenant = "99999999-8888-7777-6666-555555555555"
+    a = names_for(parse({}, subscription_id=sub_a, tenant_id=tenant))
+    b = names_for(parse({}, subscription_id=sub_b, tenant_id=tenant))
+    c = names_for(parse({}, subscription_id=sub_a, tenant_id="88888888-7777-6666-5555-444444444444"))
+    for other in (b, c):
+        assert a.storage_account != other.storage_account
+        assert a.key_vault != other.key_vault
+        assert a.subdomain != other.subdomain
+    assert names_for(parse({}, subscription_id=sub_a, tenant_id=tenant)) == a
+    assert names_for(parse({}, subscription_id=sub_a.upper(), tenant_id=tenant)) == a  # ids compare case-insensitively
+    explicit = parse({"nameSuffix": "ab12"}, subscription_id=sub_b, tenant_id=tenant)
+    assert explicit.name_suffix == "ab12"
+    assert (explicit.subscription_id, explicit.tenant_id) == (sub_b, tenant)

@@ -109,7 +109,8 @@ def test_hub_project_and_connection(run_estate: Run) -> None:
     storage, vault, account = run.one(STORAGE), run.one(VAULT), run.one(ACCOUNT)
     assert hub.inputs["storageAccount"] == storage.id
     assert hub.inputs["keyVault"] == vault.id
-    assert hub.inputs["systemDatastoresAuthMode"] == "identity"
+    # The ARM enum's spelling (AccessKey | Identity | UserDelegationSAS).
+    assert hub.inputs["systemDatastoresAuthMode"] == "Identity"
     assert project.inputs["hubResourceId"] == hub.id
     conn = run.one(CONNECTION).inputs
     assert conn["workspaceName"] == hub.inputs["workspaceName"]
@@ -118,7 +119,7 @@ def test_hub_project_and_connection(run_estate: Run) -> None:
     assert props["authType"] == "AAD"
     assert props["isSharedToAll"] is True
     assert props["target"] == f"https://{account.inputs['accountName']}.cognitiveservices.azure.com/"
-    assert props["metadata"] == {"ApiType": "Azure", "ResourceId": account.id}
+    assert props["metadata"] == {"ApiType": "Azure", "ResourceId": account.id, "location": "swedencentral"}
     assert "credentials" not in props
     # No AI Search connection, as in the lab.
     assert all(c.inputs["properties"]["category"] == "AIServices" for c in run.of_type(CONNECTION))
@@ -393,3 +394,63 @@ def test_preview_warns_about_hourly_fees_and_the_24h_developer_lifetime(run_esta
     caplog.set_level("WARNING")
     run_estate({"fineTunedModel": TUNED, "fineTunedDeploymentSku": "Standard"})
     assert any("hourly hosting fee" in r.getMessage() for r in caplog.records)
+
+
+OTHER_SUBSCRIPTION = "22222222-3333-4444-5555-666666666666"
+OTHER_TENANT = "88888888-7777-6666-5555-444444444444"
+
+
+def _global_names(run: EstateRun) -> tuple[str, str, str]:
+    """The three names that must be unique across all of Azure."""
+    account = run.one(ACCOUNT).inputs
+    return (run.one(STORAGE).inputs["accountName"], run.one(VAULT).inputs["vaultName"], account["properties"]["customSubDomainName"])
+
+
+def test_default_global_names_differ_per_subscription_and_stay_stable(run_estate: Run) -> None:
+    # Two people on the local backend (organization "organization", stack
+    # "dev", default prefix) in different subscriptions must not collide.
+    mine = _global_names(run_estate({}))
+    theirs = _global_names(run_estate({}, subscription=OTHER_SUBSCRIPTION))
+    other_tenant = _global_names(run_estate({}, tenant=OTHER_TENANT))
+    for a, b in zip(mine, theirs):
+        assert a != b
+    for a, b in zip(mine, other_tenant):
+        assert a != b
+    # Same stack, same subscription: the same names on every run (no random suffix).
+    assert _global_names(run_estate({})) == mine
+    assert _global_names(run_estate({}, subscription=OTHER_SUBSCRIPTION)) == theirs
+
+
+def test_explicit_name_suffix_wins_over_the_subscription(run_estate: Run) -> None:
+    expected = ("stftlabab12", "kv-ftlab-ab12", "ais-ftlab-ab12")
+    assert _global_names(run_estate({"nameSuffix": "ab12"})) == expected
+    assert _global_names(run_estate({"nameSuffix": "ab12"}, subscription=OTHER_SUBSCRIPTION)) == expected
+
+
+def test_one_client_config_invoke_feeds_names_roles_and_vault(run_estate: Run) -> None:
+    run = run_estate({"operatorPrincipalId": OPERATOR}, subscription=OTHER_SUBSCRIPTION, tenant=OTHER_TENANT)
+    assert run.invokes == ["azure-native:authorization:getClientConfig"]
+    prefix = f"/subscriptions/{OTHER_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
+    assert {r.inputs["roleDefinitionId"] for r in run.of_type(ROLE)} == {
+        prefix + BLOB_OWNER,
+        prefix + OPENAI_CONTRIBUTOR,
+        prefix + AI_DEVELOPER,
+    }
+    assert run.one(VAULT).inputs["properties"]["tenantId"] == OTHER_TENANT
+
+
+def test_bad_config_fails_before_the_invoke_and_any_resource() -> None:
+    from infra.config import load
+
+    caught: list[ConfigError] = []
+
+    def program() -> dict[str, Any]:
+        try:
+            load()
+        except ConfigError as exc:
+            caught.append(exc)
+        return {}
+
+    run = _run({"namePrefix": "Bad_Prefix"}, program, stack="dev", preview=True)
+    assert [e.key for e in caught] == ["namePrefix"]
+    assert run.invokes == [] and run.resources == []
