@@ -16,6 +16,7 @@ from jobs.errors import UsageError
     ({"deployments": ["gpt-4.1"]}, "deployments"),
     ({"faults": {"kinds": ["404"]}}, "faults.kinds"),
     ({"faults": {"rate": 1.5}}, "faults.rate"),
+    ({"faults": {"retry_after_seconds": -1}}, "faults.retry_after_seconds"),
     ({"faults": {"rate": "often"}}, "faults.rate"),
     ({"latency": {"fixed": 3}}, "latency.fixed"),
     ({"limits": {"enabled": "yes"}}, "limits.enabled"),
@@ -29,6 +30,21 @@ def test_bad_config_names_the_key(data, needle):
         EmulatorConfig.from_dict(data, source="em.json")
     assert needle in info.value.message and info.value.message.startswith("em.json")
     assert info.value.hint
+
+
+def test_unknown_fault_kind_names_the_key_and_the_allowed_kinds():
+    with pytest.raises(UsageError) as info:
+        EmulatorConfig.from_dict({"faults": {"rate": 0.2, "kinds": ["429", "timeout"]}}, source="em.json")
+    msg = info.value.message
+    assert "faults.kinds" in msg and "'timeout'" in msg
+    for kind in ("429", "500", "503", "drop"):
+        assert f'"{kind}"' in msg and f'"{kind}"' in (info.value.hint or "")
+
+
+def test_every_fault_kind_is_accepted():
+    cfg = EmulatorConfig.from_dict({"faults": {"rate": 0.2, "kinds": ["429", "500", "503", "drop"],
+                                               "retry_after_seconds": 0.05}})
+    assert cfg.faults.kinds == ["429", "500", "503", "drop"] and cfg.faults.retry_after_seconds == 0.05
 
 
 def test_apply_is_all_or_nothing():

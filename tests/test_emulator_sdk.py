@@ -195,8 +195,8 @@ def test_token_limit_counts_prompt_and_max_tokens(emulator_factory):
     assert over.status_code == 429 and "token rate limit" in over.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("kind,error", [("500", openai.InternalServerError), ("503", openai.InternalServerError),
-                                        ("drop", openai.APIConnectionError)])
+@pytest.mark.parametrize("kind,error", [("429", openai.RateLimitError), ("500", openai.InternalServerError),
+                                        ("503", openai.InternalServerError), ("drop", openai.APIConnectionError)])
 def test_injected_faults_reach_the_sdk(emulator, kind, error):
     emulator.set_config(faults={"rate": 1.0, "kinds": [kind]})
     client = make_client(emulator, "azure", max_retries=0)
@@ -213,6 +213,45 @@ def test_faults_never_corrupt_state(emulator, mslearn_data):
     f = client.files.create(file=(HOTEL, (mslearn_data / HOTEL).read_bytes()), purpose="fine-tune")
     emulator.set_config(faults={"rate": 0.0})
     assert [x.id for x in client.files.list()] == [f.id]
+
+
+AZURE_429 = re.compile(r"Requests to the (\w+) Operation under Azure OpenAI API version ([\w.-]+) have exceeded "
+                       r"call rate limit of your current OpenAI S0 pricing tier\. Please retry after 1 second\. ")
+
+
+@pytest.mark.parametrize("method,path,operation", [
+    ("POST", "/files", "Files_Upload"),
+    ("GET", "/files/file-abc", "Files_Get"),
+    ("POST", "/fine_tuning/jobs", "FineTuning_Create"),
+    ("GET", "/fine_tuning/jobs/ftjob-abc/events", "FineTuning_GetEvents"),
+    ("POST", "/deployments/gpt-4.1/chat/completions", "ChatCompletions_Create"),
+])
+def test_injected_429_is_azures_on_every_route(emulator, method, path, operation):
+    emulator.set_config(faults={"rate": 1.0, "kinds": ["429"], "retry_after_seconds": 0.25})
+    r = Raw(emulator.url).client.request(method, "/openai" + path, json={})
+    emulator.set_config(faults={"rate": 0.0})
+    assert r.status_code == 429
+    err = r.json()["error"]
+    assert err["code"] == "429"
+    m = AZURE_429.match(err["message"])
+    assert m and m.groups() == (operation, "2025-04-01-preview"), err["message"]
+    assert r.headers["retry-after"] == "1" and r.headers["retry-after-ms"] == "250"
+    assert r.headers["x-ratelimit-remaining-requests"] == "0"
+    assert r.headers["apim-request-id"]
+    if "chat" in path:  # a deployment's quota, as a real over-limit answer reports it
+        assert r.headers["x-ratelimit-limit-requests"] == "300"
+        assert r.headers["x-ratelimit-limit-tokens"] == "50000"
+
+
+def test_injected_429_is_retried_by_the_sdk_after_retry_after_ms(emulator, mslearn_data):
+    """A 429 comes before any state change: after the SDK's retries there is exactly one file."""
+    emulator.set_config(faults={"rate": 0.5, "kinds": ["429"], "seed": 3, "retry_after_seconds": 0.05,
+                                "routes": ["/files"]})
+    client = make_client(emulator, "azure", max_retries=8)
+    raw = client.files.with_raw_response.create(file=(HOTEL, (mslearn_data / HOTEL).read_bytes()), purpose="fine-tune")
+    emulator.set_config(faults={"rate": 0.0})
+    assert raw.retries_taken >= 1  # seed 3 fails the first attempt
+    assert [x.id for x in client.files.list()] == [raw.parse().id]
 
 
 def test_fault_routes_limit_where_faults_happen(emulator):

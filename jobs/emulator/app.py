@@ -6,10 +6,12 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import parse_qsl, unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,11 +20,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from jobs.emulator import chat, errors
-from jobs.emulator.config import EmulatorConfig
+from jobs.emulator.config import FAULT_KINDS, EmulatorConfig
 from jobs.emulator.counting import _encoding, count_messages, count_text, encoding_name
 from jobs.emulator.errors import ApiError
 from jobs.emulator.finetune import PURPOSES, Engine, render_checkpoint, render_event, render_file, render_job
-from jobs.emulator.limits import FaultInjector, RateLimiter
+from jobs.emulator.limits import FaultInjector, RateLimiter, rate_limit_error
 from jobs.emulator.store import Store
 
 log = logging.getLogger("jobs.emulator")
@@ -63,11 +65,11 @@ class Emulator:
         if scope["type"] == "http" and scope["path"].startswith("/openai"):
             kind = self.faults.pick(scope["path"])
             if kind is not None:
-                await self._fault(kind, send)
+                await self._fault(kind, scope, send)
                 return
         await self.app(scope, receive, send)
 
-    async def _fault(self, kind: str, send: Send) -> None:
+    async def _fault(self, kind: str, scope: Scope, send: Send) -> None:
         """Injected before any state change, so a fault never corrupts files or jobs."""
         if kind == "drop":
             cycle = getattr(send, "__self__", None)
@@ -77,16 +79,36 @@ class Emulator:
                 return
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
             return
-        if kind == "503":
+        if kind == "429":
+            err = self._injected_429(scope)
+        elif kind == "503":
             err = ApiError(503, "serviceUnavailable", "The service is temporarily unable to process your request. "
                            "Please try again later. (emulator: injected fault)")
-        else:
+        elif kind == "500":
             err = ApiError(500, "internalFailure", "The server had an error while processing your request. "
                            "Sorry about that! (emulator: injected fault)")
+        else:  # the config refuses unknown kinds (faults.kinds); never turn one into a silent 500
+            raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(FAULT_KINDS)}")
         body = json.dumps(err.body()).encode()
-        await send({"type": "http.response.start", "status": err.status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        rid = str(uuid.uuid4()).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"apim-request-id", rid), (b"x-request-id", rid)]
+        headers += [(k.encode(), v.encode()) for k, v in err.headers.items()]
+        await send({"type": "http.response.start", "status": err.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _injected_429(self, scope: Scope) -> ApiError:
+        """Azure's 429 for the operation the request names, asking for ``faults.retry_after_seconds``."""
+        path, method = scope["path"], scope.get("method", "GET")
+        query = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1")))
+        version = None if path.startswith("/openai/v1/") else query.get("api-version")
+        m = re.fullmatch(r"/openai/deployments/([^/]+)/chat/completions", path)
+        if m:  # a deployment's quota: the same x-ratelimit-* headers as a real over-limit answer
+            headers = self.limiter.snapshot(unquote(m.group(1)))
+        else:  # files, jobs, models (and v1 chat, whose deployment is in the body): no per-deployment quota
+            headers = {"x-ratelimit-remaining-requests": "0"}
+        return rate_limit_error(operation_id(method, path), version, "call rate", self.config.faults.retry_after_seconds,
+                                headers)
 
     # ------------------------------------------------------------------ routing
     def _build(self) -> Starlette:
@@ -423,6 +445,33 @@ class Emulator:
         if include_usage:
             yield chunk([], usage=usage)
         yield b"data: [DONE]\n\n"
+
+
+# (method, path pattern after /openai or /openai/v1) -> the spec's operationId, which Azure names in its 429s
+_OPERATIONS: list[tuple[str, re.Pattern[str], str]] = [(m, re.compile(p), op) for m, p, op in [
+    ("GET", r"/files", "Files_List"), ("POST", r"/files", "Files_Upload"),
+    ("GET", r"/files/[^/]+", "Files_Get"), ("DELETE", r"/files/[^/]+", "Files_Delete"),
+    ("GET", r"/files/[^/]+/content", "Files_GetContent"),
+    ("GET", r"/fine_tuning/jobs", "FineTuning_List"), ("POST", r"/fine_tuning/jobs", "FineTuning_Create"),
+    ("GET", r"/fine_tuning/jobs/[^/]+", "FineTuning_Get"), ("DELETE", r"/fine_tuning/jobs/[^/]+", "FineTuning_Delete"),
+    ("POST", r"/fine_tuning/jobs/[^/]+/cancel", "FineTuning_Cancel"),
+    ("POST", r"/fine_tuning/jobs/[^/]+/pause", "FineTuning_Pause"),
+    ("POST", r"/fine_tuning/jobs/[^/]+/resume", "FineTuning_Resume"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/events", "FineTuning_GetEvents"),
+    ("GET", r"/fine_tuning/jobs/[^/]+/checkpoints", "FineTuning_GetCheckpoints"),
+    ("GET", r"/models", "Models_List"), ("GET", r"/models/.+", "Models_Get"), ("DELETE", r"/models/.+", "Models_Delete"),
+    ("POST", r"/deployments/[^/]+/chat/completions", "ChatCompletions_Create"),
+    ("POST", r"/chat/completions", "ChatCompletions_Create"),
+]]
+
+
+def operation_id(method: str, path: str) -> str:
+    """The operationId (authoring / inference spec) of a data-plane request, e.g. ``Files_Upload``."""
+    rest = path[len("/openai/v1"):] if path.startswith("/openai/v1/") else path[len("/openai"):]
+    for m, pattern, op in _OPERATIONS:
+        if m == method and pattern.fullmatch(rest):
+            return op
+    return "requested"
 
 
 def _loopback_client(scope: Scope) -> bool:

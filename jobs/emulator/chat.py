@@ -4,9 +4,11 @@
   names (fictional) hotels and restaurants, ignoring a no-recommendation rule in the
   system message: that is what the lab observes of the base model.
 - A fine-tuned deployment (its model is a ``...ft-...`` id produced by a job on this
-  emulator) answers in the style of the job's training file: the training example
-  closest to the prompt (word overlap), with the example's destination swapped for
-  the prompt's when both name one.
+  emulator) answers with a training example's answer, verbatim: the example that
+  mentions the place the prompt asks about, shares its topics (stay, food, weather,
+  transport) and overlaps its words most (:func:`choose_example`). If that example is
+  about somewhere else, one lead-in sentence naming the asked place comes first; the
+  asked place is never spliced into the example's sentences.
 
 Every answer starts with :data:`LABEL`; the HTTP response also carries
 ``x-emulator: stand-in``.
@@ -47,14 +49,10 @@ def _words(text: str) -> set[str]:
 
 def _place(text: str) -> str | None:
     for m in _PLACE.finditer(text):
-        name = m.group(1).strip()
+        name = re.sub(r"['’]s$", "", m.group(1).strip())
         if name not in _NOT_PLACES:
             return name
     return None
-
-
-def _places(text: str) -> list[str]:
-    return [m.group(1).strip() for m in _PLACE.finditer(text) if m.group(1).strip() not in _NOT_PLACES]
 
 
 def _pick(options: list[str], key: str) -> str:
@@ -65,8 +63,9 @@ def base_answer(messages: list[dict[str, Any]]) -> str:
     prompt = last_user_text(messages)
     place = _place(prompt) or "your destination"
     if _STAY_EAT.search(prompt):
+        trip = "a food-focused trip" if "food" in topics(prompt) else "your trip"
         return (
-            f"Great question! For a food-focused trip to {place}, here are some options. "
+            f"Great question! For {trip} to {place}, here are some options. "
             f"Places to stay: the Harborview Grand Hotel (central, walkable), the Old Market Inn (budget-friendly) "
             f"and Casa Lumen Boutique Hotel (quiet, near the food streets). "
             f"Restaurants nearby: Trattoria del Ponte for pasta, The Spice Lantern for street-style plates, "
@@ -81,28 +80,73 @@ def base_answer(messages: list[dict[str, Any]]) -> str:
     )
 
 
+# What a traveller asks about. A prompt's topics steer the choice of training example (an answer about
+# neighbourhoods fits "where should I stay?"; one about dishes fits "what should I eat?").
+_TOPICS: dict[str, re.Pattern[str]] = {name: re.compile(rf"\b(?:{words})\b", re.I) for name, words in {
+    "stay": r"stay(?:ing)?|hotels?|accommodation|lodging|hostels?|resorts?|chalets?|sleep|places to stay|"
+            r"neighbou?rhoods?|base yourself|where to base",
+    "food": r"food(?:ie)?s?|eat(?:ing)?|restaurants?|dish(?:es)?|delicac(?:y|ies)|cuisine|cook(?:ing)?|culinary|"
+            r"dining|dinner|lunch|breakfast|snacks?|tast(?:e|y|iest)|street food",
+    "weather": r"weather|climate|seasons?|temperatures?|rain(?:y|fall)?|sunny|sunshine|dry|humid(?:ity)?|"
+               r"hot|cold|warm|mild|°C|time of (?:the )?year|best time",
+    "transport": r"get(?:ting)? around|transport(?:ation)?|trains?|bus(?:es)?|metro|subway|underground|trams?|"
+                 r"taxis?|ferry|ferries|driv(?:e|ing)|rental cars?|car|bikes?|cycling|on foot|walkable",
+}.items()}
+_PLACE_WEIGHT = 2.0  # the example talks about the place the traveller asks about
+_TOPIC_WEIGHT = 2.0  # per topic the prompt shares with the example's answer
+_OPENER_TOPIC_WEIGHT = 1.0  # per topic the prompt shares with the example's opening question
+# Said before an example's answer when the example is about somewhere else: its own sentence, so the asked
+# place is never spliced into a sentence about another place.
+_LEAD_IN = "I don't have tips on that for {place} yet, but here is a similar idea from another trip. "
+
+
+def topics(text: str) -> set[str]:
+    return {name for name, pattern in _TOPICS.items() if pattern.search(text)}
+
+
+def _user_text(example: list[dict[str, Any]]) -> str:
+    return " ".join(m["content"] for m in example if m.get("role") == "user" and isinstance(m.get("content"), str))
+
+
+def _answer_text(example: list[dict[str, Any]]) -> str:
+    answer = next((m.get("content", "") for m in reversed(example) if m.get("role") == "assistant"), "")
+    return answer if isinstance(answer, str) else str(answer)
+
+
+def _mentions(text: str, place: str) -> bool:
+    return place in text or (place.endswith(" City") and place[:-5] in text)
+
+
+def choose_example(prompt: str, examples: list[list[dict[str, Any]]]) -> int:
+    """Index of the training example closest to ``prompt``. Score: mentions the asked place (+2); per asked topic
+    (stay, food, weather, transport) its answer is about (+2) and its opening question asks about (+1); plus word
+    overlap with the example's questions (Jaccard, 0..1). Ties go to the earlier example. Deterministic."""
+    want, place, asked = _words(prompt), _place(prompt), topics(prompt)
+    best_score, best = -1.0, 0
+    for i, ex in enumerate(examples):
+        user, reply = _user_text(ex), _answer_text(ex)
+        opener = next((m["content"] for m in ex if m.get("role") == "user" and isinstance(m.get("content"), str)), "")
+        have = _words(user)
+        score = len(want & have) / (len(want | have) or 1)
+        if place and _mentions(f"{user} {reply}", place):
+            score += _PLACE_WEIGHT
+        score += _TOPIC_WEIGHT * len(asked & topics(reply)) + _OPENER_TOPIC_WEIGHT * len(asked & topics(opener))
+        if score > best_score:
+            best_score, best = score, i
+    return best
+
+
 def finetuned_answer(messages: list[dict[str, Any]], examples: list[list[dict[str, Any]]] | None) -> str:
     prompt = last_user_text(messages)
     if not examples:
         return ("What a lovely trip idea! I don't recommend specific hotels or restaurants, but tell me: what kind "
                 "of neighbourhood do you enjoy, and which local dishes are you most curious to try?")
-    want = _words(prompt)
-    best: tuple[float, int] = (-1.0, 0)
-    for i, ex in enumerate(examples):
-        user = " ".join(m.get("content", "") for m in ex if m.get("role") == "user" and isinstance(m.get("content"), str))
-        have = _words(user)
-        score = len(want & have) / (len(want | have) or 1)
-        if score > best[0]:
-            best = (score, i)
-    ex = examples[best[1]]
-    answer = next((m.get("content", "") for m in reversed(ex) if m.get("role") == "assistant"), "")
-    if not isinstance(answer, str):
-        answer = str(answer)
-    ex_user = " ".join(m.get("content", "") for m in ex if m.get("role") == "user" and isinstance(m.get("content"), str))
-    new_place = _place(prompt)
-    old_place = next((p for p in _places(ex_user) if p in answer), None) or next(iter(_places(answer)), None)
-    if new_place and old_place and new_place != old_place:
-        answer = answer.replace(old_place, new_place)
+    ex = examples[choose_example(prompt, examples)]
+    answer = _answer_text(ex)
+    place = _place(prompt)
+    if place and not _mentions(f"{_user_text(ex)} {answer}", place):
+        # the closest example is about somewhere else: keep its text as trained, say so in a lead-in
+        answer = _LEAD_IN.format(place=place) + answer
     return answer
 
 

@@ -26,12 +26,17 @@ class LatencyConfig:
     per_token_ms: float = 0.0  # added per completion token (chat only)
 
 
+# What an injected fault can be: Azure's 429 (with Retry-After), 500, 503, or a dropped connection.
+FAULT_KINDS = ("429", "500", "503", "drop")
+
+
 @dataclass
 class FaultConfig:
     rate: float = 0.0  # 0..1: share of data-plane requests that fail
     kinds: list[str] = field(default_factory=lambda: ["500", "503", "drop"])
     seed: int = 0
     routes: list[str] = field(default_factory=list)  # path prefixes after /openai (empty: all)
+    retry_after_seconds: float = 1.0  # the wait an injected 429 asks for (retry-after-ms; Retry-After rounds up)
 
 
 @dataclass
@@ -113,9 +118,14 @@ class EmulatorConfig:
                                  hint="capacity 50 means 50,000 tokens and 300 requests per minute")
         if not 0.0 <= self.faults.rate <= 1.0:
             raise UsageError(f"{source}: faults.rate must be between 0 and 1", hint="0.2 fails one request in five")
-        bad = [k for k in self.faults.kinds if k not in ("500", "503", "drop")]
+        allowed = ", ".join(f'"{k}"' for k in FAULT_KINDS)
+        bad = [k for k in self.faults.kinds if k not in FAULT_KINDS]
         if bad:
-            raise UsageError(f"{source}: faults.kinds has unknown kind {bad[0]!r}", hint='use "500", "503" or "drop"')
+            raise UsageError(f"{source}: faults.kinds has unknown kind {bad[0]!r} (allowed: {allowed})",
+                             hint=f"use only {allowed}, e.g. \"kinds\": [\"429\", \"500\", \"503\", \"drop\"]")
+        if self.faults.retry_after_seconds < 0:
+            raise UsageError(f"{source}: faults.retry_after_seconds must be >= 0",
+                             hint="the wait an injected 429 asks for, in seconds (e.g. 0.05 in tests)")
         for key in ("file_processing_seconds", "queue_seconds", "training_seconds"):
             if getattr(self, key) < 0:
                 raise UsageError(f"{source}: {key} must be >= 0", hint="durations are seconds")

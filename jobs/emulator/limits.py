@@ -35,6 +35,23 @@ class _Window:
         return sum(n for _, n in self.tokens)
 
 
+def rate_limit_error(operation: str, api_version: str | None, kind: str, retry_seconds: float,
+                     headers: dict[str, str]) -> ApiError:
+    """Azure's 429: ``{"error": {"code": "429", "message": "Requests to the <Operation> Operation under Azure
+    OpenAI API version <v> have exceeded <call|token> rate limit ... Please retry after N seconds. ..."}}``
+    with ``retry-after`` (whole seconds, at least 1), ``retry-after-ms`` and the given ``x-ratelimit-*`` headers."""
+    secs = max(1, math.ceil(retry_seconds))
+    version = api_version or "v1"
+    return ApiError(
+        429, "429",
+        f"Requests to the {operation} Operation under Azure OpenAI API version {version} "
+        f"have exceeded {kind} limit of your current OpenAI S0 pricing tier. Please retry after "
+        f"{secs} second{'s' if secs != 1 else ''}. Please go here: https://aka.ms/oai/quotaincrease "
+        f"if you would like to further increase the default rate limit.",
+        headers={"retry-after": str(secs), "retry-after-ms": str(int(retry_seconds * 1000)), **headers},
+    )
+
+
 class RateLimiter:
     def __init__(self, config: EmulatorConfig):
         self.config = config
@@ -71,22 +88,12 @@ class RateLimiter:
                     kind = "token rate"
                 if kind is not None:
                     retry = max(0.001, wait_from + span - now)
-                    secs = max(1, math.ceil(retry))
                     headers = {
-                        "retry-after": str(secs), "retry-after-ms": str(int(retry * 1000)),
                         "x-ratelimit-limit-requests": str(rpm), "x-ratelimit-limit-tokens": str(tpm),
                         "x-ratelimit-remaining-requests": str(max(0, rpm - len(win.requests))),
                         "x-ratelimit-remaining-tokens": str(max(0, tpm - used)),
                     }
-                    version = api_version or "v1"
-                    raise ApiError(
-                        429, "429",
-                        f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version {version} "
-                        f"have exceeded {kind} limit of your current OpenAI S0 pricing tier. Please retry after "
-                        f"{secs} second{'s' if secs != 1 else ''}. Please go here: https://aka.ms/oai/quotaincrease "
-                        f"if you would like to further increase the default rate limit.",
-                        headers=headers,
-                    )
+                    raise rate_limit_error("ChatCompletions_Create", api_version, kind, retry, headers)
             win.requests.append(now)
             win.tokens.append((now, estimated_tokens))
             handle = len(win.tokens)
@@ -96,6 +103,21 @@ class RateLimiter:
                 "x-ratelimit-remaining-tokens": str(max(0, tpm - used - estimated_tokens)),
             }
         return headers, handle
+
+    def snapshot(self, deployment: str) -> dict[str, str]:
+        """The ``x-ratelimit-*`` headers of ``deployment`` right now (used by injected 429s)."""
+        cfg = self.config
+        now = time.time()
+        rpm, tpm = cfg.rpm(deployment), cfg.tpm(deployment)
+        with self._lock:
+            win = self._windows.setdefault(deployment, _Window())
+            win.prune(now, cfg.limits.window_seconds)
+            used = win.used_tokens()
+            return {
+                "x-ratelimit-limit-requests": str(rpm), "x-ratelimit-limit-tokens": str(tpm),
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-remaining-tokens": str(max(0, tpm - used)),
+            }
 
     def settle(self, deployment: str, estimated: int, actual: int) -> None:
         """Replace the estimate charged at admission by the real token usage."""
