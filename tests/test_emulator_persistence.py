@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from jobs.emulator.server import EmulatorServer
-from tests.fixtures_emulator import REPO, Raw, fast_config
+from tests.fixtures_emulator import REPO, Raw, fast_config, trained_job
 
 MODEL = "gpt-4.1-2025-04-14"
 
@@ -131,3 +131,33 @@ def test_is_loopback():
 
     assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.10", "example.com"))
+
+
+def test_a_damaged_job_record_stops_the_emulator_instead_of_vanishing(tmp_path, hotel):
+    # A job silently dropped from the state would look "gone" to a resuming runner.
+    state = tmp_path / "s"
+    with EmulatorServer(state, fast_config()) as em:
+        raw = Raw(em.url)
+        fid = raw.upload(hotel).json()["id"]
+        raw.close()
+    broken = state / "jobs" / "ftjob-broken.json"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text('{"id": "ftjob-broken", "status": ')
+    r = subprocess.run([sys.executable, "-m", "jobs", "emulator", "--port", "0", "--state-dir", str(state)],
+                       cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert str(broken) in r.stderr and "fix:" in r.stderr
+    broken.unlink()
+    with EmulatorServer(state, fast_config()) as em:  # repaired: the file is still known
+        raw = Raw(em.url)
+        assert raw.get(f"/files/{fid}").status_code == 200
+        raw.close()
+
+
+def test_the_tuned_model_is_named_after_the_versioned_base(emulator, hotel):
+    raw = Raw(emulator.url)
+    job = trained_job(raw, hotel, model="gpt-4.1")
+    assert job["status"] == "succeeded"
+    assert job["fine_tuned_model"].startswith("gpt-4.1-2025-04-14.ft-")
+    assert job["fine_tuned_model"].endswith("-ft-travel")
+    raw.close()

@@ -323,7 +323,10 @@ class Engine:
         now = time.time()
         job_id = self._new_id("ftjob")
         hexpart = _hex(job_id, "model")
-        planned = f"{model}.ft-{hexpart}" + (f"-{suffix}" if suffix else "")
+        # Azure names the tuned model after the versioned base id (gpt-4.1 -> gpt-4.1-2025-04-14);
+        # a fine-tuned model given as the base keeps its own id.
+        stem = model if ".ft-" in model else base.model_id
+        planned = f"{stem}.ft-{hexpart}" + (f"-{suffix}" if suffix else "")
         job: dict[str, Any] = {
             "id": job_id, "created_at": now, "status": "pending", "model": model,
             "training_file": training_file, "validation_file": valid_id or None, "suffix": suffix,

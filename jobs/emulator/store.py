@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+from jobs.errors import UsageError
+
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,20 +56,24 @@ class Store:
     def _load(self) -> None:
         for p in sorted(self.files_dir.glob("*.json")):
             rec = self._read_json(p)
-            if rec and "id" in rec:
-                self._files[rec["id"]] = rec
+            self._files[rec["id"]] = rec
         for p in sorted(self.jobs_dir.glob("*.json")):
             rec = self._read_json(p)
-            if rec and "id" in rec:
-                self._jobs[rec["id"]] = rec
+            self._jobs[rec["id"]] = rec
 
     @staticmethod
-    def _read_json(p: Path) -> dict[str, Any] | None:
+    def _read_json(p: Path) -> dict[str, Any]:
+        """One persisted record. A damaged one stops the emulator rather than being
+        skipped: a silently missing job would make a resuming runner start a second one."""
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return None
-        return data if isinstance(data, dict) else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"emulator state file {p} is unreadable: {exc}",
+                             hint=f"repair or delete {p} (or start with an empty --state-dir)") from None
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise UsageError(f"emulator state file {p} is not a record with an \"id\"",
+                             hint=f"repair or delete {p} (or start with an empty --state-dir)")
+        return data
 
     # ------------------------------------------------------------------ files
     def files(self) -> Iterator[dict[str, Any]]:
@@ -121,8 +127,18 @@ class Store:
 
     # ------------------------------------------------------------------ deployments
     def registered_deployments(self) -> dict[str, dict[str, Any]]:
-        data = self._read_json(self.root / "deployments.json")
-        return data or {}
+        path = self.root / "deployments.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"emulator state file {path} is unreadable: {exc}",
+                             hint=f"repair or delete {path} (registered deployments are re-created by promote)") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"emulator state file {path} is not an object of deployments",
+                             hint=f"repair or delete {path}")
+        return data
 
     def save_deployments(self, deployments: dict[str, dict[str, Any]]) -> None:
         _atomic_write(self.root / "deployments.json", json.dumps(deployments, indent=1).encode())
