@@ -12,6 +12,12 @@ Auth, in this order:
 3. azure-identity ``DefaultAzureCredential`` through
    ``get_bearer_token_provider(cred, "https://cognitiveservices.azure.com/.default")``.
 
+This project's stack disables local (key) auth on the AI Services account, so
+against it only 2 and 3 work; a key is for resources created elsewhere or the
+emulator. When the token provider cannot get a token (no ``az login``), the
+call fails with a UsageError naming the fixes (``jobs/retry.py:credential_error``).
+``FTJOBS_HTTP_TIMEOUT`` (seconds, > 0) sets the HTTP timeout.
+
 API shapes: ``dated`` (``AzureOpenAI`` with a pinned api-version: ``--api-version``,
 env ``OPENAI_API_VERSION``, default ``2025-04-01-preview``) or ``v1``
 (``OpenAI(base_url=f"{endpoint}/openai/v1/")``). Choose with ``--api`` or env
@@ -24,6 +30,7 @@ applies the project's policy from ``jobs/retry.py``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
@@ -34,6 +41,7 @@ T = TypeVar("T")
 DEFAULT_API_VERSION = "2025-04-01-preview"
 TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 API_SHAPES = ("dated", "v1")
+_API_VERSION_RE = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 
 _ENDPOINT_KEYS = ("ai_services_endpoint", "aiServicesEndpoint", "endpoint", "openai_endpoint")
 _BASE_DEPLOYMENT_KEYS = ("base_deployment_name", "baseDeploymentName", "base_deployment", "deployment_name")
@@ -168,8 +176,17 @@ def connect(
     version = None
     if shape == "dated":
         version = (api_version or os.environ.get("OPENAI_API_VERSION") or DEFAULT_API_VERSION).strip()
+        if not _API_VERSION_RE.fullmatch(version):
+            src = "--api-version" if api_version else "env OPENAI_API_VERSION"
+            raise UsageError(
+                f"{src}={version!r} is not an Azure OpenAI api-version (YYYY-MM-DD or YYYY-MM-DD-preview)",
+                hint=f"pass --api-version (or set OPENAI_API_VERSION) to e.g. {DEFAULT_API_VERSION} (the default), "
+                "or unset it; --api v1 needs none",
+            )
 
-    timeout = float(os.environ.get("FTJOBS_HTTP_TIMEOUT") or 120)
+    from jobs.retry import env_float
+
+    timeout = env_float("FTJOBS_HTTP_TIMEOUT", 120.0, above=0, unit="seconds (more than 0)", example="120")
     key = os.environ.get("AZURE_OPENAI_API_KEY") or None
     ad_token = os.environ.get("AZURE_OPENAI_AD_TOKEN") or None
 

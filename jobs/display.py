@@ -2,7 +2,9 @@
 
 On a terminal: a rich live panel (status, elapsed, ETA, latest train loss) with
 event lines scrolling above it. Anywhere else (pipes, CI, ``--json``): plain
-lines, one per change, so logs stay readable. Progress always goes to stderr;
+lines: each new event, and a status line when the status changes (train loss
+and ETA at most every ``FTJOBS_STATUS_EVERY`` seconds, default 30), so logs stay
+readable. Progress always goes to stderr;
 stdout carries only the command's result (text or ``--json``).
 
 rich is imported only when the live display is used.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 
 def _fmt_elapsed(seconds: float) -> str:
@@ -23,12 +25,26 @@ def _fmt_elapsed(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-class PlainDisplay:
-    """One line per event or status change, to stderr (or ``stream``)."""
+STATUS_EVERY_ENV = "FTJOBS_STATUS_EVERY"
 
-    def __init__(self, stream: TextIO | None = None):
+
+class PlainDisplay:
+    """Plain lines to stderr (or ``stream``): every event line, and a status line when the status
+    (or its note) changes; other changes (train loss, ETA) at most every ``every`` seconds
+    (env FTJOBS_STATUS_EVERY, default 30), so CI logs stay short."""
+
+    def __init__(self, stream: TextIO | None = None, *, every: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.stream = stream or sys.stderr
-        self._last_status: tuple[Any, ...] | None = None
+        if every is None:
+            from jobs.retry import env_float
+
+            every = env_float(STATUS_EVERY_ENV, 30.0, minimum=0, unit="seconds (0 or more)", example="30")
+        self.every = every
+        self.clock = clock
+        self._last_head: tuple[Any, ...] | None = None
+        self._last_detail: tuple[Any, ...] | None = None
+        self._last_at: float | None = None
 
     def line(self, text: str) -> None:
         self.stream.write(text.rstrip("\n") + "\n")
@@ -36,10 +52,14 @@ class PlainDisplay:
 
     def update(self, *, job_id: str, status: str, elapsed: float, eta: str | None = None,
                loss: str | None = None, note: str | None = None) -> None:
-        key = (status, eta, loss, note)
-        if key == self._last_status:
-            return
-        self._last_status = key
+        head, detail = (job_id, status, note), (eta, loss)
+        now = self.clock()
+        if head == self._last_head:
+            if detail == self._last_detail:
+                return
+            if self._last_at is not None and now - self._last_at < self.every:
+                return
+        self._last_head, self._last_detail, self._last_at = head, detail, now
         parts = [f"{job_id}: {status}", f"elapsed {_fmt_elapsed(elapsed)}"]
         if eta:
             parts.append(f"ETA {eta}")

@@ -10,6 +10,10 @@ state (``jobs/state.py``) the moment the server answers, and marks the attempt
 - train: ``pending[run key]`` before the POST; ``jobs[run key]`` after. A
   restart that finds a pending create adopts the job on the server whose
   training file, suffix and creation time match; it never creates a second one.
+- no record at all (state wiped, or another folder/machine): before uploading
+  and creating, :func:`find_duplicate` looks for a live job with the same model,
+  suffix and training file (id, or name and size) on the server and refuses
+  (exit 3) unless ``--new``.
 
 Test hook: env ``FTJOBS_TEST_CRASH_AT`` (comma-separated checkpoint names,
 ``name`` or ``name#N`` for the N-th time it is reached) makes the process
@@ -273,11 +277,32 @@ def _after_upload(conn: Any, rs: Any, f: Any, path: Path, sha: str, *, say: Call
                          adopted=adopted, status_details=details)
 
 
+POLL_INTERVAL_ENV = "FTJOBS_POLL_INTERVAL"
+POLL_MAX_ENV = "FTJOBS_POLL_MAX"
+POLL_RUNNING_MIN_ENV = "FTJOBS_POLL_RUNNING_MIN"
+
+
 def poll_settings() -> tuple[float, float, float]:
     """(first interval, max interval, factor) from env FTJOBS_POLL_INTERVAL / FTJOBS_POLL_MAX."""
     from jobs.retry import env_float
 
-    return env_float("FTJOBS_POLL_INTERVAL", 2.0), env_float("FTJOBS_POLL_MAX", 30.0), 1.5
+    first = env_float(POLL_INTERVAL_ENV, 2.0, above=0, unit="seconds (more than 0)", example="2")
+    if os.environ.get(POLL_MAX_ENV, "").strip():
+        cap = env_float(POLL_MAX_ENV, 30.0, above=0, unit="seconds (more than 0)", example="30")
+        if cap < first:
+            raise UsageError(f"env {POLL_MAX_ENV}={cap:g} is below {POLL_INTERVAL_ENV}={first:g}",
+                             hint=f"set {POLL_MAX_ENV} to at least {POLL_INTERVAL_ENV} (defaults: 30 and 2 seconds)")
+    else:
+        cap = max(30.0, first)
+    return first, cap, 1.5
+
+
+def running_poll_floor(cap: float) -> float:
+    """The shortest wait between polls while a job runs (env FTJOBS_POLL_RUNNING_MIN, default 10 s),
+    never above the cap FTJOBS_POLL_MAX."""
+    from jobs.retry import env_float
+
+    return min(cap, env_float(POLL_RUNNING_MIN_ENV, 10.0, minimum=0, unit="seconds (0 or more)", example="10"))
 
 
 def wait_processed(conn: Any, file_id: str, *, say: Callable[[str], None], timeout: float = 3600) -> Any:
@@ -364,6 +389,13 @@ def resolve_price(price_per_1m: float | None) -> float | None:
     return value
 
 
+def check_max_cost(max_cost: float | None) -> float | None:
+    if max_cost is not None and not (max_cost >= 0):  # also refuses NaN
+        raise UsageError(f"--max-cost {max_cost:g} must not be negative",
+                         hint="pass the most you accept to spend, in USD, e.g. --max-cost 5")
+    return max_cost
+
+
 def guard_cost(est: CostEstimate, *, max_cost: float | None, yes: bool, say: Callable[[str], None],
                confirm: Callable[[str], bool] | None = None) -> None:
     """Show the estimate; refuse above --max-cost; ask unless --yes."""
@@ -441,6 +473,46 @@ def find_adoptable(conn: Any, *, training_file: str, suffix: str, since: int, mo
     if not matches:
         return None
     return min(matches, key=lambda j: int(get(j, "created_at") or 0))
+
+
+def find_duplicate(conn: Any, *, model: str, suffix: str, training_file: str | None = None,
+                   filename: str | None = None, size: int | None = None, n_epochs: Any = None,
+                   exclude: set[str] | None = None) -> Any:
+    """A job on the server that this run would duplicate although the run state does not know it.
+
+    Looks at the most recent jobs (one page of 100): same base model and suffix
+    (and epochs, where both are known), not failed or cancelled, not tracked in
+    the state (``exclude``), trained on ``training_file`` or on a file with the
+    same name and size as the local data file (a wiped state re-uploads under a
+    new id). Returns the newest such job, or None.
+    """
+    page = conn.call(conn.client.fine_tuning.jobs.list, limit=100, what="list jobs")
+    candidates = [j for j in (getattr(page, "data", None) or [])
+                  if str(get(j, "id")) not in (exclude or set())
+                  and normalise(get(j, "status")) not in (JobStatus.FAILED, JobStatus.CANCELLED)
+                  and get(j, "model") and _suffix_matches(j, suffix) and _params_match(j, model, n_epochs)]
+    if not candidates:
+        return None
+    matches = [j for j in candidates if training_file and get(j, "training_file") == training_file]
+    if not matches and filename:
+        files = conn.call(conn.client.files.list, what="list files")
+        same = {str(get(f, "id")) for f in (getattr(files, "data", None) or [])
+                if get(f, "filename") == filename and (size is None or get(f, "bytes") in (None, size))}
+        matches = [j for j in candidates if str(get(j, "training_file")) in same]
+    if not matches:
+        return None
+    return max(matches, key=lambda j: int(get(j, "created_at") or 0))
+
+
+def refuse_duplicate(job: Any, *, what: str) -> RefusedError:
+    job_id = get(job, "id")
+    return RefusedError(
+        f"job {job_id} ({get(job, 'status')}, model {get(job, 'model')}, suffix {get(job, 'suffix') or '-'}) "
+        f"already exists on the server for {what}, but this stack's run state does not know it "
+        "(state folder wiped, or another folder/machine started it); no job was created",
+        hint=f"follow it with `python -m jobs watch {job_id}` (then `python -m jobs promote {job_id}`), "
+        "or pass --new to start another, billed, job",
+    )
 
 
 @dataclass
@@ -609,12 +681,53 @@ class WatchOutcome:
     polls: int = 0
 
 
+EVENT_PAGE = 50
+EVENT_PAGES_MAX = 20  # per poll: up to 1,000 new events
+
+
+def new_events(conn: Any, job_id: str, seen: set[tuple[Any, Any, Any]]) -> list[Any]:
+    """The events not in ``seen``, oldest first.
+
+    The service lists events newest first, ``limit`` at a time; pages are
+    followed (``after`` = the last id of a page) until a page reaches an event
+    already seen, the list ends, or ``EVENT_PAGES_MAX`` pages were read, so a
+    burst of more than one page between two polls loses nothing.
+    """
+    fresh: list[Any] = []
+    after: str | None = None
+    for _ in range(EVENT_PAGES_MAX):
+        kwargs: dict[str, Any] = {"limit": EVENT_PAGE}
+        if after:
+            kwargs["after"] = after
+        page = conn.call(conn.client.fine_tuning.jobs.list_events, job_id, what="list events", **kwargs)
+        data = list(getattr(page, "data", None) or [])
+        reached_seen = False
+        for e in data:  # newest first
+            if event_key(e) in seen:
+                reached_seen = True
+                break
+            fresh.append(e)
+        last_id = get(data[-1], "id") if data else None
+        if reached_seen or not data or not getattr(page, "has_more", False) or not last_id or last_id == after:
+            break
+        after = str(last_id)
+    fresh.reverse()
+    fresh.sort(key=lambda e: int(get(e, "created_at") or 0))  # stable: keeps the service's order within a second
+    return fresh
+
+
 def watch_job(conn: Any, job_id: str, *, rs: Any | None, display: Any, timeout: float | None = None,
               sleep: Callable[[float], None] = time.sleep) -> WatchOutcome:
-    """Poll until the job is terminal: status, elapsed, ETA, new events, latest train loss."""
+    """Poll until the job is terminal: status, elapsed, ETA, new events, latest train loss.
+
+    Polling: the first interval after a status change, then x1.5 per poll up to
+    the cap (new events do not reset it: Azure sends metrics all the time); while
+    the job runs, never more often than the running floor.
+    """
     from jobs.display import eta_text
 
     first, cap, factor = poll_settings()
+    floor = running_poll_floor(cap)
     interval = first
     seen: set[tuple[Any, Any, Any]] = set()
     shown: list[Any] = []
@@ -626,9 +739,7 @@ def watch_job(conn: Any, job_id: str, *, rs: Any | None, display: Any, timeout: 
         job = conn.call(conn.client.fine_tuning.jobs.retrieve, job_id, what="get job")
         polls += 1
         status = normalise(get(job, "status"))
-        page = conn.call(conn.client.fine_tuning.jobs.list_events, job_id, limit=50, what="list events")
-        fresh = [e for e in reversed(list(getattr(page, "data", None) or [])) if event_key(e) not in seen]
-        fresh.sort(key=lambda e: int(get(e, "created_at") or 0))
+        fresh = new_events(conn, job_id, seen)
         for e in fresh:
             seen.add(event_key(e))
             shown.append(e)
@@ -637,8 +748,8 @@ def watch_job(conn: Any, job_id: str, *, rs: Any | None, display: Any, timeout: 
                 last_loss = loss
             elif str(get(e, "type") or "message") != "metrics":
                 display.line(event_line(e))
-        changed = bool(fresh) or status != last_status
-        if status != last_status and rs is not None:
+        changed = status != last_status
+        if changed and rs is not None:
             record_status(rs, job)
         last_status = status
         created = get(job, "created_at")
@@ -662,6 +773,8 @@ def watch_job(conn: Any, job_id: str, *, rs: Any | None, display: Any, timeout: 
         if timeout is not None and time.monotonic() - started_mono > timeout:
             return WatchOutcome(job=job, status=status, events=shown, last_loss=last_loss, polls=polls)
         interval = first if changed else min(cap, interval * factor)
+        if status is JobStatus.RUNNING:
+            interval = max(interval, floor)
         sleep(interval)
 
 

@@ -10,14 +10,18 @@ The runner talks to the stack in four ways, each one ``pulumi`` command:
 :func:`up`                       ``pulumi up --yes --stack S`` (output streamed)
 ===============================  ==========================================================
 
+Every command ends with ``--cwd ROOT`` (Pulumi's global flag, short ``-C``: "run
+pulumi as if it had been started in another directory"), ROOT being the project
+root of ``jobs/project.py``, so ``python -m jobs`` works the same from any folder
+and the printed commands can be pasted anywhere.
+
 ``pulumi`` is found on ``PATH`` (``shutil.which``); there is no override, so
 tests put a stand-in executable first on ``PATH``. When it is missing, every
 function raises :class:`PulumiMissing`, whose message holds the exact command
 the user would run by hand; callers that can carry on without the stack (for
 example ``promote``) catch it and print those commands.
 
-Commands run in the current directory (Pulumi finds ``Pulumi.yaml`` there or
-in a parent). Nothing here logs values: outputs are read without secrets, and
+Nothing here logs values: outputs are read without secrets, and
 config values written are model ids and deployment names, never keys.
 """
 
@@ -29,6 +33,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from jobs.errors import ExitCode, JobsError, UsageError
@@ -80,7 +85,8 @@ def _hint_for(stderr: str) -> str:
     if "not logged in" in low or "pulumi login" in low:
         return "log in to a Pulumi backend first: `pulumi login` (or `pulumi login --local`)"
     if "no pulumi.yaml" in low or "no project found" in low:
-        return "run the command from the project folder (the one holding Pulumi.yaml)"
+        return ("the --cwd folder holds no Pulumi.yaml: run from the project folder (or a folder below it), "
+                "the one holding Pulumi.yaml")
     return "run the command above yourself to see the full error"
 
 
@@ -102,37 +108,46 @@ def _check_stack(stack: str) -> str:
     return stack
 
 
-def stack_output_argv(stack: str) -> list[str]:
-    return [EXECUTABLE, "stack", "output", "--json", "--show-secrets=false", "--stack", _check_stack(stack)]
+def _root(cwd: str | Path | None) -> str:
+    if cwd is not None:
+        return str(cwd)
+    from jobs.project import project_root
+
+    return str(project_root())
 
 
-def config_get_argv(stack: str, key: str) -> list[str]:
-    return [EXECUTABLE, "config", "get", "--stack", _check_stack(stack), key]
+def stack_output_argv(stack: str, *, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "stack", "output", "--json", "--show-secrets=false", "--stack", _check_stack(stack),
+            "--cwd", _root(cwd)]
 
 
-def config_set_argv(stack: str, key: str, value: str) -> list[str]:
+def config_get_argv(stack: str, key: str, *, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "config", "get", "--stack", _check_stack(stack), key, "--cwd", _root(cwd)]
+
+
+def config_set_argv(stack: str, key: str, value: str, *, cwd: str | Path | None = None) -> list[str]:
     # `pulumi config set <key> [value]`: a value starting with "-" would be read
     # as a flag. Model ids and deployment names never start with one; refuse
     # rather than guess.
     if not value or value.startswith("-"):
         raise UsageError(f"refusing to set {key} to {value!r}: not a model id or deployment name",
                          hint="pass the fine-tuned model id, e.g. gpt-4.1-2025-04-14.ft-<id>-ft-travel")
-    return [EXECUTABLE, "config", "set", "--stack", _check_stack(stack), key, value]
+    return [EXECUTABLE, "config", "set", "--stack", _check_stack(stack), key, value, "--cwd", _root(cwd)]
 
 
-def config_rm_argv(stack: str, key: str) -> list[str]:
-    return [EXECUTABLE, "config", "rm", "--stack", _check_stack(stack), key]
+def config_rm_argv(stack: str, key: str, *, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "config", "rm", "--stack", _check_stack(stack), key, "--cwd", _root(cwd)]
 
 
-def up_argv(stack: str, yes: bool = True) -> list[str]:
+def up_argv(stack: str, yes: bool = True, *, cwd: str | Path | None = None) -> list[str]:
     argv = [EXECUTABLE, "up"]
     if yes:
         argv.append("--yes")
-    return argv + ["--stack", _check_stack(stack)]
+    return argv + ["--stack", _check_stack(stack), "--cwd", _root(cwd)]
 
 
-def destroy_argv(stack: str) -> list[str]:
-    return [EXECUTABLE, "destroy", "--stack", _check_stack(stack)]
+def destroy_argv(stack: str, *, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "destroy", "--stack", _check_stack(stack), "--cwd", _root(cwd)]
 
 
 # ----------------------------------------------------------------- running

@@ -26,6 +26,7 @@ Bounded by ``max_attempts`` and ``max_total`` seconds. Test knobs: env
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import random
 import sys
@@ -41,16 +42,55 @@ ROLE_HINT = (
     "fine-tuning needs the Cognitive Services OpenAI Contributor role on the AI Services account; "
     "set operatorPrincipalId in the stack and run pulumi up"
 )
+KEY_AUTH_NOTE = (
+    "AZURE_OPENAI_API_KEY cannot work against this project's stack, which disables local (key) auth "
+    "(disableLocalAuth): keys are only for resources created outside the stack, or the emulator"
+)
+CREDENTIAL_HINT = (
+    "sign in with Entra ID: run `az login` (or give DefaultAzureCredential another source: service principal "
+    "env vars AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, a managed identity, ...), or set "
+    "AZURE_OPENAI_AD_TOKEN to a token for https://cognitiveservices.azure.com (`az account get-access-token "
+    "--resource https://cognitiveservices.azure.com`), or set AZURE_OPENAI_API_KEY; note: " + KEY_AUTH_NOTE
+)
+API_VERSION_HINT = (
+    "the api-version is not supported by the endpoint: pass --api-version (or set OPENAI_API_VERSION) to a "
+    "version it serves, e.g. 2025-04-01-preview (the default), or use --api v1"
+)
 
 
-def env_float(name: str, default: float) -> float:
+def _env_number(name: str, default: float, *, convert: Callable[[str], float], minimum: float | None,
+                above: float | None, unit: str, example: str) -> float:
     raw = os.environ.get(name)
-    if not raw:
+    if raw is None or not raw.strip():
         return default
+    fix = f"unset {name} (default {default:g}) or set it to {unit}, e.g. {name}={example}"
     try:
-        return float(raw)
+        value = convert(raw.strip())
     except ValueError:
-        raise UsageError(f"env {name}={raw!r} is not a number", hint=f"unset {name} or set it to seconds, e.g. 2") from None
+        raise UsageError(f"env {name}={raw!r} is not {'a whole number' if convert is int else 'a number'}",
+                         hint=fix) from None
+    if not math.isfinite(value):
+        raise UsageError(f"env {name}={raw!r} is not a finite number", hint=fix)
+    if above is not None and value <= above:
+        raise UsageError(f"env {name}={raw!r} must be greater than {above:g}", hint=fix)
+    if minimum is not None and value < minimum:
+        raise UsageError(f"env {name}={raw!r} must be at least {minimum:g}", hint=fix)
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None, above: float | None = None,
+              unit: str = "seconds", example: str = "2") -> float:
+    """A number from env ``name`` (``default`` when unset); a bad value is a UsageError naming the variable.
+
+    ``minimum`` is inclusive, ``above`` exclusive (``above=0``: must be positive).
+    """
+    return _env_number(name, default, convert=float, minimum=minimum, above=above, unit=unit, example=example)
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, unit: str = "a whole number",
+            example: str = "8") -> int:
+    """A whole number from env ``name``; see :func:`env_float`."""
+    return int(_env_number(name, default, convert=int, minimum=minimum, above=None, unit=unit, example=example))
 
 
 @dataclass
@@ -67,10 +107,11 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> "RetryPolicy":
         return cls(
-            max_attempts=int(env_float("FTJOBS_RETRY_ATTEMPTS", 8)),
-            base=env_float("FTJOBS_RETRY_BASE", 1.0),
-            cap=env_float("FTJOBS_RETRY_CAP", 60.0),
-            max_retry_after=env_float("FTJOBS_RETRY_MAX_WAIT", 900.0),
+            max_attempts=env_int("FTJOBS_RETRY_ATTEMPTS", 8, minimum=1, unit="a number of attempts (1 or more)"),
+            base=env_float("FTJOBS_RETRY_BASE", 1.0, above=0, unit="seconds (more than 0)", example="1"),
+            cap=env_float("FTJOBS_RETRY_CAP", 60.0, above=0, unit="seconds (more than 0)", example="60"),
+            max_retry_after=env_float("FTJOBS_RETRY_MAX_WAIT", 900.0, minimum=0, unit="seconds (0 or more)",
+                                      example="900"),
         )
 
     def backoff(self, attempt: int) -> float:
@@ -212,6 +253,33 @@ def call_with_retry(
             msg = f"{label}: {_short(exc)}; retrying in {wait:.1f} s (attempt {attempt + 1}/{policy.max_attempts})"
             (policy.notify or _default_notify)(msg)
             policy.sleep(wait)
+        except Exception as exc:  # the Entra token provider runs inside the SDK call
+            mapped = credential_error(exc, what=label)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+
+def credential_error(exc: BaseException, *, what: str = "request") -> JobsError | None:
+    """An azure-identity / azure-core failure to get a token, as an error naming the fix (else None).
+
+    azure is imported only when such an exception is actually seen.
+    """
+    if not type(exc).__module__.startswith("azure."):
+        return None
+    try:
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
+    except ImportError:  # pragma: no cover - azure-identity is a dependency
+        return None
+    text = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, ClientAuthenticationError):  # includes azure.identity.CredentialUnavailableError
+        return UsageError(f"{what}: could not get an Entra ID token ({type(exc).__name__}): {first}",
+                          hint=CREDENTIAL_HINT)
+    if isinstance(exc, AzureError):
+        return JobsError(f"{what}: getting an Entra ID token failed ({type(exc).__name__}): {first}",
+                         hint="check your network and sign-in, then run the same command again; " + CREDENTIAL_HINT)
+    return None
 
 
 def _default_notify(message: str) -> None:
@@ -260,13 +328,16 @@ def translate(exc: BaseException, *, what: str = "request") -> JobsError:
             "another region/training type (--training-type GlobalStandard)",
         )
     if status in (401, 403) or "permissiondenied" in text.replace(" ", "") or "authorization" in code.lower():
+        # exit 2: the fix is the user's credentials or role, not the job
         if status == 401 and "role" not in text and "permission" not in text:
-            return JobsError(
+            return UsageError(
                 head,
-                hint="the credential was rejected: run `az login` (Entra ID), or check AZURE_OPENAI_API_KEY / "
-                f"AZURE_OPENAI_AD_TOKEN; {ROLE_HINT}",
+                hint="the credential was rejected: run `az login` (Entra ID) or refresh AZURE_OPENAI_AD_TOKEN; "
+                f"{KEY_AUTH_NOTE} (elsewhere, check the key's value); {ROLE_HINT}",
             )
-        return JobsError(head, hint=ROLE_HINT)
+        return UsageError(head, hint=ROLE_HINT)
+    if "api version" in text or "api-version" in text or "apiversion" in text.replace(" ", ""):
+        return UsageError(head, hint=API_VERSION_HINT)
     if "deploymentnotfound" in text.replace(" ", ""):
         return UsageError(
             head,
@@ -305,6 +376,9 @@ def translate(exc: BaseException, *, what: str = "request") -> JobsError:
         if "file" in text:
             return UsageError(head, hint="check the file id and the endpoint/stack; upload the data again with "
                                          "`python -m jobs upload DATA.jsonl`")
+        if "resource not found" in text:
+            return UsageError(head, hint="check the endpoint (--endpoint / AZURE_OPENAI_ENDPOINT / the stack) and the "
+                                         "api-version (--api-version / OPENAI_API_VERSION)")
         return UsageError(head, hint="check the id (python -m jobs list shows recent jobs) and the endpoint/stack")
     if status in (400, 422):
         return UsageError(head, hint="the service rejected the request's parameters; fix the option it names")

@@ -1,4 +1,8 @@
-"""Run state: what this project created, one JSON file per stack under ``.ftjobs/``.
+"""Run state: what this project created, one JSON file per stack under ``<project root>/.ftjobs/``.
+
+The folder is env ``FTJOBS_STATE_DIR`` or ``.ftjobs`` in the project root
+(``jobs/project.py``: the nearest folder at or above the current one holding
+``Pulumi.yaml``), so a run started from a subfolder finds the same state.
 
 The file is the runner's memory across Ctrl-C, crashes and ``kill -9``:
 
@@ -59,7 +63,22 @@ SCHEMA_VERSION = 1
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+    """Env ``FTJOBS_STATE_DIR``, else ``<project root>/.ftjobs`` (the same folder from any current directory)."""
+    configured = os.environ.get(STATE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    from jobs.project import project_root
+
+    return project_root() / DEFAULT_STATE_DIR
+
+
+_FIX_HINT = ("fix the file or move it aside (the runner then starts a fresh state; `python -m jobs list` shows "
+             "the jobs on the server, and `run` refuses to start a duplicate of one)")
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _safe_stack(stack: str) -> str:
@@ -77,28 +96,80 @@ class RunState:
 
     def __init__(self, stack: str, directory: Path | None = None):
         self.stack = stack
+        self.from_env = directory is None and bool(os.environ.get(STATE_DIR_ENV))
         self.directory = directory or state_dir()
         self.path = self.directory / f"{_safe_stack(stack)}.json"
         self.lock_path = self.directory / f"{_safe_stack(stack)}.lock"
 
+    def _not_a_folder(self) -> UsageError:
+        where = f"env {STATE_DIR_ENV}={str(self.directory)!r}" if self.from_env else f"run-state folder {self.directory}"
+        return UsageError(
+            f"{where} is not a folder (a file is in the way)",
+            hint=f"point {STATE_DIR_ENV} at a folder (it is created if missing), or move that file aside",
+        )
+
+    def _ensure_dir(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise self._not_a_folder() from None
+        if not self.directory.is_dir():
+            raise self._not_a_folder()
+
     def load(self) -> dict[str, Any]:
+        if self.directory.exists() and not self.directory.is_dir():
+            raise self._not_a_folder()
         try:
             raw = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return empty_state(self.stack)
+        except NotADirectoryError:
+            raise self._not_a_folder() from None
+        except IsADirectoryError:
+            raise UsageError(f"run state {self.path} is a folder, not a file",
+                             hint="move that folder aside; the runner writes its state file there") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"run state {self.path} is not UTF-8 text", hint=_FIX_HINT) from None
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise UsageError(
                 f"run state {self.path} is not valid JSON (line {exc.lineno}): {exc.msg}",
-                hint=f"fix or move the file aside; `python -m jobs list` re-reads jobs from the server",
+                hint=_FIX_HINT,
             ) from None
+        self._check_shape(data)
         base = empty_state(self.stack)
         base.update(data)
+        for key in ("files", "jobs", "pending", "pending_uploads"):
+            if base.get(key) is None:
+                base[key] = {}
         return base
 
+    def _check_shape(self, data: Any) -> None:
+        """Refuse a state file whose top level is not what the runner writes (no AttributeError later)."""
+        def bad(what: str) -> UsageError:
+            return UsageError(f"run state {self.path} has the wrong shape: {what}", hint=_FIX_HINT)
+
+        if not isinstance(data, dict):
+            raise bad(f"the top level is a JSON {_json_type(data)}, expected an object")
+        for key in ("files", "jobs", "pending", "pending_uploads"):
+            value = data.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise bad(f'"{key}" is a JSON {_json_type(value)}, expected an object')
+            for name, entry in value.items():
+                if not isinstance(entry, dict):
+                    raise bad(f'"{key}"["{name}"] is a JSON {_json_type(entry)}, expected an object')
+        promoted = data.get("promoted")
+        if promoted is not None and not isinstance(promoted, dict):
+            raise bad(f'"promoted" is a JSON {_json_type(promoted)}, expected an object or null')
+        latest = data.get("latest_job")
+        if latest is not None and not isinstance(latest, str):
+            raise bad(f'"latest_job" is a JSON {_json_type(latest)}, expected a string or null')
+
     def save(self, data: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir()
         fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -124,7 +195,7 @@ class RunState:
         """Hold the stack's lock for a whole command; refuse when another run holds it."""
         from filelock import FileLock, Timeout
 
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir()
         lock = FileLock(str(self.lock_path))
         try:
             lock.acquire(timeout=timeout)

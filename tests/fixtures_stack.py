@@ -9,7 +9,12 @@ subprocess it starts). The script:
   (a missing key fails like the real CLI: exit 255, "configuration key ... not found");
 - applies ``config set`` / ``config rm`` to ``config``, so later reads see them;
 - prints a few lines for ``up`` / ``destroy``;
+- fails like the real CLI (exit 255, "no Pulumi.yaml project file found") when neither the
+  ``--cwd`` folder (the runner always passes it) nor a parent holds ``Pulumi.yaml``;
 - exits 0, unless ``fail("config set", code, stderr)`` asked a subcommand to fail.
+
+``REPO`` is the project root the runner passes as ``--cwd`` when the tests run
+from a folder without ``Pulumi.yaml`` (a temp dir): the folder above ``jobs/``.
 
 ``no_pulumi`` removes every ``PATH`` entry that holds a ``pulumi`` executable.
 """
@@ -24,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CWD = ["--cwd", str(REPO)]
 
 _SCRIPT = r'''#!{python}
 import json, sys
@@ -43,7 +51,14 @@ def opt(name):
             return a.split("=", 1)[1]
     return None
 stack = opt("--stack") or opt("-s") or "dev"
-positional = [a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in ("--stack", "-s"))]
+positional = [a for i, a in enumerate(args)
+              if not a.startswith("-") and (i == 0 or args[i - 1] not in ("--stack", "-s", "--cwd", "-C"))]
+# like the real CLI: the project (Pulumi.yaml) is looked up from --cwd (or the process's folder) upwards
+start = Path(opt("--cwd") or opt("-C") or ".").resolve()
+if not any((d / "Pulumi.yaml").is_file() for d in (start, *start.parents)):
+    sys.stderr.write(f"error: no Pulumi.yaml project file found (searching upwards from {start}). If you have "
+                     "not created a project yet, use `pulumi new` to do so: no project file found\n")
+    sys.exit(255)
 sub = " ".join(positional[:2])
 fail = settings.get("fail", {}).get(sub) or settings.get("fail", {}).get(positional[0] if positional else "")
 if fail:

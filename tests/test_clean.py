@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from jobs.state import RunState
-from tests.fixtures_stack import FakePulumi, FinishedJob, make_fake_pulumi, stack_env
+from tests.fixtures_stack import CWD, FakePulumi, FinishedJob, make_fake_pulumi, stack_env
 
 API = {"api-version": "2025-04-01-preview"}
 AUTH = {"Authorization": "Bearer test-placeholder-token"}
@@ -67,7 +67,7 @@ def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJo
 
     assert not ({fj.training_file, *fj.result_files} & server_file_ids(fj.url))
     assert job_status_code(fj.url, fj.job_id) == 404  # FineTuning_Delete: the job and its model
-    assert ["config", "rm", "--stack", "dev", "fineTunedModel"] in fake.calls()
+    assert ["config", "rm", "--stack", "dev", "fineTunedModel", *CWD] in fake.calls()
     assert "fineTunedModel" not in fake.config
     state = RunState("dev", tmp_path / "state").load()
     assert state["files"] == {} and state["promoted"] is None

@@ -9,6 +9,7 @@ import pytest
 
 from jobs.client import DEFAULT_API_VERSION, connect
 from jobs.errors import UsageError
+from tests.fixtures_stack import CWD
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -97,7 +98,7 @@ def test_endpoint_and_deployments_from_stack_outputs(fake_pulumi: Any) -> None:
     conn = connect(stack="prod")
     assert conn.endpoint == "https://stack.openai.azure.com" and conn.stack == "prod"
     assert conn.base_deployment == "gpt-4.1" and conn.fine_tuned_deployment == "gpt-4.1-ft"
-    assert ["stack", "output", "--json", "--show-secrets=false", "--stack", "prod"] in fake_pulumi.calls()
+    assert ["stack", "output", "--json", "--show-secrets=false", "--stack", "prod", *CWD] in fake_pulumi.calls()
 
 
 def test_no_endpoint_anywhere(no_pulumi: None) -> None:
@@ -113,3 +114,78 @@ def test_stack_without_endpoint_output(fake_pulumi: Any) -> None:
     with pytest.raises(UsageError) as info:
         connect(stack="dev")
     assert "ai_services_endpoint" in info.value.message
+
+
+# --------------------------------------------------------------------------- no Azure login, bad settings
+
+
+def _no_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DefaultAzureCredential with no source: what a machine without `az login` gets."""
+    import azure.identity
+    from azure.identity import CredentialUnavailableError
+
+    class NoCredential:
+        def get_token(self, *scopes: str, **kw: Any) -> Any:
+            raise CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token from the included "
+                                             "credentials.\nAttempted credentials:\n\tAzureCliCredential: "
+                                             "Please run 'az login' to set up an account")
+
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NoCredential)
+
+
+@pytest.mark.parametrize("api", ["dated", "v1"])
+def test_no_azure_login_is_a_usage_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch, api: str) -> None:
+    from jobs.errors import ExitCode
+
+    _no_login(monkeypatch)
+    conn = connect(endpoint="https://a.openai.azure.com", api=api)
+    assert conn.auth == "entra"
+    with pytest.raises(UsageError) as info:  # the provider raises before any request is sent
+        conn.call(conn.client.fine_tuning.jobs.list, what="list jobs")
+    assert info.value.exit_code == ExitCode.USAGE
+    assert "CredentialUnavailableError" in info.value.message
+    hint = info.value.hint or ""
+    assert "az login" in hint and "AZURE_OPENAI_AD_TOKEN" in hint and "AZURE_OPENAI_API_KEY" in hint
+
+
+def test_no_azure_login_through_the_cli(monkeypatch: pytest.MonkeyPatch, jobs_cli: Any) -> None:
+    _no_login(monkeypatch)
+    out = jobs_cli("list", "--endpoint", "https://a.openai.azure.com")
+    assert out.exit_code == 2
+    assert "could not get an Entra ID token" in out.stderr and "az login" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "inf"])
+def test_bad_http_timeout_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("FTJOBS_HTTP_TIMEOUT", value)
+    with pytest.raises(UsageError) as info:
+        connect(endpoint="https://a.openai.azure.com")
+    assert f"FTJOBS_HTTP_TIMEOUT={value!r}" in info.value.message and "seconds" in (info.value.hint or "")
+
+
+def test_http_timeout_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTJOBS_HTTP_TIMEOUT", "7.5")
+    assert connect(endpoint="https://a.openai.azure.com").client.timeout == 7.5
+
+
+def test_malformed_api_version_names_option_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_VERSION", "bogus")
+    with pytest.raises(UsageError) as info:
+        connect(endpoint="https://a.openai.azure.com")
+    assert "OPENAI_API_VERSION='bogus'" in info.value.message
+    assert "--api-version" in (info.value.hint or "") and "OPENAI_API_VERSION" in (info.value.hint or "")
+    with pytest.raises(UsageError) as info2:
+        connect(endpoint="https://a.openai.azure.com", api_version="latest")
+    assert info2.value.message.startswith("--api-version='latest'")
+    assert connect(endpoint="https://a.openai.azure.com", api="v1").api_version is None  # v1 ignores it
+
+
+def test_unsupported_api_version_from_the_server_names_the_setting(monkeypatch: pytest.MonkeyPatch,
+                                                                   job_emulator: Any, jobs_cli: Any) -> None:
+    monkeypatch.setenv("OPENAI_API_VERSION", "2020-01-01")  # well formed, not served
+    out = jobs_cli("list", "--endpoint", job_emulator.url)
+    assert out.exit_code == 2, out.stderr
+    assert "API version not supported" in out.stderr
+    assert "--api-version" in out.stderr and "OPENAI_API_VERSION" in out.stderr

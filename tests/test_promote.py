@@ -15,7 +15,7 @@ import pytest
 from jobs.commands import promote as pr
 from jobs.errors import JobFailedError, JobsError, UsageError
 from jobs.state import RunState
-from tests.fixtures_stack import FakePulumi, FinishedJob, make_fake_pulumi, run_job_on, stack_env
+from tests.fixtures_stack import CWD, REPO, FakePulumi, FinishedJob, make_fake_pulumi, run_job_on, stack_env
 
 MODEL = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
 AZURE = SimpleNamespace(endpoint="https://example-ais.openai.azure.com", outputs=None, stack="dev")
@@ -28,13 +28,13 @@ def job(status: str = "succeeded", model: str | None = MODEL, job_id: str = "ftj
 def test_sets_fine_tuned_model_with_exact_argv(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
     result = pr.promote_job(AZURE, job(), stack="dev")
     calls = fake_pulumi.calls()
-    assert ["config", "set", "--stack", "dev", "fineTunedModel", MODEL] in calls
-    assert calls[-1] == ["config", "set", "--stack", "dev", "fineTunedModel", MODEL]
-    assert ["config", "get", "--stack", "dev", "fineTunedDeploymentSku"] in calls
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD] in calls
+    assert calls[-1] == ["config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD]
+    assert ["config", "get", "--stack", "dev", "fineTunedDeploymentSku", *CWD] in calls
     assert not any(c[0] == "up" for c in calls)
     assert fake_pulumi.config["fineTunedModel"] == MODEL
     assert result.applied and not result.up_ran
-    assert result.next_command == "pulumi up --stack dev"
+    assert result.next_command == f"pulumi up --stack dev --cwd {REPO}"
     text = result.to_text()
     assert "next: pulumi up --stack dev" in text
     # fineTunedDeploymentSku not set: the stack's default, Developer
@@ -49,8 +49,8 @@ def test_deployment_name_only_when_given(fake_pulumi: FakePulumi, stack_state_di
     pr.promote_job(AZURE, job(), stack="prod", deployment_name="travel-ft")
     sets = [c for c in fake_pulumi.calls() if c[:2] == ["config", "set"]]
     assert sets == [
-        ["config", "set", "--stack", "prod", "fineTunedModel", MODEL],
-        ["config", "set", "--stack", "prod", "fineTunedDeploymentName", "travel-ft"],
+        ["config", "set", "--stack", "prod", "fineTunedModel", MODEL, *CWD],
+        ["config", "set", "--stack", "prod", "fineTunedDeploymentName", "travel-ft", *CWD],
     ]
 
 
@@ -78,9 +78,9 @@ def test_sku_from_stack_outputs_skips_config_get(fake_pulumi: FakePulumi, stack_
 def test_up_runs_pulumi_up_yes(fake_pulumi: FakePulumi, stack_state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = pr.promote_job(AZURE, job(), stack="dev", up=True)
     calls = fake_pulumi.calls()
-    assert calls[-1] == ["up", "--yes", "--stack", "dev"]
-    assert calls.index(["config", "set", "--stack", "dev", "fineTunedModel", MODEL]) < calls.index(
-        ["up", "--yes", "--stack", "dev"])
+    assert calls[-1] == ["up", "--yes", "--stack", "dev", *CWD]
+    assert calls.index(["config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD]) < calls.index(
+        ["up", "--yes", "--stack", "dev", *CWD])
     assert result.up_ran and result.next_command is None
     assert "Updating (dev)" in capsys.readouterr().err  # streamed, on stderr
     assert RunState("dev").load()["promoted"]["up"] is True
@@ -90,7 +90,8 @@ def test_up_runs_pulumi_up_yes(fake_pulumi: FakePulumi, stack_state_dir: Path, c
 def test_without_pulumi_prints_commands_and_records_not_applied(stack_state_dir: Path) -> None:
     result = pr.promote_job(AZURE, job(), stack="dev", up=True)
     assert result.applied is False and result.up_ran is False
-    assert result.manual_commands == [f"pulumi config set --stack dev fineTunedModel {MODEL}", "pulumi up --stack dev"]
+    assert result.manual_commands == [f"pulumi config set --stack dev fineTunedModel {MODEL} --cwd {REPO}",
+                                     f"pulumi up --stack dev --cwd {REPO}"]
     text = result.to_text()
     assert "NOT set in stack dev" in text and "`pulumi` executable is not on PATH" in text
     assert f"    pulumi config set --stack dev fineTunedModel {MODEL}" in text
@@ -145,7 +146,7 @@ def test_result_json_round_trips(fake_pulumi: FakePulumi, stack_state_dir: Path)
     result = pr.promote_job(AZURE, job(), stack="dev")
     data = json.loads(json.dumps(result.to_json()))
     assert data["fine_tuned_model"] == MODEL and data["applied"] is True
-    assert data["commands_run"] == [f"pulumi config set --stack dev fineTunedModel {MODEL}"]
+    assert data["commands_run"] == [f"pulumi config set --stack dev fineTunedModel {MODEL} --cwd {REPO}"]
 
 
 # ----------------------------------------------------------------- the command, against the emulator
@@ -166,7 +167,7 @@ def test_cli_promote_with_stand_in_pulumi(finished_job: FinishedJob, tmp_path: P
     proc = _jobs_cli(["promote", fj.job_id, "--stack", "dev"], stack_env(fj.url, tmp_path / "state",
                                                                           bin_dir=fake.bin_dir))
     assert proc.returncode == 0, proc.stderr
-    assert ["config", "set", "--stack", "dev", "fineTunedModel", fj.fine_tuned_model] in fake.calls()
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", fj.fine_tuned_model, *CWD] in fake.calls()
     assert not any(c[0] == "up" for c in fake.calls())
     assert "next: pulumi up --stack dev" in proc.stdout
     assert "24 hours" in proc.stdout and "billed per hour" not in proc.stdout
@@ -182,8 +183,8 @@ def test_cli_promote_up_and_deployment_name(finished_job: FinishedJob, tmp_path:
                      stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
     assert proc.returncode == 0, proc.stderr
     calls = fake.calls()
-    assert ["config", "set", "--stack", "staging", "fineTunedDeploymentName", "travel-ft"] in calls
-    assert calls[-1] == ["up", "--yes", "--stack", "staging"]
+    assert ["config", "set", "--stack", "staging", "fineTunedDeploymentName", "travel-ft", *CWD] in calls
+    assert calls[-1] == ["up", "--yes", "--stack", "staging", *CWD]
     assert "Updating (staging)" in proc.stderr  # pulumi up's output is streamed to stderr
     assert "pulumi up finished" in proc.stdout
     assert _emulator_deployments(fj.url)["travel-ft"] == fj.fine_tuned_model

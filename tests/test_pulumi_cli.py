@@ -8,7 +8,7 @@ import pytest
 
 from jobs import pulumi_cli
 from jobs.errors import ExitCode, JobsError, UsageError
-from tests.fixtures_stack import FakePulumi
+from tests.fixtures_stack import CWD, REPO, FakePulumi
 
 MODEL = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
 
@@ -19,13 +19,13 @@ def test_stack_outputs_reads_json_without_secrets(fake_pulumi: FakePulumi) -> No
         "ai_services_endpoint": "https://x.openai.azure.com/",
         "base_deployment_name": "gpt-4.1",
     }
-    assert fake_pulumi.calls() == [["stack", "output", "--json", "--show-secrets=false", "--stack", "dev"]]
+    assert fake_pulumi.calls() == [["stack", "output", "--json", "--show-secrets=false", "--stack", "dev", *CWD]]
 
 
 def test_config_set_exact_argv(fake_pulumi: FakePulumi) -> None:
     argv = pulumi_cli.config_set("dev", "fineTunedModel", MODEL)
-    assert argv == ["pulumi", "config", "set", "--stack", "dev", "fineTunedModel", MODEL]
-    assert fake_pulumi.calls() == [["config", "set", "--stack", "dev", "fineTunedModel", MODEL]]
+    assert argv == ["pulumi", "config", "set", "--stack", "dev", "fineTunedModel", MODEL, "--cwd", str(REPO)]
+    assert fake_pulumi.calls() == [["config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD]]
     assert fake_pulumi.config["fineTunedModel"] == MODEL
 
 
@@ -33,7 +33,7 @@ def test_config_get_present_and_missing(fake_pulumi: FakePulumi) -> None:
     fake_pulumi.set_config(fineTunedDeploymentSku="Developer")
     assert pulumi_cli.config_get("prod", "fineTunedDeploymentSku") == "Developer"
     assert pulumi_cli.config_get("prod", "fineTunedModel") is None
-    assert fake_pulumi.calls()[-1] == ["config", "get", "--stack", "prod", "fineTunedModel"]
+    assert fake_pulumi.calls()[-1] == ["config", "get", "--stack", "prod", "fineTunedModel", *CWD]
 
 
 def test_config_rm_and_up_argv(fake_pulumi: FakePulumi) -> None:
@@ -42,7 +42,8 @@ def test_config_rm_and_up_argv(fake_pulumi: FakePulumi) -> None:
     assert "fineTunedModel" not in fake_pulumi.config
     out = io.StringIO()
     pulumi_cli.up("dev", yes=True, stream=out)
-    assert fake_pulumi.calls() == [["config", "rm", "--stack", "dev", "fineTunedModel"], ["up", "--yes", "--stack", "dev"]]
+    assert fake_pulumi.calls() == [["config", "rm", "--stack", "dev", "fineTunedModel", *CWD],
+                                   ["up", "--yes", "--stack", "dev", *CWD]]
     assert "Updating (dev)" in out.getvalue()
 
 
@@ -89,7 +90,7 @@ def test_missing_pulumi_prints_the_command() -> None:
         pulumi_cli.config_set("dev", "fineTunedModel", MODEL)
     err = info.value
     assert isinstance(err, UsageError)
-    assert err.commands == [["pulumi", "config", "set", "--stack", "dev", "fineTunedModel", MODEL]]
+    assert err.commands == [["pulumi", "config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD]]
     assert f"pulumi config set --stack dev fineTunedModel {MODEL}" in err.message
     assert err.hint is not None and "install the Pulumi CLI" in err.hint
 

@@ -137,9 +137,11 @@ def test_classify() -> None:
 
 
 @pytest.mark.parametrize("status, code, message, expect_type, hint_words", [
-    (403, "PermissionDenied", "Principal does not have access", JobsError,
+    (403, "PermissionDenied", "Principal does not have access", UsageError,
      ["Cognitive Services OpenAI Contributor", "operatorPrincipalId", "pulumi up"]),
-    (401, "401", "Access denied due to invalid subscription key", JobsError, ["AZURE_OPENAI_API_KEY", "az login"]),
+    (401, "401", "Access denied due to invalid subscription key", UsageError,
+     ["AZURE_OPENAI_API_KEY", "az login", "disables local (key) auth"]),
+    (400, "BadRequest", "API version not supported", UsageError, ["--api-version", "OPENAI_API_VERSION"]),
     (404, "DeploymentNotFound", "The API deployment for this resource does not exist.", UsageError,
      ["deployment", "pulumi"]),
     (400, "invalidPayload", "The specified base model does not support fine-tuning.", UsageError,
@@ -162,6 +164,68 @@ def test_translation_names_the_fix(status: int, code: str, message: str, expect_
 def test_translation_keeps_exit_codes() -> None:
     assert translate(status_error(400, code="bad", message="x")).exit_code == ExitCode.USAGE
     assert translate(status_error(500, code="oops", message="x")).exit_code == ExitCode.FAILED
+
+
+def test_auth_errors_are_usage_errors_not_job_failures() -> None:
+    """Exit 1 means "the job failed"; a rejected credential or a missing role is for the user to fix (exit 2)."""
+    for status in (401, 403):
+        err = translate(status_error(status, code="PermissionDenied" if status == 403 else "401", message="no"))
+        assert err.exit_code == ExitCode.USAGE, status
+
+
+def test_token_provider_failure_is_a_usage_error_naming_every_fix() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import CredentialUnavailableError
+
+    for exc in (CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token from the included "
+                                           "credentials.\nAttempted credentials:\n\tEnvironmentCredential: ..."),
+                ClientAuthenticationError("AADSTS700082: The refresh token has expired")):
+        p, slept = policy()
+        fn = Script([exc])
+        with pytest.raises(UsageError) as info:
+            call_with_retry(fn, policy=p, what="list jobs")
+        assert fn.calls == 1 and slept == []  # not retried
+        err = info.value
+        assert err.exit_code == ExitCode.USAGE and err.message.startswith("list jobs: could not get an Entra ID token")
+        assert "Attempted credentials" not in err.message  # the first line only
+        for fix in ("az login", "DefaultAzureCredential", "AZURE_OPENAI_AD_TOKEN", "AZURE_OPENAI_API_KEY",
+                    "disables local (key) auth"):
+            assert fix in (err.hint or ""), fix
+
+
+def test_other_exceptions_still_propagate() -> None:
+    p, _ = policy()
+    with pytest.raises(KeyError):
+        call_with_retry(Script([KeyError("x")]), policy=p)
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("FTJOBS_RETRY_ATTEMPTS", "0", ["at least 1", "attempts"]),
+    ("FTJOBS_RETRY_ATTEMPTS", "2.5", ["whole number", "attempts"]),
+    ("FTJOBS_RETRY_BASE", "-1", ["greater than 0", "seconds"]),
+    ("FTJOBS_RETRY_BASE", "0", ["greater than 0", "seconds"]),
+    ("FTJOBS_RETRY_CAP", "nan", ["finite", "seconds"]),
+    ("FTJOBS_RETRY_MAX_WAIT", "-5", ["at least 0", "seconds"]),
+])
+def test_env_knobs_are_range_checked(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+                                     words: list[str]) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UsageError) as info:
+        RetryPolicy.from_env()
+    text = info.value.message + " " + (info.value.hint or "")
+    assert f"{name}={value!r}" in info.value.message
+    for w in words:
+        assert w in text, (w, text)
+    if name == "FTJOBS_RETRY_ATTEMPTS":
+        assert "seconds" not in text  # a count, not a duration
+
+
+def test_env_knobs_accept_good_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTJOBS_RETRY_ATTEMPTS", "3")
+    monkeypatch.setenv("FTJOBS_RETRY_BASE", "0.5")
+    monkeypatch.setenv("FTJOBS_RETRY_MAX_WAIT", "0")
+    p = RetryPolicy.from_env()
+    assert (p.max_attempts, p.base, p.max_retry_after) == (3, 0.5, 0.0)
 
 
 def test_bad_env_knob_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures_runner import read_state, server_view
+from tests.fixtures_stack import CWD
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -24,7 +25,7 @@ def test_full_run_promotes_and_a_rerun_repeats_nothing(api: str, job_emulator: A
     job = view.jobs[0]
     assert job.status == "succeeded" and job.fine_tuned_model.endswith("-ft-travel")
     # the exact `pulumi config set` call
-    assert ["config", "set", "--stack", "dev", "fineTunedModel", job.fine_tuned_model] in fake_pulumi.calls()
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", job.fine_tuned_model, *CWD] in fake_pulumi.calls()
     assert fake_pulumi.config["fineTunedModel"] == job.fine_tuned_model
     state = read_state(runner_env)
     assert state["promoted"]["fine_tuned_model"] == job.fine_tuned_model
@@ -209,7 +210,7 @@ def test_endpoint_from_stack_outputs(job_emulator: Any, fake_pulumi: Any, jobs_c
     out = jobs_cli("list", "--stack", "dev", "--json")
     assert out.exit_code == 0, out.stderr
     assert out.json["jobs"] == []
-    assert ["stack", "output", "--json", "--show-secrets=false", "--stack", "dev"] in fake_pulumi.calls()
+    assert ["stack", "output", "--json", "--show-secrets=false", "--stack", "dev", *CWD] in fake_pulumi.calls()
 
 
 def test_status_events_list_pause_resume_cancel(job_emulator: Any, training_copy: Path, jobs_cli: Any) -> None:
@@ -294,9 +295,8 @@ def test_train_by_file_id_estimates_from_what_upload_counted(job_emulator: Any, 
 def test_train_by_unknown_file_id_cannot_check_max_cost(job_emulator: Any, jobs_cli: Any) -> None:
     from tests.fixtures_runner import sdk_client
 
-    f = sdk_client(job_emulator.url).files.create(
-        file=("x.jsonl", b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'),
-        purpose="fine-tune")
+    line = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
+    f = sdk_client(job_emulator.url).files.create(file=("x.jsonl", line * 10), purpose="fine-tune")  # 10: the minimum
     out = jobs_cli("train", "--file-id", f.id, "--endpoint", job_emulator.url, "--yes", "--price-per-1m", "25",
                    "--max-cost", "1")
     assert out.exit_code == 3 and "cost is unknown" in out.stderr

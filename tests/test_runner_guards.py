@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from jobs import lifecycle as lc
@@ -52,3 +55,86 @@ def test_price_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "FTJOBS_PRICE_PER_1M" in info.value.message
     with pytest.raises(UsageError):
         lc.resolve_price(-1.0)
+
+
+# --------------------------------------------------------------------------- bad settings: exit 2, never a traceback
+
+
+@pytest.mark.parametrize("value", ["-5", "nan"])
+def test_negative_max_cost_is_refused_before_anything(value: str, runner_env: Path, training_copy: Path,
+                                                      jobs_cli: Any) -> None:
+    for cmd in (["train", str(training_copy)], ["run", str(training_copy)]):
+        # no server at this endpoint: the option is refused before any connection
+        out = jobs_cli(*cmd, "--endpoint", "http://127.0.0.1:9", "--yes", "--max-cost", value)
+        assert out.exit_code == 2, out.stderr
+        assert "--max-cost" in out.stderr and "must not be negative" in out.stderr
+    with pytest.raises(UsageError):
+        lc.check_max_cost(-0.01)
+    assert lc.check_max_cost(0.0) == 0.0 and lc.check_max_cost(None) is None
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"FTJOBS_POLL_INTERVAL": "-1"}, ["FTJOBS_POLL_INTERVAL='-1'", "greater than 0"]),
+    ({"FTJOBS_POLL_INTERVAL": "0"}, ["FTJOBS_POLL_INTERVAL='0'", "greater than 0"]),  # 0 would busy-loop
+    ({"FTJOBS_POLL_INTERVAL": "soon"}, ["FTJOBS_POLL_INTERVAL='soon'", "not a number"]),
+    ({"FTJOBS_POLL_MAX": "-2"}, ["FTJOBS_POLL_MAX='-2'"]),
+    ({"FTJOBS_POLL_INTERVAL": "5", "FTJOBS_POLL_MAX": "1"}, ["FTJOBS_POLL_MAX=1 is below FTJOBS_POLL_INTERVAL=5"]),
+    ({"FTJOBS_POLL_RUNNING_MIN": "-1"}, ["FTJOBS_POLL_RUNNING_MIN='-1'", "at least 0"]),
+    ({"FTJOBS_STATUS_EVERY": "x"}, ["FTJOBS_STATUS_EVERY='x'"]),
+])
+def test_bad_poll_settings_are_usage_errors(env: dict[str, str], words: list[str], runner_env: Path,
+                                            jobs_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    # refused before the first request: no server needed
+    out = jobs_cli("watch", "ftjob-x", "--endpoint", "http://127.0.0.1:9")
+    assert out.exit_code == 2, out.stderr
+    for w in words:
+        assert w in out.stderr, (w, out.stderr)
+
+
+def test_poll_interval_alone_raises_the_default_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTJOBS_POLL_INTERVAL", "60")
+    monkeypatch.delenv("FTJOBS_POLL_MAX", raising=False)
+    assert lc.poll_settings() == (60.0, 60.0, 1.5)
+
+
+def test_state_dir_that_is_a_file(runner_env: Path, jobs_cli: Any, monkeypatch: pytest.MonkeyPatch,
+                                  tmp_path: Path) -> None:
+    from jobs.state import RunState
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    for where in (blocker, blocker / "sub"):
+        monkeypatch.setenv("FTJOBS_STATE_DIR", str(where))
+        out = jobs_cli("status", "--endpoint", "http://127.0.0.1:9")  # JOB_ID from the state
+        assert out.exit_code == 2, out.stderr
+        assert f"FTJOBS_STATE_DIR={str(where)!r} is not a folder" in out.stderr
+        with pytest.raises(UsageError):
+            with RunState("dev").locked():
+                pass
+
+
+@pytest.mark.parametrize("content, what", [
+    ('{"jobs": 5}', '"jobs" is a JSON number, expected an object'),
+    ("[1, 2]", "the top level is a JSON array"),
+    ('{"files": {"abc": "file-1"}}', '"files"["abc"] is a JSON string'),
+    ('{"promoted": "yes"}', '"promoted" is a JSON string'),
+    ('{"latest_job": 7}', '"latest_job" is a JSON number'),
+])
+def test_state_file_with_the_wrong_shape(content: str, what: str, runner_env: Path, jobs_cli: Any) -> None:
+    runner_env.mkdir(parents=True, exist_ok=True)
+    (runner_env / "dev.json").write_text(content)
+    out = jobs_cli("status", "--endpoint", "http://127.0.0.1:9")
+    assert out.exit_code == 2, out.stderr
+    assert f"run state {runner_env / 'dev.json'} has the wrong shape: {what}" in out.stderr
+    assert "move it aside" in out.stderr
+
+
+def test_train_with_an_unknown_file_id_fails_before_any_estimate(runner_env: Path, job_emulator: Any,
+                                                                 jobs_cli: Any) -> None:
+    out = jobs_cli("train", "--file-id", "file-nosuch", "--endpoint", job_emulator.url, "--yes",
+                   "--price-per-1m", "25")
+    assert out.exit_code == 2, out.stderr
+    assert "--file-id file-nosuch: no such file" in out.stderr
+    assert "cost estimate" not in out.stderr

@@ -1,5 +1,6 @@
 """watch / upload internals with a scripted service: event de-duplication with unstable ids,
-polling backoff (reset on change), paused reported, train loss, a file that fails processing."""
+polling backoff (reset on a status change, floor while running), event paging, plain-output volume,
+paused reported, train loss, a file that fails processing."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class ScriptedJobs:
         err = NS(code="invalidTrainingFile", message="line 3 is bad", param="training_file") if s == "failed" else None
         return NS(id=job_id, status=s, created_at=None, estimated_finish=None, fine_tuned_model=None, error=err)
 
-    def list_events(self, job_id: str, limit: int = 50) -> NS:
+    def list_events(self, job_id: str, limit: int = 50, after: str | None = None) -> NS:
         page = self.pages[min(self.n - 1, len(self.pages) - 1)]
         return NS(data=list(reversed(page)))  # newest first, like the service
 
@@ -62,6 +63,8 @@ def watch(statuses: list[str], pages: list[list[NS]]) -> tuple[lc.WatchOutcome, 
 def _poll(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTJOBS_POLL_INTERVAL", "2")
     monkeypatch.setenv("FTJOBS_POLL_MAX", "30")
+    monkeypatch.delenv("FTJOBS_POLL_RUNNING_MIN", raising=False)  # the default floor, 10 s
+    monkeypatch.delenv("FTJOBS_STATUS_EVERY", raising=False)
 
 
 def test_events_with_new_ids_are_not_shown_twice() -> None:
@@ -83,15 +86,13 @@ def test_same_message_at_another_time_is_a_new_event() -> None:
     assert text.count("Checkpoint saved.") == 2
 
 
-def test_backoff_grows_while_nothing_changes_and_resets_on_change() -> None:
-    statuses = ["running"] * 9 + ["succeeded"]
-    same = [ev(1, "Job started.", id="s")]
-    pages = [same] * 6 + [same + [ev(9, "Checkpoint created.", id="c")]] * 4
+def test_backoff_resets_on_status_change_only_and_running_has_a_floor() -> None:
+    statuses = ["queued"] * 4 + ["running"] * 9 + ["succeeded"]
+    pages = [[ev(i, f"Event {i}.", id=f"e{i}")] for i in range(1, 15)]  # something new on every poll
     _, _, slept = watch(statuses, pages)
-    assert slept[0] == 2.0  # something new on the first poll
-    assert slept[1:6] == [3.0, 4.5, 6.75, 10.125, 15.1875]  # x1.5 while polls 2-6 see nothing new
-    assert slept[6] == 2.0  # poll 7 sees a new event: back to the first interval
-    assert max(slept) <= 30
+    assert slept[:4] == [2.0, 3.0, 4.5, 6.75]  # queued: new events do not reset the backoff
+    # running: back to the start (status changed), but never below the 10 s floor; then x1.5 up to 30
+    assert slept[4:] == [10.0, 15.0, 22.5, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0]
 
 
 def test_backoff_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +132,7 @@ def test_cancelled_is_exit_1() -> None:
 def test_file_processing_error_reports_status_details(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.state import RunState
 
-    monkeypatch.setenv("FTJOBS_POLL_INTERVAL", "0")
+    monkeypatch.setenv("FTJOBS_POLL_INTERVAL", "0.01")
     data = tmp_path / "d.jsonl"
     data.write_text("{}\n")
     states = iter(["pending", "running", "error"])
@@ -187,3 +188,105 @@ def test_adoption_matches_file_suffix_time_model_and_epochs() -> None:
     assert lc.find_adoptable(conn, training_file="file-1", suffix="ft-travel", since=1000).id == "by-name"
     listed[:] = [job("by-name", suffix=None, ftm="gpt-4.1-2025-04-14.ft-abc-other")]
     assert lc.find_adoptable(conn, training_file="file-1", suffix="ft-travel", since=1000) is None
+
+
+# --------------------------------------------------------------------------- a long job on a simulated clock
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0, "a zero wait is a busy loop"
+        self.t += seconds
+
+
+class TimedService:
+    """queued until t=20, running until t=620 (a metrics event and a checkpoint event on every poll
+    while running), then succeeded. Events: newest first, ``limit``/``after`` paging like the service."""
+
+    def __init__(self, clock: Clock, *, burst: int = 0):
+        self.clock = clock
+        self.events: list[NS] = []  # oldest first
+        self.retrieves = 0
+        self.event_calls = 0
+        self.burst = burst
+
+    def retrieve(self, job_id: str) -> NS:
+        self.retrieves += 1
+        t = self.clock.t
+        status = "queued" if t < 20 else "running" if t < 620 else "succeeded"
+        if status == "running":
+            n = len(self.events)
+            for k in range(self.burst or 1):
+                self.events.append(ev(int(t), f"Checkpoint {n + k}.", id=f"c{n + k}"))
+            self.events.append(ev(int(t), f"Step {n}: training loss=0.5", id=f"m{n}", type="metrics",
+                                  data={"step": n, "train_loss": 1.0 / (n + 1)}))
+        return NS(id=job_id, status=status, created_at=None, estimated_finish=None, fine_tuned_model=None, error=None)
+
+    def list_events(self, job_id: str, limit: int = 20, after: str | None = None) -> NS:
+        self.event_calls += 1
+        newest_first = list(reversed(self.events))
+        if after is not None:
+            ids = [e.id for e in newest_first]
+            newest_first = newest_first[ids.index(after) + 1:]
+        return NS(data=newest_first[:limit], has_more=len(newest_first) > limit)
+
+
+def timed_watch(service: TimedService, clock: Clock) -> tuple[lc.WatchOutcome, str]:
+    conn = FakeConn(NS(fine_tuning=NS(jobs=service)))
+    out = io.StringIO()
+    result = lc.watch_job(conn, "ftjob-1", rs=None, display=PlainDisplay(out, clock=clock.now), sleep=clock.sleep)
+    return result, out.getvalue()
+
+
+def test_a_ten_minute_job_is_polled_and_logged_sparingly() -> None:
+    clock = Clock()
+    service = TimedService(clock)
+    result, text = timed_watch(service, clock)
+    assert result.status is JobStatus.SUCCEEDED
+    # queued: 2, 3, 4.5, 6.75, 10.1 s; running (from t=26.4): 10, 15, 22.5, then every 30 s up to t=620
+    assert result.polls == 28 and service.retrieves == 28
+    status_lines = [ln for ln in text.splitlines() if ln.startswith("ftjob-1: ")]
+    # queued, running, then at most one line per 30 s while only the loss changes, and succeeded
+    assert len(status_lines) <= 2 + 600 // 30 + 1
+    assert status_lines[0].startswith("ftjob-1: queued") and status_lines[-1].startswith("ftjob-1: succeeded")
+    # every checkpoint event line is still printed, exactly once
+    checkpoints = [ln for ln in text.splitlines() if "Checkpoint" in ln]
+    assert len(checkpoints) == len(set(checkpoints)) == sum(1 for e in service.events if e.type == "message")
+
+
+def test_a_burst_of_events_between_polls_is_paged_not_lost() -> None:
+    clock = Clock()
+    service = TimedService(clock, burst=120)  # 121 new events per running poll: three pages of 50
+    result, text = timed_watch(service, clock)
+    messages = [e.message for e in service.events if e.type == "message"]
+    assert len(messages) == 120 * 22  # 22 running polls (see the test above)
+    for m in messages:
+        assert text.count(m + "\n") == 1, m
+    assert [e.message for e in result.events if e.type == "message"] == messages  # oldest first
+    # 5 queued polls read one (empty) page; each running poll reads pages until it meets an event it has
+    # seen or the list ends: 50 + 50 + 21 new = 3 pages; the final poll stops on its first, seen, event
+    assert service.event_calls == 5 + 22 * 3 + 1
+
+
+def test_plain_display_status_line_rules() -> None:
+    clock = Clock()
+    out = io.StringIO()
+    d = PlainDisplay(out, every=30, clock=clock.now)
+    d.update(job_id="j", status="running", elapsed=0, loss="1.0")
+    clock.t = 10
+    d.update(job_id="j", status="running", elapsed=10, loss="0.9")  # loss only, < 30 s: no line
+    clock.t = 31
+    d.update(job_id="j", status="running", elapsed=31, loss="0.8")  # >= 30 s since the last line
+    clock.t = 32
+    d.update(job_id="j", status="paused", elapsed=32, loss="0.8")  # status change: at once
+    clock.t = 100
+    d.update(job_id="j", status="paused", elapsed=100, loss="0.8")  # nothing changed: no line
+    lines = out.getvalue().splitlines()
+    assert [ln.split("  ")[0] for ln in lines] == ["j: running", "j: running", "j: paused"]
+    assert "train loss 0.8" in lines[1]

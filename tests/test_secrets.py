@@ -50,7 +50,7 @@ def test_api_key_never_leaks(tmp_path: Path, training_copy: Path, fake_pulumi: A
     # a wrong key: the error says how to fix auth, and still shows no key
     with EmulatorServer(tmp_path / "em2", runner_config(api_keys=["some-other-key"])) as em2:
         out = jobs_cli("list", "--endpoint", em2.url)
-        assert out.exit_code == 1 and "HTTP 401" in out.stderr and "AZURE_OPENAI_API_KEY" in out.stderr
+        assert out.exit_code == 2 and "HTTP 401" in out.stderr and "AZURE_OPENAI_API_KEY" in out.stderr
         outputs += [out.stdout, out.stderr]
 
     assert all(marker not in text for text in outputs)

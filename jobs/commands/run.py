@@ -59,6 +59,7 @@ def run(*, data: str, model: str | None = None, suffix: str = "ft-travel", valid
     from jobs.display import make_display
 
     model_id = check_model(model)
+    lc.check_max_cost(max_cost)
     check = lc.validate_data(Path(data), model=model_id)
     lc.checkpoint("after_validate")
     conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)

@@ -74,6 +74,31 @@ def check_suffix(suffix: str) -> str:
     return suffix
 
 
+def _processed_file(conn: Any, file_id: str, *, say: Any) -> Any:
+    """``--file-id``: the file must exist on the server and be processed (waits while it is processing)."""
+    from jobs.errors import JobsError
+    from jobs.status import FileStatus, normalise_file
+
+    try:
+        f = conn.call(conn.client.files.retrieve, file_id, what="get file")
+    except JobsError as exc:
+        if "HTTP 404" not in exc.message:
+            raise
+        where = getattr(conn, "endpoint", None)
+        raise UsageError(f"--file-id {file_id}: no such file on {where or 'the endpoint'}; nothing was created",
+                         hint="check the id (`python -m jobs upload DATA.jsonl --json` prints it; files belong to "
+                         "one AI Services resource), or pass the data file instead of --file-id") from None
+    st = normalise_file(lc.get(f, "status"))
+    if st is FileStatus.PROCESSING:
+        f = lc.wait_processed(conn, file_id, say=say)
+        st = normalise_file(lc.get(f, "status"))
+    if st is not FileStatus.PROCESSED:
+        raise UsageError(f"--file-id {file_id} is {lc.get(f, 'status')}, not processed: "
+                         f"{lc.get(f, 'status_details') or 'no reason given'}",
+                         hint="upload the file again with `python -m jobs upload DATA.jsonl`")
+    return f
+
+
 def prepare_and_create(conn: Any, rs: Any, *, data: str | None, file_id: str | None, model: str | None,
                        suffix: str, validation_file: str | None, epochs: int | None, batch_size: int | None,
                        learning_rate_multiplier: float | None, seed: int | None, training_type: str | None,
@@ -84,6 +109,7 @@ def prepare_and_create(conn: Any, rs: Any, *, data: str | None, file_id: str | N
     check_suffix(suffix)
     hp = hyperparameters(epochs, batch_size, learning_rate_multiplier)
     price = lc.resolve_price(price_per_1m)
+    lc.check_max_cost(max_cost)
     if data and file_id:
         raise UsageError("pass either DATA.jsonl or --file-id, not both", hint="drop one of them")
     check = check if data else None
@@ -95,6 +121,7 @@ def prepare_and_create(conn: Any, rs: Any, *, data: str | None, file_id: str | N
         tokens, auto_epochs = check.billed_tokens_per_epoch, check.epochs
     elif file_id:
         training_identity = f"file:{file_id}"
+        _processed_file(conn, file_id, say=say)  # before any estimate: a wrong id fails here, clearly
         facts = lc.file_facts(rs.load(), file_id)  # uploaded by this project: the validator's counts
         if facts:
             tokens, auto_epochs = facts.get("billed_tokens_per_epoch"), facts.get("auto_epochs")
@@ -118,6 +145,15 @@ def prepare_and_create(conn: Any, rs: Any, *, data: str | None, file_id: str | N
     state = rs.load()
     guarded = False
     if (new or key not in state["jobs"]) and key not in state["pending"]:
+        if not new:  # defence in depth: a job the state lost (wiped folder, other machine) is not started twice
+            known = (state["files"].get(check.sha256) or {}).get("file_id") if check is not None else file_id
+            dup = lc.find_duplicate(conn, model=model_id, suffix=suffix, training_file=known,
+                                    filename=check.path.name if check is not None else None,
+                                    size=check.path.stat().st_size if check is not None else None,
+                                    n_epochs=hp.get("n_epochs"), exclude=lc.tracked_job_ids(state))
+            if dup is not None:
+                raise lc.refuse_duplicate(dup, what=f"{check.path.name} (same name and size)" if check is not None
+                                          else f"file {file_id}")
         lc.guard_cost(est, max_cost=max_cost, yes=yes, say=say)
         guarded = True
 
@@ -126,17 +162,6 @@ def prepare_and_create(conn: Any, rs: Any, *, data: str | None, file_id: str | N
         training_id = up.file_id
     else:
         training_id = str(file_id)
-        f = conn.call(conn.client.files.retrieve, training_id, what="get file")
-        from jobs.status import FileStatus, normalise_file
-
-        st = normalise_file(lc.get(f, "status"))
-        if st is FileStatus.PROCESSING:
-            f = lc.wait_processed(conn, training_id, say=say)
-            st = normalise_file(lc.get(f, "status"))
-        if st is not FileStatus.PROCESSED:
-            raise UsageError(f"--file-id {training_id} is {lc.get(f, 'status')}, not processed: "
-                             f"{lc.get(f, 'status_details') or 'no reason given'}",
-                             hint="upload the file again with `python -m jobs upload DATA.jsonl`")
     val_id: str | None = None
     if vcheck is not None:
         val_id = lc.ensure_uploaded(conn, rs, vcheck.path, vcheck.sha256, say=say, check=vcheck).file_id
@@ -160,6 +185,7 @@ def train(*, data: str | None = None, file_id: str | None = None, model: str | N
     if data is None and file_id is None:
         raise UsageError("nothing to train on: pass DATA.jsonl or --file-id ID",
                          hint="e.g. python -m jobs train data/travel-train.jsonl")
+    lc.check_max_cost(max_cost)
     conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)
     rs = lc.run_state(conn)
     display = make_display(json_mode=json_mode)
