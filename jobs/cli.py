@@ -105,9 +105,8 @@ def emulator(host: str, port: int, state_dir: str, config_file: str | None) -> N
     invoke("jobs.commands.emulator:serve", host=host, port=port, state_dir=state_dir, config_file=config_file)
 
 
-# --------------------------------------------------------------------------- runner: jobs
+# --------------------------------------------------------------------------- runner: the job lifecycle
 # upload, train, watch, status, events, cancel, pause, resume, list, run
-# (engineer D1 adds commands between these two markers)
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -248,14 +247,8 @@ def run(json_mode: bool, training_type: str | None, **kwargs: Any) -> None:
     invoke("jobs.commands.run:run", json_mode=json_mode, training_type=_canon_training_type(training_type), **kwargs)
 
 
-# --------------------------------------------------------------------------- runner: stack
+# --------------------------------------------------------------------------- runner: the stack and the rehearsal
 # promote, metrics, clean, rehearse
-# (engineer D2 adds commands between these two markers)
-
-
-def _split_conn(kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    json_mode = bool(kwargs.pop("json_mode", False))
-    return json_mode, kwargs
 
 
 @cli.command()
@@ -263,13 +256,12 @@ def _split_conn(kwargs: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
 @click.option("--up", "run_up", is_flag=True, help="Also run `pulumi up --yes` (deploys the model: hourly fees!).")
 @click.option("--deployment-name", default=None, help="Also set fineTunedDeploymentName in the stack.")
 @connection_options
-def promote(job_id: str | None, run_up: bool, deployment_name: str | None, **kwargs: Any) -> None:
+def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_mode: bool, **conn: Any) -> None:
     """Set a succeeded job's fine-tuned model in the stack (fineTunedModel).
 
     JOB_ID defaults to the latest succeeded job of the stack's run state.
     Without the pulumi executable it prints the commands to run by hand (exit 0).
     """
-    json_mode, conn = _split_conn(kwargs)
     invoke("jobs.commands.promote:promote", json_mode=json_mode, job_id=job_id, up=run_up,
            deployment_name=deployment_name, **conn)
 
@@ -280,9 +272,8 @@ def promote(job_id: str | None, run_up: bool, deployment_name: str | None, **kwa
               help="Write a PNG chart of loss and token accuracy by step.")
 @click.option("--rows", type=int, default=20, show_default=True, help="Rows of results.csv to show (0: all).")
 @connection_options
-def metrics(job_id: str, plot_path: str | None, rows: int, **kwargs: Any) -> None:
+def metrics(job_id: str, plot_path: str | None, rows: int, json_mode: bool, **conn: Any) -> None:
     """Checkpoints and results.csv of a job as a table, and optionally a chart."""
-    json_mode, conn = _split_conn(kwargs)
     invoke("jobs.commands.metrics:metrics", json_mode=json_mode, job_id=job_id, plot=plot_path, rows=rows, **conn)
 
 
@@ -290,9 +281,8 @@ def metrics(job_id: str, plot_path: str | None, rows: int, **kwargs: Any) -> Non
 @click.option("--models", is_flag=True, help="Also delete the fine-tuned models of this project's jobs.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @connection_options
-def clean(models: bool, yes: bool, **kwargs: Any) -> None:
+def clean(models: bool, yes: bool, json_mode: bool, **conn: Any) -> None:
     """Delete the files this project uploaded (and, with --models, its fine-tuned models); unset fineTunedModel."""
-    json_mode, conn = _split_conn(kwargs)
     invoke("jobs.commands.clean:clean", json_mode=json_mode, models=models, yes=yes, **conn)
 
 

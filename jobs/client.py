@@ -131,7 +131,7 @@ def resolve_api(api: str | None) -> str:
 
 
 def _stack_outputs(stack: str) -> dict[str, Any]:
-    from jobs import pulumi_cli  # D2's bridge; the only module that runs `pulumi`
+    from jobs import pulumi_cli  # the only module that runs `pulumi`
 
     outputs = pulumi_cli.stack_outputs(stack)
     return dict(outputs or {})

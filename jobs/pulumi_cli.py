@@ -91,8 +91,14 @@ def _hint_for(stderr: str) -> str:
 
 
 def format_command(argv: Sequence[str]) -> str:
-    """The shell form of a command, quoted so it can be pasted."""
-    return shlex.join(list(argv))
+    """The shell form of a command, quoted so it can be pasted here.
+
+    ``--cwd ROOT`` is left out when ROOT is the current folder: it changes nothing there.
+    """
+    args = list(argv)
+    if len(args) >= 2 and args[-2] == "--cwd" and Path(args[-1]).resolve() == Path.cwd().resolve():
+        args = args[:-2]
+    return shlex.join(args)
 
 
 def available() -> bool:

@@ -34,7 +34,7 @@ def test_sets_fine_tuned_model_with_exact_argv(fake_pulumi: FakePulumi, stack_st
     assert not any(c[0] == "up" for c in calls)
     assert fake_pulumi.config["fineTunedModel"] == MODEL
     assert result.applied and not result.up_ran
-    assert result.next_command == f"pulumi up --stack dev --cwd {REPO}"
+    assert result.next_command == "pulumi up --stack dev"  # run from the project root: no --cwd needed
     text = result.to_text()
     assert "next: pulumi up --stack dev" in text
     # fineTunedDeploymentSku not set: the stack's default, Developer
@@ -90,8 +90,8 @@ def test_up_runs_pulumi_up_yes(fake_pulumi: FakePulumi, stack_state_dir: Path, c
 def test_without_pulumi_prints_commands_and_records_not_applied(stack_state_dir: Path) -> None:
     result = pr.promote_job(AZURE, job(), stack="dev", up=True)
     assert result.applied is False and result.up_ran is False
-    assert result.manual_commands == [f"pulumi config set --stack dev fineTunedModel {MODEL} --cwd {REPO}",
-                                     f"pulumi up --stack dev --cwd {REPO}"]
+    assert result.manual_commands == [f"pulumi config set --stack dev fineTunedModel {MODEL}",
+                                     f"pulumi up --stack dev"]
     text = result.to_text()
     assert "NOT set in stack dev" in text and "`pulumi` executable is not on PATH" in text
     assert f"    pulumi config set --stack dev fineTunedModel {MODEL}" in text
@@ -146,7 +146,7 @@ def test_result_json_round_trips(fake_pulumi: FakePulumi, stack_state_dir: Path)
     result = pr.promote_job(AZURE, job(), stack="dev")
     data = json.loads(json.dumps(result.to_json()))
     assert data["fine_tuned_model"] == MODEL and data["applied"] is True
-    assert data["commands_run"] == [f"pulumi config set --stack dev fineTunedModel {MODEL} --cwd {REPO}"]
+    assert data["commands_run"] == [f"pulumi config set --stack dev fineTunedModel {MODEL}"]
 
 
 # ----------------------------------------------------------------- the command, against the emulator

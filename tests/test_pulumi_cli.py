@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,11 @@ def test_format_command_quotes() -> None:
     assert pulumi_cli.format_command(["pulumi", "config", "set", "--stack", "my stack", "k", "v"]) == (
         "pulumi config set --stack 'my stack' k v"
     )
+
+
+def test_format_command_shows_cwd_only_outside_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = pulumi_cli.up_argv("dev", cwd=REPO)
+    monkeypatch.chdir(REPO)
+    assert pulumi_cli.format_command(argv) == "pulumi up --yes --stack dev"
+    monkeypatch.chdir(tmp_path)
+    assert pulumi_cli.format_command(argv) == f"pulumi up --yes --stack dev --cwd {REPO}"
