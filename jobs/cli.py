@@ -46,10 +46,30 @@ def invoke(target: str, *, json_mode: bool = False, **kwargs: Any) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted: nothing was lost; run the same command again to resume.", err=True)
         sys.exit(130)
+    except _PROGRAMMING_OS_ERRORS:
+        raise  # network errors are the retry policy's job; one escaping here is a bug and should show
+    except OSError as exc:  # last resort: a permissions/disk problem the core did not name is never a traceback
+        err = JobsError(_os_error_text(exc), hint="check the path's permissions and free disk space, then run the "
+                        "same command again (it resumes)")
+        err.exit_code = ExitCode.USAGE
+        _print_error(err, json_mode=json_mode)
+        sys.exit(int(err.exit_code))
     emit(result, json_mode=json_mode)
     code = int(getattr(result, "exit_code", ExitCode.OK) or 0)
     if code:
         sys.exit(code)
+
+
+# OSError subclasses that mean a bug or a network failure, not the user's disk or permissions.
+_PROGRAMMING_OS_ERRORS = (ConnectionError, BlockingIOError, ChildProcessError, InterruptedError)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """One line: what failed and on which path (OSError's own str() can span lines or be empty)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f": {' -> '.join(paths)}" if paths else ""
+    return " ".join(f"{reason}{where} ({type(exc).__name__})".split())
 
 
 def _print_error(exc: JobsError, *, json_mode: bool) -> None:
@@ -267,13 +287,13 @@ def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_
 
 
 @cli.command()
-@click.argument("job_id")
+@click.argument("job_id", required=False)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write a PNG chart of loss and token accuracy by step.")
 @click.option("--rows", type=int, default=20, show_default=True, help="Rows of results.csv to show (0: all).")
 @connection_options
-def metrics(job_id: str, plot_path: str | None, rows: int, json_mode: bool, **conn: Any) -> None:
-    """Checkpoints and results.csv of a job as a table, and optionally a chart."""
+def metrics(job_id: str | None, plot_path: str | None, rows: int, json_mode: bool, **conn: Any) -> None:
+    """Checkpoints and results.csv of a job as a table, and optionally a chart (default: latest job)."""
     invoke("jobs.commands.metrics:metrics", json_mode=json_mode, job_id=job_id, plot=plot_path, rows=rows, **conn)
 
 

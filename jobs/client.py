@@ -72,7 +72,10 @@ class Connection:
     api_version: str | None = None
     outputs: dict[str, Any] | None = None
     auth: str = "entra"  # "api-key" | "ad-token" | "entra": how, never what
+    endpoint_source: str = "--endpoint"  # where the endpoint came from, named when it cannot be reached
     _secret: str | None = field(default=None, repr=False)
+    # True once a call got an answer: later refusals are a service restarting, retried with the full policy
+    reached: bool = field(default=False, repr=False)
 
     @property
     def base_deployment(self) -> str | None:
@@ -96,9 +99,14 @@ class Connection:
 
         policy = RetryPolicy.from_env()
         policy.notify = self._notify
+        policy.endpoint = f"{self.endpoint} (from {self.endpoint_source})"
+        if self.reached:
+            policy.refused_attempts = policy.max_attempts
         try:
-            return call_with_retry(fn, *args, policy=policy, what=what, idempotent=idempotent,
-                                   reconcile=reconcile, **kwargs)
+            value = call_with_retry(fn, *args, policy=policy, what=what, idempotent=idempotent,
+                                    reconcile=reconcile, **kwargs)
+            self.reached = True
+            return value
         except Exception as exc:  # scrub the key from anything that might carry it
             if self._secret and self._secret in str(exc):
                 from jobs.errors import JobsError
@@ -145,11 +153,15 @@ def connect(
     api_version: str | None = None,
 ) -> Connection:
     """Build a :class:`Connection` from options, env and (last) the stack's outputs."""
-    stack = stack or os.environ.get("FTJOBS_STACK") or "dev"
+    from jobs.state import resolve_stack
+
+    stack = resolve_stack(stack)
     shape = resolve_api(api)
     outputs: dict[str, Any] | None = None
     url = (endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT") or "").strip()
+    source = "--endpoint" if endpoint else "env AZURE_OPENAI_ENDPOINT"
     if not url:
+        source = f"the ai_services_endpoint output of stack {stack}"
         reason = ""
         try:
             outputs = _stack_outputs(stack)
@@ -227,4 +239,4 @@ def connect(
             client = openai.OpenAI(base_url=f"{url}/openai/v1/", api_key=token_provider(), max_retries=0,
                                    timeout=timeout)
     return Connection(client=client, endpoint=url, api=shape, stack=stack, api_version=version,
-                      outputs=outputs, auth=auth, _secret=secret)
+                      outputs=outputs, auth=auth, _secret=secret, endpoint_source=source)

@@ -27,6 +27,7 @@ config values written are model ids and deployment names, never keys.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -109,9 +110,19 @@ def available() -> bool:
 
 
 def _check_stack(stack: str) -> str:
-    if not stack or stack.startswith("-") or any(ch.isspace() for ch in stack):
-        raise UsageError(f"invalid stack name {stack!r}", hint="pass --stack NAME or set FTJOBS_STACK (default: dev)")
-    return stack
+    from jobs.state import resolve_stack
+
+    return resolve_stack(stack)
+
+
+# Data-plane credentials the runner reads; `pulumi` never needs them, so its subprocesses do not get them.
+_SECRET_ENV = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    return env
 
 
 def _root(cwd: str | Path | None) -> str:
@@ -168,8 +179,7 @@ def _require(argv: Sequence[str], purpose: str) -> str:
 
 def _run(argv: Sequence[str], purpose: str, *, timeout: float = QUICK_TIMEOUT) -> subprocess.CompletedProcess[str]:
     exe = _require(argv, purpose)
-    env = dict(os.environ)
-    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    env = _child_env()
     try:
         return subprocess.run(
             [exe, *argv[1:]], capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
@@ -182,6 +192,44 @@ def _run(argv: Sequence[str], purpose: str, *, timeout: float = QUICK_TIMEOUT) -
     except OSError as exc:
         raise JobsError(f"could not run `{format_command(argv)}`: {exc.strerror or exc}",
                         hint="check that the pulumi executable on PATH works: `pulumi version`") from None
+
+
+DEFAULT_PROJECT = "foundry-finetune"
+
+
+def stack_config_file(stack: str, *, cwd: str | Path | None = None) -> Path:
+    """``<project root>/Pulumi.<stack>.yaml`` (the last part of an ``org/project/stack`` name)."""
+    return Path(_root(cwd)) / f"Pulumi.{_check_stack(stack).rsplit('/', 1)[-1]}.yaml"
+
+
+def read_stack_file_config(stack: str, key: str, *, cwd: str | Path | None = None) -> tuple[Path, str | None]:
+    """One plain config value straight from the stack's settings file, for when ``pulumi`` is missing.
+
+    Returns (the file, the value), the value ``None`` when the file or the key is missing, the file is not
+    readable YAML, or the value is not plain text (e.g. ``secure:``). Never runs pulumi; PyYAML (a pulumi
+    dependency) is imported only here.
+    """
+    path = stack_config_file(stack, cwd=cwd)
+    try:
+        import yaml  # type: ignore[import-untyped]  # PyYAML, installed with pulumi; no stubs
+    except ImportError:  # pragma: no cover - installed with pulumi
+        return path, None
+    project = DEFAULT_PROJECT
+    with contextlib.suppress(OSError, UnicodeDecodeError, yaml.YAMLError):
+        meta = yaml.safe_load((path.parent / "Pulumi.yaml").read_text(encoding="utf-8"))
+        if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            project = meta["name"]
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # missing or broken: unknown (pulumi would report it)
+        return path, None
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        return path, None
+    value = config.get(f"{project}:{key}", config.get(key))
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+        return path, str(value).strip()
+    return path, None
 
 
 def stack_outputs(stack: str) -> dict[str, Any]:
@@ -244,8 +292,7 @@ def up(stack: str, yes: bool = True, *, stream: TextIO | None = None) -> list[st
     argv = up_argv(stack, yes)
     exe = _require(argv, "deploy the fine-tuned model")
     out = stream or sys.stderr
-    env = dict(os.environ)
-    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    env = _child_env()
     try:
         proc = subprocess.Popen([exe, *argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env=env, stdin=subprocess.DEVNULL if yes else None, bufsize=1)

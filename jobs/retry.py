@@ -7,7 +7,15 @@ What is retried (the SDK's own retries are switched off, see ``jobs/client.py``)
   (seconds or an HTTP date) even beyond the SDK's own 120 s cap, up to
   ``max_retry_after`` (env ``FTJOBS_RETRY_MAX_WAIT``, default 900 s);
 - 408, 409 with a "retry" hint, 5xx;
-- dropped connections and timeouts.
+- dropped connections and timeouts;
+- a refused connection (nothing listening, or the host name does not resolve:
+  the SDK's ``APIConnectionError`` caused by httpx's ``ConnectError``) only
+  ``refused_attempts`` times in all (default 3, env ``FTJOBS_RETRY_REFUSED``),
+  with waits of at most 1 s: a dead endpoint fails within seconds, naming the
+  endpoint and where it came from. Once a :class:`jobs.client.Connection` has
+  had an answer, a refusal means the service is restarting and gets the full
+  policy. A connection dropped mid-request (``RemoteProtocolError``,
+  ``ReadError``) always gets the full policy.
 
 Quota errors (``InsufficientQuota``) look like 429s but waiting does not fix
 them: they are reported at once.
@@ -19,8 +27,10 @@ the caller's ``reconcile()`` looks on the server for the object the lost
 request may have created; when it finds one, that is the result.
 
 Backoff: exponential (``base`` × 2^n, capped at ``cap``) with full jitter.
-Bounded by ``max_attempts`` and ``max_total`` seconds. Test knobs: env
-``FTJOBS_RETRY_BASE`` (seconds), ``FTJOBS_RETRY_CAP``, ``FTJOBS_RETRY_ATTEMPTS``.
+Bounded by ``max_attempts`` and ``max_total`` seconds (env
+``FTJOBS_RETRY_MAX_TOTAL``, default 3600: no call keeps retrying longer than
+that, waits included). Test knobs: env ``FTJOBS_RETRY_BASE`` (seconds),
+``FTJOBS_RETRY_CAP``, ``FTJOBS_RETRY_ATTEMPTS``.
 """
 
 from __future__ import annotations
@@ -100,9 +110,13 @@ class RetryPolicy:
     cap: float = 60.0
     max_retry_after: float = 900.0
     max_total: float = 3600.0
+    refused_attempts: int = 3
+    refused_cap: float = 1.0
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
     notify: Callable[[str], None] | None = None
+    # "https://x.openai.azure.com (from --endpoint)": named when the endpoint cannot be reached
+    endpoint: str | None = None
 
     @classmethod
     def from_env(cls) -> "RetryPolicy":
@@ -112,6 +126,10 @@ class RetryPolicy:
             cap=env_float("FTJOBS_RETRY_CAP", 60.0, above=0, unit="seconds (more than 0)", example="60"),
             max_retry_after=env_float("FTJOBS_RETRY_MAX_WAIT", 900.0, minimum=0, unit="seconds (0 or more)",
                                       example="900"),
+            max_total=env_float("FTJOBS_RETRY_MAX_TOTAL", 3600.0, minimum=0, unit="seconds (0 or more)",
+                                example="600"),
+            refused_attempts=env_int("FTJOBS_RETRY_REFUSED", 3, minimum=1,
+                                     unit="a number of attempts (1 or more)", example="3"),
         )
 
     def backoff(self, attempt: int) -> float:
@@ -188,6 +206,19 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, (openai.APIConnectionError,)) and not isinstance(exc, openai.APIStatusError)
 
 
+def is_refused(exc: BaseException) -> bool:
+    """A connection that was never made (refused, unresolvable host): httpx's ``ConnectError`` under the SDK's
+    ``APIConnectionError``. The request never left, so the server did nothing."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if type(seen).__name__ == "ConnectError" and type(seen).__module__.split(".")[0].startswith("httpx"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def classify(exc: BaseException) -> str:
     """``"rate"`` (429: the server did not act), ``"transient"`` (5xx, dropped
     connection: it may have acted), or ``"final"``."""
@@ -224,6 +255,7 @@ def call_with_retry(
     label: str = what or str(getattr(fn, "__qualname__", "request"))
     started = time.monotonic()
     attempt = 0
+    refused = 0
     while True:
         try:
             return fn(*args, **kwargs)
@@ -231,11 +263,18 @@ def call_with_retry(
             kind = classify(exc)
             if kind == "final":
                 raise translate(exc, what=label) from None
-            if kind == "transient" and not idempotent and reconcile is not None:
+            never_sent = kind == "transient" and is_refused(exc)
+            if never_sent:
+                refused += 1
+                if refused >= policy.refused_attempts:
+                    raise _unreachable(exc, label, refused, policy.endpoint) from None
+            elif kind == "transient" and not idempotent and reconcile is not None:
                 found = reconcile()
                 if found is not None:
                     return found
             wait = policy.backoff(attempt)
+            if never_sent:
+                wait = min(wait, policy.refused_cap)
             if kind == "rate":
                 asked = retry_after_seconds(_headers(exc))
                 if asked is not None:
@@ -249,8 +288,11 @@ def call_with_retry(
             attempt += 1
             elapsed = time.monotonic() - started
             if attempt >= policy.max_attempts or elapsed + wait > policy.max_total:
-                raise _gave_up(exc, label, attempt) from None
-            msg = f"{label}: {_short(exc)}; retrying in {wait:.1f} s (attempt {attempt + 1}/{policy.max_attempts})"
+                out_of_time = attempt < policy.max_attempts
+                raise _gave_up(exc, label, attempt, policy.endpoint,
+                               max_total=policy.max_total if out_of_time else None) from None
+            limit = min(policy.max_attempts, policy.refused_attempts) if never_sent else policy.max_attempts
+            msg = f"{label}: {_short(exc)}; retrying in {wait:.1f} s (attempt {attempt + 1}/{limit})"
             (policy.notify or _default_notify)(msg)
             policy.sleep(wait)
         except Exception as exc:  # the Entra token provider runs inside the SDK call
@@ -294,16 +336,39 @@ def _short(exc: BaseException) -> str:
     return type(exc).__name__.replace("API", "").replace("Error", " error").strip()
 
 
-def _gave_up(exc: BaseException, label: str, attempts: int) -> JobsError:
+ENDPOINT_FIX = ("check the endpoint URL (--endpoint, env AZURE_OPENAI_ENDPOINT, or the stack's ai_services_endpoint "
+                "output) and your network; for a rehearsal start the emulator (`python -m jobs emulator`) first")
+
+
+def _cause_text(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    text = " ".join(str(cause).split()) if cause is not None else ""
+    return text or _short(exc)
+
+
+def _unreachable(exc: BaseException, label: str, tries: int, endpoint: str | None) -> JobsError:
+    where = endpoint or "the endpoint"
+    return UsageError(
+        f"{label}: cannot connect to {where}: {_cause_text(exc)} (nothing is listening there, or the host name "
+        f"does not resolve; tried {tries} times)",
+        hint=ENDPOINT_FIX,
+    )
+
+
+def _gave_up(exc: BaseException, label: str, attempts: int, endpoint: str | None = None, *,
+             max_total: float | None = None) -> JobsError:
     status = _status(exc)
+    budget = (f" (the next wait would pass the {max_total:g} s retry budget, FTJOBS_RETRY_MAX_TOTAL)"
+              if max_total is not None else "")
     if status is None:
         return JobsError(
-            f"{label}: could not reach the endpoint after {attempts} attempts ({_short(exc)})",
-            hint="check the endpoint URL and your network, then run the same command again (it resumes)",
+            f"{label}: could not reach the endpoint{' ' + endpoint if endpoint else ''} after {attempts} attempts "
+            f"({_short(exc)}){budget}",
+            hint=ENDPOINT_FIX + "; then run the same command again (it resumes)",
         )
     code, message = _error_fields(exc)
     return JobsError(
-        f"{label}: HTTP {status} {code} after {attempts} attempts: {message}".replace("  ", " "),
+        f"{label}: HTTP {status} {code} after {attempts} attempts{budget}: {message}".replace("  ", " "),
         hint="the service is busy or failing; run the same command again later (it resumes)",
     )
 

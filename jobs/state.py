@@ -81,9 +81,32 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+STACK_ENV = "FTJOBS_STACK"
+DEFAULT_STACK = "dev"
+# Pulumi's rule: a stack name is letters, digits, `-`, `_` and `.`; it may be qualified as
+# `org/stack` or `org/project/stack`.
+_STACK_PART = r"[A-Za-z0-9._-]+"
+_STACK_RE = re.compile(rf"{_STACK_PART}(?:/{_STACK_PART}){{0,2}}")
+
+
+def resolve_stack(stack: str | None) -> str:
+    """The stack every command uses: ``--stack`` (click fills it from env ``FTJOBS_STACK``), else the env,
+    else ``dev``; a name Pulumi would refuse is a UsageError naming where it came from."""
+    if stack is None:
+        stack = os.environ.get(STACK_ENV) or DEFAULT_STACK
+    if not _STACK_RE.fullmatch(stack) or stack.startswith("-"):
+        source = f"env {STACK_ENV}" if os.environ.get(STACK_ENV) == stack else "--stack"
+        raise UsageError(
+            f"{source}={stack!r} is not a Pulumi stack name (letters, digits, '-', '_' and '.', optionally "
+            "qualified as org/stack or org/project/stack)",
+            hint=f"pass --stack NAME or set {STACK_ENV} (default: {DEFAULT_STACK}); `pulumi stack ls` lists them",
+        )
+    return stack
+
+
 def _safe_stack(stack: str) -> str:
-    # Pulumi stack names may be org/project/stack; keep a readable, safe file name.
-    return re.sub(r"[^A-Za-z0-9._-]+", "__", stack) or "default"
+    # Valid names use only [A-Za-z0-9._-] and '/', so mapping '/' to '+' (never in a name) is collision-free.
+    return resolve_stack(stack).replace("/", "+")
 
 
 def empty_state(stack: str) -> dict[str, Any]:
@@ -108,11 +131,23 @@ class RunState:
             hint=f"point {STATE_DIR_ENV} at a folder (it is created if missing), or move that file aside",
         )
 
+    def _unwritable(self, target: Path, exc: OSError) -> UsageError:
+        """A disk/permission problem creating or writing the state, naming the path and the setting."""
+        reason = exc.strerror or type(exc).__name__
+        where = f"env {STATE_DIR_ENV}={str(self.directory)!r}" if self.from_env else f"run-state folder {self.directory}"
+        return UsageError(
+            f"cannot write the run state {target} ({reason}; {where})",
+            hint=f"free disk space or fix the folder's permissions, or point {STATE_DIR_ENV} at a writable folder "
+            "(it is created if missing)",
+        )
+
     def _ensure_dir(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise self._not_a_folder() from None
+        except OSError as exc:  # no such parent (/proc/...), read-only file system, permission denied, ...
+            raise self._unwritable(self.directory, exc) from None
         if not self.directory.is_dir():
             raise self._not_a_folder()
 
@@ -170,7 +205,10 @@ class RunState:
 
     def save(self, data: dict[str, Any]) -> None:
         self._ensure_dir()
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.directory)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.directory)
+        except OSError as exc:
+            raise self._unwritable(self.path, exc) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=2, sort_keys=True)
@@ -178,9 +216,11 @@ class RunState:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):  # disk full (ENOSPC), quota, I/O error: the old state file is intact
+                raise self._unwritable(self.path, exc) from None
             raise
 
     def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -204,6 +244,8 @@ class RunState:
                 f"another `python -m jobs` run holds the lock on stack {self.stack!r} ({self.lock_path})",
                 hint="wait for it to finish (or stop it); a crashed run releases the lock automatically",
             ) from None
+        except OSError as exc:  # a read-only folder (the lock file cannot be created)
+            raise self._unwritable(self.lock_path, exc) from None
         try:
             yield self
         finally:

@@ -40,6 +40,9 @@ here = Path(__file__).resolve().parent
 args = sys.argv[1:]
 with open(here / "calls.jsonl", "a", encoding="utf-8") as fh:
     fh.write(json.dumps(args) + "\n")
+import os
+with open(here / "env.jsonl", "a", encoding="utf-8") as fh:  # what pulumi was given (tests check no secret)
+    fh.write(json.dumps(dict(os.environ)) + "\n")
 settings_path = here / "settings.json"
 settings = json.loads(settings_path.read_text(encoding="utf-8"))
 words = [a for a in args if not a.startswith("-")]
@@ -114,6 +117,13 @@ class FakePulumi:
         if not self.record.exists():
             return []
         return [json.loads(line) for line in self.record.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def envs(self) -> list[dict[str, str]]:
+        """The environment of each call, in order."""
+        path = self.bin_dir / "env.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def set_outputs(self, outputs: dict[str, Any]) -> None:
         data = self._settings()

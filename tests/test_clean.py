@@ -106,8 +106,34 @@ def test_clean_without_pulumi_prints_the_commands(finished_job: FinishedJob, tmp
     assert proc.returncode == 0, proc.stderr
     assert "pulumi config rm --stack dev fineTunedModel" in proc.stdout
     assert "`pulumi` is not on PATH" in proc.stdout
+    # promote applied the model, so the tuned deployment is still there: said clearly, with the commands
+    out = proc.stdout
+    assert "fineTunedModel is still set in stack dev" in out and "still exists" in out
+    assert "pulumi config rm --stack dev fineTunedModel && pulumi up --stack dev" in out
+    assert "or remove everything: pulumi destroy --stack dev" in out
     # the stack was not changed, so promoted stays recorded
     assert RunState("dev", tmp_path / "state").load()["promoted"] is not None
+
+
+def test_clean_without_pulumi_reads_the_stack_file(finished_job: FinishedJob, tmp_path: Path) -> None:
+    """promote never applied it, but the user set fineTunedModel by hand: the warning follows the file's SKU."""
+    fj = finished_job
+    seed_state(tmp_path / "state", fj, promoted=False)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: foundry-finetune\nruntime: python\n", encoding="utf-8")
+    (project / "Pulumi.dev.yaml").write_text(
+        "config:\n  foundry-finetune:fineTunedModel: " + fj.fine_tuned_model
+        + "\n  foundry-finetune:fineTunedDeploymentSku: GlobalStandard\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "jobs", "clean", "--yes"],  # no --models: nothing of ours to unset
+                          env=stack_env(fj.url, tmp_path / "state", bin_dir=None), cwd=project,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert f"Pulumi.dev.yaml sets {fj.fine_tuned_model}" in out
+    assert "as a GlobalStandard deployment it is billed per hour" in out
+    assert "pulumi config rm --stack dev fineTunedModel && pulumi up --stack dev" in out
+    assert "pulumi destroy --stack dev" in out
 
 
 def test_clean_with_empty_state_says_nothing_to_do(emulator: Any, tmp_path: Path) -> None:

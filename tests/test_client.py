@@ -189,3 +189,74 @@ def test_unsupported_api_version_from_the_server_names_the_setting(monkeypatch: 
     assert out.exit_code == 2, out.stderr
     assert "API version not supported" in out.stderr
     assert "--api-version" in out.stderr and "OPENAI_API_VERSION" in out.stderr
+
+
+def _refused() -> Any:
+    import httpx2
+    import openai
+
+    try:
+        try:
+            raise httpx2.ConnectError("[Errno 111] Connection refused")
+        except httpx2.ConnectError as exc:
+            raise openai.APIConnectionError(request=httpx2.Request("GET", "http://x")) from exc
+    except openai.APIConnectionError as err:
+        return err
+
+
+@pytest.mark.parametrize("how, source", [("option", "(from --endpoint)"),
+                                         ("env", "(from env AZURE_OPENAI_ENDPOINT)")])
+def test_dead_endpoint_fails_fast_naming_it_and_its_source(monkeypatch: pytest.MonkeyPatch, how: str,
+                                                           source: str) -> None:
+    from tests.fixtures_runner import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "placeholder")
+    monkeypatch.setenv("FTJOBS_RETRY_BASE", "0.01")
+    monkeypatch.setenv("FTJOBS_RETRY_MAX_WAIT", "0")
+    if how == "env":
+        monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", url)
+        conn = connect()
+    else:
+        conn = connect(endpoint=url)
+    notes: list[str] = []
+    monkeypatch.setattr(conn, "_notify", notes.append)
+    with pytest.raises(UsageError) as info:
+        conn.call(conn.client.fine_tuning.jobs.list, what="list jobs")
+    assert f"{url} {source}" in info.value.message and "cannot connect" in info.value.message
+    assert len(notes) == 2 and all("/3)" in n for n in notes)  # 3 tries, not 8
+
+
+def test_dead_endpoint_from_stack_outputs_names_the_stack(fake_pulumi: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures_runner import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    fake_pulumi.set_outputs({"ai_services_endpoint": url})
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "placeholder")
+    monkeypatch.setenv("FTJOBS_RETRY_BASE", "0.01")
+    conn = connect(stack="dev")
+    monkeypatch.setattr(conn, "_notify", lambda m: None)
+    with pytest.raises(UsageError) as info:
+        conn.call(conn.client.files.list, what="list files")
+    assert f"{url} (from the ai_services_endpoint output of stack dev)" in info.value.message
+
+
+def test_refusal_after_an_answer_is_a_restart_and_gets_the_full_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "placeholder")
+    monkeypatch.setenv("FTJOBS_RETRY_BASE", "0.001")
+    conn = connect(endpoint="http://127.0.0.1:9")
+    monkeypatch.setattr(conn, "_notify", lambda m: None)
+    errors = [_refused() for _ in range(5)]
+
+    def flaky() -> str:
+        if errors:
+            raise errors.pop()
+        return "ok"
+
+    with pytest.raises(UsageError):  # never answered yet: a dead endpoint, 3 tries
+        conn.call(flaky, what="get job")
+    assert len(errors) == 2
+    assert conn.call(lambda: "answer") == "answer" and conn.reached
+    errors[:] = [_refused() for _ in range(5)]
+    assert conn.call(flaky, what="get job") == "ok"  # the service restarting: retried past 3

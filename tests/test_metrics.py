@@ -203,6 +203,20 @@ def test_metrics_command_json(finished_job: FinishedJob, tmp_path: Path) -> None
     steps = [c["step"] for c in data["checkpoints"]]
     assert steps == sorted(steps) and steps
 
+    # without JOB_ID: this stack's latest job, like status/watch
+    from jobs.state import RunState
+
+    RunState("dev", tmp_path / "state").update(lambda d: d.update(latest_job=fj.job_id))
+    proc = _jobs_cli(["metrics", "--json"], stack_env(fj.url, tmp_path / "state"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["job_id"] == fj.job_id
+
+
+def test_metrics_without_job_id_and_without_jobs_names_the_fix(tmp_path: Path) -> None:
+    proc = _jobs_cli(["metrics"], stack_env("http://127.0.0.1:9", tmp_path / "state"))
+    assert proc.returncode == 2, proc.stderr
+    assert "no JOB_ID given" in proc.stderr and "python -m jobs list" in proc.stderr
+
 
 def test_metrics_unknown_job_is_a_clear_error(emulator: Any, tmp_path: Path) -> None:
     proc = _jobs_cli(["metrics", "ftjob-doesnotexist"], stack_env(emulator.url, tmp_path / "state"))

@@ -96,11 +96,57 @@ def test_without_pulumi_prints_commands_and_records_not_applied(stack_state_dir:
     assert "NOT set in stack dev" in text and "`pulumi` executable is not on PATH" in text
     assert f"    pulumi config set --stack dev fineTunedModel {MODEL}" in text
     assert "--up skipped" in text
-    # the SKU cannot be read without pulumi: both warnings
-    assert result.sku is None
-    assert "billed per hour" in text and "24 hours" in text
+    # no Pulumi.dev.yaml setting fineTunedDeploymentSku: the infra default, one warning (not both)
+    assert result.sku == "Developer"
+    assert "24 hours" in text and "billed per hour" not in text
+    assert len(result.warnings) == 1
     promoted = RunState("dev").load()["promoted"]
     assert promoted["applied"] is False and promoted["fine_tuned_model"] == MODEL
+
+
+def _project(root: Path, stack_yaml: str | None, stack: str = "dev") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Pulumi.yaml").write_text("name: foundry-finetune\nruntime: python\n", encoding="utf-8")
+    if stack_yaml is not None:
+        (root / f"Pulumi.{stack}.yaml").write_text(stack_yaml, encoding="utf-8")
+    return root
+
+
+@pytest.mark.usefixtures("no_pulumi")
+@pytest.mark.parametrize("stack_yaml, sku, hourly", [
+    ("config:\n  foundry-finetune:fineTunedDeploymentSku: GlobalStandard\n", "GlobalStandard", True),
+    ("config:\n  foundry-finetune:fineTunedDeploymentSku: Standard\n  foundry-finetune:location: x\n",
+     "Standard", True),
+    ("config:\n  foundry-finetune:fineTunedDeploymentSku: Developer\n", "Developer", False),
+    ("config:\n  foundry-finetune:location: swedencentral\n", "Developer", False),  # key not set: default
+    (None, "Developer", False),  # no stack file: default
+    ("config: [not: valid\n", "Developer", False),  # unreadable: default (pulumi itself would report it)
+])
+def test_without_pulumi_the_sku_comes_from_the_stack_file(stack_state_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch, stack_yaml: str | None,
+                                                           sku: str, hourly: bool) -> None:
+    monkeypatch.chdir(_project(tmp_path / "proj", stack_yaml))
+    result = pr.promote_job(AZURE, job(), stack="dev")
+    assert result.sku == sku
+    assert len(result.warnings) == 1  # only the warning that applies
+    assert ("billed per hour" in result.warnings[0]) is hourly
+    assert ("24 hours" in result.warnings[0]) is (not hourly)
+    assert any(f"deployment SKU {sku}" in n for n in result.notes)
+
+
+@pytest.mark.usefixtures("no_pulumi")
+def test_without_pulumi_a_qualified_stack_reads_its_own_file(stack_state_dir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(_project(tmp_path / "proj", "config:\n  foundry-finetune:fineTunedDeploymentSku: Standard\n",
+                               stack="prod"))
+    assert pr.promote_job(AZURE, job(), stack="org/foundry-finetune/prod").sku == "Standard"
+
+
+def test_default_sku_matches_infra() -> None:
+    from infra.config import KEYS
+
+    default = {k.name: k.default for k in KEYS}["fineTunedDeploymentSku"]
+    assert pr.STACK_DEFAULT_SKU == default
 
 
 @pytest.mark.parametrize("status", ["running", "failed", "cancelled"])

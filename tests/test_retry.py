@@ -206,6 +206,8 @@ def test_other_exceptions_still_propagate() -> None:
     ("FTJOBS_RETRY_BASE", "0", ["greater than 0", "seconds"]),
     ("FTJOBS_RETRY_CAP", "nan", ["finite", "seconds"]),
     ("FTJOBS_RETRY_MAX_WAIT", "-5", ["at least 0", "seconds"]),
+    ("FTJOBS_RETRY_MAX_TOTAL", "-1", ["at least 0", "seconds"]),
+    ("FTJOBS_RETRY_REFUSED", "0", ["at least 1", "attempts"]),
 ])
 def test_env_knobs_are_range_checked(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                      words: list[str]) -> None:
@@ -233,3 +235,67 @@ def test_bad_env_knob_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UsageError) as info:
         RetryPolicy.from_env()
     assert "FTJOBS_RETRY_BASE" in info.value.message
+
+
+def _chained(outer: type, inner: BaseException) -> openai.APIConnectionError:
+    """An SDK connection error caused by an httpx transport error, as the SDK raises it."""
+    try:
+        try:
+            raise inner
+        except Exception as exc:
+            raise outer(request=httpx2.Request("GET", URL)) from exc
+    except openai.APIConnectionError as err:
+        return err
+
+
+def refused_error() -> openai.APIConnectionError:
+    return _chained(openai.APIConnectionError, httpx2.ConnectError("[Errno 111] Connection refused"))
+
+
+def dropped_error() -> openai.APIConnectionError:
+    return _chained(openai.APIConnectionError,
+                    httpx2.RemoteProtocolError("Server disconnected without sending a response."))
+
+
+def test_connection_refused_fails_fast_naming_the_endpoint() -> None:
+    p, slept = policy(base=1.0, cap=60, endpoint="http://127.0.0.1:9 (from --endpoint)")
+    fn = Script([refused_error()] * 10)
+    with pytest.raises(UsageError) as info:
+        call_with_retry(fn, policy=p, what="list jobs")
+    assert fn.calls == 3  # not max_attempts (8)
+    assert len(slept) == 2 and all(s <= 1.0 for s in slept)
+    msg = info.value.message
+    assert "http://127.0.0.1:9 (from --endpoint)" in msg and "Connection refused" in msg
+    assert "8" not in msg.replace("127.0.0.1:9", "")
+    assert "AZURE_OPENAI_ENDPOINT" in (info.value.hint or "") and "--endpoint" in (info.value.hint or "")
+
+
+def test_refused_create_is_not_reconciled() -> None:
+    p, _ = policy(base=0.01)
+    looked: list[int] = []
+    fn = Script([refused_error()], value="created")
+    assert call_with_retry(fn, policy=p, idempotent=False, reconcile=lambda: looked.append(1)) == "created"
+    assert looked == []  # the request never left: nothing to look for
+
+
+def test_connection_dropped_mid_request_gets_the_full_policy() -> None:
+    p, slept = policy(base=0.01, max_attempts=8)
+    fn = Script([dropped_error()] * 6)
+    assert call_with_retry(fn, policy=p) == "ok"
+    assert fn.calls == 7 and len(slept) == 6
+
+
+def test_total_retry_time_is_bounded() -> None:
+    p, slept = policy(base=1.0, cap=60, max_attempts=50, max_total=3.0)
+    fn = Script([status_error(503)] * 50)
+    with pytest.raises(JobsError) as info:
+        call_with_retry(fn, policy=p, what="get job")
+    assert fn.calls <= 4 and all(s <= 3.0 for s in slept)
+    assert "FTJOBS_RETRY_MAX_TOTAL" in info.value.message
+
+
+def test_new_env_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTJOBS_RETRY_MAX_TOTAL", "120")
+    monkeypatch.setenv("FTJOBS_RETRY_REFUSED", "2")
+    p = RetryPolicy.from_env()
+    assert (p.max_total, p.refused_attempts) == (120.0, 2)

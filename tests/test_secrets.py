@@ -58,3 +58,31 @@ def test_api_key_never_leaks(tmp_path: Path, training_copy: Path, fake_pulumi: A
     assert _files_containing(runner_env, marker) == []
     assert _files_containing(fake_pulumi.bin_dir, marker) == []  # what went to pulumi
     assert _files_containing(Path.cwd(), marker) == []  # logs or stray files in the work dir
+    # pulumi ran (promote) and got neither data-plane credential in its environment
+    envs = fake_pulumi.envs()
+    assert envs and all("AZURE_OPENAI_API_KEY" not in e and "AZURE_OPENAI_AD_TOKEN" not in e for e in envs)
+
+
+def test_ad_token_never_leaks_and_never_reaches_pulumi(tmp_path: Path, training_copy: Path, fake_pulumi: Any,
+                                                       runner_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       jobs_cli: Any) -> None:
+    from jobs.emulator.server import EmulatorServer
+
+    marker = "adtoken-" + secrets.token_hex(16)
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", marker)
+    outputs: list[str] = []
+    with EmulatorServer(tmp_path / "em", runner_config()) as em:
+        for args in (["run", str(training_copy), "--yes", "--price-per-1m", "25"], ["status"], ["list"],
+                     ["promote"], ["status", "ftjob-does-not-exist"]):
+            out = jobs_cli(*args, "--endpoint", em.url)
+            outputs += [out.stdout, out.stderr]
+            assert out.exit_code == (2 if "ftjob-does-not-exist" in args else 0), (args, out.stderr)
+    assert all(marker not in text for text in outputs)
+    assert runner_env.is_dir() and any(runner_env.iterdir())
+    assert _files_containing(runner_env, marker) == []
+    envs = fake_pulumi.envs()
+    assert len(envs) >= 2  # promote from run, and promote again
+    assert all("AZURE_OPENAI_AD_TOKEN" not in e and "AZURE_OPENAI_API_KEY" not in e for e in envs)
+    assert all(marker not in value for e in envs for value in e.values())
+    assert _files_containing(fake_pulumi.bin_dir, marker) == []

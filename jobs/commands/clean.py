@@ -9,7 +9,12 @@
   Azure refuses while a deployment still uses the model, so ``fineTunedModel``
   is unset first and the refusal is reported with the fix (``pulumi up``).
 - Unsets ``fineTunedModel`` in the stack (``pulumi config rm --stack S
-  fineTunedModel``; printed instead when ``pulumi`` is missing).
+  fineTunedModel``; printed instead when ``pulumi`` is missing). Without
+  pulumi, clean still exits 0 (the data-plane clean-up worked), but when the
+  model is still set (``Pulumi.<stack>.yaml`` has ``fineTunedModel``, or
+  promote applied it) it warns that the tuned deployment still exists and is
+  billed (per its SKU) until ``pulumi config rm ... && pulumi up`` or
+  ``pulumi destroy`` runs, with the exact commands.
 - Asks for confirmation unless ``--yes`` (refuses, exit 3, when it cannot ask).
 - Against the local emulator only, removes the tuned deployment that promote
   registered there (the stand-in for the ``pulumi up`` that removes it on Azure).
@@ -21,7 +26,6 @@ make the command exit 1; what was deleted is removed from the run state.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -41,6 +45,7 @@ class CleanResult:
     unset_model: bool = False
     emulator_deployment_removed: str | None = None
     manual_commands: list[str] = field(default_factory=list)
+    still_deployed: str | None = None  # pulumi missing and fineTunedModel still set: why it is still billed
     next_command: str = ""
     nothing_to_do: bool = False
     exit_code: int = 0
@@ -58,7 +63,13 @@ class CleanResult:
         if self.emulator_deployment_removed:
             lines.append(f"emulator: deployment {self.emulator_deployment_removed!r} removed "
                          "(stand-in for the `pulumi up` that removes it on Azure)")
-        if self.manual_commands:
+        if self.still_deployed:
+            lines.append(f"warning: `pulumi` is not on PATH, so {MODEL_KEY} is still set in stack {self.stack}: "
+                         f"{self.still_deployed}")
+            lines.append("  remove the tuned deployment yourself (install Pulumi: https://www.pulumi.com/docs/install/):")
+            lines.append(f"    {' && '.join(self.manual_commands)}")
+            lines.append(f"  or remove everything: {self.next_command}")
+        elif self.manual_commands:
             lines.append("warning: `pulumi` is not on PATH; run this yourself:")
             lines += [f"  {c}" for c in self.manual_commands]
         for fail in self.failures:
@@ -123,6 +134,28 @@ def _delete_model(conn: Any, job_id: str, model: str) -> None:
         conn.call(conn.client.delete, f"/fine_tuning/jobs/{job_id}", cast_to=object, what=f"delete job {job_id}")
 
 
+def _still_deployed(conn: Any, stack: str, promoted: Any) -> str | None:
+    """Without pulumi: why the tuned deployment is still billed, or None when the stack does not set the model."""
+    from jobs import pulumi_cli
+    from jobs.commands.promote import stack_sku
+
+    path, model = pulumi_cli.read_stack_file_config(stack, MODEL_KEY)
+    applied = isinstance(promoted, dict) and promoted.get("applied") is True
+    if not model and not applied:
+        return None
+    where = f"{path.name} sets {model}" if model else "promote set it"
+    sku, _ = stack_sku(conn, stack)
+    low = (sku or "").lower()
+    if low in ("developer", "developertier"):
+        bill = ("as a Developer deployment it is billed per token while it is used (no hourly fee) until Azure "
+                "deletes it 24 hours after it was created, or until you remove it")
+    elif sku:
+        bill = f"as a {sku} deployment it is billed per hour, even when idle, until you remove it"
+    else:
+        bill = ("it may be billed per hour (Standard/GlobalStandard), even when idle, until you remove it")
+    return f"{where}; the tuned deployment still exists and {bill}"
+
+
 def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         return False
@@ -141,9 +174,9 @@ def clean(*, models: bool = False, yes: bool = False, stack: str | None = None, 
     """The ``clean`` command."""
     from jobs import pulumi_cli
     from jobs.client import connect
-    from jobs.state import RunState
+    from jobs.state import RunState, resolve_stack
 
-    stack = stack or os.environ.get("FTJOBS_STACK") or "dev"
+    stack = resolve_stack(stack)
     result = CleanResult(stack=stack, next_command=pulumi_cli.format_command(pulumi_cli.destroy_argv(stack)))
     run_state = RunState(stack)
     with run_state.locked():
@@ -171,8 +204,14 @@ def clean(*, models: bool = False, yes: bool = False, stack: str | None = None, 
             except pulumi_cli.PulumiMissing:
                 result.manual_commands.append(pulumi_cli.format_command(pulumi_cli.config_rm_argv(stack, MODEL_KEY)))
                 result.manual_commands.append(pulumi_cli.format_command(pulumi_cli.up_argv(stack, yes=False)))
+                result.still_deployed = _still_deployed(conn, stack, promoted)
             except JobsError as exc:
                 result.failures.append(f"unset {MODEL_KEY}: {exc.message.splitlines()[0]}")
+        elif not pulumi_cli.available():  # not ours to unset, but still billed if the stack file sets it
+            result.still_deployed = _still_deployed(conn, stack, None)
+            if result.still_deployed:
+                result.manual_commands.append(pulumi_cli.format_command(pulumi_cli.config_rm_argv(stack, MODEL_KEY)))
+                result.manual_commands.append(pulumi_cli.format_command(pulumi_cli.up_argv(stack, yes=False)))
 
         # 1b. the local emulator only: drop the tuned deployment (stand-in for that `pulumi up`)
         ft_deployment = (promoted or {}).get("deployment_name") if isinstance(promoted, dict) else None

@@ -1,4 +1,4 @@
-"""``metrics JOB_ID [--plot FILE.png]``: checkpoints and results.csv of a job.
+"""``metrics [JOB_ID] [--plot FILE.png]`` (default: the stack's latest job): checkpoints and results.csv of a job.
 
 The result file is ``job.result_files[0]``, read with ``client.files.content``
 (base64-encoded content and Azure's column variants are handled by
@@ -188,7 +188,7 @@ def collect(conn: Any, job_id: str) -> tuple[Any, m.MetricsTable | None, list[m.
     return job, table, checkpoints, result_file, notes
 
 
-def metrics(*, job_id: str, plot: str | None = None, rows: int = 20, stack: str | None = None,
+def metrics(*, job_id: str | None = None, plot: str | None = None, rows: int = 20, stack: str | None = None,
             endpoint: str | None = None, api: str | None = None, api_version: str | None = None) -> MetricsResult:
     """The ``metrics`` command."""
     from jobs.client import connect
@@ -196,8 +196,10 @@ def metrics(*, job_id: str, plot: str | None = None, rows: int = 20, stack: str 
 
     if rows < 0:
         raise UsageError(f"--rows {rows}: must be 0 (all) or more", hint="e.g. --rows 20")
-    if not job_id or not job_id.strip():
-        raise UsageError("JOB_ID is empty", hint="pass a job id, e.g. `python -m jobs metrics ftjob-...`")
+    if job_id is not None and not job_id.strip():
+        raise UsageError("JOB_ID is empty",
+                         hint="pass a job id, e.g. `python -m jobs metrics ftjob-...`, or omit it for this stack's "
+                         "latest job")
     if plot:
         from pathlib import Path
 
@@ -207,6 +209,10 @@ def metrics(*, job_id: str, plot: str | None = None, rows: int = 20, stack: str 
         if not p.parent.exists():
             raise UsageError(f"--plot {plot}: folder {p.parent} does not exist", hint="create it or choose another path")
     conn = connect(endpoint=endpoint, stack=stack, api=api, api_version=api_version)
+    if job_id is None:  # like status/watch: this stack's latest job
+        from jobs import lifecycle as lc
+
+        job_id = lc.latest_job_id(lc.run_state(conn))
     job, table, checkpoints, result_file, notes = collect(conn, job_id.strip())
     result = MetricsResult(
         job_id=str(_get(job, "id") or job_id), status=normalise(_get(job, "status")).value,

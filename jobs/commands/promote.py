@@ -10,8 +10,9 @@
 4. warns about money: a Standard / GlobalStandard fine-tuned deployment is
    billed per hour while it exists, a Developer deployment has no hosting fee
    and is deleted after 24 hours (SKU from the stack outputs, else the stack
-   config ``fineTunedDeploymentSku``, whose infra default is Developer; when
-   it cannot be read, e.g. without pulumi, both warnings);
+   config ``fineTunedDeploymentSku`` through ``pulumi config get``, or, without
+   pulumi, from ``<project root>/Pulumi.<stack>.yaml``; when the key is not
+   set, the infra default Developer: one warning, the one that applies);
 5. records ``promoted`` in the run state.
 
 Without the ``pulumi`` executable the model is *not* set in the stack: the
@@ -39,7 +40,8 @@ MODEL_KEY = "fineTunedModel"
 DEPLOYMENT_NAME_KEY = "fineTunedDeploymentName"
 SKU_KEY = "fineTunedDeploymentSku"
 DEFAULT_FT_DEPLOYMENT = "gpt-4.1-ft-travel"
-# What infra/config.py deploys when fineTunedDeploymentSku is not set in the stack.
+# What infra/config.py deploys when fineTunedDeploymentSku is not set in the stack (infra/config.py imports
+# pulumi, too heavy for the runner; tests/test_promote.py checks that the two agree).
 STACK_DEFAULT_SKU = "Developer"
 
 PRICING_URL = "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/"
@@ -163,19 +165,31 @@ def register_emulator_deployment(endpoint: str, name: str, model: str) -> None:
                     hint="is the emulator still running? restart it and run `python -m jobs promote` again")
 
 
-def _stack_sku(conn: Any, stack: str) -> str | None:
+def stack_sku(conn: Any, stack: str) -> tuple[str | None, str]:
+    """(the fine-tuned deployment's SKU, where it came from); the SKU is ``None`` only when it cannot be told."""
     sku = _first(getattr(conn, "outputs", None), _SKU_OUTPUT_KEYS)
     if sku:
-        return sku
+        return sku, "the stack outputs"
     from jobs import pulumi_cli
 
-    if not pulumi_cli.available():
-        return None
-    try:
-        value = pulumi_cli.config_get(stack, SKU_KEY)
-    except JobsError:
-        return None  # cannot tell: both warnings
-    return value or STACK_DEFAULT_SKU
+    if pulumi_cli.available():
+        try:
+            value = pulumi_cli.config_get(stack, SKU_KEY)
+        except pulumi_cli.PulumiMissing:
+            pass  # removed from PATH meanwhile: read the file below
+        except JobsError:
+            return None, f"`pulumi config get {SKU_KEY}` failed"  # cannot tell: both warnings
+        else:
+            return (value, "the stack config") if value else (STACK_DEFAULT_SKU, f"the infra default ({SKU_KEY} "
+                                                                                 "not set)")
+    path, value = pulumi_cli.read_stack_file_config(stack, SKU_KEY)
+    if value:
+        return value, str(path)
+    return STACK_DEFAULT_SKU, f"the infra default ({SKU_KEY} not set in {path})"
+
+
+def _stack_sku(conn: Any, stack: str) -> str | None:
+    return stack_sku(conn, stack)[0]
 
 
 def promote_job(conn: Any, job: Any, *, stack: str, up: bool = False,
@@ -204,8 +218,8 @@ def promote_job(conn: Any, job: Any, *, stack: str, up: bool = False,
     set_name = pulumi_cli.config_set_argv(stack, DEPLOYMENT_NAME_KEY, deployment_name) if deployment_name else None
     up_cmd = pulumi_cli.up_argv(stack, yes=False)
 
+    result.sku, sku_source = stack_sku(conn, stack)
     if pulumi_cli.available():
-        result.sku = _stack_sku(conn, stack)
         try:
             result.commands_run.append(pulumi_cli.format_command(pulumi_cli.config_set(stack, MODEL_KEY, model)))
             if deployment_name:
@@ -218,9 +232,9 @@ def promote_job(conn: Any, job: Any, *, stack: str, up: bool = False,
             _record(state or RunState(stack), result)
             raise JobsError(exc.message, hint=(exc.hint or "") +
                             f"; the job is kept: run `python -m jobs promote {job_id}` once fixed") from None
-    else:
-        result.sku = _first(getattr(conn, "outputs", None), _SKU_OUTPUT_KEYS)
     if not result.applied:
+        if result.sku:
+            result.notes.append(f"deployment SKU {result.sku}, from {sku_source}")
         manual = [set_model] + ([set_name] if set_name else []) + [up_cmd]
         result.manual_commands = [pulumi_cli.format_command(c) for c in manual]
     result.warnings = money_warnings(result.sku)
@@ -289,12 +303,10 @@ def promote(*, job_id: str | None = None, stack: str | None = None, endpoint: st
             api: str | None = None, api_version: str | None = None, up: bool = False,
             deployment_name: str | None = None) -> PromoteResult:
     """The ``promote`` command."""
-    import os
-
     from jobs.client import connect
-    from jobs.state import RunState
+    from jobs.state import RunState, resolve_stack
 
-    stack = stack or os.environ.get("FTJOBS_STACK") or "dev"
+    stack = resolve_stack(stack)
     if deployment_name is not None and not deployment_name.strip():
         raise UsageError("--deployment-name is empty", hint="pass a deployment name, or leave the option out")
     job_id = job_id or latest_succeeded_job_id(stack)

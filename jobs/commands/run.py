@@ -55,11 +55,12 @@ def run(*, data: str, model: str | None = None, suffix: str = "ft-travel", valid
         max_cost: float | None = None, yes: bool = False, new: bool = False, up: bool = False,
         stack: str | None = None, endpoint: str | None = None, api: str | None = None,
         api_version: str | None = None, json_mode: bool = False) -> RunResult:
-    from jobs.commands.train import check_model, prepare_and_create
+    from jobs.commands.train import check_model, hyperparameters, prepare_and_create
     from jobs.display import make_display
 
     model_id = check_model(model)
     lc.check_max_cost(max_cost)
+    hyperparameters(epochs, batch_size, learning_rate_multiplier, seed)  # bad options fail before any request
     check = lc.validate_data(Path(data), model=model_id)
     lc.checkpoint("after_validate")
     conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)

@@ -40,13 +40,31 @@ class TrainResult:
                 "reused": self.reused, "estimate": self.estimate, "stack": self.stack}
 
 
-def hyperparameters(epochs: int | None, batch_size: int | None, lrm: float | None) -> dict[str, Any]:
-    if epochs is not None and epochs < 1:
-        raise UsageError(f"--epochs {epochs} must be at least 1", hint="pass --epochs 1..25, or omit it for auto")
+# Ranges the fine-tuning API documents (OpenAI's create-job reference, which Azure OpenAI follows):
+# n_epochs "any number between 1 and 50"; seed an int32 from 0 to 2147483647; batch_size and
+# learning_rate_multiplier positive (the batch-size maximum is per base model, so the service checks it).
+EPOCHS_MIN, EPOCHS_MAX = 1, 50
+SEED_MIN, SEED_MAX = 0, 2_147_483_647
+
+
+def hyperparameters(epochs: int | None, batch_size: int | None, lrm: float | None,
+                    seed: int | None = None) -> dict[str, Any]:
+    import math
+
+    if epochs is not None and not EPOCHS_MIN <= epochs <= EPOCHS_MAX:
+        raise UsageError(f"--epochs {epochs} is outside the range the fine-tuning API accepts "
+                         f"({EPOCHS_MIN}..{EPOCHS_MAX})",
+                         hint=f"pass --epochs {EPOCHS_MIN}..{EPOCHS_MAX}, or omit it for auto")
     if batch_size is not None and batch_size < 1:
-        raise UsageError(f"--batch-size {batch_size} must be at least 1", hint="omit it to let the service choose")
-    if lrm is not None and lrm <= 0:
-        raise UsageError(f"--learning-rate-multiplier {lrm} must be > 0", hint="try 0.02..2, or omit it")
+        raise UsageError(f"--batch-size {batch_size} must be at least 1",
+                         hint="pass a positive whole number (the maximum depends on the base model), "
+                         "or omit it to let the service choose")
+    if lrm is not None and not (math.isfinite(lrm) and lrm > 0):
+        raise UsageError(f"--learning-rate-multiplier {lrm} must be a number greater than 0",
+                         hint="try 0.02..2, or omit it for auto")
+    if seed is not None and not SEED_MIN <= seed <= SEED_MAX:
+        raise UsageError(f"--seed {seed} is outside the range the fine-tuning API accepts ({SEED_MIN}..{SEED_MAX})",
+                         hint=f"pass --seed {SEED_MIN}..{SEED_MAX}, or omit it to let the service pick one")
     return {"n_epochs": epochs, "batch_size": batch_size, "learning_rate_multiplier": lrm}
 
 
@@ -107,7 +125,7 @@ def prepare_and_create(conn: Any, rs: Any, *, data: str | None, file_id: str | N
     """Upload what is needed, then reuse/adopt/create the job (caller holds the lock)."""
     model_id = check_model(model)
     check_suffix(suffix)
-    hp = hyperparameters(epochs, batch_size, learning_rate_multiplier)
+    hp = hyperparameters(epochs, batch_size, learning_rate_multiplier, seed)
     price = lc.resolve_price(price_per_1m)
     lc.check_max_cost(max_cost)
     if data and file_id:
@@ -186,6 +204,7 @@ def train(*, data: str | None = None, file_id: str | None = None, model: str | N
         raise UsageError("nothing to train on: pass DATA.jsonl or --file-id ID",
                          hint="e.g. python -m jobs train data/travel-train.jsonl")
     lc.check_max_cost(max_cost)
+    hyperparameters(epochs, batch_size, learning_rate_multiplier, seed)  # bad options fail before any request
     conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)
     rs = lc.run_state(conn)
     display = make_display(json_mode=json_mode)
