@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import click
 
-from jobs.errors import ExitCode, JobsError
+from jobs.errors import ExitCode, JobsError, UsageError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -49,9 +49,8 @@ def invoke(target: str, *, json_mode: bool = False, **kwargs: Any) -> None:
     except _PROGRAMMING_OS_ERRORS:
         raise  # network errors are the retry policy's job; one escaping here is a bug and should show
     except OSError as exc:  # last resort: a permissions/disk problem the core did not name is never a traceback
-        err = JobsError(_os_error_text(exc), hint="check the path's permissions and free disk space, then run the "
-                        "same command again (it resumes)")
-        err.exit_code = ExitCode.USAGE
+        err = UsageError(_os_error_text(exc), hint="check the path's permissions and free disk space, then run the "
+                         "same command again (it resumes)")
         _print_error(err, json_mode=json_mode)
         sys.exit(int(err.exit_code))
     emit(result, json_mode=json_mode)
