@@ -214,6 +214,17 @@ def sdk_client(url: str) -> Any:
     return openai.AzureOpenAI(azure_endpoint=url, api_key=TEST_KEY, api_version="2025-04-01-preview", max_retries=5)
 
 
+def wait_for_running_job(client: Any, timeout: float = 30, interval: float = 0.05) -> Any:
+    """Poll the newest job on the server until it is running; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = list(client.fine_tuning.jobs.list().data)
+        if jobs and jobs[0].status == "running":
+            return jobs[0]
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(interval)
+
+
 def read_state(state_dir: Path, stack: str = "dev") -> dict[str, Any]:
     p = Path(state_dir) / f"{stack}.json"
     return json.loads(p.read_text()) if p.exists() else {}

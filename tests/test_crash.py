@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_runner import EmulatorProcess, read_state, run_jobs_process, runner_config, sdk_client, server_view
+from tests.fixtures_runner import (EmulatorProcess, read_state, run_jobs_process, runner_config, sdk_client, server_view,
+                                  wait_for_running_job)
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -94,14 +95,7 @@ def test_emulator_killed_mid_job_and_restarted(tmp_path: Path, training_copy: Pa
         t = threading.Thread(target=lambda: result.update(
             out=run_jobs_process(_run_args(training_copy, em.url), env=env, timeout=90)))
         t.start()
-        client = sdk_client(em.url)
-        deadline = time.monotonic() + 30
-        while True:
-            jobs = list(client.fine_tuning.jobs.list().data)
-            if jobs and jobs[0].status == "running":
-                break
-            assert time.monotonic() < deadline, "job never started"
-            time.sleep(0.05)
+        wait_for_running_job(sdk_client(em.url))
         em.kill()  # SIGKILL the service mid-job
         time.sleep(0.5)
         em.start()  # same port, same state dir

@@ -251,9 +251,8 @@ def test_job_cancelled_from_outside_stops_run_with_exit_1(job_emulator: Any, tra
                                                           fake_pulumi: Any, runner_env: Path) -> None:
     import os
     import threading
-    import time
 
-    from tests.fixtures_runner import run_jobs_process, sdk_client
+    from tests.fixtures_runner import run_jobs_process, sdk_client, wait_for_running_job
 
     job_emulator.set_config(training_seconds=20)
     client = sdk_client(job_emulator.url)
@@ -265,18 +264,12 @@ def test_job_cancelled_from_outside_stops_run_with_exit_1(job_emulator: Any, tra
 
     t = threading.Thread(target=runner)
     t.start()
-    deadline = time.monotonic() + 30
-    while True:
-        jobs = list(client.fine_tuning.jobs.list().data)
-        if jobs and jobs[0].status == "running":
-            break
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.1)
-    client.fine_tuning.jobs.cancel(jobs[0].id)
+    job = wait_for_running_job(client, interval=0.1)
+    client.fine_tuning.jobs.cancel(job.id)
     t.join(60)
     out = result["out"]
     assert out.exit_code == 1
-    assert f"job {jobs[0].id} was cancelled; nothing was promoted" in out.stderr
+    assert f"job {job.id} was cancelled; nothing was promoted" in out.stderr
     assert not any(c[:2] == ["config", "set"] for c in fake_pulumi.calls())
 
 
