@@ -279,11 +279,17 @@ class Raw:
         self.client.close()
 
 
-def trained_job(raw: Raw, content: bytes, **body: Any) -> dict[str, Any]:
-    """Upload, wait for processing, create a job and wait until it ends; returns the final job."""
+def created_job(raw: Raw, content: bytes, **body: Any) -> dict[str, Any]:
+    """Upload, wait for processing and create a job; returns the job as created."""
     f = raw.upload(content).json()
     raw.wait(f"/files/{f['id']}", "status", ("processed", "error"))
-    job = raw.post("/fine_tuning/jobs", json={"model": "gpt-4.1-2025-04-14", "training_file": f["id"],
-                                              "suffix": "ft-travel", **body}).json()
+    job: dict[str, Any] = raw.post("/fine_tuning/jobs", json={"model": "gpt-4.1-2025-04-14", "training_file": f["id"],
+                                                              "suffix": "ft-travel", **body}).json()
     assert "id" in job, job
+    return job
+
+
+def trained_job(raw: Raw, content: bytes, **body: Any) -> dict[str, Any]:
+    """Upload, wait for processing, create a job and wait until it ends; returns the final job."""
+    job = created_job(raw, content, **body)
     return raw.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded", "failed", "cancelled"))

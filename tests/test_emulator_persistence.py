@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from jobs.emulator.server import EmulatorServer
-from tests.fixtures_emulator import REPO, Raw, fast_config, trained_job
+from tests.fixtures_emulator import REPO, Raw, created_job, fast_config, trained_job
 
 MODEL = "gpt-4.1-2025-04-14"
 
@@ -28,15 +28,14 @@ def test_restart_in_process_continues_the_same_job(tmp_path, hotel):
     cfg = fast_config(training_seconds=2.0, queue_seconds=0.0)
     with EmulatorServer(state, cfg) as em:
         raw = Raw(em.url)
-        f = raw.upload(hotel).json()
-        raw.wait(f"/files/{f['id']}", "status", ("processed",))
-        job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": f["id"], "suffix": "ft-travel"}).json()
+        job = created_job(raw, hotel, model=MODEL)
         raw.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("running",))
         em.add_deployment("registered", "gpt-4.1")
+    file_id = job["training_file"]
     with EmulatorServer(state, cfg) as em2:
         raw2 = Raw(em2.url)
-        assert raw2.get(f"/files/{f['id']}").json()["status"] == "processed"
-        assert raw2.get(f"/files/{f['id']}/content").content == hotel
+        assert raw2.get(f"/files/{file_id}").json()["status"] == "processed"
+        assert raw2.get(f"/files/{file_id}/content").content == hotel
         done = raw2.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded",))
         assert done["fine_tuned_model"].endswith("-ft-travel")
         events = raw2.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1000}).json()["data"]
@@ -56,10 +55,7 @@ def test_job_time_keeps_running_while_the_emulator_is_down(tmp_path, hotel):
     state = tmp_path / "state"
     cfg = fast_config(training_seconds=0.5, queue_seconds=0.0)
     with EmulatorServer(state, cfg) as em:
-        raw = Raw(em.url)
-        f = raw.upload(hotel).json()
-        raw.wait(f"/files/{f['id']}", "status", ("processed",))
-        job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": f["id"]}).json()
+        job = created_job(Raw(em.url), hotel, model=MODEL)
     time.sleep(0.6)
     with EmulatorServer(state, cfg) as em2:
         got = Raw(em2.url).get(f"/fine_tuning/jobs/{job['id']}").json()
@@ -71,9 +67,7 @@ def test_kill_9_and_restart_keeps_files_and_jobs(tmp_path, hotel, emulator_proce
     state = tmp_path / "proc-state"
     proc, url = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
     raw = Raw(url)
-    f = raw.upload(hotel).json()
-    raw.wait(f"/files/{f['id']}", "status", ("processed",))
-    job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": f["id"], "suffix": "ft-travel"}).json()
+    job = created_job(raw, hotel, model=MODEL)
     raw.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("running",))
     raw.close()
     proc.send_signal(signal.SIGKILL)
@@ -81,7 +75,7 @@ def test_kill_9_and_restart_keeps_files_and_jobs(tmp_path, hotel, emulator_proce
 
     proc2, url2 = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
     raw2 = Raw(url2)
-    assert [x["id"] for x in raw2.get("/files").json()["data"]] == [f["id"]]
+    assert [x["id"] for x in raw2.get("/files").json()["data"]] == [job["training_file"]]
     assert raw2.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] in ("running", "succeeded")
     done = raw2.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded",))
     assert done["result_files"] and raw2.get(f"/files/{done['result_files'][0]}/content").status_code == 200

@@ -44,6 +44,13 @@ PURPOSES = ("fine-tune", "fine-tune-results", "assistants", "assistants_output",
             "evals", "evals_output")
 
 
+def _stop_clock(job: dict[str, Any], now: float) -> None:
+    """A running job stops: bank its training time and free the one running slot."""
+    job["done_seconds"] += now - job["run_started_at"]
+    job["run_started_at"] = None
+    job["slot_released_at"] = now
+
+
 def _hex(*parts: Any) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
@@ -380,8 +387,7 @@ class Engine:
                                       f"The job '{job_id}' is already {job['status']} and cannot be cancelled.")
             now = time.time()
             if job["status"] == "running":
-                job["done_seconds"] += now - job["run_started_at"]
-                job["slot_released_at"] = now
+                _stop_clock(job, now)
             job["run_started_at"] = None
             job["status"] = "cancelled"
             self._event(job, now, "Job cancelled.")
@@ -396,9 +402,7 @@ class Engine:
                 raise errors.ApiError(400, "unexpectedEntityState",
                                       f"Only a running job can be paused; '{job_id}' is {job['status']}.")
             now = time.time()
-            job["done_seconds"] += now - job["run_started_at"]
-            job["run_started_at"] = None
-            job["slot_released_at"] = now
+            _stop_clock(job, now)
             job["status"] = "paused"
             self._event(job, now, "Job paused.")
             self.store.put_job(job)
