@@ -24,7 +24,7 @@ from typing import Mapping, Union
 import pulumi
 
 from infra import regions
-from jobs import models
+from jobs import contract, models
 
 PROJECT = "foundry-finetune"
 
@@ -65,7 +65,7 @@ KEYS: tuple[Key, ...] = (
     Key("trainingType", "string", "Standard", "Training type of the job: Standard (regional), GlobalStandard or Developer."),
     Key("fineTunedModel", "string", None, "Fine-tuned model id the job produced; when set, the tuned deployment is declared."),
     Key("fineTunedDeploymentName", "string", None, "Name of the tuned deployment; default: <baseDeploymentName>-ft-travel."),
-    Key("fineTunedDeploymentSku", "string", "Developer", "Developer (24 h, no hourly fee), Standard or GlobalStandard."),
+    Key("fineTunedDeploymentSku", "string", contract.DEFAULT_FINE_TUNED_SKU, "Developer (24 h, no hourly fee), Standard or GlobalStandard."),
     Key("fineTunedDeploymentCapacity", "integer", 50, "Tuned deployment rate limit in thousands of tokens per minute."),
     Key("raiPolicy", "string", "Microsoft.DefaultV2", "Content filter (RAI policy) of both deployments."),
     Key("operatorPrincipalId", "string", None, "Object id that gets OpenAI Contributor + Azure AI Developer."),
@@ -272,7 +272,7 @@ def _parse(
         raise _choices("fineTuneModel", ft_raw, models.fine_tunable_ids(), "not a fine-tunable model; fine-tunable models") from None
 
     tt_raw = _as_required_str(values, "trainingType")
-    training_type = _pick("trainingType", regions.TRAINING_ALIASES.get(tt_raw.lower(), tt_raw), regions.TRAINING_TYPES)
+    training_type = _pick(contract.TRAINING_TYPE, regions.TRAINING_ALIASES.get(tt_raw.lower(), tt_raw), regions.TRAINING_TYPES)
     if not regions.training_supported(ft, training_type):
         allowed = [t for t in regions.TRAINING_TYPES if regions.training_supported(ft, t)]
         raise _choices("trainingType", training_type, allowed, f"{ft.model_id} supports training types")
@@ -336,18 +336,18 @@ def _parse(
     ft_sku_key = _pick("fineTunedDeploymentSku", ft_sku_raw, allowed_ft_skus)
     ft_rule = regions.FINE_TUNED_SKUS[ft_sku_key]
     ft_cap = _capacity(values, "fineTunedDeploymentCapacity", "fineTunedDeploymentSku", ft_sku_key, ft_rule)
-    ft_name = _as_str(values, "fineTunedDeploymentName") or f"{base_name}-ft-travel"[:64]
+    ft_name = _as_str(values, contract.FINE_TUNED_DEPLOYMENT_NAME) or contract.fine_tuned_deployment_name(base_name)
     if not _DEPLOYMENT_RE.match(ft_name):
         raise ConfigError(
-            "fineTunedDeploymentName", ft_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set("fineTunedDeploymentName", "gpt-4.1-ft-travel")
+            "fineTunedDeploymentName", ft_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set("fineTunedDeploymentName", contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
         )
     if ft_name == base_name:
-        raise ConfigError("fineTunedDeploymentName", ft_name, "is the same as baseDeploymentName", _set("fineTunedDeploymentName", f"{base_name}-ft-travel"))
+        raise ConfigError("fineTunedDeploymentName", ft_name, "is the same as baseDeploymentName", _set("fineTunedDeploymentName", contract.fine_tuned_deployment_name(base_name)))
 
-    tuned = _as_str(values, "fineTunedModel")
+    tuned = _as_str(values, contract.FINE_TUNED_MODEL)
     if tuned is not None:
         m = _FT_MODEL_RE.match(tuned)
-        example = f"{ft.model_id}.ft-0123456789abcdef0123456789abcdef-ft-travel"
+        example = f"{ft.model_id}.ft-0123456789abcdef0123456789abcdef-{contract.SUFFIX}"
         if not m:
             raise ConfigError(
                 "fineTunedModel",

@@ -19,7 +19,7 @@ from infra import regions
 from infra.components import AiServices, FoundryHub, HubStorage, ModelDeployments, RoleAssignments
 from infra.config import InfraConfig
 from infra.naming import Names, names_for
-from jobs import models
+from jobs import contract, models
 
 
 @dataclass
@@ -93,6 +93,7 @@ def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None
         opts=opts,
     )
     deployments = ModelDeployments("models", cfg, rg.name, ai.account.name, opts)
+    # Exactly the stack contract's outputs (jobs/contract.py), which the job runner reads.
     outputs: dict[str, Any] = {
         "resource_group": rg.name,
         "location": cfg.location,
@@ -104,6 +105,7 @@ def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None
         "base_model": f"{cfg.base_model}-{cfg.base_model_version}",
         "fine_tune_model": cfg.fine_tune_model,
         "fine_tuned_deployment": deployments.fine_tuned.name if deployments.fine_tuned else None,
+        "fine_tuned_deployment_sku": cfg.fine_tuned_deployment_sku,
         "ai_services_principal_id": ai.principal_id,
     }
     return Estate(names, rg, hub_storage, ai, foundry, roles, deployments, outputs)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs import models
+from jobs import contract, models
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def base_models() -> dict[str, tuple[str, ...]]:
 
 # Training types of a fine-tuning job, as the fine-tuning API (and
 # `python -m jobs run --training-type`) names them; "Global" is the portal's word.
-TRAINING_TYPES: tuple[str, ...] = ("Standard", "GlobalStandard", "Developer")
+TRAINING_TYPES: tuple[str, ...] = contract.TRAINING_TYPE_NAMES
 TRAINING_ALIASES: dict[str, str] = {"global": "GlobalStandard"}
 
 

@@ -121,7 +121,7 @@ def validate(path: str, model: str | None, price_per_1m: float | None, json_mode
               help="JSON config: deployments, limits, latency, faults, stage durations.")
 def emulator(host: str, port: int, state_dir: str, config_file: str | None) -> None:
     """Serve a local Azure OpenAI data-plane emulator (rehearsal and tests only)."""
-    invoke("jobs.commands.emulator:serve", host=host, port=port, state_dir=state_dir, config_file=config_file)
+    invoke("emulator.serve:serve", host=host, port=port, state_dir=state_dir, config_file=config_file)
 
 
 # --------------------------------------------------------------------------- runner: the job lifecycle

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from jobs.emulator.server import EmulatorServer
+from emulator.server import EmulatorServer
 
 REPO = Path(__file__).resolve().parent.parent
 

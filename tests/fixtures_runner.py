@@ -121,7 +121,7 @@ def run_jobs_process(args: list[str], *, env: dict[str, str] | None = None, time
 
 @pytest.fixture
 def job_emulator(tmp_path: Path) -> Iterator[Any]:
-    from jobs.emulator.server import EmulatorServer
+    from emulator.server import EmulatorServer
 
     with EmulatorServer(tmp_path / "emulator-state", runner_config()) as em:
         yield em

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobs.emulator.config import EmulatorConfig
+from emulator.config import EmulatorConfig
 from jobs.errors import UsageError
 
 

@@ -114,7 +114,7 @@ def test_admin_config_patch_merges_deployments(emulator):
 def test_admin_routes_refuse_non_loopback_clients(tmp_path):
     import asyncio
 
-    from jobs.emulator.app import create_app
+    from emulator.app import create_app
 
     app = create_app(tmp_path / "s", {"deployments": {"gpt-4.1": {"model": "gpt-4.1"}}})
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobs.emulator.server import EmulatorServer
+from emulator.server import EmulatorServer
 from tests.fixtures_emulator import REPO, Raw, created_job, fast_config, trained_job
 
 MODEL = "gpt-4.1-2025-04-14"
@@ -121,7 +121,7 @@ def test_cli_port_in_use_is_a_usage_error(tmp_path, emulator):
 
 
 def test_is_loopback():
-    from jobs.emulator.server import is_loopback
+    from emulator.server import is_loopback
 
     assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.10", "example.com"))

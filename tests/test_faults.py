@@ -30,7 +30,7 @@ def _outcome(url: str, state_dir: Path, fake_pulumi: Any) -> dict[str, Any]:
 
 def test_run_survives_20_percent_faults(tmp_path: Path, training_copy: Path, fake_pulumi: Any, runner_env: Path,
                                         monkeypatch: pytest.MonkeyPatch, jobs_cli: Any) -> None:
-    from jobs.emulator.server import EmulatorServer
+    from emulator.server import EmulatorServer
 
     args = ["--yes", "--epochs", "2"]
     # the reference: a healthy service

@@ -257,8 +257,21 @@ def test_stack_outputs_exactly(run_estate: Run) -> None:
         "base_model": "gpt-4.1-2025-04-14",
         "fine_tune_model": "gpt-4.1-2025-04-14",
         "fine_tuned_deployment": "gpt-4.1-ft-travel",
+        "fine_tuned_deployment_sku": "DeveloperTier",
         "ai_services_principal_id": principal_of(account["accountName"]),
     }
+
+
+def test_outputs_are_the_stack_contract(run_estate: Run) -> None:
+    """infra exports exactly the names jobs/contract.py declares, in its order (the runner reads those)."""
+    from jobs import contract
+
+    assert tuple(run_estate({}).outputs) == contract.OUTPUTS
+    assert contract.OUTPUTS == (
+        "resource_group", "location", "ai_services_name", "ai_services_endpoint", "hub_name", "project_name",
+        "base_deployment", "base_model", "fine_tune_model", "fine_tuned_deployment", "fine_tuned_deployment_sku",
+        "ai_services_principal_id",
+    )
 
 
 def test_no_secrets_or_keys_anywhere(run_estate: Run) -> None:
@@ -288,6 +301,7 @@ def test_real_main_program_runs_under_mocks(run_main: Run) -> None:
         "base_model",
         "fine_tune_model",
         "fine_tuned_deployment",
+        "fine_tuned_deployment_sku",
         "ai_services_principal_id",
     }
     assert run.outputs["fine_tuned_deployment"] == "gpt-4.1-ft-travel"

@@ -24,7 +24,7 @@ def _files_containing(root: Path, marker: str) -> list[Path]:
 
 def test_api_key_never_leaks(tmp_path: Path, training_copy: Path, fake_pulumi: Any, runner_env: Path,
                              monkeypatch: pytest.MonkeyPatch, jobs_cli: Any) -> None:
-    from jobs.emulator.server import EmulatorServer
+    from emulator.server import EmulatorServer
 
     marker = "key-" + secrets.token_hex(16)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", marker)
@@ -66,7 +66,7 @@ def test_api_key_never_leaks(tmp_path: Path, training_copy: Path, fake_pulumi: A
 def test_ad_token_never_leaks_and_never_reaches_pulumi(tmp_path: Path, training_copy: Path, fake_pulumi: Any,
                                                        runner_env: Path, monkeypatch: pytest.MonkeyPatch,
                                                        jobs_cli: Any) -> None:
-    from jobs.emulator.server import EmulatorServer
+    from emulator.server import EmulatorServer
 
     marker = "adtoken-" + secrets.token_hex(16)
     monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)

@@ -266,7 +266,7 @@ def _ask(conn: Any, deployment: str, question: str) -> str:
 
 def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode: bool = False) -> RehearseResult:
     """The ``rehearse`` command."""
-    from jobs.emulator.server import EmulatorServer
+    from emulator.server import EmulatorServer
 
     started = time.monotonic()
     path = resolve_data(data)

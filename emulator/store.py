@@ -46,12 +46,24 @@ class Store:
         self.root = Path(state_dir)
         self.files_dir = self.root / "files"
         self.jobs_dir = self.root / "jobs"
-        self.files_dir.mkdir(parents=True, exist_ok=True)
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._check_writable()
         self.lock = threading.RLock()
         self._files: dict[str, dict[str, Any]] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
         self._load()
+
+    def _check_writable(self) -> None:
+        """Refuse to start on a folder it cannot write: every upload would answer 500 and clients retry for minutes."""
+        try:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            self.jobs_dir.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".write-check.", suffix=".tmp")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise UsageError(f"emulator state folder {self.root} is not writable ({reason})",
+                             hint="pass --state-dir a folder you can write to (it is created if missing)") from None
 
     def _load(self) -> None:
         for p in sorted(self.files_dir.glob("*.json")):

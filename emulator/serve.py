@@ -1,4 +1,9 @@
-"""``python -m jobs emulator``: serve the local Azure OpenAI emulator until Ctrl-C / SIGTERM."""
+"""``python -m jobs emulator``: serve the local Azure OpenAI emulator until Ctrl-C / SIGTERM.
+
+The emulator is a separate program beside the product: its server packages
+(``emulator/requirements.txt``: starlette, uvicorn, python-multipart) are not in
+``requirements.txt``, which Pulumi's virtualenv installs for ``pulumi up``.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +28,24 @@ class ServeResult:
         return {"stopped": True, "url": self.url}
 
 
+SERVER_PACKAGES = ("starlette", "uvicorn", "multipart")
+
+
+def require_server_packages() -> None:
+    """A clear error, not an ImportError, when the emulator's own packages are not installed."""
+    import importlib.util
+
+    missing = [name for name in SERVER_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"the emulator's server packages are not installed ({', '.join(missing)})",
+                         hint="run `make install` (or `pip install -r emulator/requirements.txt`)")
+
+
 def serve(host: str = "127.0.0.1", port: int = 8089, state_dir: str = ".emulator",
           config_file: str | None = None) -> ServeResult:
-    from jobs.emulator.config import EmulatorConfig
-    from jobs.emulator.server import EmulatorServer, is_loopback
+    require_server_packages()
+    from emulator.config import EmulatorConfig
+    from emulator.server import BindError, EmulatorServer, is_loopback
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range", hint="use 0 (any free port) or 1-65535")
@@ -42,8 +61,13 @@ def serve(host: str = "127.0.0.1", port: int = 8089, state_dir: str = ".emulator
     server = EmulatorServer(sd, config, host=host, port=port)
     try:
         server.start()
-    except (RuntimeError, OSError) as exc:
-        raise UsageError(f"cannot serve on {host}:{port}: {exc}", hint="pick another --port, or --port 0 for a free one")
+    except BindError as exc:
+        hint = ("pick another --port, or --port 0 for a free one" if exc.option == "--port"
+                else "pass --host an address of this machine, e.g. 127.0.0.1 (the default)")
+        raise UsageError(f"cannot serve on {host}:{port}: {exc}", hint=hint) from None
+    except RuntimeError as exc:
+        raise UsageError(f"cannot serve on {host}:{port}: {exc}",
+                         hint="run again; if it keeps failing, try another --port") from None
     if not is_loopback(host):
         print(f"warning: listening on {host}, not loopback: other machines can reach the data plane "
               "(the /++/ admin routes still answer loopback clients only).", file=sys.stderr, flush=True)
@@ -58,7 +82,7 @@ def serve(host: str = "127.0.0.1", port: int = 8089, state_dir: str = ".emulator
     previous = signal.signal(signal.SIGTERM, _on_term)
     try:
         while not stop.is_set():
-            if server._thread is None or not server._thread.is_alive():
+            if not server.running:
                 break
             stop.wait(0.2)
     except KeyboardInterrupt:

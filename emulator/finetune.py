@@ -26,10 +26,10 @@ import time
 from typing import Any
 
 from jobs import models
-from jobs.emulator import errors
-from jobs.emulator.config import EmulatorConfig
-from jobs.emulator.counting import check_training_file, count_messages, parse_examples
-from jobs.emulator.store import Store
+from emulator import errors
+from emulator.config import EmulatorConfig
+from emulator.counting import check_training_file, count_messages, parse_examples
+from emulator.store import Store
 
 RESULTS_COLUMNS = (
     "step", "train_loss", "train_mean_token_accuracy", "valid_loss",

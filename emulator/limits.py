@@ -16,8 +16,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from jobs.emulator.config import EmulatorConfig
-from jobs.emulator.errors import ApiError
+from emulator.config import EmulatorConfig
+from emulator.errors import ApiError
 
 
 @dataclass

@@ -2,5 +2,5 @@
 
 Rehearsal and test harness only: its chat answers are labelled stand-ins, never model
 output. Start it with ``python -m jobs emulator`` or, in tests,
-:class:`jobs.emulator.server.EmulatorServer`.
+:class:`emulator.server.EmulatorServer`.
 """

@@ -2,25 +2,58 @@
 
 from __future__ import annotations
 
-import ipaddress
+import errno
 import json
+import socket
 import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from jobs.emulator.app import Emulator, create_app
-from jobs.emulator.config import EmulatorConfig
+from emulator.app import Emulator, create_app
+from emulator.config import EmulatorConfig
+from emulator.net import is_loopback
+
+__all__ = ["BindError", "EmulatorServer", "is_loopback"]
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+class BindError(RuntimeError):
+    """The listening socket could not be opened; ``option`` names what to change (``--host`` or ``--port``)."""
+
+    def __init__(self, message: str, option: str):
+        super().__init__(message)
+        self.option = option
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Open the listening socket, with an error that names the host or the port that failed."""
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise BindError(f"host {host!r} does not resolve to an address ({exc.strerror})", "--host") from None
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        sock.setblocking(False)
+        return sock
+    reason = (last.strerror if last else None) or "unknown error"
+    code = last.errno if last else None
+    if code == errno.EADDRINUSE:
+        raise BindError(f"port {port} on {host} is already in use ({reason})", "--port")
+    if code == errno.EACCES:
+        raise BindError(f"port {port} on {host} needs privileges this user lacks ({reason})", "--port")
+    if code == errno.EADDRNOTAVAIL:
+        raise BindError(f"host {host} is not an address of this machine ({reason})", "--host")
+    raise BindError(f"cannot listen on {host}:{port} ({reason})", "--host")
 
 
 class EmulatorServer:
@@ -39,22 +72,25 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 15.0) -> "EmulatorServer":
+        """Bind (raises :class:`BindError`), then serve in a background thread."""
         import uvicorn
 
         self.emulator = create_app(self.state_dir, self.config)
+        sock = bind(self.host, self.port)
         cfg = uvicorn.Config(self.emulator, host=self.host, port=self.port, log_level="warning",
                              lifespan="off", access_log=False)
         self._server = uvicorn.Server(cfg)
-        self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="emulator",
+                                        daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive():
-                raise RuntimeError(f"the emulator could not bind {self.host}:{self.port} (is the port in use?)")
+                sock.close()
+                raise RuntimeError(f"the emulator stopped while starting on {self.host}:{self.port}")
             if time.monotonic() > deadline:
                 raise RuntimeError("the emulator did not start in time")
             time.sleep(0.01)
-        sock = self._server.servers[0].sockets[0]
         addr = sock.getsockname()
         self.bound = (addr[0], addr[1])
         self.port = addr[1]
@@ -73,6 +109,10 @@ class EmulatorServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     # ------------------------------------------------------------------ addresses
     @property

@@ -19,15 +19,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from jobs.emulator import chat, errors
-from jobs.emulator.config import FAULT_KINDS, EmulatorConfig
-from jobs.emulator.counting import _encoding, count_messages, count_text, encoding_name
-from jobs.emulator.errors import ApiError
-from jobs.emulator.finetune import PURPOSES, Engine, render_checkpoint, render_event, render_file, render_job
-from jobs.emulator.limits import FaultInjector, RateLimiter, rate_limit_error
-from jobs.emulator.store import Store
+from emulator import chat, errors
+from emulator.config import FAULT_KINDS, EmulatorConfig
+from emulator.counting import _encoding, count_messages, count_text, encoding_name
+from emulator.errors import ApiError
+from emulator.finetune import PURPOSES, Engine, render_checkpoint, render_event, render_file, render_job
+from emulator.limits import FaultInjector, RateLimiter, rate_limit_error
+from emulator.net import is_loopback
+from emulator.store import Store
 
-log = logging.getLogger("jobs.emulator")
+log = logging.getLogger("emulator")
 
 # Dated api-versions the emulator accepts (GA and preview versions that carry fine-tuning and chat).
 API_VERSIONS = frozenset({
@@ -478,8 +479,6 @@ def _loopback_client(scope: Scope) -> bool:
     client = scope.get("client")
     if not client:
         return True  # in-process callers (no socket)
-    from jobs.emulator.server import is_loopback
-
     return is_loopback(str(client[0]))
 
 
