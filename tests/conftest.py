@@ -1,4 +1,5 @@
-"""Shared fixtures. Each area keeps its fixtures in a plugin module listed here:
+"""Shared fixtures. Helpers the tests import live in ``tests/support``; each area keeps its fixtures in a
+plugin module listed here:
 
 - ``tests/fixtures_pulumi.py``: Pulumi mocks and a runner for the infra program.
 - ``tests/fixtures_emulator.py``: the Azure OpenAI emulator on a free loopback port.
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import REPO, SHARED
+
 pytest_plugins = [
     "tests.fixtures_pulumi",
     "tests.fixtures_emulator",
@@ -19,8 +22,6 @@ pytest_plugins = [
     "tests.fixtures_stack",
 ]
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session")

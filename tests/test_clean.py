@@ -12,7 +12,10 @@ import httpx
 import pytest
 
 from jobs.state import RunState
-from tests.fixtures_stack import CWD, FakePulumi, FinishedJob, make_fake_pulumi, stack_env
+from tests.support.cli import stack_env
+from tests.support.clients import FinishedJob
+from tests.support.fake_pulumi import FakePulumi
+from tests.support.paths import CWD
 
 API = {"api-version": "2025-04-01-preview"}
 AUTH = {"Authorization": "Bearer test-placeholder-token"}
@@ -49,13 +52,13 @@ def jobs_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
 
 def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
-    fake = make_fake_pulumi(tmp_path / "bin")
+    fake = FakePulumi.create(tmp_path / "bin")
     fake.set_config(fineTunedModel=fj.fine_tuned_model)
     seed_state(tmp_path / "state", fj)
     httpx.post(f"{fj.url}/++/deployments", json={"name": "gpt-4.1-ft-travel", "model": fj.fine_tuned_model})
     assert {fj.training_file, *fj.result_files} <= server_file_ids(fj.url)
 
-    proc = jobs_cli(["clean", "--models", "--yes"], stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    proc = jobs_cli(["clean", "--models", "--yes"], stack_env(fj.url, tmp_path / "state", pulumi=fake))
     assert proc.returncode == 0, proc.stderr
     assert f"deleted file {fj.training_file}" in proc.stdout
     assert f"deleted file {fj.result_files[0]}" in proc.stdout
@@ -76,9 +79,9 @@ def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJo
 
 def test_clean_without_models_keeps_the_job(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
-    fake = make_fake_pulumi(tmp_path / "bin")
+    fake = FakePulumi.create(tmp_path / "bin")
     seed_state(tmp_path / "state", fj)
-    proc = jobs_cli(["clean", "--yes", "--json"], stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    proc = jobs_cli(["clean", "--yes", "--json"], stack_env(fj.url, tmp_path / "state", pulumi=fake))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out["deleted_files"]) == {fj.training_file, *fj.result_files}
@@ -88,9 +91,9 @@ def test_clean_without_models_keeps_the_job(finished_job: FinishedJob, tmp_path:
 
 def test_clean_refuses_without_yes_when_it_cannot_ask(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
-    fake = make_fake_pulumi(tmp_path / "bin")
+    fake = FakePulumi.create(tmp_path / "bin")
     seed_state(tmp_path / "state", fj)
-    env = stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir)
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
     proc = subprocess.run([sys.executable, "-m", "jobs", "clean", "--models"], env=env, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert proc.returncode == 3
@@ -102,7 +105,7 @@ def test_clean_refuses_without_yes_when_it_cannot_ask(finished_job: FinishedJob,
 def test_clean_without_pulumi_prints_the_commands(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     seed_state(tmp_path / "state", fj)
-    proc = jobs_cli(["clean", "--yes"], stack_env(fj.url, tmp_path / "state", bin_dir=None))
+    proc = jobs_cli(["clean", "--yes"], stack_env(fj.url, tmp_path / "state"))
     assert proc.returncode == 0, proc.stderr
     assert "pulumi config rm --stack dev fineTunedModel" in proc.stdout
     assert "`pulumi` is not on PATH" in proc.stdout
@@ -126,7 +129,7 @@ def test_clean_without_pulumi_reads_the_stack_file(finished_job: FinishedJob, tm
         "config:\n  foundry-finetune:fineTunedModel: " + fj.fine_tuned_model
         + "\n  foundry-finetune:fineTunedDeploymentSku: GlobalStandard\n", encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "jobs", "clean", "--yes"],  # no --models: nothing of ours to unset
-                          env=stack_env(fj.url, tmp_path / "state", bin_dir=None), cwd=project,
+                          env=stack_env(fj.url, tmp_path / "state"), cwd=project,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -137,7 +140,7 @@ def test_clean_without_pulumi_reads_the_stack_file(finished_job: FinishedJob, tm
 
 
 def test_clean_with_empty_state_says_nothing_to_do(emulator: Any, tmp_path: Path) -> None:
-    proc = jobs_cli(["clean"], stack_env(emulator.url, tmp_path / "state", bin_dir=None))
+    proc = jobs_cli(["clean"], stack_env(emulator.url, tmp_path / "state"))
     assert proc.returncode == 0, proc.stderr
     assert "nothing to delete" in proc.stdout
 
@@ -148,7 +151,7 @@ def test_clean_core_with_confirm_callback(finished_job: FinishedJob, tmp_path: P
     from jobs.errors import RefusedError
 
     fj = finished_job
-    for k, v in stack_env(fj.url, tmp_path / "state", bin_dir=fake_pulumi.bin_dir).items():
+    for k, v in stack_env(fj.url, tmp_path / "state", pulumi=fake_pulumi).items():
         monkeypatch.setenv(k, v)
     seed_state(tmp_path / "state", fj)
     questions: list[str] = []
@@ -165,7 +168,7 @@ def test_clean_core_with_confirm_callback(finished_job: FinishedJob, tmp_path: P
 
 
 def test_clean_on_a_fresh_machine_needs_no_endpoint(tmp_path: Path) -> None:
-    env = stack_env("http://127.0.0.1:9", tmp_path / "state", bin_dir=None)
+    env = stack_env("http://127.0.0.1:9", tmp_path / "state")
     env.pop("AZURE_OPENAI_ENDPOINT")
     proc = jobs_cli(["clean", "--models"], env)
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from jobs.client import DEFAULT_API_VERSION, connect
 from jobs.errors import UsageError
-from tests.fixtures_stack import CWD
+from tests.support.paths import CWD
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -208,7 +208,7 @@ def _refused() -> Any:
                                          ("env", "(from env AZURE_OPENAI_ENDPOINT)")])
 def test_dead_endpoint_fails_fast_naming_it_and_its_source(monkeypatch: pytest.MonkeyPatch, how: str,
                                                            source: str) -> None:
-    from tests.fixtures_runner import free_port
+    from tests.support.net import free_port
 
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "placeholder")
@@ -228,7 +228,7 @@ def test_dead_endpoint_fails_fast_naming_it_and_its_source(monkeypatch: pytest.M
 
 
 def test_dead_endpoint_from_stack_outputs_names_the_stack(fake_pulumi: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures_runner import free_port
+    from tests.support.net import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     fake_pulumi.set_outputs({"ai_services_endpoint": url})

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_runner import (EmulatorProcess, read_state, run_jobs_process, runner_config, sdk_client, server_view,
-                                  wait_for_running_job)
+from tests.support.cli import run_jobs_process
+from tests.support.clients import read_state, sdk_client, server_view, wait_for_running_job
+from tests.support.emulators import EmulatorProcess, runner_config
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from jobs import dataset
 from jobs.cli import cli
 from jobs.errors import UsageError
-from tests.dataset_helpers import (ASSISTANT, SYS, SYSTEM, TOOLS, USER, example, line, messages, tool_call,
+from tests.support.datasets import (ASSISTANT, SYS, SYSTEM, TOOLS, USER, example, line, messages, tool_call,
                                    valid_lines, with_defect, write)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from jobs import dataset
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "data" / "travel-train.jsonl"
 VALID = REPO / "data" / "travel-validation.jsonl"
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from jobs import dataset
 from jobs.cli import cli
-from tests.dataset_helpers import valid_lines
+from tests.support.datasets import valid_lines
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)

@@ -7,7 +7,7 @@ import openai
 import pytest
 from openai import AzureOpenAI
 
-from tests.fixtures_emulator import Raw
+from tests.support.http import Raw
 
 ACCESS_DENIED = {"error": {"code": "401", "message": (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "

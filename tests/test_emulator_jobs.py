@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_emulator import Raw, trained_job
+from tests.support.http import Raw, trained_job
 
 MODEL = "gpt-4.1-2025-04-14"
 

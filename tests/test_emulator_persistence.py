@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,9 @@ import httpx
 import pytest
 
 from emulator.server import EmulatorServer
-from tests.fixtures_emulator import REPO, Raw, created_job, fast_config, trained_job
+from tests.support.emulators import fast_config
+from tests.support.http import Raw, created_job, trained_job
+from tests.support.paths import REPO
 
 MODEL = "gpt-4.1-2025-04-14"
 
@@ -65,22 +66,20 @@ def test_job_time_keeps_running_while_the_emulator_is_down(tmp_path, hotel):
 
 def test_kill_9_and_restart_keeps_files_and_jobs(tmp_path, hotel, emulator_process):
     state = tmp_path / "proc-state"
-    proc, url = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
-    raw = Raw(url)
+    proc = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
+    raw = Raw(proc.url)
     job = created_job(raw, hotel, model=MODEL)
     raw.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("running",))
     raw.close()
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc.kill()  # SIGKILL
 
-    proc2, url2 = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
-    raw2 = Raw(url2)
+    proc2 = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
+    raw2 = Raw(proc2.url)
     assert [x["id"] for x in raw2.get("/files").json()["data"]] == [job["training_file"]]
     assert raw2.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] in ("running", "succeeded")
     done = raw2.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded",))
     assert done["result_files"] and raw2.get(f"/files/{done['result_files'][0]}/content").status_code == 200
-    proc2.terminate()
-    assert proc2.wait(timeout=10) == 0
+    assert proc2.stop() == 0
 
 
 def test_binds_loopback_by_default(emulator):
@@ -94,7 +93,7 @@ def test_cli_defaults_to_loopback_and_prints_its_url(tmp_path, emulator_process)
 
     host_opt = next(p for p in cli.commands["emulator"].params if p.name == "host")
     assert host_opt.default == "127.0.0.1"
-    proc, url = emulator_process(tmp_path / "s")
+    url = emulator_process(tmp_path / "s").url
     assert url.startswith("http://127.0.0.1:")
     assert httpx.get(url + "/++/health").json()["status"] == "ok"
 

@@ -19,7 +19,7 @@ import pytest
 import tiktoken
 from openai import AzureOpenAI, OpenAI
 
-from tests.fixtures_emulator import Raw
+from tests.support.http import Raw
 
 HOTEL = "travel-finetune-hotel.jsonl"
 LAB_PROMPT = "I'm mostly there for the food. Where should I stay to be within walking distance of affordable restaurants?"

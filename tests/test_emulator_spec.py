@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from jsonschema import ValidationError
 
-from tests.fixtures_emulator import Raw, trained_job
+from tests.support.http import Raw
 
 FILE = "/files/{file-id}"
 JOB = "/fine_tuning/jobs/{fine-tuning-job-id}"

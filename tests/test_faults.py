@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_runner import read_state, runner_config, server_view
+from tests.support.clients import read_state, server_view
+from tests.support.emulators import runner_config
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 

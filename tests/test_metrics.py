@@ -15,7 +15,8 @@ import pytest
 
 from jobs import metrics
 from jobs.errors import UsageError
-from tests.fixtures_stack import FinishedJob, stack_env
+from tests.support.cli import stack_env
+from tests.support.clients import FinishedJob
 
 AZURE_CSV = """step,train_loss,train_mean_token_accuracy,valid_loss,validation_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy
 1,2.5,0.41,2.7,0.38,,

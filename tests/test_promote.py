@@ -15,7 +15,10 @@ import pytest
 from jobs.commands import promote as pr
 from jobs.errors import JobFailedError, JobsError, UsageError
 from jobs.state import RunState
-from tests.fixtures_stack import CWD, REPO, FakePulumi, FinishedJob, make_fake_pulumi, run_job_on, stack_env
+from tests.support.cli import stack_env
+from tests.support.clients import FinishedJob, run_job_on
+from tests.support.fake_pulumi import FakePulumi
+from tests.support.paths import CWD
 
 MODEL = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
 AZURE = SimpleNamespace(endpoint="https://example-ais.openai.azure.com", outputs=None, stack="dev")
@@ -208,10 +211,10 @@ def _emulator_deployments(url: str) -> dict[str, str]:
 
 def test_cli_promote_with_stand_in_pulumi(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
-    fake = make_fake_pulumi(tmp_path / "bin")
+    fake = FakePulumi.create(tmp_path / "bin")
     fake.set_config(fineTunedDeploymentSku="Developer")
     proc = _jobs_cli(["promote", fj.job_id, "--stack", "dev"], stack_env(fj.url, tmp_path / "state",
-                                                                          bin_dir=fake.bin_dir))
+                                                                          pulumi=fake))
     assert proc.returncode == 0, proc.stderr
     assert ["config", "set", "--stack", "dev", "fineTunedModel", fj.fine_tuned_model, *CWD] in fake.calls()
     assert not any(c[0] == "up" for c in fake.calls())
@@ -224,9 +227,9 @@ def test_cli_promote_with_stand_in_pulumi(finished_job: FinishedJob, tmp_path: P
 
 def test_cli_promote_up_and_deployment_name(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
-    fake = make_fake_pulumi(tmp_path / "bin")
+    fake = FakePulumi.create(tmp_path / "bin")
     proc = _jobs_cli(["promote", fj.job_id, "--stack", "staging", "--up", "--deployment-name", "travel-ft"],
-                     stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+                     stack_env(fj.url, tmp_path / "state", pulumi=fake))
     assert proc.returncode == 0, proc.stderr
     calls = fake.calls()
     assert ["config", "set", "--stack", "staging", "fineTunedDeploymentName", "travel-ft", *CWD] in calls
@@ -238,7 +241,7 @@ def test_cli_promote_up_and_deployment_name(finished_job: FinishedJob, tmp_path:
 
 def test_cli_promote_without_pulumi_exits_0_and_prints_commands(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
-    proc = _jobs_cli(["promote", fj.job_id], stack_env(fj.url, tmp_path / "state", bin_dir=None))
+    proc = _jobs_cli(["promote", fj.job_id], stack_env(fj.url, tmp_path / "state"))
     assert proc.returncode == 0, proc.stderr
     assert "NOT set in stack dev" in proc.stdout
     assert f"pulumi config set --stack dev fineTunedModel {fj.fine_tuned_model}" in proc.stdout
@@ -255,23 +258,23 @@ def test_cli_promote_defaults_to_latest_succeeded_job_in_state(finished_job: Fin
                               "fine_tuned_model": fj.fine_tuned_model}}
 
     RunState("dev", tmp_path / "state").update(seed)
-    fake = make_fake_pulumi(tmp_path / "bin")
-    proc = _jobs_cli(["promote", "--json"], stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    fake = FakePulumi.create(tmp_path / "bin")
+    proc = _jobs_cli(["promote", "--json"], stack_env(fj.url, tmp_path / "state", pulumi=fake))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["job_id"] == fj.job_id and out["applied"] is True
 
 
 def test_cli_promote_empty_state_is_usage_error(emulator: Any, tmp_path: Path) -> None:
-    proc = _jobs_cli(["promote"], stack_env(emulator.url, tmp_path / "state", bin_dir=None))
+    proc = _jobs_cli(["promote"], stack_env(emulator.url, tmp_path / "state"))
     assert proc.returncode == 2
     assert "no succeeded job" in proc.stderr and "python -m jobs promote ftjob-" in proc.stderr
 
 
 def test_cli_promote_failed_job_exits_1_nothing_promoted(emulator: Any, mslearn_data: Path, tmp_path: Path) -> None:
     fj = run_job_on(emulator.url, mslearn_data / "travel-finetune-hotel.jsonl", suffix="will-fail")
-    fake = make_fake_pulumi(tmp_path / "bin")
-    proc = _jobs_cli(["promote", fj.job_id], stack_env(emulator.url, tmp_path / "state", bin_dir=fake.bin_dir))
+    fake = FakePulumi.create(tmp_path / "bin")
+    proc = _jobs_cli(["promote", fj.job_id], stack_env(emulator.url, tmp_path / "state", pulumi=fake))
     assert proc.returncode == 1
     assert "only a succeeded job" in proc.stderr
     assert fake.calls() == []
@@ -281,8 +284,8 @@ def test_cli_promote_failed_job_exits_1_nothing_promoted(emulator: Any, mslearn_
 def test_api_key_never_appears_in_output_or_state(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     secret = "k3y-promote-and-metrics-must-not-leak-42"
-    fake = make_fake_pulumi(tmp_path / "bin")
-    env = stack_env(fj.url, tmp_path / "state", bin_dir=fake.bin_dir, AZURE_OPENAI_API_KEY=secret)
+    fake = FakePulumi.create(tmp_path / "bin")
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake, AZURE_OPENAI_API_KEY=secret)
     env.pop("AZURE_OPENAI_AD_TOKEN")
     outputs = []
     for args in (["promote", fj.job_id], ["promote", fj.job_id, "--json", "--api", "v1"],

@@ -9,7 +9,8 @@ import pytest
 
 from jobs import pulumi_cli
 from jobs.errors import ExitCode, JobsError, UsageError
-from tests.fixtures_stack import CWD, REPO, FakePulumi
+from tests.support.fake_pulumi import FakePulumi
+from tests.support.paths import CWD, REPO
 
 MODEL = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
 

@@ -13,26 +13,26 @@ import pytest
 
 from jobs.commands import rehearse as rh
 from jobs.errors import UsageError
-from tests.fixtures_stack import FakePulumi, make_fake_pulumi, path_with
+from tests.support.fake_pulumi import FakePulumi, path_without_pulumi
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 FT_MODEL = re.compile(r"^gpt-4\.1-2025-04-14\.ft-[0-9a-f]{32}-ft-travel$")
 SECRET = "sk-rehearsal-must-not-leak-0123456789"
 
 
-def _env(bin_dir: Path) -> dict[str, str]:
+def _env(fake: FakePulumi | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FTJOBS_", "AZURE_OPENAI_"))}
-    env.update({"PATH": path_with(bin_dir), "PYTHONPATH": str(REPO), "AZURE_OPENAI_API_KEY": SECRET,
-                "PYTHONUNBUFFERED": "1"})
+    env.update(fake.env if fake else {"PATH": path_without_pulumi()})
+    env.update({"PYTHONPATH": str(REPO), "AZURE_OPENAI_API_KEY": SECRET, "PYTHONUNBUFFERED": "1"})
     return env
 
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, FakePulumi]:
     work = tmp_path_factory.mktemp("rehearse-cwd")
-    fake = make_fake_pulumi(tmp_path_factory.mktemp("rehearse-bin"))
+    fake = FakePulumi.create(tmp_path_factory.mktemp("rehearse-bin"))
     # no DATA argument: the README's first command, on the project's data/travel-train.jsonl
-    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse"], cwd=work, env=_env(fake.bin_dir),
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse"], cwd=work, env=_env(fake),
                           capture_output=True, text=True, timeout=120)
     return proc, work, fake
 
@@ -79,10 +79,10 @@ def test_rehearse_touches_no_real_stack_state_or_secret(
 
 
 def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
-    fake = make_fake_pulumi(tmp_path / "bin")
+    fake = FakePulumi.create(tmp_path / "bin")
     keep = tmp_path / "kept"
     proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", str(mslearn_data / "travel-finetune-hotel.jsonl"),
-                           "--keep", str(keep), "--json"], cwd=tmp_path, env=_env(fake.bin_dir),
+                           "--keep", str(keep), "--json"], cwd=tmp_path, env=_env(fake),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(proc.stdout)
@@ -106,7 +106,7 @@ def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
 
 def test_rehearse_missing_data_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", str(tmp_path / "nope.jsonl")], cwd=tmp_path,
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+                          env=_env(None), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "nope.jsonl does not exist" in proc.stderr and "fix:" in proc.stderr
 
@@ -151,7 +151,7 @@ def test_terminal_table_keeps_the_label() -> None:
 def test_rehearse_invalid_data_exits_1_and_cleans_up(tmp_path: Path, mslearn_data: Path) -> None:
     tmp_root = tmp_path / "tmp"
     tmp_root.mkdir()
-    env = {**_env(tmp_path), "TMPDIR": str(tmp_root)}
+    env = {**_env(None), "TMPDIR": str(tmp_root)}
     proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse",
                            str(mslearn_data / "travel-finetune-validation.jsonl")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)

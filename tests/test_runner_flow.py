@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_runner import read_state, server_view
-from tests.fixtures_stack import CWD
+from tests.support.clients import read_state, server_view
+from tests.support.paths import CWD
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -151,7 +151,7 @@ def test_pending_create_is_adopted_not_repeated(job_emulator: Any, training_copy
     import json
     import time
 
-    from tests.fixtures_runner import sdk_client
+    from tests.support.clients import sdk_client
 
     up = jobs_cli("upload", str(training_copy), "--endpoint", job_emulator.url, "--json")
     assert up.exit_code == 0, up.stderr
@@ -172,7 +172,7 @@ def test_pending_create_is_adopted_not_repeated(job_emulator: Any, training_copy
 
 
 def test_upload_dedupes_and_reuploads_a_deleted_file(job_emulator: Any, training_copy: Path, jobs_cli: Any) -> None:
-    from tests.fixtures_runner import sdk_client
+    from tests.support.clients import sdk_client
 
     a = jobs_cli("upload", str(training_copy), "--endpoint", job_emulator.url, "--json")
     b = jobs_cli("upload", str(training_copy), "--endpoint", job_emulator.url, "--json")
@@ -252,7 +252,8 @@ def test_job_cancelled_from_outside_stops_run_with_exit_1(job_emulator: Any, tra
     import os
     import threading
 
-    from tests.fixtures_runner import run_jobs_process, sdk_client, wait_for_running_job
+    from tests.support.cli import run_jobs_process
+    from tests.support.clients import sdk_client, wait_for_running_job
 
     job_emulator.set_config(training_seconds=20)
     client = sdk_client(job_emulator.url)
@@ -286,7 +287,7 @@ def test_train_by_file_id_estimates_from_what_upload_counted(job_emulator: Any, 
 
 
 def test_train_by_unknown_file_id_cannot_check_max_cost(job_emulator: Any, jobs_cli: Any) -> None:
-    from tests.fixtures_runner import sdk_client
+    from tests.support.clients import sdk_client
 
     line = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
     f = sdk_client(job_emulator.url).files.create(file=("x.jsonl", line * 10), purpose="fine-tune")  # 10: the minimum

@@ -13,9 +13,9 @@ import pytest
 from jobs.commands.train import hyperparameters
 from jobs.errors import UsageError
 from jobs.state import RunState, resolve_stack
-from tests.fixtures_runner import run_jobs_process
+from tests.support.cli import run_jobs_process
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 # --------------------------------------------------------------------------- the run-state folder and the disk

@@ -12,8 +12,9 @@ import pytest
 from jobs import pulumi_cli
 from jobs.project import project_root
 from jobs.state import RunState, state_dir
-from tests.fixtures_runner import read_state, server_view
-from tests.fixtures_stack import REPO, FakePulumi
+from tests.support.clients import read_state, server_view
+from tests.support.fake_pulumi import FakePulumi
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 

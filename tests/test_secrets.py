@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_runner import run_jobs_process, runner_config
+from tests.support.cli import run_jobs_process
+from tests.support.emulators import runner_config
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -56,7 +57,7 @@ def test_api_key_never_leaks(tmp_path: Path, training_copy: Path, fake_pulumi: A
     assert all(marker not in text for text in outputs)
     assert runner_env.is_dir() and any(runner_env.iterdir())
     assert _files_containing(runner_env, marker) == []
-    assert _files_containing(fake_pulumi.bin_dir, marker) == []  # what went to pulumi
+    assert _files_containing(fake_pulumi.home, marker) == []  # what went to pulumi
     assert _files_containing(Path.cwd(), marker) == []  # logs or stray files in the work dir
     # pulumi ran (promote) and got neither data-plane credential in its environment
     envs = fake_pulumi.envs()
@@ -85,4 +86,4 @@ def test_ad_token_never_leaks_and_never_reaches_pulumi(tmp_path: Path, training_
     assert len(envs) >= 2  # promote from run, and promote again
     assert all("AZURE_OPENAI_AD_TOKEN" not in e and "AZURE_OPENAI_API_KEY" not in e for e in envs)
     assert all(marker not in value for e in envs for value in e.values())
-    assert _files_containing(fake_pulumi.bin_dir, marker) == []
+    assert _files_containing(fake_pulumi.home, marker) == []

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import cli
-from tests.dataset_helpers import SYS, USER, line, example, messages, with_defect, write
+from tests.support.datasets import SYS, USER, line, example, messages, with_defect, write
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -1,0 +1,98 @@
+"""The stand-in ``pulumi`` of the tests: the script ``tests/support/bin/pulumi`` and a handle on it.
+
+The script (stdlib only, any Python 3) keeps everything in its home folder, env ``FAKE_PULUMI_HOME``:
+
+- appends its argv (without the program name) as one JSON line to ``calls.jsonl``, and its environment
+  to ``env.jsonl`` (tests check no secret reaches pulumi);
+- answers ``stack output --json`` from ``outputs`` and ``config get`` from ``config`` in ``settings.json``
+  (a missing key fails like the real CLI: exit 255, "configuration key ... not found");
+- applies ``config set`` / ``config rm`` to ``config``, so later reads see them;
+- prints a few lines for ``up`` / ``destroy``;
+- fails like the real CLI (exit 255, "no Pulumi.yaml project file found") when neither the ``--cwd``
+  folder (the runner always passes it) nor a parent holds ``Pulumi.yaml``;
+- exits 0, unless ``fail("config set", code, stderr)`` asked a subcommand to fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BIN = Path(__file__).resolve().parent / "bin"
+HOME_ENV = "FAKE_PULUMI_HOME"
+
+
+def path_without_pulumi(path: str | None = None) -> str:
+    """``PATH`` without any folder that holds a ``pulumi`` executable."""
+    entries = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
+    return os.pathsep.join(e for e in entries if e and not (Path(e) / "pulumi").exists())
+
+
+@dataclass
+class FakePulumi:
+    """Handle on one stand-in ``pulumi`` home: what it was called with, what it answers."""
+
+    home: Path
+
+    @classmethod
+    def create(cls, home: Path) -> "FakePulumi":
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "settings.json").write_text(json.dumps({"outputs": {}, "config": {}}), encoding="utf-8")
+        return cls(home)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a process needs to find this stand-in (and no real pulumi)."""
+        return {"PATH": f"{BIN}{os.pathsep}{path_without_pulumi()}", HOME_ENV: str(self.home)}
+
+    @property
+    def record(self) -> Path:
+        """``calls.jsonl``: one JSON argv per call."""
+        return self.home / "calls.jsonl"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.home / "settings.json"
+
+    def _settings(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.settings_path.read_text(encoding="utf-8"))
+        return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.settings_path.write_text(json.dumps(data), encoding="utf-8")
+
+    def _lines(self, name: str) -> list[Any]:
+        path = self.home / name
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def calls(self) -> list[list[str]]:
+        return self._lines("calls.jsonl")
+
+    def envs(self) -> list[dict[str, str]]:
+        """The environment of each call, in order."""
+        return self._lines("env.jsonl")
+
+    def set_outputs(self, outputs: dict[str, Any]) -> None:
+        data = self._settings()
+        data["outputs"] = outputs
+        self._write(data)
+
+    def set_config(self, **values: str) -> None:
+        data = self._settings()
+        data.setdefault("config", {}).update(values)
+        self._write(data)
+
+    @property
+    def config(self) -> dict[str, str]:
+        cfg: dict[str, str] = self._settings().get("config", {})
+        return cfg
+
+    def fail(self, subcommand: str, code: int = 1, stderr: str = "error: failed\n") -> None:
+        data = self._settings()
+        data.setdefault("fail", {})[subcommand] = {"code": code, "stderr": stderr}
+        self._write(data)
