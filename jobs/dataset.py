@@ -270,9 +270,10 @@ def _resolve_model(model: str | None) -> tuple[str, str, int | None, Problem | N
 
 class _Validator:
     def __init__(self, filename: str, model: str | None, price_per_1m: float | None):
-        if price_per_1m is not None and (price_per_1m != price_per_1m or price_per_1m < 0):
-            raise UsageError(f"--price-per-1m must be a non-negative number of USD, got {price_per_1m}",
-                             hint="pass the training price per 1M tokens, e.g. --price-per-1m 25")
+        if price_per_1m is not None:
+            from jobs.settings import check_price
+
+            check_price(price_per_1m)
         self.filename = filename
         self.price = price_per_1m
         self.model_id, self.encoding_name, self.context, model_problem = _resolve_model(model)
@@ -567,12 +568,17 @@ def validate_bytes(data: bytes, filename: str = "upload.jsonl", *, model: str | 
 def validate_file(path: str | os.PathLike[str], *, model: str | None = None,
                   price_per_1m: float | None = None) -> Report:
     """Validate a JSONL file on disk. Raises UsageError if it cannot be read."""
-    p = Path(path)
     shown = str(path)
+    if not shown.strip():
+        raise UsageError("no file given (the path is empty)", hint="pass the path of a .jsonl file")
+    p = Path(path)
     if not p.exists():
         raise UsageError(f"no such file: {shown}", hint="check the path (training files are .jsonl)")
     if p.is_dir():
         raise UsageError(f"{shown} is a folder, not a file", hint="pass the path of a .jsonl file")
+    if not p.is_file():  # a device (/dev/zero never ends), a FIFO, a socket
+        raise UsageError(f"{shown} is not a regular file (a device, a pipe or a socket)",
+                         hint="pass the path of a .jsonl file on disk")
     validator = _Validator(shown, model, price_per_1m)
     try:
         with open(p, "rb", buffering=1 << 20) as f:

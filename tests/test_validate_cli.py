@@ -61,6 +61,10 @@ def test_json_output_shape(mslearn_data: Path) -> None:
     (["{hotel}", "--model", "gpt-99"], "unknown model"),
     (["{hotel}", "--price-per-1m", "-3"], "--price-per-1m"),
     (["{dir}"], "is a directory"),  # click's own check
+    ([""], "no file given (the path is empty)"),
+    (["/dev/zero"], "/dev/zero is not a regular file"),  # a device never ends: refused, not read
+    (["{hotel}", "--price-per-1m", "inf"], "--price-per-1m"),
+    (["{hotel}", "--price-per-1m", "nan"], "--price-per-1m"),
 ])
 def test_usage_errors_exit_2(mslearn_data: Path, tmp_path: Path, args: list[str], needle: str) -> None:
     args = [a.format(hotel=mslearn_data / "travel-finetune-hotel.jsonl", dir=tmp_path) for a in args]
