@@ -25,7 +25,7 @@ import math
 import time
 from typing import Any
 
-from jobs import models
+from jobs import contract, models
 from emulator import errors
 from emulator.config import EmulatorConfig
 from emulator.counting import check_training_file, count_messages, parse_examples
@@ -37,7 +37,7 @@ RESULTS_COLUMNS = (
 )
 TERMINAL = ("succeeded", "failed", "cancelled")
 # Azure's trainingType values, compared case-insensitively ("developer" tolerated for "developerTier").
-TRAINING_TYPES = ("standard", "globalstandard", "developertier", "developer")
+TRAINING_TYPES = tuple(v.lower() for v in contract.TRAINING_TYPES.values()) + ("developer",)
 MAX_METRIC_EVENTS = 100
 RECOMMENDED_EXAMPLES = 50  # Azure's guidance: start with 50+ high-quality examples  # a long run reports metrics every few steps, not every step (results.csv has all)
 PURPOSES = ("fine-tune", "fine-tune-results", "assistants", "assistants_output", "batch", "batch_output",
@@ -296,7 +296,7 @@ class Engine:
                 raise errors.invalid_payload(
                     f"Unsupported trainingType '{training_type}'. Use standard, globalstandard or developerTier.",
                     "trainingType")
-            if (kind == "globalstandard" and not base.global_training) or (
+            if (kind == contract.TRAINING_TYPES["GlobalStandard"].lower() and not base.global_training) or (
                     kind.startswith("developer") and not base.developer_training):
                 raise errors.invalid_payload(f"The base model does not support trainingType '{training_type}'.",
                                              "trainingType")

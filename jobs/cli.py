@@ -5,8 +5,12 @@ dotted path (``"jobs.commands.validate:validate"``). The core module is
 imported only when the command runs, so ``python -m jobs --help`` imports
 click and nothing else of weight.
 
-Core functions take plain keyword arguments and return a result object (see
-``jobs/output.py``); they raise :class:`jobs.errors.JobsError` for anything the
+The runner's commands get a :class:`jobs.session.Session`, built here once from
+``--stack``/``--endpoint``/``--api``/``--api-version`` and one snapshot of the
+environment, as their first argument; training options travel as one frozen
+:class:`jobs.flow.train.TrainingOptions` and the money guards as one
+:class:`jobs.flow.cost.Guards`. Core functions return a result object (see
+``jobs/output.py``) and raise :class:`jobs.errors.JobsError` for anything the
 user can fix. A result may carry ``exit_code`` (e.g. ``validate`` on an invalid
 file exits 1 after printing its report).
 """
@@ -22,6 +26,7 @@ import click
 
 from jobs.errors import ExitCode, JobsError, UsageError
 
+_SUFFIX = "ft-travel"  # jobs/contract.py:SUFFIX (not imported here: --help stays click-only; a test keeps them equal)
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -31,15 +36,25 @@ def _load(target: str) -> Callable[..., Any]:
     return func
 
 
-def invoke(target: str, *, json_mode: bool = False, **kwargs: Any) -> None:
-    """Run one core function and map its outcome to output and an exit code."""
+def invoke(target: str, *, json_mode: bool = False, conn: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """Run one core function and map its outcome to output and an exit code.
+
+    With ``conn`` (the connection options), the function's first argument is the session built from them.
+    """
     from jobs.output import emit
 
     try:
         func = _load(target)
         if "json_mode" in inspect.signature(func).parameters:
             kwargs["json_mode"] = json_mode
-        result = func(**kwargs)
+        if conn is not None:
+            from jobs.session import Session, Target
+
+            session = Session.for_stack(conn["stack"], json_mode=json_mode, target=Target(
+                endpoint=conn["endpoint"], api=conn["api"], api_version=conn["api_version"]))
+            result = func(session, **kwargs)
+        else:
+            result = func(**kwargs)
     except JobsError as exc:
         _print_error(exc, json_mode=json_mode)
         sys.exit(int(exc.exit_code))
@@ -146,12 +161,35 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _TRAINING_TYPES = click.Choice(["Standard", "GlobalStandard", "Developer"], case_sensitive=False)
+_CONN_KEYS = ("stack", "endpoint", "api", "api_version")
+
+
+def _conn(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the connection options out of a command's keyword arguments."""
+    return {k: kwargs.pop(k) for k in _CONN_KEYS}
+
+
+def _training(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the training options and the guards out of a command's keyword arguments, as two frozen values."""
+    from jobs.flow.cost import Guards
+    from jobs.flow.train import TrainingOptions
+    from jobs.models import DEFAULT_MODEL
+
+    tt = kwargs.pop("training_type")
+    options = TrainingOptions(
+        model=kwargs.pop("model") or DEFAULT_MODEL, suffix=kwargs.pop("suffix"),
+        validation_file=kwargs.pop("validation_file"), epochs=kwargs.pop("epochs"),
+        batch_size=kwargs.pop("batch_size"), learning_rate_multiplier=kwargs.pop("learning_rate_multiplier"),
+        seed=kwargs.pop("seed"), training_type=_canon_training_type(tt))
+    guards = Guards(price_per_1m=kwargs.pop("price_per_1m"), max_cost=kwargs.pop("max_cost"),
+                    yes=kwargs.pop("yes"), new=kwargs.pop("new"))
+    return {"options": options, "guards": guards}
 
 
 def _training_options(func: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--model", default=None, help="Base model (default gpt-4.1-2025-04-14)."),
-        click.option("--suffix", default="ft-travel", show_default=True, help="Suffix of the fine-tuned model name."),
+        click.option("--suffix", default=_SUFFIX, show_default=True, help="Suffix of the fine-tuned model name."),
         click.option("--validation-file", default=None, help="Validation JSONL (path, or an uploaded file id)."),
         click.option("--epochs", type=int, default=None, help="n_epochs (default: the service's auto)."),
         click.option("--batch-size", type=int, default=None, help="batch_size (default: auto)."),
@@ -173,7 +211,9 @@ def _training_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _canon_training_type(value: str | None) -> str | None:
     if value is None:
         return None
-    return {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "Developer"}[value.lower()]
+    from jobs.contract import training_type_name
+
+    return training_type_name(value)
 
 
 @cli.command()
@@ -183,7 +223,7 @@ def _canon_training_type(value: str | None) -> str | None:
 @connection_options
 def upload(path: str, model: str | None, no_wait: bool, json_mode: bool, **conn: Any) -> None:
     """Validate DATA.jsonl, upload it once (deduplicated by content), wait for `processed`."""
-    invoke("jobs.commands.upload:upload", json_mode=json_mode, path=path, model=model, wait=not no_wait, **conn)
+    invoke("jobs.commands.upload:upload", json_mode=json_mode, conn=conn, path=path, model=model, wait=not no_wait)
 
 
 @cli.command()
@@ -192,10 +232,10 @@ def upload(path: str, model: str | None, no_wait: bool, json_mode: bool, **conn:
 @_training_options
 @click.option("--wait", is_flag=True, help="Watch the job until it ends (exit 1 if it fails).")
 @connection_options
-def train(json_mode: bool, training_type: str | None, **kwargs: Any) -> None:
+def train(json_mode: bool, **kwargs: Any) -> None:
     """Show the cost estimate, then create the fine-tuning job (once per file and parameters)."""
-    invoke("jobs.commands.train:train", json_mode=json_mode, training_type=_canon_training_type(training_type),
-           **kwargs)
+    conn = _conn(kwargs)
+    invoke("jobs.commands.train:train", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs)
 
 
 @cli.command()
@@ -204,7 +244,7 @@ def train(json_mode: bool, training_type: str | None, **kwargs: Any) -> None:
 @connection_options
 def watch(job_id: str | None, timeout: float | None, json_mode: bool, **conn: Any) -> None:
     """Follow a job until it ends: status, elapsed, ETA, new events, train loss (default: latest job)."""
-    invoke("jobs.commands.watch:watch", json_mode=json_mode, job_id=job_id, timeout=timeout, **conn)
+    invoke("jobs.commands.watch:watch", json_mode=json_mode, conn=conn, job_id=job_id, timeout=timeout)
 
 
 @cli.command()
@@ -212,7 +252,7 @@ def watch(job_id: str | None, timeout: float | None, json_mode: bool, **conn: An
 @connection_options
 def status(job_id: str | None, json_mode: bool, **conn: Any) -> None:
     """Show a job's status (default: this stack's latest job)."""
-    invoke("jobs.commands.status:status", json_mode=json_mode, job_id=job_id, **conn)
+    invoke("jobs.commands.status:status", json_mode=json_mode, conn=conn, job_id=job_id)
 
 
 @cli.command()
@@ -221,7 +261,7 @@ def status(job_id: str | None, json_mode: bool, **conn: Any) -> None:
 @connection_options
 def events(job_id: str | None, limit: int, json_mode: bool, **conn: Any) -> None:
     """List a job's events, oldest first (default: this stack's latest job)."""
-    invoke("jobs.commands.events:events", json_mode=json_mode, job_id=job_id, limit=limit, **conn)
+    invoke("jobs.commands.events:events", json_mode=json_mode, conn=conn, job_id=job_id, limit=limit)
 
 
 @cli.command()
@@ -229,7 +269,7 @@ def events(job_id: str | None, limit: int, json_mode: bool, **conn: Any) -> None
 @connection_options
 def cancel(job_id: str | None, json_mode: bool, **conn: Any) -> None:
     """Cancel a job (default: this stack's latest job)."""
-    invoke("jobs.commands.cancel:cancel", json_mode=json_mode, job_id=job_id, **conn)
+    invoke("jobs.commands.cancel:cancel", json_mode=json_mode, conn=conn, job_id=job_id)
 
 
 @cli.command()
@@ -237,7 +277,7 @@ def cancel(job_id: str | None, json_mode: bool, **conn: Any) -> None:
 @connection_options
 def pause(job_id: str | None, json_mode: bool, **conn: Any) -> None:
     """Pause a running job (default: this stack's latest job)."""
-    invoke("jobs.commands.pause:pause", json_mode=json_mode, job_id=job_id, **conn)
+    invoke("jobs.commands.pause:pause", json_mode=json_mode, conn=conn, job_id=job_id)
 
 
 @cli.command()
@@ -245,7 +285,7 @@ def pause(job_id: str | None, json_mode: bool, **conn: Any) -> None:
 @connection_options
 def resume(job_id: str | None, json_mode: bool, **conn: Any) -> None:
     """Resume a paused job (default: this stack's latest job)."""
-    invoke("jobs.commands.resume:resume", json_mode=json_mode, job_id=job_id, **conn)
+    invoke("jobs.commands.resume:resume", json_mode=json_mode, conn=conn, job_id=job_id)
 
 
 @cli.command("list")
@@ -253,7 +293,7 @@ def resume(job_id: str | None, json_mode: bool, **conn: Any) -> None:
 @connection_options
 def list_(limit: int, json_mode: bool, **conn: Any) -> None:
     """Recent jobs on the resource; `*` marks those in this stack's run state."""
-    invoke("jobs.commands.list:list_jobs", json_mode=json_mode, limit=limit, **conn)
+    invoke("jobs.commands.list:list_jobs", json_mode=json_mode, conn=conn, limit=limit)
 
 
 @cli.command()
@@ -261,9 +301,10 @@ def list_(limit: int, json_mode: bool, **conn: Any) -> None:
 @_training_options
 @click.option("--up", is_flag=True, help="After promoting, also run `pulumi up --yes` (hourly fees!).")
 @connection_options
-def run(json_mode: bool, training_type: str | None, **kwargs: Any) -> None:
+def run(json_mode: bool, **kwargs: Any) -> None:
     """Validate, upload, train, watch and promote in one go; rerun to resume after any interruption."""
-    invoke("jobs.commands.run:run", json_mode=json_mode, training_type=_canon_training_type(training_type), **kwargs)
+    conn = _conn(kwargs)
+    invoke("jobs.commands.run:run", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs)
 
 
 # --------------------------------------------------------------------------- runner: the stack and the rehearsal
@@ -281,8 +322,8 @@ def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_
     JOB_ID defaults to the latest succeeded job of the stack's run state.
     Without the pulumi executable it prints the commands to run by hand (exit 0).
     """
-    invoke("jobs.commands.promote:promote", json_mode=json_mode, job_id=job_id, up=run_up,
-           deployment_name=deployment_name, **conn)
+    invoke("jobs.commands.promote:promote", json_mode=json_mode, conn=conn, job_id=job_id, up=run_up,
+           deployment_name=deployment_name)
 
 
 @cli.command()
@@ -293,7 +334,7 @@ def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_
 @connection_options
 def metrics(job_id: str | None, plot_path: str | None, rows: int, json_mode: bool, **conn: Any) -> None:
     """Checkpoints and results.csv of a job as a table, and optionally a chart (default: latest job)."""
-    invoke("jobs.commands.metrics:metrics", json_mode=json_mode, job_id=job_id, plot=plot_path, rows=rows, **conn)
+    invoke("jobs.commands.metrics:metrics", json_mode=json_mode, conn=conn, job_id=job_id, plot=plot_path, rows=rows)
 
 
 @cli.command()
@@ -302,7 +343,7 @@ def metrics(job_id: str | None, plot_path: str | None, rows: int, json_mode: boo
 @connection_options
 def clean(models: bool, yes: bool, json_mode: bool, **conn: Any) -> None:
     """Delete the files this project uploaded (and, with --models, its fine-tuned models); unset fineTunedModel."""
-    invoke("jobs.commands.clean:clean", json_mode=json_mode, models=models, yes=yes, **conn)
+    invoke("jobs.commands.clean:clean", json_mode=json_mode, conn=conn, models=models, yes=yes)
 
 
 @cli.command()

@@ -1,8 +1,8 @@
 """The one place that builds the OpenAI client and runs data-plane calls.
 
 Endpoint resolution: ``--endpoint``, then env ``AZURE_OPENAI_ENDPOINT``, then
-the stack's outputs (``pulumi stack output --json --stack S`` →
-``ai_services_endpoint``).
+the stack's outputs (the session's deployer: ``pulumi stack output --json
+--stack S`` → ``ai_services_endpoint``, the stack contract's one spelling).
 
 Auth, in this order:
 
@@ -24,17 +24,24 @@ env ``OPENAI_API_VERSION``, default ``2025-04-01-preview``) or ``v1``
 ``FTJOBS_API``.
 
 The SDK's own retries are off (``max_retries=0``): :meth:`Connection.call`
-applies the project's policy from ``jobs/retry.py``.
+applies the project's policy from ``jobs/retry.py`` (built once per connection).
+What the calls answer is read in one place, ``jobs/api.py``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from jobs.errors import UsageError
+from jobs import settings
+from jobs.errors import JobsError, UsageError
+from jobs.settings import Env
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jobs.contract import StackOutputs
+    from jobs.retry import RetryPolicy
+    from jobs.session import Target
 
 T = TypeVar("T")
 
@@ -43,24 +50,23 @@ TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 API_SHAPES = ("dated", "v1")
 _API_VERSION_RE = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 
-_ENDPOINT_KEYS = ("ai_services_endpoint", "aiServicesEndpoint", "endpoint", "openai_endpoint")
-_BASE_DEPLOYMENT_KEYS = ("base_deployment_name", "baseDeploymentName", "base_deployment", "deployment_name")
-_FT_DEPLOYMENT_KEYS = (
-    "fine_tuned_deployment_name",
-    "fineTunedDeploymentName",
-    "fine_tuned_deployment",
-    "ft_deployment_name",
-)
 
+@dataclass(frozen=True)
+class Credential:
+    """How to authenticate: ``api-key``, ``ad-token`` (a static Entra token) or ``entra`` (DefaultAzureCredential)."""
 
-def _first(outputs: dict[str, Any] | None, keys: tuple[str, ...]) -> str | None:
-    if not outputs:
-        return None
-    for k in keys:
-        v = outputs.get(k)
-        if isinstance(v, str) and v:
-            return v
-    return None
+    kind: str
+    secret: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Env) -> "Credential":
+        key = env.raw(settings.API_KEY) or None
+        if key:
+            return cls("api-key", key)
+        token = env.raw(settings.AD_TOKEN) or None
+        if token:
+            return cls("ad-token", token)
+        return cls("entra")
 
 
 @dataclass
@@ -70,20 +76,12 @@ class Connection:
     api: str
     stack: str
     api_version: str | None = None
-    outputs: dict[str, Any] | None = None
     auth: str = "entra"  # "api-key" | "ad-token" | "entra": how, never what
     endpoint_source: str = "--endpoint"  # where the endpoint came from, named when it cannot be reached
+    policy: "RetryPolicy | None" = field(default=None, repr=False)
     _secret: str | None = field(default=None, repr=False)
     # True once a call got an answer: later refusals are a service restarting, retried with the full policy
     reached: bool = field(default=False, repr=False)
-
-    @property
-    def base_deployment(self) -> str | None:
-        return _first(self.outputs, _BASE_DEPLOYMENT_KEYS)
-
-    @property
-    def fine_tuned_deployment(self) -> str | None:
-        return _first(self.outputs, _FT_DEPLOYMENT_KEYS)
 
     def call(
         self,
@@ -95,11 +93,12 @@ class Connection:
         **kwargs: Any,
     ) -> T:
         """Run one SDK call with the project's retry policy and error translation."""
+        from dataclasses import replace
+
         from jobs.retry import RetryPolicy, call_with_retry
 
-        policy = RetryPolicy.from_env()
-        policy.notify = self._notify
-        policy.endpoint = f"{self.endpoint} (from {self.endpoint_source})"
+        policy = replace(self.policy or RetryPolicy(), notify=self._notify,
+                         endpoint=f"{self.endpoint} (from {self.endpoint_source})")
         if self.reached:
             policy.refused_attempts = policy.max_attempts
         try:
@@ -109,8 +108,6 @@ class Connection:
             return value
         except Exception as exc:  # scrub the key from anything that might carry it
             if self._secret and self._secret in str(exc):
-                from jobs.errors import JobsError
-
                 raise JobsError(self.redact(str(exc)), hint=getattr(exc, "hint", None)) from None
             raise
 
@@ -130,53 +127,41 @@ class Connection:
                 "stack": self.stack, "auth": self.auth}
 
 
-def resolve_api(api: str | None) -> str:
-    value = (api or os.environ.get("FTJOBS_API") or "dated").strip().lower()
+def resolve_api(api: str | None, env: Env) -> str:
+    value = (api or env.text(settings.API_SHAPE) or "dated").strip().lower()
     if value not in API_SHAPES:
-        src = "--api" if api else "env FTJOBS_API"
+        src = "--api" if api else f"env {settings.API_SHAPE}"
         raise UsageError(f"{src}={value!r} is not an API shape", hint="use `dated` (Azure api-version) or `v1`")
     return value
 
 
-def _stack_outputs(stack: str) -> dict[str, Any]:
-    from jobs import pulumi_cli  # the only module that runs `pulumi`
+def _endpoint_from_stack(stack: str, outputs: Callable[[], "StackOutputs"]) -> str:
+    try:
+        url = outputs().ai_services_endpoint or ""
+        reason = "" if url else "it has no ai_services_endpoint output"
+    except JobsError as exc:  # PulumiMissing, a stack without outputs, ...
+        url, reason = "", exc.message
+    if not url:
+        raise UsageError(
+            "no endpoint: pass --endpoint, set AZURE_OPENAI_ENDPOINT, or deploy the stack so that "
+            f"`pulumi stack output --stack {stack}` has ai_services_endpoint"
+            + (f" ({reason.splitlines()[0].rstrip(':; ')})" if reason else ""),
+            hint="e.g. --endpoint https://<account>.openai.azure.com, or `export AZURE_OPENAI_ENDPOINT=...`",
+        )
+    return url
 
-    outputs = pulumi_cli.stack_outputs(stack)
-    return dict(outputs or {})
 
+def connect(target: "Target", *, env: Env, stack: str, outputs: Callable[[], "StackOutputs"],
+            policy: "RetryPolicy | None" = None) -> Connection:
+    """Build a :class:`Connection` from the options (``target``), the environment and (last) the stack's outputs."""
+    from jobs.retry import RetryPolicy
 
-def connect(
-    *,
-    endpoint: str | None = None,
-    stack: str | None = None,
-    api: str | None = None,
-    api_version: str | None = None,
-) -> Connection:
-    """Build a :class:`Connection` from options, env and (last) the stack's outputs."""
-    from jobs.state import resolve_stack
-
-    stack = resolve_stack(stack)
-    shape = resolve_api(api)
-    outputs: dict[str, Any] | None = None
-    url = (endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT") or "").strip()
-    source = "--endpoint" if endpoint else "env AZURE_OPENAI_ENDPOINT"
+    shape = resolve_api(target.api, env)
+    url = (target.endpoint or env.text(settings.ENDPOINT) or "").strip()
+    source = "--endpoint" if target.endpoint else f"env {settings.ENDPOINT}"
     if not url:
         source = f"the ai_services_endpoint output of stack {stack}"
-        reason = ""
-        try:
-            outputs = _stack_outputs(stack)
-        except ImportError:
-            reason = "the Pulumi bridge (jobs/pulumi_cli.py) is not available"
-        except Exception as exc:  # PulumiMissing, a stack without outputs, ...
-            reason = getattr(exc, "message", None) or str(exc)
-        url = (_first(outputs, _ENDPOINT_KEYS) or "").strip()
-        if not url:
-            raise UsageError(
-                "no endpoint: pass --endpoint, set AZURE_OPENAI_ENDPOINT, or deploy the stack so that "
-                f"`pulumi stack output --stack {stack}` has ai_services_endpoint"
-                + (f" ({reason.splitlines()[0].rstrip(':; ')})" if reason else ""),
-                hint="e.g. --endpoint https://<account>.openai.azure.com, or `export AZURE_OPENAI_ENDPOINT=...`",
-            )
+        url = _endpoint_from_stack(stack, outputs).strip()
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"endpoint {url!r} is not an http(s) URL",
                          hint="pass --endpoint https://<account>.openai.azure.com (or fix AZURE_OPENAI_ENDPOINT)")
@@ -187,31 +172,26 @@ def connect(
 
     version = None
     if shape == "dated":
-        version = (api_version or os.environ.get("OPENAI_API_VERSION") or DEFAULT_API_VERSION).strip()
+        version = (target.api_version or env.text(settings.API_VERSION) or DEFAULT_API_VERSION).strip()
         if not _API_VERSION_RE.fullmatch(version):
-            src = "--api-version" if api_version else "env OPENAI_API_VERSION"
+            src = "--api-version" if target.api_version else f"env {settings.API_VERSION}"
             raise UsageError(
                 f"{src}={version!r} is not an Azure OpenAI api-version (YYYY-MM-DD or YYYY-MM-DD-preview)",
                 hint=f"pass --api-version (or set OPENAI_API_VERSION) to e.g. {DEFAULT_API_VERSION} (the default), "
                 "or unset it; --api v1 needs none",
             )
 
-    from jobs.retry import env_float
+    timeout = settings.http_timeout(env)
+    policy = policy or RetryPolicy.from_env(env)
+    cred = target.credential or Credential.from_env(env)
+    client = build_client(shape, url, version, cred, timeout)
+    return Connection(client=client, endpoint=url, api=shape, stack=stack, api_version=version, auth=cred.kind,
+                      _secret=cred.secret, endpoint_source=source, policy=policy)
 
-    timeout = env_float("FTJOBS_HTTP_TIMEOUT", 120.0, above=0, unit="seconds (more than 0)", example="120")
-    key = os.environ.get("AZURE_OPENAI_API_KEY") or None
-    ad_token = os.environ.get("AZURE_OPENAI_AD_TOKEN") or None
 
+def build_client(shape: str, url: str, version: str | None, cred: Credential, timeout: float) -> Any:
+    """The ``openai`` client, dated (``AzureOpenAI``) or v1 (``OpenAI`` on ``/openai/v1/``); SDK retries off."""
     import openai
-
-    auth: str
-    secret: str | None = None
-    if key:
-        auth, secret = "api-key", key
-    elif ad_token:
-        auth, secret = "ad-token", ad_token
-    else:
-        auth = "entra"
 
     def token_provider() -> Callable[[], str]:
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider
@@ -219,24 +199,15 @@ def connect(
         provider: Callable[[], str] = get_bearer_token_provider(DefaultAzureCredential(), TOKEN_SCOPE)
         return provider
 
-    client: Any
     if shape == "dated":
         kwargs: dict[str, Any] = {"azure_endpoint": url, "api_version": version, "max_retries": 0, "timeout": timeout}
-        if auth == "api-key":
-            kwargs["api_key"] = key
-        elif auth == "ad-token":
-            kwargs["azure_ad_token"] = ad_token
+        if cred.kind == "api-key":
+            kwargs["api_key"] = cred.secret
+        elif cred.kind == "ad-token":
+            kwargs["azure_ad_token"] = cred.secret
         else:
             kwargs["azure_ad_token_provider"] = token_provider()
-        client = openai.AzureOpenAI(**kwargs)
-    else:
-        if auth == "api-key":
-            # Azure's documented v1 usage: OpenAI(api_key=<key>, base_url=".../openai/v1/").
-            client = openai.OpenAI(base_url=f"{url}/openai/v1/", api_key=key, max_retries=0, timeout=timeout)
-        elif auth == "ad-token":
-            client = openai.OpenAI(base_url=f"{url}/openai/v1/", api_key=ad_token, max_retries=0, timeout=timeout)
-        else:
-            client = openai.OpenAI(base_url=f"{url}/openai/v1/", api_key=token_provider(), max_retries=0,
-                                   timeout=timeout)
-    return Connection(client=client, endpoint=url, api=shape, stack=stack, api_version=version,
-                      outputs=outputs, auth=auth, _secret=secret, endpoint_source=source)
+        return openai.AzureOpenAI(**kwargs)
+    # Azure's documented v1 usage: OpenAI(api_key=<key or token>, base_url=".../openai/v1/").
+    api_key: Any = cred.secret if cred.kind in ("api-key", "ad-token") else token_provider()
+    return openai.OpenAI(base_url=f"{url}/openai/v1/", api_key=api_key, max_retries=0, timeout=timeout)

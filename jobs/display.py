@@ -4,15 +4,14 @@ On a terminal: a rich live panel (status, elapsed, ETA, latest train loss) with
 event lines scrolling above it. Anywhere else (pipes, CI, ``--json``): plain
 lines: each new event, and a status line when the status changes (train loss
 and ETA at most every ``FTJOBS_STATUS_EVERY`` seconds, default 30), so logs stay
-readable. Progress always goes to stderr;
-stdout carries only the command's result (text or ``--json``).
+readable. Which one is used is decided in ``jobs/ui.py``. Progress always goes
+to stderr; stdout carries only the command's result (text or ``--json``).
 
 rich is imported only when the live display is used.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, Callable, TextIO
@@ -25,21 +24,14 @@ def _fmt_elapsed(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-STATUS_EVERY_ENV = "FTJOBS_STATUS_EVERY"
-
-
 class PlainDisplay:
     """Plain lines to stderr (or ``stream``): every event line, and a status line when the status
     (or its note) changes; other changes (train loss, ETA) at most every ``every`` seconds
     (env FTJOBS_STATUS_EVERY, default 30), so CI logs stay short."""
 
-    def __init__(self, stream: TextIO | None = None, *, every: float | None = None,
+    def __init__(self, stream: TextIO | None = None, *, every: float = 30.0,
                  clock: Callable[[], float] = time.monotonic):
         self.stream = stream or sys.stderr
-        if every is None:
-            from jobs.retry import env_float
-
-            every = env_float(STATUS_EVERY_ENV, 30.0, minimum=0, unit="seconds (0 or more)", example="30")
         self.every = every
         self.clock = clock
         self._last_head: tuple[Any, ...] | None = None
@@ -107,25 +99,6 @@ class RichDisplay:  # pragma: no cover - needs a real terminal
 
 
 Display = PlainDisplay | RichDisplay
-
-
-def make_display(*, json_mode: bool = False, stream: TextIO | None = None) -> Display:
-    """Rich live display on an interactive terminal, plain lines otherwise."""
-    out = stream or sys.stderr
-    interactive = (
-        not json_mode
-        and stream is None
-        and hasattr(out, "isatty")
-        and out.isatty()
-        and not os.environ.get("CI")
-        and os.environ.get("TERM", "") != "dumb"
-    )
-    if interactive:  # pragma: no cover - needs a real terminal
-        try:
-            return RichDisplay()
-        except Exception:
-            pass
-    return PlainDisplay(out)
 
 
 def eta_text(estimated_finish: Any, now: float | None = None) -> str | None:

@@ -29,10 +29,12 @@ class JobsError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILED
 
-    def __init__(self, message: str, *, hint: str | None = None, exit_code: ExitCode | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: ExitCode | None = None,
+                 status: int | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.status = status  # the HTTP status of a final API error (jobs/retry.py:translate), else None
         if exit_code is not None:
             self.exit_code = exit_code
 

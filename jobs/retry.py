@@ -36,8 +36,6 @@ that, waits included). Test knobs: env ``FTJOBS_RETRY_BASE`` (seconds),
 from __future__ import annotations
 
 import email.utils
-import math
-import os
 import random
 import sys
 import time
@@ -45,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from jobs.errors import ExitCode, JobsError, UsageError
+from jobs.settings import Env
 
 T = TypeVar("T")
 
@@ -68,41 +67,6 @@ API_VERSION_HINT = (
 )
 
 
-def _env_number(name: str, default: float, *, convert: Callable[[str], float], minimum: float | None,
-                above: float | None, unit: str, example: str) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    fix = f"unset {name} (default {default:g}) or set it to {unit}, e.g. {name}={example}"
-    try:
-        value = convert(raw.strip())
-    except ValueError:
-        raise UsageError(f"env {name}={raw!r} is not {'a whole number' if convert is int else 'a number'}",
-                         hint=fix) from None
-    if not math.isfinite(value):
-        raise UsageError(f"env {name}={raw!r} is not a finite number", hint=fix)
-    if above is not None and value <= above:
-        raise UsageError(f"env {name}={raw!r} must be greater than {above:g}", hint=fix)
-    if minimum is not None and value < minimum:
-        raise UsageError(f"env {name}={raw!r} must be at least {minimum:g}", hint=fix)
-    return value
-
-
-def env_float(name: str, default: float, *, minimum: float | None = None, above: float | None = None,
-              unit: str = "seconds", example: str = "2") -> float:
-    """A number from env ``name`` (``default`` when unset); a bad value is a UsageError naming the variable.
-
-    ``minimum`` is inclusive, ``above`` exclusive (``above=0``: must be positive).
-    """
-    return _env_number(name, default, convert=float, minimum=minimum, above=above, unit=unit, example=example)
-
-
-def env_int(name: str, default: int, *, minimum: int | None = None, unit: str = "a whole number",
-            example: str = "8") -> int:
-    """A whole number from env ``name``; see :func:`env_float`."""
-    return int(_env_number(name, default, convert=int, minimum=minimum, above=None, unit=unit, example=example))
-
-
 @dataclass
 class RetryPolicy:
     max_attempts: int = 8
@@ -119,17 +83,21 @@ class RetryPolicy:
     endpoint: str | None = None
 
     @classmethod
-    def from_env(cls) -> "RetryPolicy":
+    def from_env(cls, env: "Env") -> "RetryPolicy":
+        """The policy with env ``FTJOBS_RETRY_*`` applied (each checked: finite, in range)."""
+        attempts = "a number of attempts (1 to 1000)"
         return cls(
-            max_attempts=env_int("FTJOBS_RETRY_ATTEMPTS", 8, minimum=1, unit="a number of attempts (1 or more)"),
-            base=env_float("FTJOBS_RETRY_BASE", 1.0, above=0, unit="seconds (more than 0)", example="1"),
-            cap=env_float("FTJOBS_RETRY_CAP", 60.0, above=0, unit="seconds (more than 0)", example="60"),
-            max_retry_after=env_float("FTJOBS_RETRY_MAX_WAIT", 900.0, minimum=0, unit="seconds (0 or more)",
-                                      example="900"),
-            max_total=env_float("FTJOBS_RETRY_MAX_TOTAL", 3600.0, minimum=0, unit="seconds (0 or more)",
-                                example="600"),
-            refused_attempts=env_int("FTJOBS_RETRY_REFUSED", 3, minimum=1,
-                                     unit="a number of attempts (1 or more)", example="3"),
+            max_attempts=env.whole("FTJOBS_RETRY_ATTEMPTS", 8, minimum=1, maximum=1000, unit=attempts),
+            base=env.number("FTJOBS_RETRY_BASE", 1.0, above=0, maximum=600, unit="seconds (more than 0, at most 600)",
+                            example="1"),
+            cap=env.number("FTJOBS_RETRY_CAP", 60.0, above=0, maximum=3600,
+                           unit="seconds (more than 0, at most 3600)", example="60"),
+            max_retry_after=env.number("FTJOBS_RETRY_MAX_WAIT", 900.0, minimum=0, maximum=86_400,
+                                       unit="seconds (0 to 86400)", example="900"),
+            max_total=env.number("FTJOBS_RETRY_MAX_TOTAL", 3600.0, minimum=0, maximum=7 * 86_400,
+                                 unit="seconds (0 to 604800)", example="600"),
+            refused_attempts=env.whole("FTJOBS_RETRY_REFUSED", 3, minimum=1, maximum=1000, unit=attempts,
+                                       example="3"),
         )
 
     def backoff(self, attempt: int) -> float:
@@ -251,7 +219,7 @@ def call_with_retry(
     """Run ``fn(*args, **kwargs)`` with the retry policy; raise a translated JobsError at the end."""
     import openai
 
-    policy = policy or RetryPolicy.from_env()
+    policy = policy or RetryPolicy()
     label: str = what or str(getattr(fn, "__qualname__", "request"))
     started = time.monotonic()
     attempt = 0
@@ -377,7 +345,13 @@ def _gave_up(exc: BaseException, label: str, attempts: int, endpoint: str | None
 
 
 def translate(exc: BaseException, *, what: str = "request") -> JobsError:
-    """Turn a final API error into a JobsError naming the fix."""
+    """Turn a final API error into a JobsError naming the fix; its ``status`` is the HTTP status."""
+    err = _translate(exc, what=what)
+    err.status = _status(exc)
+    return err
+
+
+def _translate(exc: BaseException, *, what: str) -> JobsError:
     from jobs.models import alternatives_text
 
     status = _status(exc)

@@ -127,11 +127,12 @@ class Env:
             raise UsageError(f"env {name}={raw!r} is not {kind}", hint=fix) from None
         if not math.isfinite(value):
             raise UsageError(f"env {name}={raw!r} is not a finite number", hint=fix)
-        for bad, words in ((above is not None and value <= above, f"greater than {above:g}"),
-                           (minimum is not None and value < minimum, f"at least {minimum:g}"),
-                           (maximum is not None and value > maximum, f"at most {maximum:g}")):
-            if bad:
-                raise UsageError(f"env {name}={raw!r} must be {words}", hint=fix)
+        if above is not None and value <= above:
+            raise UsageError(f"env {name}={raw!r} must be greater than {above:g}", hint=fix)
+        if minimum is not None and value < minimum:
+            raise UsageError(f"env {name}={raw!r} must be at least {minimum:g}", hint=fix)
+        if maximum is not None and value > maximum:
+            raise UsageError(f"env {name}={raw!r} must be at most {maximum:g}", hint=fix)
         return value
 
 
@@ -156,9 +157,9 @@ class PollSettings:
     def from_env(cls, env: Env) -> "PollSettings":
         lo, hi = cls.MIN_INTERVAL, cls.MAX_INTERVAL
         unit = f"seconds ({lo:g} to {hi:g})"
-        first = env.number(POLL_INTERVAL, 2.0, minimum=lo, maximum=hi, unit=unit, example="2")
+        first = env.number(POLL_INTERVAL, 2.0, above=0, minimum=lo, maximum=hi, unit=unit, example="2")
         if env.is_set(POLL_MAX):
-            cap = env.number(POLL_MAX, 30.0, minimum=lo, maximum=hi, unit=unit, example="30")
+            cap = env.number(POLL_MAX, 30.0, above=0, minimum=lo, maximum=hi, unit=unit, example="30")
             if cap < first:
                 raise UsageError(f"env {POLL_MAX}={cap:g} is below {POLL_INTERVAL}={first:g}",
                                  hint=f"set {POLL_MAX} to at least {POLL_INTERVAL} (defaults: 30 and 2 seconds)")

@@ -22,13 +22,16 @@ The file is the runner's memory across Ctrl-C, crashes and ``kill -9``:
       "promoted": {"job_id": "ftjob-...", "fine_tuned_model": "...", "at": 1732400000}
     }
 
-Added by the job runner (``jobs/lifecycle.py``), all optional for readers:
+Added by the job runner (``jobs/flow/``), all optional for readers:
 ``pending_uploads`` (``{"<sha256>": {"started_at", "filename", "bytes"}}``: an
 upload sent but not yet recorded), ``latest_job`` (the job id ``watch``/``status``
 default to), ``files[*]`` gains ``sha256``, ``bytes``, ``examples``,
 ``billed_tokens_per_epoch``, ``auto_epochs``; ``jobs[*]`` gains ``run_key``;
 ``pending[*]`` gains ``suffix``, ``model``, ``replaces``. With ``--new`` the
 earlier job of a run key stays tracked under ``"<run key>@<job id>"``.
+
+``flows`` records the steps a flow finished: ``flows["run"]["train"] = {"at": ..., "job_id": ...}``
+(``RunState.mark``), so a longer flow (``pipeline``) knows where to continue.
 
 ``pending`` marks a create call that was sent but whose answer was not yet
 recorded: after a crash the runner looks the job up on the server (by training
@@ -55,16 +58,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from jobs import settings
 from jobs.errors import RefusedError, UsageError
+from jobs.settings import Env
 
-STATE_DIR_ENV = "FTJOBS_STATE_DIR"
+STATE_DIR_ENV = settings.STATE_DIR
 DEFAULT_STATE_DIR = ".ftjobs"
 SCHEMA_VERSION = 1
 
 
-def state_dir() -> Path:
+def state_dir(env: Env | None = None) -> Path:
     """Env ``FTJOBS_STATE_DIR``, else ``<project root>/.ftjobs`` (the same folder from any current directory)."""
-    configured = os.environ.get(STATE_DIR_ENV)
+    configured = (env or Env.current()).text(STATE_DIR_ENV)
     if configured:
         return Path(configured)
     from jobs.project import project_root
@@ -81,24 +86,31 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-STACK_ENV = "FTJOBS_STACK"
+STACK_ENV = settings.STACK
 DEFAULT_STACK = "dev"
-# Pulumi's rule: a stack name is letters, digits, `-`, `_` and `.`; it may be qualified as
-# `org/stack` or `org/project/stack`.
-_STACK_PART = r"[A-Za-z0-9._-]+"
+# Pulumi's rule (pkg/backend: validateStackName, stackNameAndProjectRegexp `^[A-Za-z0-9_.-]{1,100}$`): each part
+# of a stack name is 1-100 letters, digits, `-`, `_` and `.`; a name may be qualified as `org/stack` or
+# `org/project/stack`.
+STACK_PART_MAX = 100
+_STACK_PART = rf"[A-Za-z0-9._-]{{1,{STACK_PART_MAX}}}"
 _STACK_RE = re.compile(rf"{_STACK_PART}(?:/{_STACK_PART}){{0,2}}")
 
 
-def resolve_stack(stack: str | None) -> str:
+def resolve_stack(stack: str | None, env: Env | None = None) -> str:
     """The stack every command uses: ``--stack`` (click fills it from env ``FTJOBS_STACK``), else the env,
     else ``dev``; a name Pulumi would refuse is a UsageError naming where it came from."""
+    from_env = (env or Env.current()).raw(STACK_ENV)
     if stack is None:
-        stack = os.environ.get(STACK_ENV) or DEFAULT_STACK
+        stack = from_env or DEFAULT_STACK
     if not _STACK_RE.fullmatch(stack) or stack.startswith("-"):
-        source = f"env {STACK_ENV}" if os.environ.get(STACK_ENV) == stack else "--stack"
+        source = f"env {STACK_ENV}" if from_env == stack else "--stack"
+        shown = stack if len(stack) <= 60 else f"{stack[:40]}... ({len(stack)} characters)"
+        too_long = any(len(part) > STACK_PART_MAX for part in stack.split("/"))
+        problem = (f"is longer than Pulumi allows ({STACK_PART_MAX} characters per part)" if too_long
+                   else "is not a Pulumi stack name (letters, digits, '-', '_' and '.', optionally qualified as "
+                   "org/stack or org/project/stack)")
         raise UsageError(
-            f"{source}={stack!r} is not a Pulumi stack name (letters, digits, '-', '_' and '.', optionally "
-            "qualified as org/stack or org/project/stack)",
+            f"{source}={shown!r} {problem}",
             hint=f"pass --stack NAME or set {STACK_ENV} (default: {DEFAULT_STACK}); `pulumi stack ls` lists them",
         )
     return stack
@@ -106,7 +118,7 @@ def resolve_stack(stack: str | None) -> str:
 
 def _safe_stack(stack: str) -> str:
     # Valid names use only [A-Za-z0-9._-] and '/', so mapping '/' to '+' (never in a name) is collision-free.
-    return resolve_stack(stack).replace("/", "+")
+    return stack.replace("/", "+")
 
 
 def empty_state(stack: str) -> dict[str, Any]:
@@ -117,12 +129,13 @@ def empty_state(stack: str) -> dict[str, Any]:
 class RunState:
     """The state file of one stack. Read with :meth:`load`, change with :meth:`update`."""
 
-    def __init__(self, stack: str, directory: Path | None = None):
-        self.stack = stack
-        self.from_env = directory is None and bool(os.environ.get(STATE_DIR_ENV))
-        self.directory = directory or state_dir()
-        self.path = self.directory / f"{_safe_stack(stack)}.json"
-        self.lock_path = self.directory / f"{_safe_stack(stack)}.lock"
+    def __init__(self, stack: str, directory: Path | None = None, *, env: Env | None = None):
+        env = env or Env.current()
+        self.stack = resolve_stack(stack, env)
+        self.from_env = directory is None and env.is_set(STATE_DIR_ENV)
+        self.directory = directory or state_dir(env)
+        self.path = self.directory / f"{_safe_stack(self.stack)}.json"
+        self.lock_path = self.directory / f"{_safe_stack(self.stack)}.lock"
 
     def _not_a_folder(self) -> UsageError:
         where = f"env {STATE_DIR_ENV}={str(self.directory)!r}" if self.from_env else f"run-state folder {self.directory}"
@@ -187,7 +200,7 @@ class RunState:
 
         if not isinstance(data, dict):
             raise bad(f"the top level is a JSON {_json_type(data)}, expected an object")
-        for key in ("files", "jobs", "pending", "pending_uploads"):
+        for key in ("files", "jobs", "pending", "pending_uploads", "flows"):
             value = data.get(key)
             if value is None:
                 continue
@@ -229,6 +242,21 @@ class RunState:
         change(data)
         self.save(data)
         return data
+
+    def mark(self, flow: str, step: str, **info: Any) -> None:
+        """Record that ``step`` of ``flow`` finished (``flows[flow][step] = {"at": ..., **info}``)."""
+        import time
+
+        def change(data: dict[str, Any]) -> None:
+            flows = data.setdefault("flows", {})
+            flows.setdefault(flow, {})[step] = {"at": int(time.time()), **info}
+
+        self.update(change)
+
+    def marks(self, flow: str) -> dict[str, Any]:
+        """The finished steps of ``flow`` (see :meth:`mark`)."""
+        value = (self.load().get("flows") or {}).get(flow)
+        return dict(value) if isinstance(value, dict) else {}
 
     @contextlib.contextmanager
     def locked(self, timeout: float = 0) -> Iterator["RunState"]:

@@ -21,8 +21,8 @@ API = {"api-version": "2025-04-01-preview"}
 AUTH = {"Authorization": "Bearer test-placeholder-token"}
 
 
-def seed_state(state_dir: Path, fj: FinishedJob, *, promoted: bool = True) -> None:
-    state = RunState("dev", state_dir)
+def seed_state(state_dir: Path, fj: FinishedJob, *, promoted: bool = True, stack: str = "dev") -> None:
+    state = RunState(stack, state_dir)
 
     def change(data: dict[str, Any]) -> None:
         data["files"] = {"sha-train": {"file_id": fj.training_file, "filename": "travel.jsonl",
@@ -55,7 +55,6 @@ def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJo
     fake = FakePulumi.create(tmp_path / "bin")
     fake.set_config(fineTunedModel=fj.fine_tuned_model)
     seed_state(tmp_path / "state", fj)
-    httpx.post(f"{fj.url}/++/deployments", json={"name": "gpt-4.1-ft-travel", "model": fj.fine_tuned_model})
     assert {fj.training_file, *fj.result_files} <= server_file_ids(fj.url)
 
     proc = jobs_cli(["clean", "--models", "--yes"], stack_env(fj.url, tmp_path / "state", pulumi=fake))
@@ -64,9 +63,7 @@ def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJo
     assert f"deleted file {fj.result_files[0]}" in proc.stdout
     assert f"deleted model {fj.fine_tuned_model} (job {fj.job_id})" in proc.stdout
     assert "next: pulumi destroy --stack dev" in proc.stdout
-    assert "emulator: deployment 'gpt-4.1-ft-travel' removed" in proc.stdout
-    names = {d["name"] for d in httpx.get(f"{fj.url}/++/deployments").json()["data"]}
-    assert "gpt-4.1-ft-travel" not in names and "gpt-4.1" in names
+    assert "emulator:" not in proc.stdout  # a real stack's deployments are pulumi's business, never the emulator's
 
     assert not ({fj.training_file, *fj.result_files} & server_file_ids(fj.url))
     assert job_status_code(fj.url, fj.job_id) == 404  # FineTuning_Delete: the job and its model
@@ -149,6 +146,7 @@ def test_clean_core_with_confirm_callback(finished_job: FinishedJob, tmp_path: P
                                           monkeypatch: pytest.MonkeyPatch, fake_pulumi: FakePulumi) -> None:
     from jobs.commands.clean import clean
     from jobs.errors import RefusedError
+    from jobs.session import Session
 
     fj = finished_job
     for k, v in stack_env(fj.url, tmp_path / "state", pulumi=fake_pulumi).items():
@@ -160,10 +158,13 @@ def test_clean_core_with_confirm_callback(finished_job: FinishedJob, tmp_path: P
         questions.append(question)
         return False
 
+    session = Session.for_stack(None)
+    session.ui.ask = say_no  # type: ignore[method-assign]
     with pytest.raises(RefusedError):
-        clean(confirm=say_no)
+        clean(session)
     assert "2 file(s)" in questions[0] and fj.url in questions[0]
-    result = clean(models=True, confirm=lambda q: True)
+    session.ui.ask = lambda q: True  # type: ignore[method-assign]
+    result = clean(session, models=True)
     assert result.exit_code == 0 and len(result.deleted_files) == 2
 
 
@@ -173,3 +174,43 @@ def test_clean_on_a_fresh_machine_needs_no_endpoint(tmp_path: Path) -> None:
     proc = jobs_cli(["clean", "--models"], env)
     assert proc.returncode == 0, proc.stderr
     assert "nothing to delete" in proc.stdout and "pulumi destroy --stack dev" in proc.stdout
+
+
+def test_clean_on_the_rehearsal_stack_removes_the_emulator_deployment(finished_job: FinishedJob,
+                                                                       tmp_path: Path) -> None:
+    """The rehearsal's deployer stands in for the `pulumi up` that removes the tuned deployment on Azure."""
+    from jobs.api import JobInfo
+    from jobs.commands.rehearse import rehearsal_session
+    from jobs.flow.clean import clean
+    from jobs.flow.promote import promote
+
+    fj = finished_job
+    session = rehearsal_session(fj.url, tmp_path, json_mode=False)
+    seed_state(session.state.directory, fj, stack="rehearsal")
+    with session.state.locked():
+        promote(session, JobInfo.of({"id": fj.job_id, "status": "succeeded",
+                                     "fine_tuned_model": fj.fine_tuned_model}), up=True)
+    names = {d["name"] for d in httpx.get(f"{fj.url}/++/deployments").json()["data"]}
+    assert "gpt-4.1-ft-travel" in names
+    result = clean(session, models=True, yes=True)
+    assert result.unset_model and result.emulator_deployment_removed == "gpt-4.1-ft-travel"
+    text = result.to_text()
+    assert "emulator: deployment 'gpt-4.1-ft-travel' removed" in text and "in the rehearsal stack" in text
+    names = {d["name"] for d in httpx.get(f"{fj.url}/++/deployments").json()["data"]}
+    assert "gpt-4.1-ft-travel" not in names and "gpt-4.1" in names
+    assert f"deleted model {fj.fine_tuned_model} (job {fj.job_id})" in text
+
+
+def test_after_clean_models_status_and_metrics_no_longer_default_to_the_deleted_job(
+        finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")
+    seed_state(tmp_path / "state", fj)
+    RunState("dev", tmp_path / "state").update(lambda d: d.update(latest_job=fj.job_id))
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
+    assert jobs_cli(["clean", "--models", "--yes"], env).returncode == 0
+    assert RunState("dev", tmp_path / "state").load()["latest_job"] is None
+    for command in (["status"], ["metrics"], ["watch"]):
+        proc = jobs_cli(command, env)
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert "has no job in its run state" in proc.stderr and "HTTP 404" not in proc.stderr, proc.stderr

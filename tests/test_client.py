@@ -7,11 +7,18 @@ from typing import Any
 import openai
 import pytest
 
-from jobs.client import DEFAULT_API_VERSION, connect
+from jobs.client import DEFAULT_API_VERSION, Connection
 from jobs.errors import UsageError
+from jobs.session import Session, Target
 from tests.support.paths import CWD
 
 pytestmark = pytest.mark.usefixtures("runner_env")
+
+
+def connect(*, endpoint: str | None = None, stack: str | None = None, api: str | None = None,
+            api_version: str | None = None) -> Connection:
+    """The connection a command's session builds from these options (and the environment)."""
+    return Session.for_stack(stack, target=Target(endpoint=endpoint, api=api, api_version=api_version)).connection
 
 
 def test_option_beats_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,11 +101,26 @@ def test_default_is_entra_id_token_provider(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_endpoint_and_deployments_from_stack_outputs(fake_pulumi: Any) -> None:
     fake_pulumi.set_outputs({"ai_services_endpoint": "https://stack.openai.azure.com/",
-                             "base_deployment_name": "gpt-4.1", "fine_tuned_deployment_name": "gpt-4.1-ft"})
-    conn = connect(stack="prod")
+                             "base_deployment": "gpt-4.1", "fine_tuned_deployment": "gpt-4.1-ft"})
+    session = Session.for_stack("prod")
+    conn = session.connection
     assert conn.endpoint == "https://stack.openai.azure.com" and conn.stack == "prod"
-    assert conn.base_deployment == "gpt-4.1" and conn.fine_tuned_deployment == "gpt-4.1-ft"
+    outputs = session.deployer.outputs()
+    assert outputs.base_deployment == "gpt-4.1" and outputs.fine_tuned_deployment == "gpt-4.1-ft"
     assert ["stack", "output", "--json", "--show-secrets=false", "--stack", "prod", *CWD] in fake_pulumi.calls()
+    assert fake_pulumi.calls().count(["stack", "output", "--json", "--show-secrets=false", "--stack", "prod",
+                                      *CWD]) == 1  # read once per session
+
+
+def test_outputs_are_read_under_the_contract_names_only(fake_pulumi: Any) -> None:
+    """infra exports one spelling of each output (jobs/contract.py); look-alike names are not guessed at."""
+    fake_pulumi.set_outputs({"aiServicesEndpoint": "https://alias.openai.azure.com/", "endpoint": "https://x/",
+                             "base_deployment_name": "gpt-4.1", "fineTunedDeploymentName": "gpt-4.1-ft"})
+    with pytest.raises(UsageError) as info:
+        connect(stack="dev")
+    assert "ai_services_endpoint" in info.value.message
+    outputs = Session.for_stack("dev").deployer.outputs()
+    assert outputs.base_deployment is None and outputs.fine_tuned_deployment is None
 
 
 def test_no_endpoint_anywhere(no_pulumi: None) -> None:

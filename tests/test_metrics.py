@@ -233,27 +233,19 @@ def test_metrics_plot_wrong_suffix_is_refused_before_any_call(tmp_path: Path) ->
 
 
 def test_collect_handles_base64_result_file() -> None:
-    from jobs.commands.metrics import collect
+    from jobs.flow.metrics import collect
+    from tests.support.scripted import ScriptedApi, ScriptedSession
 
     csv_b64 = base64.b64encode(AZURE_CSV.encode())
-
-    class Conn:
-        def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            kwargs.pop("what", None)
-            return fn(*args, **kwargs)
-
     job = SimpleNamespace(id="ftjob-1", status="succeeded", fine_tuned_model="m", result_files=["file-r"])
-    conn = Conn()
-    conn.client = SimpleNamespace(  # type: ignore[attr-defined]
-        fine_tuning=SimpleNamespace(jobs=SimpleNamespace(
-            retrieve=lambda job_id: job,
-            checkpoints=SimpleNamespace(list=lambda job_id: SimpleNamespace(data=[])))),
-        files=SimpleNamespace(content=lambda fid: SimpleNamespace(content=csv_b64)),
-    )
-    got_job, table, checkpoints, result_file, notes = collect(conn, "ftjob-1")
-    assert result_file == "file-r" and table is not None
-    assert table.last("full_valid_mean_token_accuracy") == 0.61
-    assert checkpoints == [] and notes == []
+    api = ScriptedApi(
+        jobs=SimpleNamespace(retrieve=lambda job_id: job,
+                             checkpoints=SimpleNamespace(list=lambda job_id: SimpleNamespace(data=[]))),
+        files=SimpleNamespace(content=lambda fid: SimpleNamespace(content=csv_b64)))
+    got = collect(ScriptedSession(api), "ftjob-1")  # type: ignore[arg-type]
+    assert got.result_file == "file-r" and got.table is not None
+    assert got.table.last("full_valid_mean_token_accuracy") == 0.61
+    assert got.checkpoints == [] and got.notes == []
 
 
 def test_terminal_tables_render_every_value() -> None:

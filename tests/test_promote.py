@@ -6,14 +6,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from jobs.commands import promote as pr
+from jobs import contract
+from jobs.api import JobInfo
+from jobs.contract import StackOutputs
+from jobs.deploy import PulumiDeployer
 from jobs.errors import JobFailedError, JobsError, UsageError
+from jobs.flow import promote as pr
+from jobs.session import Session
 from jobs.state import RunState
 from tests.support.cli import stack_env
 from tests.support.clients import FinishedJob, run_job_on
@@ -21,15 +25,24 @@ from tests.support.fake_pulumi import FakePulumi
 from tests.support.paths import CWD
 
 MODEL = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
-AZURE = SimpleNamespace(endpoint="https://example-ais.openai.azure.com", outputs=None, stack="dev")
 
 
 def job(status: str = "succeeded", model: str | None = MODEL, job_id: str = "ftjob-abc") -> dict[str, Any]:
     return {"id": job_id, "status": status, "fine_tuned_model": model}
 
 
+def promote_job(job: dict[str, Any], *, stack: str = "dev", up: bool = False, deployment_name: str | None = None,
+                outputs: StackOutputs | None = None) -> pr.PromoteOutcome:
+    """The promote step on a command's session for ``stack`` (the real stack's deployer, through pulumi)."""
+    session = Session.for_stack(stack)
+    if outputs is not None:
+        session.deployer = PulumiDeployer(session.stack, outputs=outputs)
+    with session.state.locked():
+        return pr.promote(session, JobInfo.of(job), deployment_name=deployment_name, up=up)
+
+
 def test_sets_fine_tuned_model_with_exact_argv(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
-    result = pr.promote_job(AZURE, job(), stack="dev")
+    result = promote_job(job(), stack="dev")
     calls = fake_pulumi.calls()
     assert ["config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD] in calls
     assert calls[-1] == ["config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD]
@@ -49,7 +62,7 @@ def test_sets_fine_tuned_model_with_exact_argv(fake_pulumi: FakePulumi, stack_st
 
 
 def test_deployment_name_only_when_given(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
-    pr.promote_job(AZURE, job(), stack="prod", deployment_name="travel-ft")
+    promote_job(job(), stack="prod", deployment_name="travel-ft")
     sets = [c for c in fake_pulumi.calls() if c[:2] == ["config", "set"]]
     assert sets == [
         ["config", "set", "--stack", "prod", "fineTunedModel", MODEL, *CWD],
@@ -62,7 +75,7 @@ def test_deployment_name_only_when_given(fake_pulumi: FakePulumi, stack_state_di
 def test_warning_follows_the_stack_sku(fake_pulumi: FakePulumi, stack_state_dir: Path, sku: str, hourly: bool,
                                        developer: bool) -> None:
     fake_pulumi.set_config(fineTunedDeploymentSku=sku)
-    result = pr.promote_job(AZURE, job(), stack="dev")
+    result = promote_job(job(), stack="dev")
     assert result.sku == sku
     joined = " ".join(result.warnings)
     assert ("billed per hour" in joined) is hourly
@@ -72,14 +85,13 @@ def test_warning_follows_the_stack_sku(fake_pulumi: FakePulumi, stack_state_dir:
 
 
 def test_sku_from_stack_outputs_skips_config_get(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
-    conn = SimpleNamespace(endpoint=AZURE.endpoint, outputs={"fine_tuned_deployment_sku": "Developer"}, stack="dev")
-    result = pr.promote_job(conn, job(), stack="dev")
+    result = promote_job(job(), stack="dev", outputs=StackOutputs(fine_tuned_deployment_sku="Developer"))
     assert result.sku == "Developer"
     assert not any(c[:2] == ["config", "get"] for c in fake_pulumi.calls())
 
 
 def test_up_runs_pulumi_up_yes(fake_pulumi: FakePulumi, stack_state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = pr.promote_job(AZURE, job(), stack="dev", up=True)
+    result = promote_job(job(), stack="dev", up=True)
     calls = fake_pulumi.calls()
     assert calls[-1] == ["up", "--yes", "--stack", "dev", *CWD]
     assert calls.index(["config", "set", "--stack", "dev", "fineTunedModel", MODEL, *CWD]) < calls.index(
@@ -91,7 +103,7 @@ def test_up_runs_pulumi_up_yes(fake_pulumi: FakePulumi, stack_state_dir: Path, c
 
 @pytest.mark.usefixtures("no_pulumi")
 def test_without_pulumi_prints_commands_and_records_not_applied(stack_state_dir: Path) -> None:
-    result = pr.promote_job(AZURE, job(), stack="dev", up=True)
+    result = promote_job(job(), stack="dev", up=True)
     assert result.applied is False and result.up_ran is False
     assert result.manual_commands == [f"pulumi config set --stack dev fineTunedModel {MODEL}",
                                      f"pulumi up --stack dev"]
@@ -129,7 +141,7 @@ def test_without_pulumi_the_sku_comes_from_the_stack_file(stack_state_dir: Path,
                                                            monkeypatch: pytest.MonkeyPatch, stack_yaml: str | None,
                                                            sku: str, hourly: bool) -> None:
     monkeypatch.chdir(_project(tmp_path / "proj", stack_yaml))
-    result = pr.promote_job(AZURE, job(), stack="dev")
+    result = promote_job(job(), stack="dev")
     assert result.sku == sku
     assert len(result.warnings) == 1  # only the warning that applies
     assert ("billed per hour" in result.warnings[0]) is hourly
@@ -142,20 +154,20 @@ def test_without_pulumi_a_qualified_stack_reads_its_own_file(stack_state_dir: Pa
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(_project(tmp_path / "proj", "config:\n  foundry-finetune:fineTunedDeploymentSku: Standard\n",
                                stack="prod"))
-    assert pr.promote_job(AZURE, job(), stack="org/foundry-finetune/prod").sku == "Standard"
+    assert promote_job(job(), stack="org/foundry-finetune/prod").sku == "Standard"
 
 
 def test_default_sku_matches_infra() -> None:
     from infra.config import KEYS
 
     default = {k.name: k.default for k in KEYS}["fineTunedDeploymentSku"]
-    assert pr.STACK_DEFAULT_SKU == default
+    assert contract.DEFAULT_FINE_TUNED_SKU == default
 
 
 @pytest.mark.parametrize("status", ["running", "failed", "cancelled"])
 def test_refuses_a_job_that_did_not_succeed(fake_pulumi: FakePulumi, stack_state_dir: Path, status: str) -> None:
     with pytest.raises(JobFailedError, match=f"is {status}"):
-        pr.promote_job(AZURE, job(status=status, model=None), stack="dev")
+        promote_job(job(status=status, model=None), stack="dev")
     assert fake_pulumi.calls() == []
     assert RunState("dev").load()["promoted"] is None
 
@@ -163,7 +175,7 @@ def test_refuses_a_job_that_did_not_succeed(fake_pulumi: FakePulumi, stack_state
 def test_config_set_failure_keeps_the_job_and_names_the_fix(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
     fake_pulumi.fail("config set", code=255, stderr="error: no stack named 'dev' found\n")
     with pytest.raises(JobsError) as info:
-        pr.promote_job(AZURE, job(), stack="dev")
+        promote_job(job(), stack="dev")
     assert "no stack named 'dev'" in info.value.message
     assert info.value.hint is not None and "python -m jobs promote ftjob-abc" in info.value.hint
     assert RunState("dev").load()["promoted"]["applied"] is False
@@ -171,7 +183,7 @@ def test_config_set_failure_keeps_the_job_and_names_the_fix(fake_pulumi: FakePul
 
 def test_latest_succeeded_job_from_state(stack_state_dir: Path) -> None:
     with pytest.raises(UsageError, match="no succeeded job"):
-        pr.latest_succeeded_job_id("dev")
+        pr.latest_succeeded_job_id(Session.for_stack("dev"))
 
     def seed(data: dict[str, Any]) -> None:
         data["jobs"] = {
@@ -181,7 +193,7 @@ def test_latest_succeeded_job_from_state(stack_state_dir: Path) -> None:
         }
 
     RunState("dev").update(seed)
-    assert pr.latest_succeeded_job_id("dev") == "ftjob-new"
+    assert pr.latest_succeeded_job_id(Session.for_stack("dev")) == "ftjob-new"
 
 
 def test_money_warnings_text() -> None:
@@ -192,7 +204,7 @@ def test_money_warnings_text() -> None:
 
 
 def test_result_json_round_trips(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
-    result = pr.promote_job(AZURE, job(), stack="dev")
+    result = promote_job(job(), stack="dev")
     data = json.loads(json.dumps(result.to_json()))
     assert data["fine_tuned_model"] == MODEL and data["applied"] is True
     assert data["commands_run"] == [f"pulumi config set --stack dev fineTunedModel {MODEL}"]
@@ -220,8 +232,8 @@ def test_cli_promote_with_stand_in_pulumi(finished_job: FinishedJob, tmp_path: P
     assert not any(c[0] == "up" for c in fake.calls())
     assert "next: pulumi up --stack dev" in proc.stdout
     assert "24 hours" in proc.stdout and "billed per hour" not in proc.stdout
-    # the emulator now serves the tuned model (stand-in for the second pulumi up)
-    assert _emulator_deployments(fj.url)["gpt-4.1-ft-travel"] == fj.fine_tuned_model
+    # a real stack's promote never uses the emulator's admin routes, even when the endpoint is the emulator
+    assert "gpt-4.1-ft-travel" not in _emulator_deployments(fj.url)
     assert RunState("dev", tmp_path / "state").load()["promoted"]["applied"] is True
 
 
@@ -236,7 +248,7 @@ def test_cli_promote_up_and_deployment_name(finished_job: FinishedJob, tmp_path:
     assert calls[-1] == ["up", "--yes", "--stack", "staging", *CWD]
     assert "Updating (staging)" in proc.stderr  # pulumi up's output is streamed to stderr
     assert "pulumi up finished" in proc.stdout
-    assert _emulator_deployments(fj.url)["travel-ft"] == fj.fine_tuned_model
+    assert "travel-ft" not in _emulator_deployments(fj.url)  # pulumi, not the emulator, deploys a real stack
 
 
 def test_cli_promote_without_pulumi_exits_0_and_prints_commands(finished_job: FinishedJob, tmp_path: Path) -> None:
@@ -292,7 +304,7 @@ def test_api_key_never_appears_in_output_or_state(finished_job: FinishedJob, tmp
                  ["metrics", fj.job_id, "--json", "--api", "v1"], ["metrics", "ftjob-missing"]):
         proc = _jobs_cli(args, env)
         outputs.append(proc.stdout + proc.stderr)
-    assert "deployment 'gpt-4.1-ft-travel'" in outputs[0]
+    assert "fineTunedModel set" in outputs[0] and "pulumi config set --stack dev fineTunedModel" in outputs[0]
     assert json.loads(_json_part(outputs[1]))["applied"] is True
     assert json.loads(_json_part(outputs[2]))["result_file"] == fj.result_files[0]  # v1 shape
     for text in outputs:
@@ -313,21 +325,67 @@ def _json_part(text: str) -> str:
     raise AssertionError("no JSON object in output")
 
 
-def test_emulator_deployment_name_follows_base_deployment_output(finished_job: FinishedJob, fake_pulumi: FakePulumi,
-                                                                  stack_state_dir: Path) -> None:
+def _rehearsal(url: str, root: Path, *, base: str = "gpt-4.1") -> Session:
+    from emulator.deployer import EmulatorDeployer
+    from jobs.commands.rehearse import rehearsal_session
+
+    session = rehearsal_session(url, root, json_mode=False)
+    session.deployer = EmulatorDeployer(url, "rehearsal", root / "stand-in.json", base_deployment=base)
+    return session
+
+
+def test_the_rehearsal_deployer_stands_in_for_the_second_pulumi_up(finished_job: FinishedJob, tmp_path: Path,
+                                                                    no_pulumi: None) -> None:
     fj = finished_job
-    conn = SimpleNamespace(endpoint=fj.url, outputs={"base_deployment": "gpt41"}, stack="dev")
-    result = pr.promote_job(conn, job(model=fj.fine_tuned_model, job_id=fj.job_id), stack="dev")
+    session = _rehearsal(fj.url, tmp_path)
+    with session.state.locked():
+        result = pr.promote(session, JobInfo.of(job(model=fj.fine_tuned_model, job_id=fj.job_id)), up=True)
+    assert result.applied and result.up_ran and result.stand_in
+    assert result.emulator_deployment == "gpt-4.1-ft-travel"
+    assert _emulator_deployments(fj.url)["gpt-4.1-ft-travel"] == fj.fine_tuned_model
+    assert result.commands_run[0] == f"pulumi config set --stack rehearsal fineTunedModel {fj.fine_tuned_model}"
+    text = result.to_text()
+    assert "stands in for: pulumi config set --stack rehearsal fineTunedModel" in text
+    assert "emulator: deployment 'gpt-4.1-ft-travel' now serves" in text
+    assert json.loads((tmp_path / "stand-in.json").read_text())["fineTunedModel"] == fj.fine_tuned_model
+    assert not list(tmp_path.glob("Pulumi.*.yaml"))  # never a real stack file
+
+
+def test_the_rehearsal_deployer_takes_a_deployment_name(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    session = _rehearsal(fj.url, tmp_path)
+    with session.state.locked():
+        result = pr.promote(session, JobInfo.of(job(model=fj.fine_tuned_model, job_id=fj.job_id)),
+                            deployment_name="travel-ft", up=True)
+    assert result.emulator_deployment == "travel-ft"
+    assert _emulator_deployments(fj.url)["travel-ft"] == fj.fine_tuned_model
+
+
+def test_emulator_deployment_name_follows_base_deployment(finished_job: FinishedJob, tmp_path: Path) -> None:
+    fj = finished_job
+    session = _rehearsal(fj.url, tmp_path, base="gpt41")
+    with session.state.locked():
+        result = pr.promote(session, JobInfo.of(job(model=fj.fine_tuned_model, job_id=fj.job_id)), up=True)
     assert result.emulator_deployment == "gpt41-ft-travel"
     assert _emulator_deployments(fj.url)["gpt41-ft-travel"] == fj.fine_tuned_model
 
 
-def test_azure_endpoint_is_never_probed(fake_pulumi: FakePulumi, stack_state_dir: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_real_stack_is_never_probed_over_http(fake_pulumi: FakePulumi, stack_state_dir: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("no HTTP request may go to a non-loopback endpoint")
+        raise AssertionError("promote on a real stack sends no HTTP request of its own")
 
-    monkeypatch.setattr(httpx, "get", boom)
-    monkeypatch.setattr(httpx, "post", boom)
-    result = pr.promote_job(AZURE, job(), stack="dev")
-    assert result.emulator_deployment is None
+    for name in ("get", "post", "delete", "request"):
+        monkeypatch.setattr(httpx, name, boom)
+    result = promote_job(job(), stack="dev")
+    assert result.emulator_deployment is None and result.stand_in is None
+
+
+def test_re_promoting_says_the_old_deployment_is_replaced(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
+    first = promote_job(job(), stack="dev")
+    assert first.replaced_model is None and not any("cannot change" in n for n in first.notes)
+    newer = MODEL.replace("0123456789abcdef", "fedcba9876543210")
+    second = promote_job(job(model=newer, job_id="ftjob-def"), stack="dev")
+    assert second.replaced_model == MODEL
+    assert any(f"served {MODEL}" in n and "deletes it and creates it again" in n for n in second.notes)
+    assert f"note: the fine-tuned deployment served {MODEL}" in second.to_text()

@@ -65,9 +65,10 @@ def test_rehearse_shows_every_stage(text_run: tuple[subprocess.CompletedProcess[
     err = proc.stderr
     assert "upload:" in err and "processed" in err
     assert "queued" in err and "running" in err and "succeeded" in err
-    # promote without pulumi: the commands it would run
-    assert "pulumi config set --stack rehearsal fineTunedModel gpt-4.1-2025-04-14.ft-" in proc.stdout
-    assert "hidden on purpose" in proc.stdout
+    # promote on the rehearsal's stand-in stack: the pulumi commands it stands in for
+    assert "stands in for: pulumi config set --stack rehearsal fineTunedModel gpt-4.1-2025-04-14.ft-" in proc.stdout
+    assert "a rehearsal never runs `pulumi`" in proc.stdout
+    assert "emulator: deployment 'gpt-4.1-ft-travel' now serves gpt-4.1-2025-04-14.ft-" in proc.stdout
 
 
 def test_rehearse_touches_no_real_stack_state_or_secret(
@@ -97,7 +98,10 @@ def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
     assert (keep / "ftjobs" / "rehearsal.json").is_file()
     state = json.loads((keep / "ftjobs" / "rehearsal.json").read_text())
     assert state["promoted"]["fine_tuned_model"] == data["fine_tuned_model"]
-    assert state["promoted"]["applied"] is False
+    assert state["promoted"]["applied"] is True  # in the rehearsal's throwaway stack, not a Pulumi stack
+    stand_in = json.loads((keep / "Pulumi.rehearsal.stand-in.json").read_text())
+    assert stand_in == {"fineTunedModel": data["fine_tuned_model"]}
+    assert set(state["flows"]["run"]) == {"validate", "train", "watch", "promote"}
     assert SECRET not in proc.stdout + proc.stderr
     for path in keep.rglob("*"):
         if path.is_file():

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from jobs.errors import ExitCode, JobsError, UsageError
+from jobs.settings import Env
 from jobs.retry import RetryPolicy, call_with_retry, classify, retry_after_seconds, translate
 
 URL = "https://example.openai.azure.com/openai/fine_tuning/jobs"
@@ -213,7 +214,7 @@ def test_env_knobs_are_range_checked(monkeypatch: pytest.MonkeyPatch, name: str,
                                      words: list[str]) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(UsageError) as info:
-        RetryPolicy.from_env()
+        RetryPolicy.from_env(Env.current())
     text = info.value.message + " " + (info.value.hint or "")
     assert f"{name}={value!r}" in info.value.message
     for w in words:
@@ -226,14 +227,14 @@ def test_env_knobs_accept_good_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTJOBS_RETRY_ATTEMPTS", "3")
     monkeypatch.setenv("FTJOBS_RETRY_BASE", "0.5")
     monkeypatch.setenv("FTJOBS_RETRY_MAX_WAIT", "0")
-    p = RetryPolicy.from_env()
+    p = RetryPolicy.from_env(Env.current())
     assert (p.max_attempts, p.base, p.max_retry_after) == (3, 0.5, 0.0)
 
 
 def test_bad_env_knob_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTJOBS_RETRY_BASE", "fast")
     with pytest.raises(UsageError) as info:
-        RetryPolicy.from_env()
+        RetryPolicy.from_env(Env.current())
     assert "FTJOBS_RETRY_BASE" in info.value.message
 
 
@@ -297,5 +298,5 @@ def test_total_retry_time_is_bounded() -> None:
 def test_new_env_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTJOBS_RETRY_MAX_TOTAL", "120")
     monkeypatch.setenv("FTJOBS_RETRY_REFUSED", "2")
-    p = RetryPolicy.from_env()
+    p = RetryPolicy.from_env(Env.current())
     assert (p.max_total, p.refused_attempts) == (120.0, 2)

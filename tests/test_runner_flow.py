@@ -295,3 +295,27 @@ def test_train_by_unknown_file_id_cannot_check_max_cost(job_emulator: Any, jobs_
                    "--max-cost", "1")
     assert out.exit_code == 3 and "cost is unknown" in out.stderr
     assert server_view(job_emulator.url).jobs == []
+
+
+# --------------------------------------------------------------------------- the validator's warnings
+
+
+def _with_warnings(training_copy: Path) -> Path:
+    """The lab's file named .txt, its first example repeated at the end: valid, with two warnings."""
+    lines = training_copy.read_text(encoding="utf-8").splitlines()
+    odd = training_copy.with_name("travel-train.txt")
+    odd.write_text("\n".join(lines + lines[:1]) + "\n", encoding="utf-8")
+    return odd
+
+
+@pytest.mark.parametrize("command", [["upload"], ["train", "--yes"], ["run", "--yes"]])
+def test_upload_train_and_run_show_the_validators_warnings(command: list[str], training_copy: Path,
+                                                           job_emulator: Any, jobs_cli: Any,
+                                                           fake_pulumi: Any) -> None:
+    odd = _with_warnings(training_copy)
+    out = jobs_cli(command[0], str(odd), *command[1:], "--endpoint", job_emulator.url, "--json")
+    assert out.exit_code == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("validate: warning:")]
+    assert any(f"{odd}:11: duplicate_example" in ln for ln in lines), out.stderr
+    assert any("txt_extension" in ln for ln in lines), out.stderr
+    assert len(out.json["warnings"]) == len(lines) == 2

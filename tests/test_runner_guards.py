@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from jobs import lifecycle as lc
 from jobs.errors import RefusedError, UsageError
+from jobs.flow.cost import CostEstimate, Guards, check_max_cost, guard_cost, resolve_price
+from jobs.settings import Env, PollSettings
 
 
-def est(tokens: int | None = 1000, epochs: int | None = 3, price: float | None = 10.0) -> lc.CostEstimate:
-    return lc.CostEstimate(billed_tokens_per_epoch=tokens, epochs=epochs, price_per_1m=price)
+def est(tokens: int | None = 1000, epochs: int | None = 3, price: float | None = 10.0) -> CostEstimate:
+    return CostEstimate(billed_tokens_per_epoch=tokens, epochs=epochs, price_per_1m=price)
 
 
 def test_estimate_is_tokens_times_epochs_times_price() -> None:
@@ -28,10 +29,10 @@ def test_unknown_parts_are_named() -> None:
 
 def test_confirmation_yes_and_no() -> None:
     said: list[str] = []
-    lc.guard_cost(est(), max_cost=None, yes=False, say=said.append, confirm=lambda prompt: True)
+    guard_cost(est(), Guards(), say=said.append, confirm=lambda prompt: True)
     assert said and said[0].startswith("cost estimate:")
     with pytest.raises(RefusedError) as info:
-        lc.guard_cost(est(), max_cost=None, yes=False, say=said.append, confirm=lambda prompt: False)
+        guard_cost(est(), Guards(), say=said.append, confirm=lambda prompt: False)
     assert info.value.exit_code == 3 and "--yes" in (info.value.hint or "")
 
 
@@ -39,22 +40,21 @@ def test_yes_skips_the_question_but_not_the_limit() -> None:
     def never(prompt: str) -> bool:
         raise AssertionError("asked despite --yes")
 
-    lc.guard_cost(est(), max_cost=1.0, yes=True, say=lambda m: None, confirm=never)  # $0.03 <= $1
+    guard_cost(est(), Guards(max_cost=1.0, yes=True), say=lambda m: None, confirm=never)  # $0.03 <= $1
     with pytest.raises(RefusedError) as info:
-        lc.guard_cost(est(1_000_000, 3, 25.0), max_cost=50.0, yes=True, say=lambda m: None, confirm=never)
+        guard_cost(est(1_000_000, 3, 25.0), Guards(max_cost=50.0, yes=True), say=lambda m: None, confirm=never)
     assert "$75.00" in info.value.message and "$50.00" in info.value.message
 
 
 def test_price_sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FTJOBS_PRICE_PER_1M", "12.5")
-    assert lc.resolve_price(None) == 12.5
-    assert lc.resolve_price(3.0) == 3.0  # the option wins
-    monkeypatch.setenv("FTJOBS_PRICE_PER_1M", "cheap")
+    env = Env({"FTJOBS_PRICE_PER_1M": "12.5"})
+    assert resolve_price(None, env) == 12.5
+    assert resolve_price(3.0, env) == 3.0  # the option wins
     with pytest.raises(UsageError) as info:
-        lc.resolve_price(None)
+        resolve_price(None, Env({"FTJOBS_PRICE_PER_1M": "cheap"}))
     assert "FTJOBS_PRICE_PER_1M" in info.value.message
     with pytest.raises(UsageError):
-        lc.resolve_price(-1.0)
+        resolve_price(-1.0, env)
 
 
 # --------------------------------------------------------------------------- bad settings: exit 2, never a traceback
@@ -69,8 +69,8 @@ def test_negative_max_cost_is_refused_before_anything(value: str, runner_env: Pa
         assert out.exit_code == 2, out.stderr
         assert "--max-cost" in out.stderr and "must not be negative" in out.stderr
     with pytest.raises(UsageError):
-        lc.check_max_cost(-0.01)
-    assert lc.check_max_cost(0.0) == 0.0 and lc.check_max_cost(None) is None
+        check_max_cost(-0.01)
+    assert check_max_cost(0.0) == 0.0 and check_max_cost(None) is None
 
 
 @pytest.mark.parametrize("env, words", [
@@ -96,7 +96,8 @@ def test_bad_poll_settings_are_usage_errors(env: dict[str, str], words: list[str
 def test_poll_interval_alone_raises_the_default_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTJOBS_POLL_INTERVAL", "60")
     monkeypatch.delenv("FTJOBS_POLL_MAX", raising=False)
-    assert lc.poll_settings() == (60.0, 60.0, 1.5)
+    poll = PollSettings.from_env(Env.current())
+    assert (poll.first, poll.cap, poll.factor) == (60.0, 60.0, 1.5)
 
 
 def test_state_dir_that_is_a_file(runner_env: Path, jobs_cli: Any, monkeypatch: pytest.MonkeyPatch,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from jobs.commands.train import hyperparameters
+from jobs.flow.train import TrainingOptions
 from jobs.errors import UsageError
 from jobs.state import RunState, resolve_stack
 from tests.support.cli import run_jobs_process
@@ -152,18 +152,19 @@ def test_cli_refuses_a_bad_stack_before_anything_else(args: list[str], shown: st
     ({"lrm": float("nan")}, ["--learning-rate-multiplier", "greater than 0"]),
 ])
 def test_hyperparameters_out_of_the_api_range(kwargs: dict[str, Any], words: list[str]) -> None:
-    args = {"epochs": None, "batch_size": None, "lrm": None, "seed": None, **kwargs}
+    args = {"learning_rate_multiplier" if k == "lrm" else k: v for k, v in kwargs.items()}
     with pytest.raises(UsageError) as info:
-        hyperparameters(**args)
+        TrainingOptions(**args).checked()
     text = info.value.message + " " + (info.value.hint or "")
     for w in words:
         assert w in text, (w, text)
 
 
 def test_hyperparameters_at_the_edges_are_accepted() -> None:
-    assert hyperparameters(1, 1, 0.02, 0)["n_epochs"] == 1
-    assert hyperparameters(50, None, None, 2147483647) == {"n_epochs": 50, "batch_size": None,
-                                                           "learning_rate_multiplier": None}
+    edge = TrainingOptions(epochs=1, batch_size=1, learning_rate_multiplier=0.02, seed=0).checked()
+    assert edge.hyperparameters["n_epochs"] == 1
+    assert TrainingOptions(epochs=50, seed=2147483647).checked().hyperparameters == {
+        "n_epochs": 50, "batch_size": None, "learning_rate_multiplier": None}
 
 
 def test_train_epochs_1000_exits_2_before_any_request(jobs_cli: Any) -> None:

@@ -11,22 +11,14 @@ from typing import Any
 
 import pytest
 
-from jobs import lifecycle as lc
 from jobs.display import PlainDisplay
 from jobs.errors import JobFailedError
+from jobs.flow import train, upload
+from jobs.flow.crash import CrashHook
+from jobs.flow.data import DataCheck
+from jobs.flow.watch import WatchOutcome, failure_error, follow
 from jobs.status import JobStatus
-
-
-class FakeConn:
-    """``conn.call(fn, ...)`` without retries; the client is whatever the test scripts."""
-
-    def __init__(self, client: Any):
-        self.client = client
-        self.stack = "dev"
-
-    def call(self, fn: Any, *args: Any, what: str | None = None, idempotent: bool = True,
-             reconcile: Any = None, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
+from tests.support.scripted import ScriptedApi, ScriptedSession
 
 
 def ev(t: int, msg: str, *, id: str, level: str = "info", type: str = "message", data: Any = None) -> NS:
@@ -50,13 +42,11 @@ class ScriptedJobs:
         return NS(data=list(reversed(page)))  # newest first, like the service
 
 
-def watch(statuses: list[str], pages: list[list[NS]]) -> tuple[lc.WatchOutcome, str, list[float]]:
-    jobs = ScriptedJobs(statuses, pages)
-    conn = FakeConn(NS(fine_tuning=NS(jobs=jobs)))
+def watch(statuses: list[str], pages: list[list[NS]]) -> tuple[WatchOutcome, str, list[float]]:
+    session = ScriptedSession(ScriptedApi(jobs=ScriptedJobs(statuses, pages)))
     out = io.StringIO()
-    slept: list[float] = []
-    result = lc.watch_job(conn, "ftjob-1", rs=None, display=PlainDisplay(out), sleep=slept.append)
-    return result, out.getvalue(), slept
+    result = follow(session, "ftjob-1", display=PlainDisplay(out), record=False)  # type: ignore[arg-type]
+    return result, out.getvalue(), session.slept
 
 
 @pytest.fixture(autouse=True)
@@ -118,20 +108,18 @@ def test_latest_train_loss_from_metrics_events() -> None:
 
 def test_failed_job_error_carries_azure_code_and_message() -> None:
     result, _, _ = watch(["running", "failed"], [[]])
-    err = lc.failure_error(result.job, result.status)
+    err = failure_error(result.job)
     assert isinstance(err, JobFailedError) and err.exit_code == 1
     assert err.message == "job ftjob-1 failed: invalidTrainingFile: line 3 is bad (param: training_file)"
 
 
 def test_cancelled_is_exit_1() -> None:
     result, _, _ = watch(["cancelled"], [[]])
-    err = lc.failure_error(result.job, result.status)
+    err = failure_error(result.job)
     assert err.exit_code == 1 and "cancelled" in err.message
 
 
 def test_file_processing_error_reports_status_details(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jobs.state import RunState
-
     monkeypatch.setenv("FTJOBS_POLL_INTERVAL", "0.01")
     data = tmp_path / "d.jsonl"
     data.write_text("{}\n")
@@ -144,50 +132,54 @@ def test_file_processing_error_reports_status_details(tmp_path: Path, monkeypatc
 
     files = NS(create=lambda **kw: NS(id="file-9", status="pending", created_at=1), retrieve=retrieve,
                list=lambda: NS(data=[]))
-    rs = RunState("dev", tmp_path / "state")
+    session = ScriptedSession(ScriptedApi(files=files), state_dir=tmp_path / "state")
+    check = DataCheck(path=data, sha256="abc", examples=1, size=3, billed_tokens_per_epoch=None, epochs=None)
     with pytest.raises(JobFailedError) as info:
-        lc.ensure_uploaded(FakeConn(NS(files=files)), rs, data, "abc", say=lambda m: None)
+        upload.ensure_uploaded(session, check)  # type: ignore[arg-type]
     assert "file-9" in info.value.message and "Invalid file format: line 1 has no messages" in info.value.message
-    assert rs.load()["files"]["abc"]["status"] == "error"  # recorded: the id is never lost
+    assert session.state is not None
+    assert session.state.load()["files"]["abc"]["status"] == "error"  # recorded: the id is never lost
 
 
 def test_run_key_depends_on_every_parameter() -> None:
-    base: dict[str, Any] = dict(training="sha256:a", validation=None, model="gpt-4.1-2025-04-14", suffix="ft-travel",
-                                hyperparameters={"n_epochs": 2}, training_type=None, seed=None)
-    k = lc.run_key(**base)
-    assert k == lc.run_key(**{**base, "hyperparameters": {"n_epochs": 2, "batch_size": None}})
-    for change in ({"training": "sha256:b"}, {"validation": "sha256:v"}, {"model": "gpt-4o-2024-08-06"},
-                   {"suffix": "x"}, {"hyperparameters": {"n_epochs": 3}}, {"training_type": "Developer"},
-                   {"seed": 1}):
-        assert lc.run_key(**{**base, **change}) != k, change
+    base = train.TrainingOptions(model="gpt-4.1-2025-04-14", suffix="ft-travel", epochs=2)
+    k = train.run_key(training="sha256:a", validation=None, options=base)
+    assert len(k) == 32 and k == train.run_key(training="sha256:a", validation=None, options=base)
+    assert train.run_key(training="sha256:b", validation=None, options=base) != k
+    assert train.run_key(training="sha256:a", validation="sha256:v", options=base) != k
+    for change in ({"model": "gpt-4o-2024-08-06"}, {"suffix": "x"}, {"epochs": 3}, {"batch_size": 4},
+                   {"learning_rate_multiplier": 0.5}, {"training_type": "Developer"}, {"seed": 1}):
+        changed = train.TrainingOptions(**{**base.__dict__, **change})
+        assert train.run_key(training="sha256:a", validation=None, options=changed) != k, change
 
 
-def test_crash_hook_is_inert_without_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FTJOBS_TEST_CRASH_AT", raising=False)
-    lc.checkpoint("after_create")  # must simply return
-    monkeypatch.setenv("FTJOBS_TEST_CRASH_AT", "something_else")
-    lc.checkpoint("after_create")
+def test_crash_hook_is_inert_without_a_spec() -> None:
+    CrashHook(None)("after_create")  # must simply return
+    CrashHook("something_else")("after_create")
+    CrashHook("after_create#2")("after_create")  # the first time only counts 1
+    CrashHook("after_create#x")("after_create")  # a count that is not a number never fires
 
 
 def test_adoption_matches_file_suffix_time_model_and_epochs() -> None:
     def job(id: str, *, file: str = "file-1", suffix: Any = "ft-travel", t: int = 1000, model: str = "gpt-4.1-2025-04-14",
             epochs: Any = 3, ftm: Any = None) -> NS:
-        return NS(id=id, training_file=file, suffix=suffix, created_at=t, model=model,
+        return NS(id=id, status="running", training_file=file, suffix=suffix, created_at=t, model=model,
                   hyperparameters=NS(n_epochs=epochs), fine_tuned_model=ftm)
 
     listed = [job("wrong-file", file="file-2"), job("wrong-suffix", suffix="other"), job("too-old", t=900),
               job("wrong-model", model="gpt-4o-2024-08-06"), job("wrong-epochs", epochs=5),
               job("the-one", t=1010), job("later-dup", t=1020)]
-    conn = FakeConn(NS(fine_tuning=NS(jobs=NS(list=lambda limit: NS(data=listed)))))
-    found = lc.find_adoptable(conn, training_file="file-1", suffix="ft-travel", since=1000,
-                              model="gpt-4.1-2025-04-14", n_epochs=3)
-    assert found.id == "the-one"  # the earliest match: the one the lost request created
-    assert lc.find_adoptable(conn, training_file="file-3", suffix="ft-travel", since=1000) is None
+    session: Any = ScriptedSession(ScriptedApi(jobs=NS(list=lambda limit: NS(data=listed))))
+    options = train.TrainingOptions(model="gpt-4.1-2025-04-14", suffix="ft-travel", epochs=3)
+    found = train.find_adoptable(session, training_file="file-1", options=options, since=1000)
+    assert found is not None and found.id == "the-one"  # the earliest match: the one the lost request created
+    assert train.find_adoptable(session, training_file="file-3", options=options, since=1000) is None
     # no suffix attribute: the fine-tuned model name carries it
     listed[:] = [job("by-name", suffix=None, ftm="gpt-4.1-2025-04-14.ft-abc-ft-travel")]
-    assert lc.find_adoptable(conn, training_file="file-1", suffix="ft-travel", since=1000).id == "by-name"
+    found = train.find_adoptable(session, training_file="file-1", options=options, since=1000)
+    assert found is not None and found.id == "by-name"
     listed[:] = [job("by-name", suffix=None, ftm="gpt-4.1-2025-04-14.ft-abc-other")]
-    assert lc.find_adoptable(conn, training_file="file-1", suffix="ft-travel", since=1000) is None
+    assert train.find_adoptable(session, training_file="file-1", options=options, since=1000) is None
 
 
 # --------------------------------------------------------------------------- a long job on a simulated clock
@@ -237,10 +229,10 @@ class TimedService:
         return NS(data=newest_first[:limit], has_more=len(newest_first) > limit)
 
 
-def timed_watch(service: TimedService, clock: Clock) -> tuple[lc.WatchOutcome, str]:
-    conn = FakeConn(NS(fine_tuning=NS(jobs=service)))
+def timed_watch(service: TimedService, clock: Clock) -> tuple[WatchOutcome, str]:
+    session: Any = ScriptedSession(ScriptedApi(jobs=service), sleep=clock.sleep)
     out = io.StringIO()
-    result = lc.watch_job(conn, "ftjob-1", rs=None, display=PlainDisplay(out, clock=clock.now), sleep=clock.sleep)
+    result = follow(session, "ftjob-1", display=PlainDisplay(out, clock=clock.now), record=False)
     return result, out.getvalue()
 
 

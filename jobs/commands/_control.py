@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import lifecycle as lc
+from jobs.errors import RefusedError
+from jobs.flow.train import latest_job_id, record_status, tracked_job_ids
+from jobs.session import Session
 
 
 @dataclass
@@ -24,17 +26,13 @@ class ControlResult:
         return {"action": self.action, "job": self.job}
 
 
-def control(action: str, *, job_id: str | None, stack: str | None, endpoint: str | None, api: str | None,
-            api_version: str | None) -> ControlResult:
-    conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)
-    rs = lc.run_state(conn)
-    job_id = job_id or lc.latest_job_id(rs)
-    fn = getattr(conn.client.fine_tuning.jobs, action)
-    job = conn.call(fn, job_id, what=f"{action} job")
-    if job_id in lc.tracked_job_ids(rs.load()):
+def control(session: Session, action: str, *, job_id: str | None) -> ControlResult:
+    job_id = job_id or latest_job_id(session)
+    job = session.api.control_job(action, job_id)
+    if job_id in tracked_job_ids(session.state.load()):
         try:
-            with rs.locked():
-                lc.record_status(rs, job)
-        except Exception:
+            with session.state.locked():
+                record_status(session, job)
+        except RefusedError:
             pass
-    return ControlResult(action=action, job=lc.job_summary(job))
+    return ControlResult(action=action, job=job.summary())

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import lifecycle as lc
+from jobs.api import EventKey
 from jobs.errors import UsageError
+from jobs.flow.present import event_line
+from jobs.flow.train import latest_job_id
+from jobs.session import Session
 
 
 @dataclass
@@ -17,25 +20,22 @@ class EventsResult:
     def to_text(self) -> str:
         if not self.events:
             return f"job {self.job_id}: no events yet"
-        return "\n".join([f"job {self.job_id}: {len(self.events)} events"] + [lc.event_line(e) for e in self.events])
+        return "\n".join([f"job {self.job_id}: {len(self.events)} events"] + [event_line(e) for e in self.events])
 
     def to_json(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "events": self.events}
 
 
-def events(*, job_id: str | None = None, limit: int = 20, stack: str | None = None, endpoint: str | None = None,
-           api: str | None = None, api_version: str | None = None) -> EventsResult:
+def events(session: Session, *, job_id: str | None = None, limit: int = 20) -> EventsResult:
     if limit < 1 or limit > 1000:
         raise UsageError(f"--limit {limit} is out of range", hint="pass --limit between 1 and 1000")
-    conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)
-    job_id = job_id or lc.latest_job_id(lc.run_state(conn))
-    page = conn.call(conn.client.fine_tuning.jobs.list_events, job_id, limit=limit, what="list events")
-    seen: set[Any] = set()
+    job_id = job_id or latest_job_id(session)
+    page = session.api.list_events(job_id, limit=limit)
+    seen: set[EventKey] = set()
     unique = []
-    for e in reversed(list(getattr(page, "data", None) or [])):  # newest first on the wire
-        k = lc.event_key(e)
-        if k not in seen:  # the service may repeat an event under a new id
-            seen.add(k)
+    for e in reversed(page.items):  # newest first on the wire
+        if e.key not in seen:  # the service may repeat an event under a new id
+            seen.add(e.key)
             unique.append(e)
-    unique.sort(key=lambda e: int(lc.get(e, "created_at") or 0))
-    return EventsResult(job_id=job_id, events=[lc.event_summary(e) for e in unique])
+    unique.sort(key=lambda e: e.created_at or 0)
+    return EventsResult(job_id=job_id, events=[e.summary() for e in unique])

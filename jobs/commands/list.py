@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import lifecycle as lc
 from jobs.errors import UsageError
+from jobs.flow.present import ts_text
+from jobs.flow.train import tracked_job_ids
+from jobs.session import Session
 
 
 @dataclass
@@ -19,7 +21,7 @@ class ListResult:
             return "no fine-tuning jobs on this resource"
         rows = [("", "JOB", "STATUS", "CREATED", "MODEL", "FINE-TUNED MODEL")]
         for j in self.jobs:
-            rows.append(("*" if j["tracked"] else " ", str(j["id"]), j["status"], lc.ts_text(j["created_at"]),
+            rows.append(("*" if j["tracked"] else " ", str(j["id"]), j["status"], ts_text(j["created_at"]),
                          str(j["model"] or "-"), str(j["fine_tuned_model"] or "-")))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -30,17 +32,14 @@ class ListResult:
         return {"stack": self.stack, "jobs": self.jobs}
 
 
-def list_jobs(*, limit: int = 20, stack: str | None = None, endpoint: str | None = None, api: str | None = None,
-              api_version: str | None = None) -> ListResult:
+def list_jobs(session: Session, *, limit: int = 20) -> ListResult:
     if limit < 1 or limit > 100:
         raise UsageError(f"--limit {limit} is out of range", hint="pass --limit between 1 and 100")
-    conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)
-    tracked = lc.tracked_job_ids(lc.run_state(conn).load())
-    page = conn.call(conn.client.fine_tuning.jobs.list, limit=limit, what="list jobs")
+    tracked = tracked_job_ids(session.state.load())
     out = []
-    for j in (getattr(page, "data", None) or [])[:limit]:
-        s = lc.job_summary(j)
-        s["tracked"] = s["id"] in tracked
+    for j in session.api.list_jobs(limit=limit)[:limit]:
+        s = j.summary()
+        s["tracked"] = j.id in tracked
         out.append(s)
     out.sort(key=lambda s: int(s["created_at"] or 0), reverse=True)
-    return ListResult(jobs=out, stack=conn.stack)
+    return ListResult(jobs=out, stack=session.stack)

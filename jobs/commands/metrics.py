@@ -3,18 +3,22 @@
 The result file is ``job.result_files[0]``, read with ``client.files.content``
 (base64-encoded content and Azure's column variants are handled by
 :mod:`jobs.metrics`). Checkpoints come from ``fine_tuning.jobs.checkpoints.list``.
-A terminal gets rich tables; pipes get plain text; ``--json`` one object.
+The data comes from :func:`jobs.flow.metrics.collect`. A terminal gets rich tables; pipes get plain text;
+``--json`` one object.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jobs import metrics as m
-from jobs.errors import JobsError, UsageError
+from jobs.errors import UsageError
+from jobs.flow.metrics import collect
+from jobs.flow.train import latest_job_id
+from jobs.session import Session
 
 TABLE_COLUMNS = (m.STEP, m.TRAIN_LOSS, m.TRAIN_ACC, m.VALID_LOSS, m.VALID_ACC, m.FULL_VALID_LOSS, m.FULL_VALID_ACC)
 
@@ -30,6 +34,7 @@ class MetricsResult:
     plot: str | None = None
     rows_limit: int = 20
     notes: list[str] = field(default_factory=list)
+    rich: bool = False  # render rich tables (a terminal)
 
     # ------------------------------------------------------------- JSON
     def to_json(self) -> dict[str, Any]:
@@ -77,7 +82,7 @@ class MetricsResult:
         return lines
 
     def to_text(self) -> str:
-        if _use_rich():
+        if self.rich:
             return self._rich_text()
         out = self._head()
         if self.checkpoints:
@@ -128,72 +133,8 @@ class MetricsResult:
         return cap.get()
 
 
-def _use_rich() -> bool:
-    if os.environ.get("CI") or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return sys.stdout.isatty()
-
-
-def _get(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
-def _content_bytes(resp: Any) -> bytes:
-    """Bytes of a ``files.content`` answer (SDK binary response, bytes or str)."""
-    if isinstance(resp, (bytes, bytearray)):
-        return bytes(resp)
-    if isinstance(resp, str):
-        return resp.encode("utf-8")
-    for attr in ("content", "text"):
-        value = getattr(resp, attr, None)
-        if isinstance(value, (bytes, bytearray)):
-            return bytes(value)
-        if isinstance(value, str):
-            return value.encode("utf-8")
-    read = getattr(resp, "read", None)
-    if callable(read):
-        data = read()
-        return data if isinstance(data, bytes) else str(data).encode("utf-8")
-    raise JobsError("unexpected answer type from files.content", hint="upgrade the openai package")
-
-
-def collect(conn: Any, job_id: str) -> tuple[Any, m.MetricsTable | None, list[m.Checkpoint], str | None, list[str]]:
-    """Fetch the job, its results.csv and checkpoints through the connection."""
-    from jobs.status import JobStatus, normalise
-
-    job = conn.call(conn.client.fine_tuning.jobs.retrieve, job_id, what=f"get job {job_id}")
-    notes: list[str] = []
-    status = normalise(_get(job, "status"))
-    result_files = list(_get(job, "result_files") or [])
-    table: m.MetricsTable | None = None
-    result_file: str | None = None
-    if result_files:
-        result_file = str(result_files[0])
-        resp = conn.call(conn.client.files.content, result_file, what=f"download {result_file}")
-        table = m.load_results(_content_bytes(resp), source=f"result file {result_file}")
-        if not table.rows:
-            notes.append(f"result file {result_file} has a header but no rows")
-    elif status is JobStatus.SUCCEEDED:
-        notes.append("the job succeeded but lists no result file")
-    else:
-        notes.append(f"no results.csv yet: the job is {status.value}; it appears when the job succeeds")
-
-    checkpoints: list[m.Checkpoint] = []
-    try:
-        page = conn.call(conn.client.fine_tuning.jobs.checkpoints.list, job_id, what=f"list checkpoints of {job_id}")
-        items = list(getattr(page, "data", None) or [])
-        checkpoints = m.parse_checkpoints(items)
-    except JobsError as exc:
-        notes.append(f"checkpoints unavailable: {exc.message.splitlines()[0]}")
-    return job, table, checkpoints, result_file, notes
-
-
-def metrics(*, job_id: str | None = None, plot: str | None = None, rows: int = 20, stack: str | None = None,
-            endpoint: str | None = None, api: str | None = None, api_version: str | None = None) -> MetricsResult:
+def metrics(session: Session, *, job_id: str | None = None, plot: str | None = None, rows: int = 20) -> MetricsResult:
     """The ``metrics`` command."""
-    from jobs.client import connect
-    from jobs.status import normalise
-
     if rows < 0:
         raise UsageError(f"--rows {rows}: must be 0 (all) or more", hint="e.g. --rows 20")
     if job_id is not None and not job_id.strip():
@@ -201,27 +142,21 @@ def metrics(*, job_id: str | None = None, plot: str | None = None, rows: int = 2
                          hint="pass a job id, e.g. `python -m jobs metrics ftjob-...`, or omit it for this stack's "
                          "latest job")
     if plot:
-        from pathlib import Path
-
         p = Path(plot)
         if p.suffix.lower() != ".png":
             raise UsageError(f"--plot {plot}: the chart is written as PNG", hint="use a file name ending in .png")
         if not p.parent.exists():
             raise UsageError(f"--plot {plot}: folder {p.parent} does not exist", hint="create it or choose another path")
-    conn = connect(endpoint=endpoint, stack=stack, api=api, api_version=api_version)
-    if job_id is None:  # like status/watch: this stack's latest job
-        from jobs import lifecycle as lc
-
-        job_id = lc.latest_job_id(lc.run_state(conn))
-    job, table, checkpoints, result_file, notes = collect(conn, job_id.strip())
+    job_id = job_id.strip() if job_id is not None else latest_job_id(session)  # like status/watch
+    got = collect(session, job_id)
     result = MetricsResult(
-        job_id=str(_get(job, "id") or job_id), status=normalise(_get(job, "status")).value,
-        fine_tuned_model=_get(job, "fine_tuned_model"), result_file=result_file, table=table,
-        checkpoints=checkpoints, rows_limit=rows, notes=notes,
+        job_id=got.job.id, status=got.job.state.value, fine_tuned_model=got.job.fine_tuned_model,
+        result_file=got.result_file, table=got.table, checkpoints=got.checkpoints, rows_limit=rows, notes=got.notes,
+        rich=session.ui.rich_output(),
     )
     if plot:
-        if table is None or not table.rows:
+        if got.table is None or not got.table.rows:
             raise UsageError(f"--plot {plot}: job {result.job_id} has no results.csv rows to chart yet",
                              hint=f"wait for the job to succeed: `python -m jobs watch {result.job_id}`")
-        result.plot = str(m.plot(table, plot, title=f"{result.job_id}  {result.fine_tuned_model or ''}".strip()))
+        result.plot = str(m.plot(got.table, plot, title=f"{result.job_id}  {result.fine_tuned_model or ''}".strip()))
     return result

@@ -1,61 +1,38 @@
 """``rehearse [DATA.jsonl]``: the whole product, offline, in well under a minute.
 
-1. Starts the Azure OpenAI emulator in-process on a free loopback port, with a
-   temporary state folder, short but visible stage durations and the lab's
-   base deployment ``gpt-4.1``.
-2. Points the runner at it with a placeholder token (no Azure credential is
-   read or needed) and a temporary run-state folder (``.ftjobs/`` is never
-   touched), on stack ``rehearsal``.
-3. Runs the same core path as ``python -m jobs run``: validate, price, upload,
-   train, watch, promote. ``pulumi`` is deliberately hidden from the rehearsal
-   (it must not change a real stack), so promote prints the commands it would
-   run; the emulator's admin route stands in for the second ``pulumi up`` and
-   registers the fine-tuned deployment.
-4. Asks the lab's five questions, with the lab's system prompt, to the base
-   and the fine-tuned deployment and prints the answers side by side. Every
-   answer is an emulator stand-in and is labelled so.
+1. Starts the Azure OpenAI emulator in-process on a free loopback port, with a temporary state folder, short
+   but visible stage durations and the lab's base deployment ``gpt-4.1``.
+2. Builds a session for stack ``rehearsal`` whose deployer is the emulator's (``emulator/deployer.py``): a
+   throwaway stack file in the temporary folder, never a real Pulumi stack; the emulator stands in for the
+   second ``pulumi up``. The connection uses a placeholder token (no Azure credential is read or sent) and a
+   temporary run-state folder (``.ftjobs/`` is never touched). Nothing changes the process's environment.
+3. Runs the same flow as ``python -m jobs run`` (``jobs/flow/run.py``): validate, price, upload, train,
+   watch, promote.
+4. Asks the lab's five questions, with the lab's system prompt, to the base and the fine-tuned deployment and
+   prints the answers side by side. Every answer is an emulator stand-in and is labelled so.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
 import shutil
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from jobs import contract, lab
+from jobs.checks import ends_with_question, names_venue, offers_booking
 from jobs.errors import JobsError, UsageError
 
 LABEL = "[emulator stand-in]"
 STACK = "rehearsal"
-BASE_DEPLOYMENT = "gpt-4.1"
-FT_DEPLOYMENT = "gpt-4.1-ft-travel"
+BASE_DEPLOYMENT = contract.DEFAULT_BASE_DEPLOYMENT
 DEFAULT_DATA = Path("data") / "travel-train.jsonl"
 PLACEHOLDER_TOKEN = "rehearsal-placeholder-token"
-
-# The lab's system prompt (the "Instructions" of the comparison step, as in its training file).
-SYSTEM_PROMPT = (
-    "You are an AI travel assistant that helps people plan their trips. Your objective is to offer support for "
-    "travel-related inquiries, such as visa requirements, weather forecasts, local attractions, and cultural norms. "
-    "You should not provide any hotel, flight, rental car or restaurant recommendations. Ask engaging questions to "
-    "help someone plan their trip and think about what they want to do on their holiday."
-)
-QUESTIONS = (
-    "Where in Rome should I stay?",
-    "I'm mostly there for the food. Where should I stay to be within walking distance of affordable restaurants?",
-    "What are some local delicacies I should try?",
-    "When is the best time of year to visit in terms of the weather?",
-    "What's the best way to get around the city?",
-)
-LOOK_FOR = ("what to look for: the system prompt forbids hotel, flight, rental car and restaurant recommendations "
-            "and asks for engaging questions. Does an answer name hotels or restaurants, or offer to book? Does it "
-            "end with a question to the traveller? Is the tone friendly and inspiring? (The yes/no checks are "
-            "simple text heuristics.)")
+QUESTIONS = lab.QUESTIONS
+SYSTEM_PROMPT = lab.SYSTEM_PROMPT
 
 # Emulator timings: fast, but every stage is visible in the progress lines.
 EMULATOR_CONFIG: dict[str, Any] = {
@@ -63,10 +40,6 @@ EMULATOR_CONFIG: dict[str, Any] = {
     "queue_seconds": 2.0,
     "training_seconds": 6.0,
 }
-# A named venue ("Harborview Grand Hotel", "Trattoria del Ponte"), not the word "hotels" in passing.
-_VENUE = r"(?:Hotel|Inn|Hostel|Suites|Resort|B&B|Restaurant|Ristorante|Trattoria|Osteria|Pizzeria|Bistro|Caf[eé])"
-_NAMED_VENUE = re.compile(rf"(?:\b[A-Z][\w'’-]+\s+){{1,3}}{_VENUE}\b|\b{_VENUE}\s+(?:del|della|di|da|de|la|le)?\s*[A-Z][\w'’-]+")
-_BOOKING = re.compile(r"\bbook(?:ing)?\b[^.?!]{0,40}\b(?:flights?|hotels?|rooms?|rental cars?|tables?)\b", re.I)
 
 
 def _strip_label(text: str) -> str:
@@ -88,9 +61,9 @@ class Answer:
     @classmethod
     def of(cls, deployment: str, raw: str) -> "Answer":
         text = _strip_label(raw)
-        return cls(deployment=deployment, text=text, ends_with_question=text.rstrip().endswith("?"),
-                   names_hotels_or_restaurants=bool(_NAMED_VENUE.search(text)),
-                   offers_bookings=bool(_BOOKING.search(text)))
+        return cls(deployment=deployment, text=text, ends_with_question=ends_with_question(text).passed,
+                   names_hotels_or_restaurants=not names_venue(text).passed,
+                   offers_bookings=not offers_booking(text).passed)
 
     def checks(self) -> str:
         def yn(flag: bool) -> str:
@@ -127,6 +100,7 @@ class RehearseResult:
     run_json: dict[str, Any]
     comparisons: list[Comparison] = field(default_factory=list)
     kept_dir: str | None = None
+    rich: bool = False  # render the side-by-side answers as a rich table (a terminal)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,16 +120,17 @@ class RehearseResult:
             f"data: {self.data}",
             "",
             self.run_text,
-            "note: `pulumi` is hidden on purpose during a rehearsal (it must not change a real stack): the pulumi "
-            "commands above are what promote would run; the emulator stood in for the second `pulumi up`.",
+            "note: a rehearsal never runs `pulumi` (it must not change a real stack): its stack is a throwaway "
+            "stand-in file, the pulumi commands above are what promote stands in for, and the emulator stood in "
+            "for the second `pulumi up`.",
             "",
-            f"compare: the lab's five questions, system prompt = the lab's instructions",
+            "compare: the lab's five questions, system prompt = the lab's instructions",
             f"  base:       deployment {self.base_deployment}",
             f"  fine-tuned: deployment {self.fine_tuned_deployment} -> {self.fine_tuned_model}",
             f"  every answer below is an {LABEL} answer, not model output",
             "",
         ]
-        if _use_rich():
+        if self.rich:
             lines.append(self._rich_table())
         else:
             for i, c in enumerate(self.comparisons, 1):
@@ -167,14 +142,14 @@ class RehearseResult:
                 lines.append(f"    {LABEL} {c.fine_tuned.text}")
                 lines.append(f"    -> {c.fine_tuned.checks()}")
                 lines.append("")
-        lines.append(LOOK_FOR)
+        lines.append(lab.LOOK_FOR)
         lines.append(f"rehearsal finished in {self.seconds:.1f} s"
                      + (f"; emulator and run state kept in {self.kept_dir}" if self.kept_dir else ""))
         lines.append("with a real subscription: `pulumi up`, then `python -m jobs run data/travel-train.jsonl`, "
                      "then `pulumi up` again (see the README)")
         return "\n".join(lines)
 
-    def _rich_table(self) -> str:  # pragma: no cover - needs a terminal
+    def _rich_table(self) -> str:
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
@@ -196,12 +171,6 @@ class RehearseResult:
         return cap.get().rstrip("\n")
 
 
-def _use_rich() -> bool:
-    if os.environ.get("CI") or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return sys.stdout.isatty()
-
-
 def resolve_data(data: str | None) -> Path:
     if data:
         p = Path(data)
@@ -219,100 +188,83 @@ def resolve_data(data: str | None) -> Path:
     )
 
 
-def _path_without_pulumi(path: str) -> str:
-    return os.pathsep.join(p for p in path.split(os.pathsep)
-                           if p and not (Path(p) / "pulumi").exists() and not (Path(p) / "pulumi.exe").exists())
-
-
-@contextlib.contextmanager
-def _rehearsal_env(endpoint: str, state_dir: Path) -> Iterator[None]:
-    """Point the runner at the emulator; hide secrets, real stacks and the real state folder."""
-    changes: dict[str, str | None] = {
-        "AZURE_OPENAI_ENDPOINT": endpoint,
-        "AZURE_OPENAI_AD_TOKEN": PLACEHOLDER_TOKEN,  # no credential needed; never a real one
-        "AZURE_OPENAI_API_KEY": None,  # a real key must not travel, even to loopback
-        "FTJOBS_STATE_DIR": str(state_dir),
-        "FTJOBS_STACK": STACK,
-        "FTJOBS_API": None,
-        "OPENAI_API_VERSION": None,
-        "FTJOBS_POLL_INTERVAL": "0.5",
-        "FTJOBS_POLL_MAX": "1",
-        "FTJOBS_TEST_CRASH_AT": None,
-        "PATH": _path_without_pulumi(os.environ.get("PATH", "")),  # a rehearsal never changes a real stack
-    }
-    saved = {k: os.environ.get(k) for k in changes}
-    try:
-        for k, v in changes.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _ask(conn: Any, deployment: str, question: str) -> str:
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
-    resp = conn.call(conn.client.chat.completions.create, model=deployment, messages=messages,
-                     what=f"chat with {deployment}")
-    choice = resp.choices[0]
-    return str(choice.message.content or "")
-
-
-def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode: bool = False) -> RehearseResult:
-    """The ``rehearse`` command."""
-    from emulator.server import EmulatorServer
-
-    started = time.monotonic()
-    path = resolve_data(data)
+def _workspace(keep_dir: str | None) -> tuple[Path, bool]:
+    """(the rehearsal's folder, whether it is temporary and removed at the end)."""
     if keep_dir:
         root = Path(keep_dir)
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"--keep {root}: folder exists and is not empty",
                              hint="pass a new or empty folder, so an old rehearsal's state is not reused")
         root.mkdir(parents=True, exist_ok=True)
-        tmp = None
-    else:
-        tmp = tempfile.mkdtemp(prefix="ftjobs-rehearsal-")
-        root = Path(tmp)
-    emulator_dir, state_dir = root / "emulator", root / "ftjobs"
-    emulator_dir.mkdir()
-    server = EmulatorServer(str(emulator_dir), config=dict(EMULATOR_CONFIG), host="127.0.0.1", port=0)
-    server.start()
-    try:
-        with _rehearsal_env(server.url, state_dir):
-            from jobs.client import connect
-            from jobs.commands.run import run
+        return root, False
+    return Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-")), True
 
-            print(f"rehearse: emulator at {server.url}; run state in {state_dir} (temporary)", file=sys.stderr)
-            outcome = run(data=str(path), stack=STACK, endpoint=server.url, yes=True, json_mode=json_mode)
-            job = outcome.job
-            model = str(job.get("fine_tuned_model") or "")
-            if not model:
-                raise JobsError(f"the rehearsal's job {job.get('id')} finished without a fine-tuned model",
-                                hint="this is a bug in the emulator or runner; rerun with --keep DIR and report it")
-            promoted = outcome.promote
-            ft_deployment = getattr(promoted, "emulator_deployment", None) or FT_DEPLOYMENT
-            if getattr(promoted, "emulator_deployment", None) is None:
-                server.add_deployment(ft_deployment, model)
-            conn = connect(endpoint=server.url, stack=STACK)
-            comparisons = []
-            for q in QUESTIONS:
-                base = Answer.of(BASE_DEPLOYMENT, _ask(conn, BASE_DEPLOYMENT, q))
-                tuned = Answer.of(ft_deployment, _ask(conn, ft_deployment, q))
-                comparisons.append(Comparison(question=q, base=base, fine_tuned=tuned))
-            return RehearseResult(
-                data=str(path), endpoint=server.url, job_id=str(job.get("id")), fine_tuned_model=model,
-                base_deployment=BASE_DEPLOYMENT, fine_tuned_deployment=ft_deployment,
-                seconds=time.monotonic() - started, run_text=outcome.to_text(), run_json=outcome.to_json(),
-                comparisons=comparisons, kept_dir=str(root) if keep_dir else None,
-            )
+
+def rehearsal_session(url: str, root: Path, *, json_mode: bool) -> Any:
+    """The rehearsal's session: the emulator's deployer, a placeholder token, a private run state, fast polls."""
+    from emulator.deployer import EmulatorDeployer
+    from jobs import settings
+    from jobs.client import DEFAULT_API_VERSION, Credential
+    from jobs.retry import RetryPolicy
+    from jobs.session import Session, Target
+    from jobs.settings import Env, PollSettings
+    from jobs.state import RunState
+    from jobs.ui import Ui
+
+    env = Env.current().with_changes(**{settings.CRASH_AT: None})
+    return Session(stack=STACK, env=env, state=RunState(STACK, root / "ftjobs", env=env),
+                   deployer=EmulatorDeployer(url, STACK, root / f"Pulumi.{STACK}.stand-in.json"),
+                   ui=Ui(env=env, json_mode=json_mode),
+                   # a placeholder token: never a real credential, even to loopback
+                   target=Target(endpoint=url, api="dated", api_version=DEFAULT_API_VERSION,
+                                 credential=Credential("ad-token", PLACEHOLDER_TOKEN)),
+                   poll=PollSettings(first=0.5, cap=1.0, running_floor=1.0), retry=RetryPolicy.from_env(env))
+
+
+def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode: bool = False) -> RehearseResult:
+    """The ``rehearse`` command."""
+    from emulator.serve import require_server_packages
+
+    require_server_packages()
+    from emulator.server import EmulatorServer
+    from jobs.flow.cost import Guards
+    from jobs.flow.run import run
+    from jobs.flow.train import TrainingOptions
+
+    started = time.monotonic()
+    path = resolve_data(data)
+    root, temporary = _workspace(keep_dir)
+    server = None
+    try:
+        emulator_dir = root / "emulator"
+        emulator_dir.mkdir()
+        server = EmulatorServer(str(emulator_dir), config=dict(EMULATOR_CONFIG), host="127.0.0.1", port=0).start()
+        session = rehearsal_session(server.url, root, json_mode=json_mode)
+        session.say(f"rehearse: emulator at {server.url}; run state in {session.state.directory} (temporary)")
+        outcome = run(session, path, TrainingOptions().checked(), Guards(yes=True), up=True)
+        model = outcome.job.fine_tuned_model or ""
+        if not model or outcome.promote is None:
+            raise JobsError(f"the rehearsal's job {outcome.job.id} finished without a fine-tuned model",
+                            hint="this is a bug in the emulator or runner; rerun with --keep DIR and report it")
+        ft_deployment = outcome.promote.emulator_deployment or contract.DEFAULT_FINE_TUNED_DEPLOYMENT
+        comparisons = []
+        for q in QUESTIONS:
+            base = Answer.of(BASE_DEPLOYMENT, _ask(session, BASE_DEPLOYMENT, q))
+            tuned = Answer.of(ft_deployment, _ask(session, ft_deployment, q))
+            comparisons.append(Comparison(question=q, base=base, fine_tuned=tuned))
+        return RehearseResult(
+            data=str(path), endpoint=server.url, job_id=outcome.job.id, fine_tuned_model=model,
+            base_deployment=BASE_DEPLOYMENT, fine_tuned_deployment=ft_deployment,
+            seconds=time.monotonic() - started, run_text=outcome.to_text(), run_json=outcome.to_json(),
+            comparisons=comparisons, kept_dir=None if temporary else str(root), rich=session.ui.rich_output(),
+        )
     finally:
-        server.stop()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if server is not None:
+            server.stop()
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _ask(session: Any, deployment: str, question: str) -> str:
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+    return str(session.api.chat(deployment, messages).text)

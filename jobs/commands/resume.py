@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from jobs.commands._control import ControlResult, control
+from jobs.session import Session
 
 
-def resume(*, job_id: str | None = None, stack: str | None = None, endpoint: str | None = None, api: str | None = None,
-       api_version: str | None = None) -> ControlResult:
-    return control("resume", job_id=job_id, stack=stack, endpoint=endpoint, api=api, api_version=api_version)
+def resume(session: Session, *, job_id: str | None = None) -> ControlResult:
+    return control(session, "resume", job_id=job_id)

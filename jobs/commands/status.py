@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import lifecycle as lc
+from jobs.errors import RefusedError
+from jobs.flow.present import ts_text
+from jobs.flow.train import latest_job_id, record_status, tracked_job_ids
+from jobs.session import Session
 
 
 @dataclass
@@ -22,13 +25,13 @@ class StatusResult:
         if j.get("validation_file"):
             lines.append(f"  validation file:  {j['validation_file']}")
         lines.append(f"  suffix:           {j.get('suffix') or '-'}")
-        lines.append(f"  created:          {lc.ts_text(j['created_at'])}")
+        lines.append(f"  created:          {ts_text(j['created_at'])}")
         if j.get("estimated_finish") and j["status"] not in ("succeeded", "failed", "cancelled"):
             from jobs.display import eta_text
 
             lines.append(f"  estimated finish: {eta_text(j['estimated_finish'])}")
         if j.get("finished_at"):
-            lines.append(f"  finished:         {lc.ts_text(j['finished_at'])}")
+            lines.append(f"  finished:         {ts_text(j['finished_at'])}")
         if j.get("trained_tokens"):
             lines.append(f"  trained tokens:   {j['trained_tokens']:,}")
         if j.get("fine_tuned_model"):
@@ -45,17 +48,14 @@ class StatusResult:
         return {"job": self.job, "tracked": self.tracked}
 
 
-def status(*, job_id: str | None = None, stack: str | None = None, endpoint: str | None = None,
-           api: str | None = None, api_version: str | None = None) -> StatusResult:
-    conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)
-    rs = lc.run_state(conn)
-    job_id = job_id or lc.latest_job_id(rs)
-    job = conn.call(conn.client.fine_tuning.jobs.retrieve, job_id, what="get job")
-    tracked = job_id in lc.tracked_job_ids(rs.load())
+def status(session: Session, *, job_id: str | None = None) -> StatusResult:
+    job_id = job_id or latest_job_id(session)
+    job = session.api.get_job(job_id)
+    tracked = job_id in tracked_job_ids(session.state.load())
     if tracked:
         try:
-            with rs.locked():
-                lc.record_status(rs, job)
-        except Exception:  # another run holds the lock: it records the status itself
+            with session.state.locked():
+                record_status(session, job)
+        except RefusedError:  # another run holds the lock: it records the status itself
             pass
-    return StatusResult(job=lc.job_summary(job), tracked=tracked)
+    return StatusResult(job=job.summary(), tracked=tracked)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs import lifecycle as lc
+from jobs.errors import RefusedError
+from jobs.flow import watch as watch_step
+from jobs.flow.train import latest_job_id
+from jobs.session import Session
 
 
 @dataclass
@@ -26,6 +29,9 @@ class WatchResult:
             lines.append(f"  last train loss: {self.last_train_loss:.4f}{step}")
         if j["status"] == "succeeded":
             lines.append(f"next: python -m jobs promote {j['id']} --stack {self.stack}")
+        elif j["status"] not in ("failed", "cancelled"):
+            lines.append(f"still {j['status']} (--timeout reached; the job keeps running): "
+                         f"python -m jobs watch {j['id']} --stack {self.stack}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -33,27 +39,18 @@ class WatchResult:
                 "last_step": self.last_step}
 
 
-def watch(*, job_id: str | None = None, timeout: float | None = None, stack: str | None = None,
-          endpoint: str | None = None, api: str | None = None, api_version: str | None = None,
-          json_mode: bool = False) -> WatchResult:
-    from jobs.display import make_display
-    from jobs.errors import RefusedError
-
-    conn = lc.open_connection(stack=stack, endpoint=endpoint, api=api, api_version=api_version)
-    rs = lc.run_state(conn)
-    job_id = job_id or lc.latest_job_id(rs)
-    display = make_display(json_mode=json_mode)
-    try:
+def watch(session: Session, *, job_id: str | None = None, timeout: float | None = None) -> WatchResult:
+    timeout = watch_step.check_timeout(timeout)
+    job_id = job_id or latest_job_id(session)
+    with session.progress() as display:
         try:
-            with rs.locked():  # record status changes when no other run owns the state
-                out = lc.watch_job(conn, job_id, rs=rs, display=display, timeout=timeout)
+            with session.state.locked():  # record status changes when no other run owns the state
+                out = watch_step.follow(session, job_id, display=display, timeout=timeout)
         except RefusedError:
-            out = lc.watch_job(conn, job_id, rs=None, display=display, timeout=timeout)
-    finally:
-        display.close()
+            out = watch_step.follow(session, job_id, display=display, record=False, timeout=timeout)
     if out.status.terminal and not out.status.ok:
-        raise lc.failure_error(out.job, out.status)
+        raise watch_step.failure_error(out.job)
     loss = out.last_loss
-    return WatchResult(job=lc.job_summary(out.job), events=[lc.event_summary(e) for e in out.events],
+    return WatchResult(job=out.job.summary(), events=[e.summary() for e in out.events],
                        last_train_loss=loss[1] if loss else None, last_step=loss[0] if loss else None,
-                       stack=conn.stack)
+                       stack=session.stack)

@@ -1,0 +1,141 @@
+"""The rehearsal's deployer: a throwaway stack whose "pulumi up" is the local emulator registering deployments.
+
+The second implementation of the deployer seam (``jobs/deploy.py``). Its stack config is a small JSON file in
+the rehearsal's folder, never a ``Pulumi.<stack>.yaml``: a rehearsal cannot touch a real stack. Setting the
+model writes that file; applying registers (or removes) the fine-tuned deployment through the emulator's admin
+route ``/++/deployments``, standing in for the second ``pulumi up``. Every change reports the pulumi command it
+stands in for.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from jobs import contract
+from jobs.contract import StackOutputs
+from jobs.deploy import Change
+from jobs.errors import JobsError
+from jobs.models import DEFAULT_MODEL
+
+
+class EmulatorDeployer:
+    def __init__(self, url: str, stack: str, config_path: Path, *,
+                 base_deployment: str = contract.DEFAULT_BASE_DEPLOYMENT,
+                 sku: str = contract.DEFAULT_FINE_TUNED_SKU):
+        self.url = url.rstrip("/")
+        self.stack = stack
+        self.config_path = Path(config_path)
+        self.base_deployment = base_deployment
+        self.sku = sku
+        self.stand_in: str | None = f"rehearsal stack (a stand-in file, {self.config_path.name}, not Pulumi)"
+
+    # ------------------------------------------------------------------ the throwaway stack config
+    def _config(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _save(self, config: dict[str, str]) -> None:
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def _pulumi(self, *args: str) -> str:
+        """The pulumi command this change stands in for (shown, never run), as jobs/pulumi_cli.py spells it."""
+        words = list(args)
+        at = 2 if words[:1] == ["config"] else 1  # `pulumi config set --stack S KEY VALUE`, `pulumi up --stack S`
+        return shlex.join(["pulumi", *words[:at], "--stack", self.stack, *words[at:]])
+
+    def _tuned_name(self, config: dict[str, str]) -> str:
+        return (config.get(contract.FINE_TUNED_DEPLOYMENT_NAME)
+                or contract.fine_tuned_deployment_name(self.base_deployment))
+
+    # ------------------------------------------------------------------ the seam
+    @property
+    def available(self) -> bool:
+        return True
+
+    def outputs(self) -> StackOutputs:
+        config = self._config()
+        model = config.get(contract.FINE_TUNED_MODEL)
+        return StackOutputs(ai_services_endpoint=self.url, location="local emulator",
+                            base_deployment=self.base_deployment, fine_tune_model=DEFAULT_MODEL,
+                            fine_tuned_deployment=self._tuned_name(config) if model else None,
+                            fine_tuned_deployment_sku=self.sku)
+
+    def loaded_outputs(self) -> StackOutputs | None:
+        return self.outputs()
+
+    def fine_tuned_sku(self) -> tuple[str | None, str]:
+        return self.sku, "the rehearsal stack"
+
+    def set_model(self, model: str, deployment_name: str | None) -> list[Change]:
+        config = self._config()
+        config[contract.FINE_TUNED_MODEL] = model
+        changes = [Change(self._pulumi("config", "set", contract.FINE_TUNED_MODEL, model), done=True,
+                          stand_in=self.stand_in)]
+        if deployment_name:
+            config[contract.FINE_TUNED_DEPLOYMENT_NAME] = deployment_name
+            changes.append(Change(self._pulumi("config", "set", contract.FINE_TUNED_DEPLOYMENT_NAME, deployment_name),
+                                  done=True, stand_in=self.stand_in))
+        self._save(config)
+        return changes
+
+    def apply(self) -> Change:
+        config = self._config()
+        model = config.get(contract.FINE_TUNED_MODEL)
+        name = self._tuned_name(config)
+        if model:
+            self._admin("POST", "/++/deployments", {"name": name, "model": model})
+            what = f"the emulator registered deployment {name!r} -> {model}"
+        else:
+            self._admin("DELETE", f"/++/deployments/{name}", None)
+            what = f"the emulator removed deployment {name!r}"
+        return Change(shlex.join(["pulumi", "up", "--yes", "--stack", self.stack]), done=True, stand_in=what)
+
+    def apply_command(self) -> str:
+        return self._pulumi("up")
+
+    def remove(self) -> list[Change]:
+        config = self._config()
+        name = self._tuned_name(config)
+        config.pop(contract.FINE_TUNED_MODEL, None)
+        self._save(config)
+        self._admin("DELETE", f"/++/deployments/{name}", None)  # the `pulumi up` that removes it, at once
+        return [Change(self.remove_command(), done=True, stand_in=f"the emulator removed deployment {name!r}")]
+
+    def remove_command(self) -> str:
+        return self._pulumi("config", "rm", contract.FINE_TUNED_MODEL)
+
+    def destroy_command(self) -> str:
+        return self._pulumi("destroy")
+
+    def model_in_stack_file(self) -> tuple[str, str | None]:
+        return self.config_path.name, self._config().get(contract.FINE_TUNED_MODEL)
+
+    # ------------------------------------------------------------------ the admin route
+    def _admin(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+        last: str = ""
+        for attempt in range(4):
+            try:
+                resp = httpx.request(method, self.url + path, json=body, timeout=10.0)
+            except httpx.HTTPError as exc:
+                last = str(exc) or type(exc).__name__
+            else:
+                if resp.status_code < 300 or (method == "DELETE" and resp.status_code == 404):
+                    return
+                if resp.status_code < 500:
+                    raise JobsError(f"the emulator refused {method} {path}: HTTP {resp.status_code} "
+                                    f"{resp.text[:200]}", hint="check the emulator's log; is the model id right?")
+                last = f"HTTP {resp.status_code}"
+            time.sleep(0.2 * (attempt + 1))
+        raise JobsError(f"the emulator at {self.url} did not take {method} {path}: {last}",
+                        hint="is the emulator still running? start the rehearsal again")
+

@@ -1,0 +1,350 @@
+"""The one place that calls the data plane and reads what it answers.
+
+Every call goes through :class:`Api`: the SDK call runs with the project's
+retry policy (:meth:`jobs.client.Connection.call`), using the SDK's
+``with_raw_response`` form, so the answer is checked *before* anything reads
+it. A 2xx answer that is not the API (an HTML login page from a proxy, a wrong
+URL, JSON of another shape, an empty body) raises :class:`NotTheApi` at once:
+one line naming the endpoint, where it came from, and what was received
+(content type, the first bytes); exit 2. Nothing is written to the run state
+because nothing downstream ever sees such an answer.
+
+What the runner relies on is read into small frozen records (:class:`FileInfo`,
+:class:`JobInfo`, :class:`EventInfo`, :class:`ChatAnswer`): the ids and status
+strings it needs are checked to be there and to be strings; everything else is
+optional, as the service documents it.
+
+A final HTTP error is a :class:`~jobs.errors.JobsError` whose ``status`` holds the
+HTTP status (``jobs/retry.py:translate``); :func:`is_not_found` reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+
+from jobs.errors import JobsError, UsageError
+from jobs.status import FileStatus, JobStatus, normalise, normalise_file
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jobs.client import Connection
+
+T = TypeVar("T")
+
+
+class NotTheApi(UsageError):
+    """A 2xx answer that is not the Azure OpenAI API (exit 2)."""
+
+
+ENDPOINT_HINT = ("check the endpoint: it must be the AI Services account's OpenAI endpoint, e.g. "
+                 "https://<account>.openai.azure.com (--endpoint, env AZURE_OPENAI_ENDPOINT, or the stack's "
+                 "ai_services_endpoint output); a proxy's login page or a wrong URL answers like this")
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return isinstance(exc, JobsError) and exc.status == 404
+
+
+def _sample(body: bytes, limit: int = 120) -> str:
+    text = body[:limit].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return repr(text) + ("..." if len(body) > limit else "")
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _opt_str(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _opt_int(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    id: str
+    status: str
+    filename: str | None = None
+    bytes: int | None = None
+    purpose: str | None = None
+    created_at: int | None = None
+    status_details: str | None = None
+
+    @property
+    def state(self) -> FileStatus:
+        return normalise_file(self.status)
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> "FileInfo":
+        return cls(id=data["id"], status=data["status"], filename=_opt_str(data, "filename"),
+                   bytes=_opt_int(data, "bytes"), purpose=_opt_str(data, "purpose"),
+                   created_at=_opt_int(data, "created_at"), status_details=_opt_str(data, "status_details"))
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: str
+    status: str
+    model: str | None = None
+    fine_tuned_model: str | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    suffix: str | None = None
+    created_at: int | None = None
+    finished_at: int | None = None
+    estimated_finish: int | None = None
+    trained_tokens: int | None = None
+    queue_position: int | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    result_files: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> JobStatus:
+        return normalise(self.status)
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> "JobInfo":
+        hp = data.get("hyperparameters")
+        err = data.get("error")
+        error = None
+        if isinstance(err, dict) and (err.get("code") or err.get("message")):
+            error = {"code": err.get("code"), "message": err.get("message"), "param": err.get("param")}
+        results = data.get("result_files")
+        return cls(
+            id=data["id"], status=data["status"], model=_opt_str(data, "model"),
+            fine_tuned_model=_opt_str(data, "fine_tuned_model"), training_file=_opt_str(data, "training_file"),
+            validation_file=_opt_str(data, "validation_file"), suffix=_opt_str(data, "suffix"),
+            created_at=_opt_int(data, "created_at"), finished_at=_opt_int(data, "finished_at"),
+            estimated_finish=_opt_int(data, "estimated_finish"), trained_tokens=_opt_int(data, "trained_tokens"),
+            queue_position=_opt_int(data, "queue_position"),
+            hyperparameters=dict(hp) if isinstance(hp, dict) else {}, error=error,
+            result_files=tuple(str(r) for r in results if isinstance(r, str)) if isinstance(results, list) else (),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The job as the commands print it (``--json``)."""
+        return {
+            "id": self.id, "status": str(self.state), "raw_status": self.status, "model": self.model,
+            "fine_tuned_model": self.fine_tuned_model, "training_file": self.training_file,
+            "validation_file": self.validation_file, "suffix": self.suffix, "created_at": self.created_at,
+            "finished_at": self.finished_at, "estimated_finish": self.estimated_finish,
+            "trained_tokens": self.trained_tokens, "hyperparameters": self.hyperparameters or None,
+            "error": self.error,
+        }
+
+
+EventKey = tuple[Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    id: str | None
+    created_at: int | None
+    level: str | None
+    type: str | None
+    message: str
+    data: Any = None
+
+    @property
+    def key(self) -> EventKey:
+        """What makes two events the same (the service may repeat one under a new id)."""
+        return (self.created_at, self.message, self.level)
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> "EventInfo":
+        message = data.get("message")
+        return cls(id=_opt_str(data, "id"), created_at=_opt_int(data, "created_at"), level=_opt_str(data, "level"),
+                   type=_opt_str(data, "type"), message=message if isinstance(message, str) else "",
+                   data=data.get("data"))
+
+    def summary(self) -> dict[str, Any]:
+        return {"created_at": self.created_at, "level": self.level, "type": self.type, "message": self.message,
+                "data": self.data}
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    has_more: bool
+    last_id: str | None
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    text: str
+    finish_reason: str | None
+    usage: dict[str, Any]
+    model: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- the calls
+
+# What the runner relies on, per kind of record: these fields must be non-empty strings.
+_REQUIRED: dict[str, tuple[str, ...]] = {"file": ("id", "status"), "job": ("id", "status"), "event": ("message",)}
+
+
+class Api:
+    """The data-plane operations the runner uses, each returning checked records."""
+
+    def __init__(self, conn: "Connection"):
+        self.conn = conn
+        self.client = conn.client
+
+    # ------------------------------------------------------------------ checking answers
+    def _not_the_api(self, what: str, resp: Any, problem: str) -> NotTheApi:
+        ctype = resp.headers.get("content-type") or "no content type"
+        body: bytes = resp.content or b""
+        received = f"{ctype}, {len(body)} bytes" + (f": {_sample(body)}" if body else "")
+        return NotTheApi(
+            f"{what}: {self.conn.endpoint} (from {self.conn.endpoint_source}) answered HTTP {resp.status_code} "
+            f"with something that is not the Azure OpenAI API ({problem}); received {received}",
+            hint=ENDPOINT_HINT)
+
+    def _json(self, what: str, raw: Any) -> tuple[dict[str, Any], Any]:
+        resp = raw.http_response
+        ctype = (resp.headers.get("content-type") or "").lower()
+        if "json" not in ctype:
+            raise self._not_the_api(what, resp, "not JSON")
+        try:
+            data = json.loads(resp.content or b"")
+        except ValueError:
+            raise self._not_the_api(what, resp, "the JSON does not parse") from None
+        if not isinstance(data, dict):
+            raise self._not_the_api(what, resp, f"a JSON {type(data).__name__}, not an object")
+        return data, resp
+
+    def _record(self, what: str, raw: Any, reader: Callable[[dict[str, Any]], T], *, kind: str) -> T:
+        data, resp = self._json(what, raw)
+        return self._read(what, resp, data, reader, kind=kind)
+
+    def _read(self, what: str, resp: Any, data: dict[str, Any], reader: Callable[[dict[str, Any]], T], *,
+              kind: str) -> T:
+        for name in _REQUIRED.get(kind, ()):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise self._not_the_api(what, resp, f"a {kind} without a string {name!r}")
+        return reader(data)
+
+    def _page(self, what: str, raw: Any, reader: Callable[[dict[str, Any]], T], *, kind: str) -> Page:
+        data, resp = self._json(what, raw)
+        items = data.get("data")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise self._not_the_api(what, resp, 'no "data" list of objects')
+        read = [self._read(what, resp, i, reader, kind=kind) for i in items]
+        last = items[-1].get("id") if items else None
+        return Page(items=read, has_more=data.get("has_more") is True, last_id=last if isinstance(last, str) else None)
+
+    def _call(self, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
+        return self.conn.call(fn, *args, what=what, **kwargs)
+
+    # ------------------------------------------------------------------ files
+    def get_file(self, file_id: str) -> FileInfo:
+        what = f"get file {file_id}"
+        return self._record(what, self._call(self.client.files.with_raw_response.retrieve, file_id, what=what),
+                            FileInfo.of, kind="file")
+
+    def list_files(self) -> list[FileInfo]:
+        what = "list files"
+        page = self._page(what, self._call(self.client.files.with_raw_response.list, what=what), FileInfo.of,
+                          kind="file")
+        return list(page.items)
+
+    def upload(self, filename: str, content: bytes, *, reconcile: Callable[[], FileInfo | None]) -> FileInfo:
+        """Upload once: on an ambiguous failure, ``reconcile`` looks for the file the lost request created."""
+        what = f"upload {filename}"
+
+        def send() -> FileInfo:
+            raw = self.client.files.with_raw_response.create(file=(filename, content), purpose="fine-tune")
+            return self._record(what, raw, FileInfo.of, kind="file")
+
+        return self.conn.call(send, what=what, idempotent=False, reconcile=reconcile)
+
+    def delete_file(self, file_id: str) -> None:
+        what = f"delete file {file_id}"
+        self._call(self.client.files.with_raw_response.delete, file_id, what=what)
+
+    def file_content(self, file_id: str) -> bytes:
+        what = f"download {file_id}"
+        raw = self._call(self.client.files.with_raw_response.content, file_id, what=what)
+        return bytes(raw.http_response.content or b"")
+
+    # ------------------------------------------------------------------ jobs
+    def get_job(self, job_id: str) -> JobInfo:
+        what = f"get job {job_id}"
+        raw = self._call(self.client.fine_tuning.jobs.with_raw_response.retrieve, job_id, what=what)
+        return self._record(what, raw, JobInfo.of, kind="job")
+
+    def list_jobs(self, limit: int = 100) -> list[JobInfo]:
+        what = "list jobs"
+        raw = self._call(self.client.fine_tuning.jobs.with_raw_response.list, limit=limit, what=what)
+        return list(self._page(what, raw, JobInfo.of, kind="job").items)
+
+    def create_job(self, body: dict[str, Any], *, extra_body: dict[str, Any] | None,
+                   reconcile: Callable[[], JobInfo | None]) -> JobInfo:
+        what = "create fine-tuning job"
+
+        def send() -> JobInfo:
+            raw = self.client.fine_tuning.jobs.with_raw_response.create(**body, extra_body=extra_body)
+            return self._record(what, raw, JobInfo.of, kind="job")
+
+        return self.conn.call(send, what=what, idempotent=False, reconcile=reconcile)
+
+    def control_job(self, action: str, job_id: str) -> JobInfo:
+        """``cancel``, ``pause`` or ``resume``."""
+        what = f"{action} job {job_id}"
+        fn = getattr(self.client.fine_tuning.jobs.with_raw_response, action)
+        return self._record(what, self._call(fn, job_id, what=what), JobInfo.of, kind="job")
+
+    def list_events(self, job_id: str, *, limit: int, after: str | None = None) -> Page:
+        what = f"list events of {job_id}"
+        kwargs: dict[str, Any] = {"limit": limit}
+        if after:
+            kwargs["after"] = after
+        raw = self._call(self.client.fine_tuning.jobs.with_raw_response.list_events, job_id, what=what, **kwargs)
+        return self._page(what, raw, EventInfo.of, kind="event")
+
+    def list_checkpoints(self, job_id: str) -> list[dict[str, Any]]:
+        what = f"list checkpoints of {job_id}"
+        raw = self._call(self.client.fine_tuning.jobs.checkpoints.with_raw_response.list, job_id, what=what)
+        return list(self._page(what, raw, dict, kind="checkpoint").items)
+
+    def delete_model(self, job_id: str, model: str) -> None:
+        """The dated authoring API has no ``DELETE /models/{id}``: a fine-tuned model goes with its job
+        (``FineTuning_Delete``). The v1 API has ``DELETE /openai/v1/models/{model}``."""
+        import httpx
+
+        if self.conn.api == "v1":
+            what = f"delete model {model}"
+            self._call(self.client.models.with_raw_response.delete, model, what=what)
+        else:
+            what = f"delete job {job_id}"
+            self._call(self.client.delete, f"/fine_tuning/jobs/{job_id}", cast_to=httpx.Response, what=what)
+
+    # ------------------------------------------------------------------ chat
+    def chat(self, deployment: str, messages: Iterable[dict[str, Any]], **params: Any) -> ChatAnswer:
+        what = f"chat with {deployment}"
+        raw = self._call(self.client.chat.completions.with_raw_response.create, model=deployment,
+                         messages=list(messages), what=what, **params)
+        data, resp = self._json(what, raw)
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self._not_the_api(what, resp, 'no "choices" list')
+        first = choices[0]
+        message = first.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        usage = data.get("usage")
+        return ChatAnswer(text=content if isinstance(content, str) else "",
+                          finish_reason=_opt_str(first, "finish_reason"),
+                          usage=dict(usage) if isinstance(usage, dict) else {},
+                          model=_opt_str(data, "model"),
+                          headers={k.lower(): v for k, v in resp.headers.items() if k.lower().startswith("x-ratelimit")})

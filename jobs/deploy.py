@@ -1,0 +1,181 @@
+"""The deployer seam: "set the model, apply, remove", with two implementations chosen when the session is built.
+
+- :class:`PulumiDeployer` (here): the real stack, through the Pulumi bridge (``jobs/pulumi_cli.py``):
+  ``pulumi config set fineTunedModel``, ``pulumi up``, ``pulumi config rm``. When ``pulumi`` is not on PATH
+  a change is not made and comes back with ``done=False``: its command is what the user runs by hand.
+- ``emulator.deployer.EmulatorDeployer``: the rehearsal's throwaway stack, where the local emulator stands in
+  for ``pulumi up``. Only the rehearsal builds it; the product never names the emulator.
+
+Both read and write the names of the stack contract (``jobs/contract.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from jobs import contract
+from jobs.contract import StackOutputs
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to the stack."""
+
+    command: str  # the pulumi command in shell form, ready to paste
+    done: bool  # it ran; False: `pulumi` is missing, run ``command`` by hand
+    stand_in: str | None = None  # what stood in for the command (the rehearsal's emulator), None for pulumi
+
+
+class Deployer(Protocol):
+    """What the flow needs from the stack."""
+
+    stack: str
+    stand_in: str | None  # None for a real stack; else a short description ("rehearsal stack ...")
+
+    @property
+    def available(self) -> bool:
+        """False when changes cannot be made here (``pulumi`` is not on PATH)."""
+        ...
+
+    def outputs(self) -> StackOutputs:
+        """The stack's outputs (may raise a JobsError naming why they cannot be read)."""
+        ...
+
+    def loaded_outputs(self) -> StackOutputs | None:
+        """The outputs if they were already read, without asking again."""
+        ...
+
+    def fine_tuned_sku(self) -> tuple[str | None, str]:
+        """(the fine-tuned deployment's SKU, where that came from); None only when it cannot be told."""
+        ...
+
+    def set_model(self, model: str, deployment_name: str | None) -> list[Change]:
+        """Put the fine-tuned model (and optionally the deployment's name) into the stack's config."""
+        ...
+
+    def apply(self) -> Change:
+        """Make the estate what the config says (``pulumi up``)."""
+        ...
+
+    def apply_command(self) -> str:
+        ...
+
+    def remove(self) -> list[Change]:
+        """Take the fine-tuned model out of the stack's config (the next apply removes its deployment)."""
+        ...
+
+    def remove_command(self) -> str:
+        ...
+
+    def destroy_command(self) -> str:
+        ...
+
+    def model_in_stack_file(self) -> tuple[str, str | None]:
+        """(where the stack's settings live, the fineTunedModel they set), read without running pulumi."""
+        ...
+
+
+class PulumiDeployer:
+    """The real stack, through ``jobs/pulumi_cli.py``."""
+
+    stand_in: str | None = None
+
+    def __init__(self, stack: str, *, outputs: StackOutputs | None = None):
+        self.stack = stack
+        self._outputs: StackOutputs | None = outputs  # known already (else read on first use)
+
+    def outputs(self) -> StackOutputs:
+        from jobs import pulumi_cli
+
+        if self._outputs is None:
+            self._outputs = StackOutputs.from_json(pulumi_cli.stack_outputs(self.stack))
+        return self._outputs
+
+    def loaded_outputs(self) -> StackOutputs | None:
+        return self._outputs
+
+    def fine_tuned_sku(self) -> tuple[str | None, str]:
+        """From the outputs (if read), else ``pulumi config get``, else ``Pulumi.<stack>.yaml``, else the default."""
+        from jobs import pulumi_cli
+        from jobs.errors import JobsError
+
+        key = contract.FINE_TUNED_DEPLOYMENT_SKU
+        outputs = self._outputs
+        if outputs is not None and outputs.fine_tuned_deployment_sku:
+            return outputs.fine_tuned_deployment_sku, "the stack outputs"
+        default = contract.DEFAULT_FINE_TUNED_SKU
+        if pulumi_cli.available():
+            try:
+                value = pulumi_cli.config_get(self.stack, key)
+            except pulumi_cli.PulumiMissing:
+                pass  # removed from PATH meanwhile: read the file below
+            except JobsError:
+                return None, f"`pulumi config get {key}` failed"  # cannot tell: both warnings
+            else:
+                return (value, "the stack config") if value else (default, f"the infra default ({key} not set)")
+        path, value = pulumi_cli.read_stack_file_config(self.stack, key)
+        if value:
+            return value, str(path)
+        return default, f"the infra default ({key} not set in {path})"
+
+    def set_model(self, model: str, deployment_name: str | None) -> list[Change]:
+        from jobs import pulumi_cli
+
+        wanted = [(contract.FINE_TUNED_MODEL, model)]
+        if deployment_name:
+            wanted.append((contract.FINE_TUNED_DEPLOYMENT_NAME, deployment_name))
+        changes: list[Change] = []
+        for key, value in wanted:
+            argv = pulumi_cli.config_set_argv(self.stack, key, value)  # refuses a value pulumi would misread
+            try:
+                pulumi_cli.config_set(self.stack, key, value)
+            except pulumi_cli.PulumiMissing:
+                return changes + [Change(pulumi_cli.format_command(pulumi_cli.config_set_argv(self.stack, k, v)),
+                                         done=False) for k, v in wanted[len(changes):]]
+            changes.append(Change(pulumi_cli.format_command(argv), done=True))
+        return changes
+
+    def apply(self) -> Change:
+        from jobs import pulumi_cli
+
+        argv = pulumi_cli.up(self.stack, yes=True)
+        self._outputs = None  # an update changes the outputs
+        return Change(pulumi_cli.format_command(argv), done=True)
+
+    def apply_command(self) -> str:
+        from jobs import pulumi_cli
+
+        return pulumi_cli.format_command(pulumi_cli.up_argv(self.stack, yes=False))
+
+    def remove(self) -> list[Change]:
+        from jobs import pulumi_cli
+
+        command = self.remove_command()
+        try:
+            pulumi_cli.config_rm(self.stack, contract.FINE_TUNED_MODEL)
+        except pulumi_cli.PulumiMissing:
+            return [Change(command, done=False)]
+        return [Change(command, done=True)]
+
+    def remove_command(self) -> str:
+        from jobs import pulumi_cli
+
+        return pulumi_cli.format_command(pulumi_cli.config_rm_argv(self.stack, contract.FINE_TUNED_MODEL))
+
+    def destroy_command(self) -> str:
+        from jobs import pulumi_cli
+
+        return pulumi_cli.format_command(pulumi_cli.destroy_argv(self.stack))
+
+    def model_in_stack_file(self) -> tuple[str, str | None]:
+        from jobs import pulumi_cli
+
+        path, model = pulumi_cli.read_stack_file_config(self.stack, contract.FINE_TUNED_MODEL)
+        return path.name, model
+
+    @property
+    def available(self) -> bool:
+        from jobs import pulumi_cli
+
+        return pulumi_cli.available()

@@ -1,0 +1,401 @@
+"""Step 3, train: create the fine-tuning job once per file and parameters, guarded by the cost check.
+
+Crash safety, in the run state:
+
+- ``pending[run key]`` is written *before* the create call; ``jobs[run key]`` as soon as the service answers.
+  A restart that finds a pending create adopts the job on the server whose training file, suffix and creation
+  time match; it never creates a second one.
+- A job the state knows for the same run key is reused (unless ``--new``).
+- No record at all (state wiped, another folder or machine): before uploading and creating,
+  :func:`find_duplicate` looks for a live job with the same model, suffix and training file (id, or name and
+  size) on the server and refuses (exit 3) unless ``--new``.
+
+The run key (:func:`run_key`) is a hash of what makes two requests "the same job": the training and
+validation data (by content hash, or file id), the model, the suffix, the hyperparameters, the training type
+and the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobs import contract
+from jobs.api import JobInfo, is_not_found
+from jobs.errors import JobsError, RefusedError, UsageError
+from jobs.flow.cost import CostEstimate, Guards, guard_cost
+from jobs.flow.data import DataCheck, check_data
+from jobs.flow.upload import ADOPT_SLACK_SECONDS, ensure_uploaded, file_facts, now, wait_processed
+from jobs.models import DEFAULT_MODEL
+from jobs.settings import check_number
+from jobs.status import FileStatus, JobStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jobs.session import Session
+
+# Ranges the fine-tuning API documents (OpenAI's create-job reference, which Azure OpenAI follows):
+# n_epochs "any number between 1 and 50"; seed an int32 from 0 to 2147483647; batch_size and
+# learning_rate_multiplier positive (the batch-size maximum is per base model, so the service checks it).
+EPOCHS_MIN, EPOCHS_MAX = 1, 50
+SEED_MIN, SEED_MAX = 0, 2_147_483_647
+BATCH_MAX = 2_048  # a sanity bound; the service checks the model's own maximum
+LRM_MAX = 100.0
+_SUFFIX_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def check_model(model: str | None) -> str:
+    """The fine-tuning id of a model we know can be fine-tuned (``gpt-4.1`` -> ``gpt-4.1-2025-04-14``)."""
+    from jobs.models import NotFineTunable, UnknownModel, alternatives_text, resolve
+
+    model = model or DEFAULT_MODEL
+    try:
+        m = resolve(model)
+    except NotFineTunable as exc:
+        raise UsageError(f"--model {model}: {exc.model.note}; it cannot be fine-tuned",
+                         hint=f"use one of: {alternatives_text()}") from None
+    except UnknownModel:
+        raise UsageError(f"--model {model} is not a fine-tunable model we know",
+                         hint=f"use one of: {alternatives_text()}") from None
+    return m.model_id
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What the job is asked to do, checked once (:meth:`checked`) before any request."""
+
+    model: str = DEFAULT_MODEL
+    suffix: str = contract.SUFFIX
+    validation_file: str | None = None  # a path, or an uploaded file id (file-...)
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    seed: int | None = None
+    training_type: str | None = None  # contract.TRAINING_TYPES key
+
+    def checked(self) -> "TrainingOptions":
+        """The same options with the model resolved; a bad option is a UsageError naming it."""
+        if self.epochs is not None and not EPOCHS_MIN <= self.epochs <= EPOCHS_MAX:
+            raise UsageError(f"--epochs {self.epochs} is outside the range the fine-tuning API accepts "
+                             f"({EPOCHS_MIN}..{EPOCHS_MAX})",
+                             hint=f"pass --epochs {EPOCHS_MIN}..{EPOCHS_MAX}, or omit it for auto")
+        if self.batch_size is not None and not 1 <= self.batch_size <= BATCH_MAX:
+            bound = "at least 1" if self.batch_size < 1 else f"at most {BATCH_MAX}"
+            raise UsageError(f"--batch-size {self.batch_size} must be {bound}",
+                             hint="pass a positive whole number (the maximum depends on the base model), "
+                             "or omit it to let the service choose")
+        if self.learning_rate_multiplier is not None:
+            check_number(self.learning_rate_multiplier, name="--learning-rate-multiplier", above=0, maximum=LRM_MAX,
+                         unit=f"a number greater than 0, at most {LRM_MAX:g}; try 0.02..2, or omit it for auto",
+                         example="0.1")
+        if self.seed is not None and not SEED_MIN <= self.seed <= SEED_MAX:
+            raise UsageError(f"--seed {self.seed} is outside the range the fine-tuning API accepts "
+                             f"({SEED_MIN}..{SEED_MAX})",
+                             hint=f"pass --seed {SEED_MIN}..{SEED_MAX}, or omit it to let the service pick one")
+        if not _SUFFIX_RE.fullmatch(self.suffix or ""):
+            raise UsageError(f"--suffix {self.suffix!r} is invalid: up to 40 characters a-z, A-Z, 0-9, - and _",
+                             hint=f"e.g. --suffix {contract.SUFFIX}")
+        if self.training_type is not None and self.training_type not in contract.TRAINING_TYPES:
+            raise UsageError(f"--training-type {self.training_type!r} is not a training type",
+                             hint=f"use one of: {', '.join(contract.TRAINING_TYPE_NAMES)}")
+        return replace(self, model=check_model(self.model))
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"n_epochs": self.epochs, "batch_size": self.batch_size,
+                "learning_rate_multiplier": self.learning_rate_multiplier}
+
+
+def run_key(*, training: str, validation: str | None, options: TrainingOptions) -> str:
+    """Stable hash of what makes two training requests "the same job"."""
+    payload = {"training": training, "validation": validation, "model": options.model, "suffix": options.suffix,
+               "hyperparameters": {k: v for k, v in sorted(options.hyperparameters.items()) if v is not None},
+               "training_type": options.training_type, "seed": options.seed}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What to train on: a validated local file (:class:`DataCheck`) or an uploaded file id."""
+
+    check: DataCheck | None = None
+    file_id: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"sha256:{self.check.sha256}" if self.check is not None else f"file:{self.file_id}"
+
+
+@dataclass
+class TrainOutcome:
+    job: JobInfo
+    key: str
+    created: bool
+    adopted: bool = False
+    reused: bool = False
+    estimate: CostEstimate | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- finding jobs on the server
+
+
+def _suffix_matches(job: JobInfo, suffix: str) -> bool:
+    if job.suffix is not None:
+        return job.suffix == suffix
+    if job.fine_tuned_model:
+        return suffix in job.fine_tuned_model
+    return True  # the server tells neither: training file and time decide
+
+
+def _params_match(job: JobInfo, model: str | None, n_epochs: Any) -> bool:
+    """Where the server tells them, the base model and epochs must agree too."""
+    job_model = (job.model or "").lower()
+    if model and job_model and not (job_model == model.lower() or job_model.startswith(model.lower())
+                                    or model.lower().startswith(job_model)):
+        return False
+    job_epochs = job.hyperparameters.get("n_epochs")
+    if isinstance(n_epochs, int) and isinstance(job_epochs, int) and job_epochs > 0 and job_epochs != n_epochs:
+        return False
+    return True
+
+
+def find_adoptable(session: "Session", *, training_file: str, options: TrainingOptions,
+                   since: int) -> JobInfo | None:
+    """A job on the server that a lost create call may have made."""
+    matches = [j for j in session.api.list_jobs(limit=100)
+               if j.training_file == training_file and _suffix_matches(j, options.suffix)
+               and (j.created_at or 0) >= since - ADOPT_SLACK_SECONDS
+               and _params_match(j, options.model, options.epochs)]
+    return min(matches, key=lambda j: j.created_at or 0) if matches else None
+
+
+def find_duplicate(session: "Session", options: TrainingOptions, *, training_file: str | None,
+                   local: DataCheck | None, exclude: set[str]) -> JobInfo | None:
+    """A job on the server that this run would duplicate although the run state does not know it.
+
+    Looks at the most recent jobs (one page of 100): same base model and suffix (and epochs, where both are
+    known), not failed or cancelled, not tracked in the state (``exclude``), trained on ``training_file`` or
+    on a file with the same name and size as the local data file (a wiped state re-uploads under a new id).
+    Returns the newest such job, or None.
+    """
+    candidates = [j for j in session.api.list_jobs(limit=100)
+                  if j.id not in exclude and j.state not in (JobStatus.FAILED, JobStatus.CANCELLED)
+                  and j.model and _suffix_matches(j, options.suffix)
+                  and _params_match(j, options.model, options.epochs)]
+    if not candidates:
+        return None
+    matches = [j for j in candidates if training_file and j.training_file == training_file]
+    if not matches and local is not None:
+        same = {f.id for f in session.api.list_files()
+                if f.filename == local.path.name and f.bytes in (None, local.size)}
+        matches = [j for j in candidates if j.training_file in same]
+    return max(matches, key=lambda j: j.created_at or 0) if matches else None
+
+
+def refuse_duplicate(job: JobInfo, *, what: str) -> RefusedError:
+    return RefusedError(
+        f"job {job.id} ({job.status}, model {job.model}, suffix {job.suffix or '-'}) already exists on the "
+        f"server for {what}, but this stack's run state does not know it (state folder wiped, or another "
+        "folder/machine started it); no job was created",
+        hint=f"follow it with `python -m jobs watch {job.id}` (then `python -m jobs promote {job.id}`), "
+        "or pass --new to start another, billed, job",
+    )
+
+
+# --------------------------------------------------------------------------- the run state
+
+
+def job_record(job: JobInfo, *, key: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"job_id": job.id, "training_file": job.training_file or params.get("training_file"),
+            "validation_file": job.validation_file or params.get("validation_file"),
+            "model": job.model or params.get("model"), "suffix": params.get("suffix"), "params": params,
+            "created_at": job.created_at or now(), "status": str(job.state),
+            "fine_tuned_model": job.fine_tuned_model, "run_key": key}
+
+
+def _record_job(session: "Session", key: str, job: JobInfo, params: dict[str, Any]) -> None:
+    def change(s: dict[str, Any]) -> None:
+        old = s["jobs"].get(key)
+        if old and old.get("job_id") != job.id:
+            # --new: keep the earlier job tracked (list / clean) under a derived key
+            s["jobs"][f"{key}@{old['job_id']}"] = old
+        s["jobs"][key] = job_record(job, key=key, params=params)
+        s["pending"].pop(key, None)
+        s["latest_job"] = job.id
+
+    session.state.update(change)
+
+
+def record_status(session: "Session", job: JobInfo) -> None:
+    """Refresh a tracked job's status / fine_tuned_model in state (no-op for untracked jobs)."""
+    def change(s: dict[str, Any]) -> None:
+        for rec in s["jobs"].values():
+            if rec.get("job_id") == job.id:
+                rec["status"] = str(job.state)
+                rec["fine_tuned_model"] = job.fine_tuned_model
+
+    session.state.update(change)
+
+
+def tracked_job_ids(state: dict[str, Any]) -> set[str]:
+    return {str(r["job_id"]) for r in state["jobs"].values() if r.get("job_id")}
+
+
+def latest_job_id(session: "Session") -> str:
+    """The job ``watch``/``status``/``metrics`` default to: the state's latest job that still exists."""
+    state = session.state.load()
+    if state.get("latest_job"):
+        return str(state["latest_job"])
+    recs = [r for r in state["jobs"].values() if r.get("job_id") and not r.get("model_deleted")]
+    if not recs:
+        raise UsageError(
+            f"no JOB_ID given and stack {session.stack!r} has no job in its run state ({session.state.path})",
+            hint="pass a job id (`python -m jobs list` shows recent jobs) or start one with `python -m jobs train`",
+        )
+    return str(max(recs, key=lambda r: int(r.get("created_at") or 0))["job_id"])
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def _processed_file(session: "Session", file_id: str) -> None:
+    """``--file-id``: the file must exist on the server and be processed (waits while it is processing)."""
+    try:
+        f = session.api.get_file(file_id)
+    except JobsError as exc:
+        if not is_not_found(exc):
+            raise
+        raise UsageError(f"--file-id {file_id}: no such file on {session.connection.endpoint}; nothing was "
+                         "created",
+                         hint="check the id (`python -m jobs upload DATA.jsonl --json` prints it; files belong to "
+                         "one AI Services resource), or pass the data file instead of --file-id") from None
+    if f.state is FileStatus.PROCESSING:
+        f = wait_processed(session, file_id)
+    if f.state is not FileStatus.PROCESSED:
+        raise UsageError(f"--file-id {file_id} is {f.status}, not processed: {f.status_details or 'no reason given'}",
+                         hint="upload the file again with `python -m jobs upload DATA.jsonl`")
+
+
+def _confirm(session: "Session") -> Any:
+    def ask(question: str) -> bool:
+        answer = session.ui.ask(question)
+        if answer is None:
+            raise RefusedError("not on a terminal, so cannot ask for confirmation; no job was created",
+                               hint="pass --yes to confirm creating a billed fine-tuning job")
+        return answer
+
+    return ask
+
+
+def start(session: "Session", data: TrainingData, options: TrainingOptions, guards: Guards) -> TrainOutcome:
+    """Upload what is needed, then reuse, adopt or (guarded) create the job. The caller holds the lock;
+    ``options`` are :meth:`TrainingOptions.checked`."""
+    rs = session.state
+    check = data.check
+    tokens: int | None = None
+    auto_epochs: int | None = None
+    if check is not None:
+        tokens, auto_epochs = check.billed_tokens_per_epoch, check.epochs
+    elif data.file_id:
+        _processed_file(session, data.file_id)  # before any estimate: a wrong id fails here, clearly
+        facts = file_facts(rs.load(), data.file_id)  # uploaded by this project: the validator's counts
+        if facts:
+            tokens, auto_epochs = facts.get("billed_tokens_per_epoch"), facts.get("auto_epochs")
+    else:
+        raise UsageError("nothing to train on: pass DATA.jsonl or --file-id ID",
+                         hint="e.g. python -m jobs train data/travel-train.jsonl")
+    vcheck: DataCheck | None = None
+    val_identity: str | None = None
+    vf = options.validation_file
+    if vf:
+        if vf.startswith("file-") and not Path(vf).exists():
+            val_identity = f"file:{vf}"
+        else:
+            vcheck = check_data(vf, model=options.model, say=session.say, what="validation file")
+            val_identity = f"sha256:{vcheck.sha256}"
+    est = CostEstimate(billed_tokens_per_epoch=tokens, epochs=options.epochs or auto_epochs,
+                       price_per_1m=guards.price_per_1m,
+                       epochs_source="option" if options.epochs else "auto, as the service would pick")
+    key = run_key(training=data.identity, validation=val_identity, options=options)
+
+    # Guard before uploading anything when this is certainly a new job (nothing to reuse or adopt).
+    state = rs.load()
+    guarded = False
+    if (guards.new or key not in state["jobs"]) and key not in state["pending"]:
+        if not guards.new:  # defence in depth: a job the state lost (wiped folder, other machine) is not started twice
+            known = (state["files"].get(check.sha256) or {}).get("file_id") if check is not None else data.file_id
+            dup = find_duplicate(session, options, training_file=known, local=check, exclude=tracked_job_ids(state))
+            if dup is not None:
+                raise refuse_duplicate(dup, what=f"{check.path.name} (same name and size)" if check is not None
+                                       else f"file {data.file_id}")
+        guard_cost(est, guards, say=session.say, confirm=_confirm(session))
+        guarded = True
+
+    training_id = ensure_uploaded(session, check).file_id if check is not None else str(data.file_id)
+    val_id = ensure_uploaded(session, vcheck).file_id if vcheck is not None else vf
+    return _ensure_job(session, key, training_id, val_id, options, guards, est, guarded=guarded)
+
+
+def _ensure_job(session: "Session", key: str, training_file: str, validation_file: str | None,
+                options: TrainingOptions, guards: Guards, est: CostEstimate, *, guarded: bool) -> TrainOutcome:
+    """Reuse, adopt or (guarded) create the job for this run key."""
+    rs, api, say = session.state, session.api, session.say
+    hp = {k: v for k, v in options.hyperparameters.items() if v is not None}
+    params = {"training_file": training_file, "validation_file": validation_file, "model": options.model,
+              "suffix": options.suffix, "hyperparameters": hp, "seed": options.seed,
+              "training_type": options.training_type}
+    state = rs.load()
+    rec = state["jobs"].get(key)
+    if rec and not guards.new:
+        try:
+            job = api.get_job(rec["job_id"])
+        except JobsError as exc:
+            if not is_not_found(exc):
+                raise
+            say(f"train: job {rec['job_id']} from the run state no longer exists on the server; creating a new one")
+        else:
+            say(f"train: reusing job {rec['job_id']} ({job.status}) for the same file and parameters "
+                "(pass --new to start another, billed, job)")
+            _record_job(session, key, job, params)
+            return TrainOutcome(job=job, key=key, created=False, reused=True)
+
+    pending = state["pending"].get(key)
+    if pending:
+        found = find_adoptable(session, training_file=training_file, options=options,
+                               since=int(pending.get("started_at", 0)))
+        if found is not None:
+            say(f"train: found job {found.id} created by an interrupted run; adopting it (no new job)")
+            _record_job(session, key, found, params)
+            return TrainOutcome(job=found, key=key, created=False, adopted=True)
+
+    if not guarded:  # shown and asked before uploading when it was certainly a new job
+        guard_cost(est, guards, say=say, confirm=_confirm(session))
+
+    started = now()
+    replaces = rec["job_id"] if (rec and guards.new) else None
+
+    def mark(s: dict[str, Any]) -> None:
+        s["pending"][key] = {"started_at": started, "training_file": training_file, "suffix": options.suffix,
+                             "model": options.model, "replaces": replaces}
+
+    rs.update(mark)
+    session.checkpoint("after_pending")
+    body: dict[str, Any] = {"model": options.model, "training_file": training_file, "suffix": options.suffix}
+    if validation_file:
+        body["validation_file"] = validation_file
+    body["method"] = {"type": "supervised", "supervised": {"hyperparameters": hp}} if hp else {"type": "supervised"}
+    if options.seed is not None:
+        body["seed"] = options.seed
+    extra = {"trainingType": contract.TRAINING_TYPES[options.training_type]} if options.training_type else None
+    job = api.create_job(body, extra_body=extra,
+                         reconcile=lambda: find_adoptable(session, training_file=training_file, options=options,
+                                                          since=started))
+    session.checkpoint("after_create")
+    _record_job(session, key, job, params)
+    session.checkpoint("after_job_recorded")
+    say(f"train: created job {job.id} ({job.status})")
+    return TrainOutcome(job=job, key=key, created=True, estimate=est)

@@ -1,0 +1,76 @@
+"""Rules of the code's shape that a reviewer would otherwise check by hand: commands are thin shells over
+flow steps, no function takes a dozen keyword arguments, one spelling of the stack contract."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.support.paths import REPO
+
+PRODUCT = ("jobs", "infra")
+MAX_PARAMETERS = 8
+
+
+def _functions(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    a = fn.args
+    names = [x.arg for x in a.posonlyargs + a.args]
+    count = len(names) + len(a.kwonlyargs) + (a.vararg is not None) + (a.kwarg is not None)
+    return count - (1 if names[:1] in (["self"], ["cls"]) else 0)
+
+
+def test_no_function_outside_the_cli_takes_more_than_eight_parameters() -> None:
+    offenders = [f"{p.relative_to(REPO)}:{fn.lineno} {fn.name} ({_parameters(fn)})"
+                 for top in PRODUCT for p in sorted((REPO / top).rglob("*.py")) if p != REPO / "jobs" / "cli.py"
+                 for fn in _functions(p) if _parameters(fn) > MAX_PARAMETERS]
+    assert offenders == []
+
+
+def test_commands_never_import_each_other() -> None:
+    shared = {"jobs.commands._control"}  # cancel, pause and resume share one core on purpose
+    offenders = []
+    for path in sorted((REPO / "jobs" / "commands").glob("*.py")):
+        me = f"jobs.commands.{path.stem}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [a.name for a in node.names] if isinstance(node, (ast.Import, ast.ImportFrom)) else []
+            targets = [module] if module else names
+            if module == "jobs.commands":
+                targets = [f"jobs.commands.{n}" for n in names]
+            for t in targets:
+                if t and t.startswith("jobs.commands.") and t != me and t not in shared:
+                    offenders.append(f"{path.name} imports {t}")
+    assert offenders == []
+
+
+def test_the_cli_spells_the_contract_the_same_way() -> None:
+    from jobs import cli, contract
+
+    assert cli._SUFFIX == contract.SUFFIX
+    assert tuple(cli._TRAINING_TYPES.choices) == contract.TRAINING_TYPE_NAMES
+
+
+def test_the_contract_is_spelled_out_only_in_jobs_contract() -> None:
+    """`ft-travel` and Azure's training-type words appear in product code only in jobs/contract.py (docstrings,
+    comments and help texts aside: those are for people)."""
+    words = ("-ft-travel", "developerTier", "globalstandard")
+    offenders = []
+    for top in PRODUCT + ("emulator",):
+        for path in sorted((REPO / top).rglob("*.py")):
+            if path == REPO / "jobs" / "contract.py":
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                          if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                          and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                    for w in words:
+                        if w in node.value and "help" not in node.value and " " not in node.value.strip():
+                            offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {node.value!r}")
+    assert offenders == []

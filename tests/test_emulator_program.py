@@ -1,0 +1,188 @@
+"""The emulator is a separate program: its own requirements, no import of it from the product, clear start-up
+errors (a host or port that cannot be bound, a state folder it cannot write)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import REPO
+
+SERVER_PACKAGES = ("starlette", "uvicorn", "python-multipart")
+
+
+def _requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(line.split(">")[0].split("=")[0].split("<")[0].strip().lower())
+    return names
+
+
+def test_pulumi_virtualenv_does_not_install_the_emulator_server() -> None:
+    # Pulumi's python runtime installs requirements.txt into the virtualenv for every `pulumi up`.
+    runtime = _requirement_names(REPO / "requirements.txt")
+    assert not runtime & set(SERVER_PACKAGES)
+    assert set(SERVER_PACKAGES) <= _requirement_names(REPO / "emulator" / "requirements.txt")
+    dev = (REPO / "requirements-dev.txt").read_text(encoding="utf-8").split()
+    assert "-r" in dev and "emulator/requirements.txt" in dev and "requirements.txt" in dev
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node, at any depth, except what sits under ``if TYPE_CHECKING:`` (never imported at run time)."""
+    out: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports at run time, at any depth (function-level imports included)."""
+    found: set[str] = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return found
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(REPO).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def test_the_product_never_imports_the_emulator() -> None:
+    allowed = {"jobs/commands/rehearse.py"}  # the offline rehearsal starts it, by design
+    offenders = []
+    for path in sorted((REPO / "jobs").rglob("*.py")) + sorted((REPO / "infra").rglob("*.py")):
+        if str(path.relative_to(REPO)) in allowed:
+            continue
+        if any(m == "emulator" or m.startswith("emulator.") for m in _imports(path)):
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
+
+
+def test_no_product_code_names_the_emulator_admin_routes() -> None:
+    offenders = [str(p.relative_to(REPO)) for p in sorted((REPO / "jobs").rglob("*.py")) + [REPO / "__main__.py"]
+                 if "/++/" in p.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
+def test_no_import_cycles_in_the_tree() -> None:
+    files = [p for top in ("jobs", "emulator", "infra") for p in (REPO / top).rglob("*.py")]
+    modules = {_module_name(p): p for p in files}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in _imports(path):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for mod in sorted(graph):
+        if mod not in state:
+            visit(mod, [mod])
+    # a package importing its own submodules (jobs -> jobs.x) is not a cycle worth reporting
+    real = [c for c in cycles if not any(a == b.rpartition(".")[0] or b == a.rpartition(".")[0]
+                                         for a, b in zip(c, c[1:]))]
+    assert real == [], real
+
+
+def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jobs", "emulator", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_a_host_that_does_not_resolve_is_named(tmp_path: Path) -> None:
+    r = _serve("--host", "not-a-host.invalid", "--port", "0", "--state-dir", str(tmp_path / "s"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "host 'not-a-host.invalid' does not resolve" in r.stderr
+    assert "--host" in r.stderr and "--port" not in r.stderr.split("fix:")[1]
+
+
+def test_a_host_that_is_not_ours_is_named(tmp_path: Path) -> None:
+    r = _serve("--host", "192.0.2.1", "--port", "0", "--state-dir", str(tmp_path / "s"))  # TEST-NET-1
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "host 192.0.2.1 is not an address of this machine" in r.stderr
+    assert "--host" in r.stderr.split("fix:")[1]
+
+
+def test_a_port_in_use_is_named(tmp_path: Path, emulator) -> None:
+    r = _serve("--port", str(emulator.port), "--state-dir", str(tmp_path / "s"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"port {emulator.port} on 127.0.0.1 is already in use" in r.stderr
+    assert "--port 0" in r.stderr.split("fix:")[1]
+
+
+def _read_only_run(state: Path) -> subprocess.CompletedProcess[str]:
+    """Start the emulator on a read-only folder: as root (who can write anywhere), on a read-only tmpfs in a
+    private mount namespace; otherwise on a folder without write permission."""
+    state.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "jobs", "emulator", "--port", "0", "--state-dir", str(state)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if os.geteuid() != 0:
+        state.chmod(0o500)
+        try:
+            return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=30, env=env)
+        finally:
+            state.chmod(0o700)
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.fail("running as root without `unshare` (util-linux): cannot make a read-only folder")
+    script = f'mount -t tmpfs -o ro tmpfs "{state}" && exec "$@"'
+    return subprocess.run([unshare, "--mount", "sh", "-c", script, "sh", *cmd], cwd=REPO, capture_output=True,
+                          text=True, timeout=30, env=env)
+
+
+def test_a_read_only_state_folder_stops_start_up(tmp_path: Path) -> None:
+    state = tmp_path / "read-only"
+    r = _read_only_run(state)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert f"emulator state folder {state} is not writable" in r.stderr
+    assert "--state-dir" in r.stderr.split("fix:")[1]
+
+
+def test_missing_server_packages_are_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from emulator.serve import require_server_packages
+    from jobs.errors import UsageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    with pytest.raises(UsageError) as info:
+        require_server_packages()
+    assert "uvicorn" in info.value.message and "emulator/requirements.txt" in (info.value.hint or "")
