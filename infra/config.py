@@ -129,11 +129,13 @@ LAB_TAG = "fine-tune-a-language-model"
 # Deployment model version upgrade options (ARM DeploymentModelVersionUpgradeOption;
 # "Working with Azure OpenAI models", MicrosoftDocs/azure-ai-docs
 # articles/ai-foundry/openai/how-to/working-with-models.md). NoAutoUpgrade is the
-# default: the lab pins baseModelVersion (the version fine-tuned), and with
-# Azure's OnceNewDefaultVersionAvailable the deployment would move to a newer
-# default version within two weeks of its release, and the next `pulumi up`
-# would set it back. The price: a NoAutoUpgrade deployment stops working when
-# its version is retired (OnceCurrentVersionExpired upgrades only then).
+# default: the lab pins baseModelVersion (the version fine-tuned). Left unset,
+# Azure's references disagree on the policy (null acts as OnceCurrentVersionExpired
+# per that page; OnceNewDefaultVersionAvailable per the SDK and Terraform
+# references), and with OnceNewDefaultVersionAvailable the deployment moves to a
+# newer default version within two weeks of its release and the next `pulumi up`
+# sets it back. The price: a NoAutoUpgrade deployment stops working when its
+# version is retired (OnceCurrentVersionExpired upgrades only then).
 VERSION_UPGRADE_OPTIONS: tuple[str, ...] = ("NoAutoUpgrade", "OnceCurrentVersionExpired", "OnceNewDefaultVersionAvailable")
 
 
