@@ -14,7 +14,7 @@ and writes exactly these). Nothing else spells them out:
   create-job body spells them (``trainingType``);
 - the two topologies (``hub``: the lab as specified; ``foundry``: its 2026
   revision), the sentence ``promote`` says about a replaced deployment, and the
-  fine-tuning quotas Microsoft documents (:data:`QUOTAS`).
+  fine-tuning quotas Microsoft documents (``MAX_*``, with their source).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ The estate's names are deterministic per stack (``infra/naming.py``), so a
 ``pulumi destroy`` followed by ``pulumi up`` on the same stack meets its own
 soft-deleted resources: Azure keeps them, and reserves their names, for a while.
 :func:`purge_commands` lists them for a stack's outputs, each with the ``az``
-command that removes it for good. Standard library only (the runner's ``clean``
-and ``pipeline --destroy-after`` print these; ``python -m jobs --help`` stays fast).
+command that removes it for good. Standard library only, for the runner's ``clean``
+and ``pipeline --destroy-after`` to print (``python -m jobs --help`` stays fast).
 
 Sources (checked 2026-11):
 

@@ -405,3 +405,31 @@ def test_a_topology_switch_is_refused_unless_confirmed() -> None:
     note = check_topology_change(confirmed, "hub")
     assert note is not None and note.startswith("topology changes from hub to foundry (allowTopologyChange is set)")
     assert note.endswith("afterwards run `pulumi config rm allowTopologyChange`")
+
+
+def test_documented_quotas_are_the_contracts(repo_root: Path) -> None:
+    """Microsoft's figures today (10 tuned deployments; 3 running Standard/Global jobs, 5 Developer; 20 queued)."""
+    from jobs import contract
+
+    assert contract.MAX_FINE_TUNED_DEPLOYMENTS == 10
+    assert contract.MAX_RUNNING_TRAINING_JOBS == {"Standard": 3, "GlobalStandard": 3, "Developer": 5}
+    assert set(contract.MAX_RUNNING_TRAINING_JOBS) == set(contract.TRAINING_TYPE_NAMES)
+    assert contract.MAX_QUEUED_TRAINING_JOBS == 20
+    docs = (repo_root / "docs" / "infrastructure.md").read_text()
+    assert contract.QUOTA_SOURCE in docs
+    assert f"| Fine-tuned model deployments | {contract.MAX_FINE_TUNED_DEPLOYMENTS} |" in docs
+    assert "| Simultaneously running training jobs | Standard and Global training: 3; Developer training: 5 |" in docs
+    assert f"| Queued training jobs | {contract.MAX_QUEUED_TRAINING_JOBS} |" in docs
+    readme = (repo_root / "README.md").read_text()
+    assert "like one per Azure resource" not in readme  # the old figure (one running job per resource)
+
+
+def test_replace_note_names_the_deployment_and_both_models() -> None:
+    from jobs import contract
+
+    note = contract.replace_note("gpt-4.1-ft-travel", "gpt-4.1-2025-04-14.ft-aaa-ft-travel", "gpt-4.1-2025-04-14.ft-bbb-ft-travel")
+    assert note == (
+        "note: the deployment gpt-4.1-ft-travel already serves gpt-4.1-2025-04-14.ft-aaa-ft-travel; Azure cannot change "
+        "the model of a deployment, so the next `pulumi up` deletes it and then creates it again with "
+        "gpt-4.1-2025-04-14.ft-bbb-ft-travel (the name stays, the old model stops answering at once)"
+    )
