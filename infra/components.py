@@ -8,7 +8,8 @@ import time: :func:`infra.estate.build_estate` creates the components.
 from __future__ import annotations
 
 import uuid
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
@@ -18,12 +19,27 @@ import pulumi_azure_native.machinelearningservices as ml
 import pulumi_azure_native.storage as storage
 
 from infra.config import InfraConfig
-from infra.naming import Names, openai_endpoint
+from infra.naming import Names, foundry_project_endpoint, openai_endpoint
+from jobs import contract, softdelete
 
-# Built-in role definition ids (Azure RBAC built-in roles reference).
+# Built-in role definition ids (Azure RBAC built-in roles reference, AI + machine learning).
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
 AZURE_AI_DEVELOPER = "64702f94-c441-49e6-a78b-ef80e0188fee"
+# "Azure AI User" (renamed "Foundry User"; the id is stable): the least-privilege
+# role for building in a Foundry project. Microsoft's getting-started checklist
+# assigns it on the Foundry resource to the user and to the project's managed
+# identity (MicrosoftDocs/azure-ai-docs articles/ai-foundry/concepts/rbac-foundry.md).
+AZURE_AI_USER = "53ca6127-db72-4b80-b1b0-d745d6d5456d"
+
+# Azure refuses to change the model of an existing deployment
+# (CannotChangeDeploymentModel: "The model of deployment cannot be changed.", also
+# with a capacity change: Azure-Samples/azure-search-openai-demo#1429 and #1154),
+# while a new version of the same model is an in-place update ("Working with Azure
+# OpenAI models": update a deployment's model version). So a change of the model's
+# name or format replaces the deployment, and deletes it first, since the new one
+# reuses its name (delete_before_replace).
+MODEL_REPLACING_PROPERTIES: tuple[str, ...] = ("properties.model.name", "properties.model.format")
 
 # Namespace of the deterministic role assignment names (uuid5 of scope, principal, role).
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1d3c2a-6a55-4c8e-9b7e-2f0d8b6a1e47")
@@ -69,6 +85,8 @@ class HubStorage(pulumi.ComponentResource):
                 minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
                 enable_https_traffic_only=True,
                 allow_cross_tenant_replication=False,
+                public_network_access=cfg.public_network_access,
+                tags=cfg.tags,
             ),
             child,
         )
@@ -89,9 +107,10 @@ class HubStorage(pulumi.ComponentResource):
                     # Azure rejects an explicit `false` ("enablePurgeProtection
                     # cannot be set to false"), so "off" means leaving it unset.
                     enable_purge_protection=True if cfg.key_vault_purge_protection else None,
-                    soft_delete_retention_in_days=7,
+                    soft_delete_retention_in_days=softdelete.KEY_VAULT_RETENTION_DAYS,
                     public_network_access=cfg.public_network_access,
                 ),
+                tags=cfg.tags,
             ),
             child,
         )
@@ -99,7 +118,14 @@ class HubStorage(pulumi.ComponentResource):
 
 
 class AiServices(pulumi.ComponentResource):
-    """The Azure AI Services account (kind AIServices) that hosts the OpenAI models."""
+    """The Azure AI Services account (kind AIServices) that hosts the OpenAI models.
+
+    In topology foundry it is the Foundry resource: ``allowProjectManagement``
+    lets it hold projects (as Microsoft's foundry-samples
+    infrastructure-setup-bicep/00-basic template sets it). The same account,
+    same URN, serves both topologies, so a topology switch keeps it and its
+    model deployments.
+    """
 
     account: cognitiveservices.Account
     principal_id: pulumi.Output[str]
@@ -125,11 +151,13 @@ class AiServices(pulumi.ComponentResource):
                 sku=cognitiveservices.SkuArgs(name="S0"),
                 identity=cognitiveservices.IdentityArgs(type=cognitiveservices.ResourceIdentityType.SYSTEM_ASSIGNED),
                 properties=cognitiveservices.AccountPropertiesArgs(
+                    allow_project_management=True if cfg.topology == contract.TOPOLOGY_FOUNDRY else None,
                     custom_sub_domain_name=names.subdomain,
                     # Entra ID only: no API keys exist to leak.
                     disable_local_auth=True,
                     public_network_access=cfg.public_network_access,
                 ),
+                tags=cfg.tags,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -179,6 +207,7 @@ class FoundryHub(pulumi.ComponentResource):
                 # where the property was a free string; use the enum's spelling.
                 system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
                 public_network_access=cfg.public_network_access,
+                tags=cfg.tags,
             ),
             child,
         )
@@ -194,6 +223,7 @@ class FoundryHub(pulumi.ComponentResource):
                 identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
                 sku=ml.SkuArgs(name="Basic", tier=ml.SkuTier.BASIC),
                 public_network_access=cfg.public_network_access,
+                tags=cfg.tags,
             ),
             child,
         )
@@ -222,72 +252,121 @@ class FoundryHub(pulumi.ComponentResource):
         self.register_outputs({"hub_name": self.hub.name, "project_name": self.project.name})
 
 
-class RoleAssignments(pulumi.ComponentResource):
-    """The lab's permission fix, plus optional operator roles."""
+class FoundryProject(pulumi.ComponentResource):
+    """Topology foundry: the project, a child of the Foundry resource (``accounts/projects``), no hub.
 
-    blob_owner: authorization.RoleAssignment
-    operator_openai: Optional[authorization.RoleAssignment]
-    operator_ai_developer: Optional[authorization.RoleAssignment]
+    As in Microsoft's foundry-samples 00-basic template and the Foundry
+    getting-started quickstart: a location, a system-assigned identity (it gets
+    Azure AI User on the account) and a display name.
+    """
+
+    project: cognitiveservices.Project
+    principal_id: pulumi.Output[str]
+    endpoint: str
 
     def __init__(
         self,
         name: str,
         cfg: InfraConfig,
+        names: Names,
+        resource_group_name: pulumi.Input[str],
+        ai: AiServices,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__(f"{_TYPE}:FoundryProject", name, None, opts)
+        self.project = cognitiveservices.Project(
+            f"{name}-project",
+            cognitiveservices.ProjectArgs(
+                project_name=names.project,
+                account_name=ai.account.name,
+                resource_group_name=resource_group_name,
+                location=cfg.location,
+                identity=cognitiveservices.IdentityArgs(type=cognitiveservices.ResourceIdentityType.SYSTEM_ASSIGNED),
+                properties=cognitiveservices.ProjectPropertiesArgs(
+                    display_name=f"{cfg.name_prefix} fine-tuning project ({cfg.stack})",
+                    description="Fine-tune a language model (travel assistant, suffix ft-travel)",
+                ),
+                tags=cfg.tags,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.principal_id = self.project.identity.apply(lambda i: i.principal_id if i else "")
+        self.endpoint = foundry_project_endpoint(names.subdomain, names.project)
+        self.register_outputs({"project_name": self.project.name, "principal_id": self.principal_id})
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role assignment: ``role`` (a built-in role id) for ``principal_id`` on ``scope``."""
+
+    key: str  # the logical name is "<component>-<key>"; keep it stable, it is the URN
+    role: str
+    scope: pulumi.Input[str]
+    principal_id: pulumi.Input[str]
+    principal_type: str
+
+
+def hub_grants(cfg: InfraConfig, storage_account_id: pulumi.Input[str], ai_principal_id: pulumi.Input[str],
+               ai_account_id: pulumi.Input[str], project_id: pulumi.Input[str]) -> list[Grant]:
+    """Topology hub: the lab's permission fix, plus the optional operator roles."""
+    # Storage Blob Data Owner on the hub storage account (never wider) for the
+    # AI Services managed identity: the lab's fix for permission errors.
+    grants = [Grant("ai-blob-owner", STORAGE_BLOB_DATA_OWNER, storage_account_id, ai_principal_id, "ServicePrincipal")]
+    if cfg.operator_principal_id:
+        op, kind = cfg.operator_principal_id, cfg.operator_principal_type
+        grants += [
+            Grant("operator-openai-contributor", COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR, ai_account_id, op, kind),
+            Grant("operator-ai-developer", AZURE_AI_DEVELOPER, project_id, op, kind),
+        ]
+    return grants
+
+
+def foundry_grants(cfg: InfraConfig, ai_account_id: pulumi.Input[str], project_principal_id: pulumi.Input[str]) -> list[Grant]:
+    """Topology foundry: Azure AI User on the account for the project's identity and the operator.
+
+    The operator also gets Cognitive Services OpenAI Contributor (fine-tuning
+    jobs, files), as in topology hub; the same key keeps its URN across a switch.
+    """
+    grants = [Grant("project-ai-user", AZURE_AI_USER, ai_account_id, project_principal_id, "ServicePrincipal")]
+    if cfg.operator_principal_id:
+        op, kind = cfg.operator_principal_id, cfg.operator_principal_type
+        grants += [
+            Grant("operator-openai-contributor", COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR, ai_account_id, op, kind),
+            Grant("operator-ai-user", AZURE_AI_USER, ai_account_id, op, kind),
+        ]
+    return grants
+
+
+class RoleAssignments(pulumi.ComponentResource):
+    """The topology's role assignments (:func:`hub_grants`, :func:`foundry_grants`)."""
+
+    assignments: dict[str, authorization.RoleAssignment]
+
+    def __init__(
+        self,
+        name: str,
         subscription_id: pulumi.Input[str],
-        storage_account_id: pulumi.Input[str],
-        ai_principal_id: pulumi.Input[str],
-        ai_account_id: pulumi.Input[str],
-        project_id: pulumi.Input[str],
+        grants: Sequence[Grant],
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__(f"{_TYPE}:RoleAssignments", name, None, opts)
-        # Storage Blob Data Owner on the hub storage account (never wider) for
-        # the AI Services managed identity: the lab's fix for permission errors.
-        self.blob_owner = self._assign(
-            f"{name}-ai-blob-owner", subscription_id, storage_account_id, ai_principal_id, STORAGE_BLOB_DATA_OWNER, "ServicePrincipal"
-        )
-        self.operator_openai = None
-        self.operator_ai_developer = None
-        if cfg.operator_principal_id:
-            self.operator_openai = self._assign(
-                f"{name}-operator-openai-contributor",
-                subscription_id,
-                ai_account_id,
-                cfg.operator_principal_id,
-                COGNITIVE_SERVICES_OPENAI_CONTRIBUTOR,
-                cfg.operator_principal_type,
-            )
-            self.operator_ai_developer = self._assign(
-                f"{name}-operator-ai-developer",
-                subscription_id,
-                project_id,
-                cfg.operator_principal_id,
-                AZURE_AI_DEVELOPER,
-                cfg.operator_principal_type,
-            )
-        self.register_outputs({"blob_owner_id": self.blob_owner.id})
+        self.assignments = {g.key: self._assign(f"{name}-{g.key}", subscription_id, g) for g in grants}
+        self.register_outputs({"assignment_ids": {k: a.id for k, a in self.assignments.items()}})
 
-    def _assign(
-        self,
-        logical: str,
-        subscription_id: pulumi.Input[str],
-        scope: pulumi.Input[str],
-        principal_id: pulumi.Input[str],
-        role_guid: str,
-        principal_type: str,
-    ) -> authorization.RoleAssignment:
-        scope_out = pulumi.Output.from_input(scope)
-        principal_out = pulumi.Output.from_input(principal_id)
+    def _assign(self, logical: str, subscription_id: pulumi.Input[str], grant: Grant) -> authorization.RoleAssignment:
+        scope_out = pulumi.Output.from_input(grant.scope)
+        principal_out = pulumi.Output.from_input(grant.principal_id)
+        role = grant.role
         return authorization.RoleAssignment(
             logical,
             authorization.RoleAssignmentArgs(
                 role_assignment_name=pulumi.Output.all(scope_out, principal_out).apply(
-                    lambda sp: role_assignment_name(str(sp[0]), str(sp[1]), role_guid)
+                    lambda sp: role_assignment_name(str(sp[0]), str(sp[1]), role)
                 ),
                 scope=scope_out,
                 principal_id=principal_out,
-                principal_type=principal_type,
-                role_definition_id=pulumi.Output.from_input(subscription_id).apply(lambda sub: role_definition_id(sub, role_guid)),
+                principal_type=grant.principal_type,
+                role_definition_id=pulumi.Output.from_input(subscription_id).apply(lambda sub: role_definition_id(sub, role)),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -308,6 +387,9 @@ class ModelDeployments(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__(f"{_TYPE}:ModelDeployments", name, None, opts)
+        replace_on_model_change = pulumi.ResourceOptions(
+            parent=self, replace_on_changes=list(MODEL_REPLACING_PROPERTIES), delete_before_replace=True
+        )
         self.base = cognitiveservices.Deployment(
             f"{name}-base",
             cognitiveservices.DeploymentArgs(
@@ -320,9 +402,12 @@ class ModelDeployments(pulumi.ComponentResource):
                         format="OpenAI", name=cfg.base_model, version=cfg.base_model_version
                     ),
                     rai_policy_name=cfg.rai_policy,
+                    # Explicit, so Azure never moves the pinned version (infra/config.py VERSION_UPGRADE_OPTIONS).
+                    version_upgrade_option=cfg.version_upgrade_option,
                 ),
+                tags=cfg.tags,
             ),
-            pulumi.ResourceOptions(parent=self),
+            replace_on_model_change,
         )
         self.fine_tuned = None
         if cfg.fine_tuned_model:
@@ -335,14 +420,18 @@ class ModelDeployments(pulumi.ComponentResource):
                     sku=cognitiveservices.SkuArgs(
                         name=cfg.fine_tuned_deployment_sku, capacity=cfg.fine_tuned_deployment_capacity
                     ),
+                    # versionUpgradeOption is left unset: a fine-tuned model has one
+                    # version ("1") and no newer default to move to, and Microsoft's
+                    # fine-tuned deployment examples (how-to/fine-tuning-deploy.md) set none.
                     properties=cognitiveservices.DeploymentPropertiesArgs(
                         model=cognitiveservices.DeploymentModelArgs(format="OpenAI", name=cfg.fine_tuned_model, version="1"),
                         rai_policy_name=cfg.rai_policy,
                     ),
+                    tags=cfg.tags,
                 ),
                 # Azure rejects two deployment operations on one account at
                 # once (409 RequestConflict): create them one after the other.
-                pulumi.ResourceOptions(parent=self, depends_on=[self.base]),
+                pulumi.ResourceOptions.merge(replace_on_model_change, pulumi.ResourceOptions(depends_on=[self.base])),
             )
         self.register_outputs(
             {

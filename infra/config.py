@@ -53,6 +53,7 @@ class Key:
 # Every config key, in Pulumi.yaml's order. Pulumi.yaml documents the same keys
 # (a test keeps the two in step).
 KEYS: tuple[Key, ...] = (
+    Key("topology", "string", contract.DEFAULT_TOPOLOGY, "hub (the lab as specified: hub + project, storage, key vault) or foundry (the 2026 lab: a Foundry resource with a project, no hub)."),
     Key("location", "string", "swedencentral", "Azure region of every resource; must support fine-tuning of fineTuneModel."),
     Key("namePrefix", "string", "ftlab", "2-10 lowercase letters/digits, first a letter; starts every resource name."),
     Key("nameSuffix", "string", None, "4-8 lowercase letters/digits (quote digits-only values in YAML); default: a stable hash of organization/project/stack/prefix/tenant/subscription."),
@@ -61,6 +62,7 @@ KEYS: tuple[Key, ...] = (
     Key("baseDeploymentName", "string", None, "Name of the base deployment; default: baseModel."),
     Key("baseDeploymentSku", "string", "GlobalStandard", "Standard, GlobalStandard or DataZoneStandard."),
     Key("baseDeploymentCapacity", "integer", 5, "Base deployment rate limit in thousands of tokens per minute."),
+    Key("versionUpgradeOption", "string", "NoAutoUpgrade", "Base deployment's version policy: NoAutoUpgrade (stays on baseModelVersion), OnceCurrentVersionExpired or OnceNewDefaultVersionAvailable."),
     Key("fineTuneModel", "string", models.DEFAULT_MODEL, "Base model id the job fine-tunes, e.g. gpt-4.1-2025-04-14."),
     Key("trainingType", "string", "Standard", "Training type of the job: Standard (regional), GlobalStandard or Developer."),
     Key("fineTunedModel", "string", None, "Fine-tuned model id the job produced; when set, the tuned deployment is declared."),
@@ -68,12 +70,13 @@ KEYS: tuple[Key, ...] = (
     Key("fineTunedDeploymentSku", "string", contract.DEFAULT_FINE_TUNED_SKU, "Developer (24 h, no hourly fee), Standard or GlobalStandard."),
     Key("fineTunedDeploymentCapacity", "integer", 50, "Tuned deployment rate limit in thousands of tokens per minute."),
     Key("raiPolicy", "string", "Microsoft.DefaultV2", "Content filter (RAI policy) of both deployments."),
-    Key("operatorPrincipalId", "string", None, "Object id that gets OpenAI Contributor + Azure AI Developer."),
+    Key("operatorPrincipalId", "string", None, "Object id that gets the operator roles: OpenAI Contributor + Azure AI Developer (hub) or + Azure AI User (foundry)."),
     Key("operatorPrincipalType", "string", "User", "User, Group or ServicePrincipal: the kind of operatorPrincipalId."),
-    Key("publicNetworkAccess", "string", "Enabled", "Enabled or Disabled, for the AI Services account and the hub."),
+    Key("publicNetworkAccess", "string", "Enabled", "Enabled or Disabled, for every resource that has the setting: AI Services account, hub, hub project, storage account, key vault."),
     Key("keyVaultPurgeProtection", "boolean", False, "Turn on Key Vault purge protection (irreversible)."),
     Key("allowUnlistedRegion", "boolean", False, "Accept a location the region table does not list."),
     Key("allowUnlistedModel", "boolean", False, "Accept a baseModel/baseModelVersion the table does not list."),
+    Key("allowTopologyChange", "boolean", False, "Confirm switching a deployed stack to the other topology (the next up deletes the old topology's resources)."),
 )
 KEY_NAMES: tuple[str, ...] = tuple(k.name for k in KEYS)
 _DEFAULTS: dict[str, ConfigValue] = {k.name: k.default for k in KEYS}
@@ -83,6 +86,7 @@ _DEFAULTS: dict[str, ConfigValue] = {k.name: k.default for k in KEYS}
 class InfraConfig:
     project: str
     stack: str
+    topology: str  # contract.TOPOLOGY_HUB | contract.TOPOLOGY_FOUNDRY
     location: str
     name_prefix: str
     name_suffix: str
@@ -91,6 +95,7 @@ class InfraConfig:
     base_deployment_name: str
     base_deployment_sku: str  # ARM SKU name
     base_deployment_capacity: int
+    version_upgrade_option: str  # of the base deployment (ARM DeploymentModelVersionUpgradeOption)
     fine_tune_model: str  # canonical id, e.g. gpt-4.1-2025-04-14
     training_type: str
     fine_tuned_model: str | None
@@ -104,11 +109,34 @@ class InfraConfig:
     key_vault_purge_protection: bool
     allow_unlisted_region: bool
     allow_unlisted_model: bool
+    allow_topology_change: bool
     # The Azure subscription and tenant the stack deploys to (from the
     # provider's getClientConfig invoke in :func:`load`); "" when parsed
     # without one (then build_estate asks the provider itself).
     subscription_id: str = ""
     tenant_id: str = ""
+    organization: str = "organization"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The tags of every taggable resource: find the lab's (billed) resources in the portal by them."""
+        return {"project": self.project, "stack": self.stack, "lab": LAB_TAG}
+
+
+# The lab this estate automates ("Fine-tune a language model"), as a tag value.
+LAB_TAG = "fine-tune-a-language-model"
+
+# Deployment model version upgrade options (ARM DeploymentModelVersionUpgradeOption;
+# "Working with Azure OpenAI models", MicrosoftDocs/azure-ai-docs
+# articles/ai-foundry/openai/how-to/working-with-models.md). NoAutoUpgrade is the
+# default: the lab pins baseModelVersion (the version fine-tuned). Left unset,
+# Azure's references disagree on the policy (null acts as OnceCurrentVersionExpired
+# per that page; OnceNewDefaultVersionAvailable per the SDK and Terraform
+# references), and with OnceNewDefaultVersionAvailable the deployment moves to a
+# newer default version within two weeks of its release and the next `pulumi up`
+# sets it back. The price: a NoAutoUpgrade deployment stops working when its
+# version is retired (OnceCurrentVersionExpired upgrades only then).
+VERSION_UPGRADE_OPTIONS: tuple[str, ...] = ("NoAutoUpgrade", "OnceCurrentVersionExpired", "OnceNewDefaultVersionAvailable")
 
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,9}$")
@@ -253,6 +281,7 @@ def _parse(
             key, values[key], f"unknown key; {hint}known keys: {', '.join(KEY_NAMES)}", f"pulumi config rm {key}"
         )
 
+    topology = _pick(contract.TOPOLOGY, _as_required_str(values, contract.TOPOLOGY), contract.TOPOLOGIES)
     allow_region = _as_bool(values, "allowUnlistedRegion")
     allow_model = _as_bool(values, "allowUnlistedModel")
 
@@ -328,6 +357,7 @@ def _parse(
     base_sku_key = _pick("baseDeploymentSku", _as_required_str(values, "baseDeploymentSku"), tuple(regions.BASE_SKUS))
     base_rule = regions.BASE_SKUS[base_sku_key]
     base_cap = _capacity(values, "baseDeploymentCapacity", "baseDeploymentSku", base_sku_key, base_rule)
+    upgrade = _pick("versionUpgradeOption", _as_required_str(values, "versionUpgradeOption"), VERSION_UPGRADE_OPTIONS)
 
     # Fine-tuned deployment.
     ft_sku_raw = _as_required_str(values, "fineTunedDeploymentSku")
@@ -385,6 +415,7 @@ def _parse(
     return InfraConfig(
         project=project,
         stack=stack,
+        topology=topology,
         location=location,
         name_prefix=prefix,
         name_suffix=suffix,
@@ -393,6 +424,7 @@ def _parse(
         base_deployment_name=base_name,
         base_deployment_sku=base_rule.arm_name,
         base_deployment_capacity=base_cap,
+        version_upgrade_option=upgrade,
         fine_tune_model=ft.model_id,
         training_type=training_type,
         fine_tuned_model=tuned,
@@ -406,8 +438,10 @@ def _parse(
         key_vault_purge_protection=_as_bool(values, "keyVaultPurgeProtection"),
         allow_unlisted_region=allow_region,
         allow_unlisted_model=allow_model,
+        allow_topology_change=_as_bool(values, contract.ALLOW_TOPOLOGY_CHANGE),
         subscription_id=subscription_id,
         tenant_id=tenant_id,
+        organization=organization,
     )
 
 
@@ -452,4 +486,56 @@ def load() -> InfraConfig:
         subscription_id=client.subscription_id,
         tenant_id=client.tenant_id,
         secret_keys=secret,
+    )
+
+
+# What switching a deployed stack to the other topology does, as the guard says it.
+_SWITCH_EFFECT: dict[tuple[str, str], str] = {
+    (contract.TOPOLOGY_HUB, contract.TOPOLOGY_FOUNDRY): (
+        "deletes the hub, its project workspace, the AI Services connection, the storage account, the key vault "
+        "and their role assignments, and creates a Foundry project on the AI Services account"
+    ),
+    (contract.TOPOLOGY_FOUNDRY, contract.TOPOLOGY_HUB): (
+        "deletes the Foundry project and its role assignments, and creates a hub, its project workspace, "
+        "a storage account, a key vault and the AI Services connection"
+    ),
+}
+
+
+def previous_topology(outputs: Mapping[str, object] | None) -> str | None:
+    """The topology of the stack's last deployment, from its outputs (a StackReference to itself).
+
+    ``None`` when the stack has no outputs (never deployed, or destroyed): a
+    first ``up`` is never refused. A stack deployed before the ``topology``
+    output existed exported ``hub_name`` and was a hub.
+    """
+    outputs = outputs or {}
+    value = outputs.get(contract.TOPOLOGY)
+    if isinstance(value, str) and value in contract.TOPOLOGIES:
+        return value
+    if outputs.get("hub_name"):
+        return contract.TOPOLOGY_HUB
+    return None
+
+
+def check_topology_change(cfg: InfraConfig, previous: str | None) -> str | None:
+    """Refuse a topology switch of a deployed stack unless ``allowTopologyChange`` confirms it.
+
+    Returns the preview warning for a confirmed switch, ``None`` when nothing switches.
+    """
+    if previous is None or previous == cfg.topology:
+        return None
+    effect = _SWITCH_EFFECT[(previous, cfg.topology)]
+    if not cfg.allow_topology_change:
+        raise ConfigError(
+            contract.TOPOLOGY,
+            cfg.topology,
+            f"the stack's last deployment has topology {previous}; switching to {cfg.topology} {effect} "
+            "(the AI Services account and its model deployments stay)",
+            f"{_set(contract.TOPOLOGY, previous)} to keep the deployed topology, or "
+            f"{_set(contract.ALLOW_TOPOLOGY_CHANGE, 'true')} to confirm the switch",
+        )
+    return (
+        f"topology changes from {previous} to {cfg.topology} (allowTopologyChange is set): this update {effect}; "
+        f"afterwards run `pulumi config rm {contract.ALLOW_TOPOLOGY_CHANGE}`"
     )

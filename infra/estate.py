@@ -16,8 +16,18 @@ import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.resources as resources
 
 from infra import regions
-from infra.components import AiServices, FoundryHub, HubStorage, ModelDeployments, RoleAssignments
-from infra.config import InfraConfig
+from infra.components import (
+    AiServices,
+    FoundryHub,
+    FoundryProject,
+    Grant,
+    HubStorage,
+    ModelDeployments,
+    RoleAssignments,
+    foundry_grants,
+    hub_grants,
+)
+from infra.config import InfraConfig, check_topology_change, previous_topology
 from infra.naming import Names, names_for
 from jobs import contract, models
 
@@ -26,12 +36,15 @@ from jobs import contract, models
 class Estate:
     names: Names
     resource_group: resources.ResourceGroup
-    hub_storage: HubStorage
     ai: AiServices
-    foundry: FoundryHub
     roles: RoleAssignments
     deployments: ModelDeployments
     outputs: dict[str, Any]
+    # topology hub
+    hub_storage: Optional[HubStorage] = None
+    foundry: Optional[FoundryHub] = None
+    # topology foundry
+    project: Optional[FoundryProject] = None
 
 
 def warnings_for(cfg: InfraConfig) -> list[str]:
@@ -58,6 +71,28 @@ def warnings_for(cfg: InfraConfig) -> list[str]:
     return notes
 
 
+def topology_guard(cfg: InfraConfig) -> pulumi.Output[str]:
+    """The configured topology, once the stack's last deployment is known not to have another one.
+
+    Reads the outputs of the stack's own last deployment (a StackReference to
+    itself: no outputs on a first ``up``) and fails with a ConfigError naming
+    ``allowTopologyChange`` when the topology would switch. The resource group's
+    name waits for it, and every other resource for the resource group, so a
+    refused switch changes nothing, even with ``pulumi up --skip-preview``.
+    """
+    previous = pulumi.StackReference(
+        "previous-deployment", f"{cfg.organization}/{cfg.project}/{cfg.stack}"
+    )
+
+    def check(outputs: dict[str, Any]) -> str:
+        note = check_topology_change(cfg, previous_topology(outputs))
+        if note:
+            pulumi.log.warn(note)
+        return cfg.topology
+
+    return previous.outputs.apply(check)
+
+
 def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None) -> Estate:
     for note in warnings_for(cfg):
         pulumi.log.warn(note)
@@ -73,25 +108,27 @@ def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None
     rg = resources.ResourceGroup(
         "resource-group",
         resources.ResourceGroupArgs(
-            resource_group_name=names.resource_group,
+            resource_group_name=topology_guard(cfg).apply(lambda _: names.resource_group),
             location=cfg.location,
-            tags={"project": cfg.project, "stack": cfg.stack},
+            tags=cfg.tags,
         ),
         opts,
     )
-    hub_storage = HubStorage("hub-storage", cfg, names, rg.name, tenant_id, opts)
     ai = AiServices("ai-services", cfg, names, rg.name, opts)
-    foundry = FoundryHub("foundry", cfg, names, rg.name, hub_storage, ai, opts)
-    roles = RoleAssignments(
-        "roles",
-        cfg,
-        subscription_id=subscription_id,
-        storage_account_id=hub_storage.storage_account.id,
-        ai_principal_id=ai.principal_id,
-        ai_account_id=ai.account.id,
-        project_id=foundry.project.id,
-        opts=opts,
-    )
+    hub_storage: Optional[HubStorage] = None
+    foundry: Optional[FoundryHub] = None
+    project: Optional[FoundryProject] = None
+    grants: list[Grant]
+    if cfg.topology == contract.TOPOLOGY_FOUNDRY:
+        project = FoundryProject("foundry-project", cfg, names, rg.name, ai, opts)
+        grants = foundry_grants(cfg, ai.account.id, project.principal_id)
+        project_name: pulumi.Input[str] = project.project.name
+    else:
+        hub_storage = HubStorage("hub-storage", cfg, names, rg.name, tenant_id, opts)
+        foundry = FoundryHub("foundry", cfg, names, rg.name, hub_storage, ai, opts)
+        grants = hub_grants(cfg, hub_storage.storage_account.id, ai.principal_id, ai.account.id, foundry.project.id)
+        project_name = foundry.project.name
+    roles = RoleAssignments("roles", subscription_id, grants, opts)
     deployments = ModelDeployments("models", cfg, rg.name, ai.account.name, opts)
     # Exactly the stack contract's outputs (jobs/contract.py), which the job runner reads.
     outputs: dict[str, Any] = {
@@ -99,16 +136,19 @@ def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None
         "location": cfg.location,
         "ai_services_name": ai.account.name,
         "ai_services_endpoint": ai.openai_endpoint,
-        "hub_name": foundry.hub.name,
-        "project_name": foundry.project.name,
+        "hub_name": foundry.hub.name if foundry else None,
+        "project_name": project_name,
         "base_deployment": deployments.base.name,
         "base_model": f"{cfg.base_model}-{cfg.base_model_version}",
         "fine_tune_model": cfg.fine_tune_model,
         "fine_tuned_deployment": deployments.fine_tuned.name if deployments.fine_tuned else None,
         "fine_tuned_deployment_sku": cfg.fine_tuned_deployment_sku,
         "ai_services_principal_id": ai.principal_id,
+        "topology": cfg.topology,
+        "project_endpoint": project.endpoint if project else None,
+        "key_vault_name": hub_storage.key_vault.name if hub_storage else None,
     }
-    return Estate(names, rg, hub_storage, ai, foundry, roles, deployments, outputs)
+    return Estate(names, rg, ai, roles, deployments, outputs, hub_storage=hub_storage, foundry=foundry, project=project)
 
 
 def export_outputs(estate: Estate) -> None:

@@ -8,11 +8,14 @@ subdomain unique per stack. Rules respected (Azure naming rules):
 - storage account: 3-24 lowercase letters and digits, globally unique;
 - key vault: 3-24 letters, digits and hyphens, starts with a letter, globally unique;
 - AI Services account / custom subdomain: lowercase letters, digits, hyphens, 2-64;
-- workspaces (hub, project): 3-33 letters, digits, hyphens, underscores.
+- workspaces (hub, project): 3-33 letters, digits, hyphens, underscores;
+- the Foundry project (topology foundry) reuses the project name.
 
-Key Vault and AI Services accounts are soft-deleted on ``pulumi destroy``: the
-same names stay reserved until purged (see the README's clean-up notes), or
-pick another ``nameSuffix``.
+Key Vault, AI Services accounts and Azure ML workspaces (hub, project) are
+soft-deleted on ``pulumi destroy`` and their names stay reserved (vault 7 days
+as configured, account 48 hours, workspaces 14 days) until purged, or pick
+another ``nameSuffix``: ``jobs/softdelete.py`` has the purge commands and
+docs/infrastructure.md the details.
 """
 
 from __future__ import annotations
@@ -68,3 +71,12 @@ def openai_endpoint(subdomain: str) -> str:
 def cognitive_endpoint(subdomain: str) -> str:
     """The account's general endpoint (``properties.endpoint``), the hub connection's target."""
     return f"https://{subdomain}.cognitiveservices.azure.com/"
+
+
+def foundry_project_endpoint(subdomain: str, project: str) -> str:
+    """A Foundry project's endpoint, ``https://<subdomain>.services.ai.azure.com/api/projects/<project>``.
+
+    The form Microsoft's Foundry SDK documents for ``AIProjectClient(endpoint=...)``
+    (azure-ai-projects); built from names, so it is known at preview time.
+    """
+    return f"https://{subdomain}.services.ai.azure.com/api/projects/{project}"

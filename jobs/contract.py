@@ -11,7 +11,10 @@ and writes exactly these). Nothing else spells them out:
 - the default names: the model suffix ``ft-travel`` and the fine-tuned
   deployment's default name ``<base deployment>-ft-travel``;
 - the training types, as the CLI and the stack config name them and as Azure's
-  create-job body spells them (``trainingType``).
+  create-job body spells them (``trainingType``);
+- the two topologies (``hub``: the lab as specified; ``foundry``: its 2026
+  revision), the sentence ``promote`` says about a replaced deployment, and the
+  fine-tuning quotas Microsoft documents (``MAX_*``, with their source).
 """
 
 from __future__ import annotations
@@ -27,6 +30,19 @@ FINE_TUNED_MODEL = "fineTunedModel"
 FINE_TUNED_DEPLOYMENT_NAME = "fineTunedDeploymentName"
 FINE_TUNED_DEPLOYMENT_SKU = "fineTunedDeploymentSku"
 BASE_DEPLOYMENT_NAME = "baseDeploymentName"
+TOPOLOGY = "topology"
+ALLOW_TOPOLOGY_CHANGE = "allowTopologyChange"
+
+# --------------------------------------------------------------------------- topologies
+
+# hub: an Azure ML workspace of kind Hub + a Project (storage account, key vault,
+# AI Services connection): the lab as specified. foundry: one Foundry resource
+# (AIServices account with allowProjectManagement) + a child project, no hub:
+# the lab's 2026 revision. docs/infrastructure.md compares them.
+TOPOLOGY_HUB = "hub"
+TOPOLOGY_FOUNDRY = "foundry"
+TOPOLOGIES: tuple[str, ...] = (TOPOLOGY_HUB, TOPOLOGY_FOUNDRY)
+DEFAULT_TOPOLOGY = TOPOLOGY_HUB
 
 # --------------------------------------------------------------------------- default names
 
@@ -62,6 +78,37 @@ def training_type_name(value: str) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- replaced deployments
+
+# What `promote` says when it sets a different fineTunedModel on a stack whose
+# tuned deployment already serves a model. Azure refuses an in-place model change
+# (CannotChangeDeploymentModel), so infra replaces the deployment, deleting the
+# old one first because the name is reused (infra/components.py ModelDeployments).
+REPLACE_NOTE = (
+    "note: the deployment {deployment} already serves {old_model}; Azure cannot change the model of a "
+    "deployment, so the next `pulumi up` deletes it and then creates it again with {new_model} "
+    "(the name stays, the old model stops answering at once)"
+)
+
+
+def replace_note(deployment: str, old_model: str, new_model: str) -> str:
+    """:data:`REPLACE_NOTE` filled in."""
+    return REPLACE_NOTE.format(deployment=deployment, old_model=old_model, new_model=new_model)
+
+
+# --------------------------------------------------------------------------- quotas
+
+# Fine-tuning limits per Azure OpenAI / Foundry resource, as Microsoft documents
+# them today ("Azure OpenAI in Microsoft Foundry Models quotas and limits", ms.date
+# 2026-02-17; MicrosoftDocs/azure-ai-docs articles/ai-foundry/openai/quotas-limits.md).
+# They replace the older figures (5 fine-tuned deployments, 1 running job).
+QUOTA_SOURCE = "https://learn.microsoft.com/azure/ai-foundry/openai/quotas-limits"
+MAX_FINE_TUNED_DEPLOYMENTS = 10  # per resource
+MAX_RUNNING_TRAINING_JOBS: dict[str, int] = {"Standard": 3, "GlobalStandard": 3, "Developer": 5}  # per resource
+MAX_QUEUED_TRAINING_JOBS = 20
+MAX_TRAINING_JOBS = 100  # total per resource
+MAX_FINE_TUNING_FILES = 100  # per resource
+
 # --------------------------------------------------------------------------- deployment SKUs (money)
 
 HOURLY_SKUS = frozenset({"standard", "globalstandard", "datazonestandard", "provisionedmanaged"})
@@ -89,6 +136,12 @@ class StackOutputs:
     fine_tuned_deployment: str | None = None
     fine_tuned_deployment_sku: str | None = None
     ai_services_principal_id: str | None = None
+    # hub or foundry (None for a stack deployed before topologies existed: hub).
+    topology: str | None = None
+    # foundry only: https://<subdomain>.services.ai.azure.com/api/projects/<project>
+    project_endpoint: str | None = None
+    # hub only: the hub's key vault (soft-deleted on destroy, see jobs/softdelete.py)
+    key_vault_name: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> "StackOutputs":

@@ -43,6 +43,11 @@ def principal_of(account_name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"principal.{account_name}"))
 
 
+def project_principal_of(project_name: str) -> str:
+    """The mock system-assigned identity of a Foundry project (accounts/projects)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"principal.project.{project_name}"))
+
+
 @dataclass
 class Recorded:
     type: str
@@ -53,6 +58,9 @@ class Recorded:
     dependencies: list[str]
     inputs: dict[str, Any] = field(default_factory=dict)
     id: str = ""
+    # Resource options as registered (what `pulumi up` acts on).
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 class EstateMocks(pulumi.runtime.Mocks):
@@ -60,18 +68,28 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     ``subscription`` / ``tenant`` are what ``getClientConfig`` answers (the
     signed-in Azure account); ``invokes`` records every invoke token.
+    ``previous_outputs`` are the outputs of the stack's last deployment, as the
+    program's StackReference to itself reads them (``None``: never deployed);
+    ``stack_references`` records the stack names it asked for.
     """
 
-    def __init__(self, subscription: str = SUBSCRIPTION, tenant: str = TENANT) -> None:
+    def __init__(
+        self, subscription: str = SUBSCRIPTION, tenant: str = TENANT, previous_outputs: Optional[dict[str, Any]] = None
+    ) -> None:
         self.subscription = subscription
         self.tenant = tenant
+        self.previous_outputs = previous_outputs
         self.invokes: list[str] = []
+        self.stack_references: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict[str, Any]]:
         inputs = dict(args.inputs)
         state = dict(inputs)
         rg = inputs.get("resourceGroupName", "")
         rg_id = f"/subscriptions/{self.subscription}/resourceGroups/{rg}"
+        if args.typ == "pulumi:pulumi:StackReference":  # a read (ReadResource), so not "custom" here
+            self.stack_references.append(inputs["name"])
+            return inputs["name"], {"name": inputs["name"], "outputs": dict(self.previous_outputs or {}), "secretOutputNames": []}
         if not args.custom:
             return "", state
         if args.typ == "azure-native:resources:ResourceGroup":
@@ -86,6 +104,11 @@ class EstateMocks(pulumi.runtime.Mocks):
                 sub = inputs.get("properties", {}).get("customSubDomainName", "")
                 state["properties"] = {**inputs.get("properties", {}), "endpoint": f"https://{sub}.cognitiveservices.azure.com/"}
             return rid, state
+        if args.typ == "azure-native:cognitiveservices:Project":
+            state["name"] = inputs["projectName"]
+            state["identity"] = {**inputs.get("identity", {}), "principalId": project_principal_of(inputs["projectName"]), "tenantId": self.tenant}
+            acct = f"{rg_id}/providers/Microsoft.CognitiveServices/accounts/{inputs['accountName']}"
+            return f"{acct}/projects/{inputs['projectName']}", state
         if args.typ == "azure-native:cognitiveservices:Deployment":
             state["name"] = inputs["deploymentName"]
             acct = f"{rg_id}/providers/Microsoft.CognitiveServices/accounts/{inputs['accountName']}"
@@ -127,6 +150,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     inputs=dict(pulumi.runtime.rpc.deserialize_properties(request.object)),
                     id=reg.id or "",
+                    replace_on_changes=list(request.replaceOnChanges),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response
@@ -137,6 +162,7 @@ class EstateRun:
     resources: list[Recorded]
     outputs: dict[str, Any]
     invokes: list[str] = field(default_factory=list)
+    stack_references: list[str] = field(default_factory=list)
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -164,11 +190,12 @@ def _run(
     secret_keys: tuple[str, ...] = (),
     subscription: str = SUBSCRIPTION,
     tenant: str = TENANT,
+    previous_outputs: Optional[dict[str, Any]] = None,
 ) -> EstateRun:
     # Pulumi's test mode runs on the thread's current event loop; another test's
     # asyncio.run() leaves none behind, so give each run a fresh one.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    mocks = EstateMocks(subscription, tenant)
+    mocks = EstateMocks(subscription, tenant, previous_outputs)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per run
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, organization="organization")
@@ -184,12 +211,13 @@ def _run(
         return pulumi.Output.all(**outputs).apply(resolved.update) if outputs else None
 
     go()
-    return EstateRun(monitor.recorded, resolved, mocks.invokes)
+    return EstateRun(monitor.recorded, resolved, mocks.invokes, mocks.stack_references)
 
 
 @pytest.fixture
 def run_estate() -> Callable[..., EstateRun]:
-    """``run_estate(config_dict, stack="dev", secret_keys=(), subscription=..., tenant=...)``: build the estate via infra under mocks."""
+    """``run_estate(config_dict, stack="dev", secret_keys=(), subscription=..., tenant=..., previous_outputs=...)``:
+    build the estate via infra under mocks (``previous_outputs``: the last deployment's, default none)."""
 
     def run(
         config: dict[str, Any] | None = None,
@@ -199,6 +227,7 @@ def run_estate() -> Callable[..., EstateRun]:
         secret_keys: tuple[str, ...] = (),
         subscription: str = SUBSCRIPTION,
         tenant: str = TENANT,
+        previous_outputs: Optional[dict[str, Any]] = None,
     ) -> EstateRun:
         from infra.config import load
         from infra.estate import build_estate
@@ -211,6 +240,7 @@ def run_estate() -> Callable[..., EstateRun]:
             secret_keys=secret_keys,
             subscription=subscription,
             tenant=tenant,
+            previous_outputs=previous_outputs,
         )
 
     return run

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra import regions
-from infra.config import KEYS, ConfigError, default_suffix, parse
+from infra.config import KEYS, LAB_TAG, ConfigError, check_topology_change, default_suffix, parse, previous_topology
 from infra.naming import names_for, openai_endpoint
 
 TUNED = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
@@ -34,6 +34,22 @@ def test_defaults_are_the_2026_lab() -> None:
     assert cfg.public_network_access == "Enabled"
     assert cfg.key_vault_purge_protection is False
     assert cfg.operator_principal_id is None
+    # The lab as specified (hub) unless the stack picks the 2026 lab (foundry).
+    assert (cfg.topology, cfg.allow_topology_change) == ("hub", False)
+    # Pinned: Azure never moves the base deployment past baseModelVersion.
+    assert cfg.version_upgrade_option == "NoAutoUpgrade"
+
+
+def test_topology_and_version_upgrade_option_spellings() -> None:
+    cfg = parse({"topology": "Foundry", "versionUpgradeOption": "oncecurrentversionexpired", "allowTopologyChange": "true"})
+    assert (cfg.topology, cfg.version_upgrade_option, cfg.allow_topology_change) == ("foundry", "OnceCurrentVersionExpired", True)
+    assert parse({"versionUpgradeOption": "OnceNewDefaultVersionAvailable"}).version_upgrade_option == "OnceNewDefaultVersionAvailable"
+
+
+def test_tags_are_defined_once_for_every_resource() -> None:
+    assert LAB_TAG == "fine-tune-a-language-model"
+    assert parse({}, stack="prod").tags == {"project": "foundry-finetune", "stack": "prod", "lab": "fine-tune-a-language-model"}
+    assert parse({"topology": "foundry"}).tags == parse({}).tags
 
 
 def test_seed_values_reach_the_base_deployment() -> None:
@@ -182,6 +198,9 @@ def test_unknown_key_suggests_the_right_one() -> None:
         ({"keyVaultPurgeProtection": "yes"}, "keyVaultPurgeProtection", "expected true or false"),
         ({"allowUnlistedRegion": "1"}, "allowUnlistedRegion", "expected true or false"),
         ({"location": ""}, "location", "is empty"),
+        ({"topology": "classic"}, "topology", "allowed values: hub, foundry"),
+        ({"versionUpgradeOption": "Auto"}, "versionUpgradeOption", "allowed values: NoAutoUpgrade, OnceCurrentVersionExpired, OnceNewDefaultVersionAvailable"),
+        ({"allowTopologyChange": "yes"}, "allowTopologyChange", "expected true or false"),
     ],
 )
 def test_each_bad_value_names_key_value_and_allowed(values: dict[str, object], key: str, expected: str) -> None:
@@ -352,3 +371,65 @@ def test_default_names_are_pinned() -> None:
     n = names_for(cfg)
     assert (n.storage_account, n.key_vault, n.ai_services) == ("stftlab8f2de4", "kv-ftlab-8f2de4", "ais-ftlab-8f2de4")
     assert (n.hub, n.project, n.resource_group) == ("hub-ftlab-8f2de4", "proj-ftlab-8f2de4", "rg-ftlab-dev")
+
+
+def test_previous_topology_reads_the_last_deployment() -> None:
+    assert previous_topology(None) is None  # never deployed: a first `up`
+    assert previous_topology({}) is None  # destroyed: no outputs left
+    assert previous_topology({"topology": "foundry", "hub_name": None}) == "foundry"
+    assert previous_topology({"topology": "hub", "hub_name": "hub-ftlab-abcd"}) == "hub"
+    # Deployed before the topology output existed: it exported hub_name, so it was a hub.
+    assert previous_topology({"hub_name": "hub-ftlab-abcd", "project_name": "proj-ftlab-abcd"}) == "hub"
+    assert previous_topology({"topology": "bogus"}) is None
+
+
+def test_a_topology_switch_is_refused_unless_confirmed() -> None:
+    foundry = parse({"topology": "foundry"})
+    assert check_topology_change(foundry, None) is None
+    assert check_topology_change(foundry, "foundry") is None
+    with pytest.raises(ConfigError) as info:
+        check_topology_change(foundry, "hub")
+    assert info.value.key == "topology"
+    assert str(info.value) == (
+        "config foundry-finetune:topology = 'foundry': the stack's last deployment has topology hub; switching to "
+        "foundry deletes the hub, its project workspace, the AI Services connection, the storage account, the key "
+        "vault and their role assignments, and creates a Foundry project on the AI Services account (the AI Services "
+        "account and its model deployments stay). Fix: pulumi config set topology hub to keep the deployed topology, "
+        "or pulumi config set allowTopologyChange true to confirm the switch"
+    )
+    with pytest.raises(ConfigError) as info:
+        check_topology_change(parse({}), "foundry")
+    assert "switching to hub deletes the Foundry project and its role assignments" in str(info.value)
+    assert "pulumi config set topology foundry" in str(info.value)
+    confirmed = parse({"topology": "foundry", "allowTopologyChange": "true"})
+    note = check_topology_change(confirmed, "hub")
+    assert note is not None and note.startswith("topology changes from hub to foundry (allowTopologyChange is set)")
+    assert note.endswith("afterwards run `pulumi config rm allowTopologyChange`")
+
+
+def test_documented_quotas_are_the_contracts(repo_root: Path) -> None:
+    """Microsoft's figures today (10 tuned deployments; 3 running Standard/Global jobs, 5 Developer; 20 queued)."""
+    from jobs import contract
+
+    assert contract.MAX_FINE_TUNED_DEPLOYMENTS == 10
+    assert contract.MAX_RUNNING_TRAINING_JOBS == {"Standard": 3, "GlobalStandard": 3, "Developer": 5}
+    assert set(contract.MAX_RUNNING_TRAINING_JOBS) == set(contract.TRAINING_TYPE_NAMES)
+    assert contract.MAX_QUEUED_TRAINING_JOBS == 20
+    docs = (repo_root / "docs" / "infrastructure.md").read_text()
+    assert contract.QUOTA_SOURCE in docs
+    assert f"| Fine-tuned model deployments | {contract.MAX_FINE_TUNED_DEPLOYMENTS} |" in docs
+    assert "| Simultaneously running training jobs | Standard and Global training: 3; Developer training: 5 |" in docs
+    assert f"| Queued training jobs | {contract.MAX_QUEUED_TRAINING_JOBS} |" in docs
+    readme = (repo_root / "README.md").read_text()
+    assert "like one per Azure resource" not in readme  # the old figure (one running job per resource)
+
+
+def test_replace_note_names_the_deployment_and_both_models() -> None:
+    from jobs import contract
+
+    note = contract.replace_note("gpt-4.1-ft-travel", "gpt-4.1-2025-04-14.ft-aaa-ft-travel", "gpt-4.1-2025-04-14.ft-bbb-ft-travel")
+    assert note == (
+        "note: the deployment gpt-4.1-ft-travel already serves gpt-4.1-2025-04-14.ft-aaa-ft-travel; Azure cannot change "
+        "the model of a deployment, so the next `pulumi up` deletes it and then creates it again with "
+        "gpt-4.1-2025-04-14.ft-bbb-ft-travel (the name stays, the old model stops answering at once)"
+    )

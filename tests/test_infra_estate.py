@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import subprocess
 import sys
 import uuid
@@ -12,7 +14,7 @@ from typing import Any, Callable
 import pytest
 
 from infra.config import ConfigError
-from tests.fixtures_pulumi import SUBSCRIPTION, TENANT, EstateRun, _run, principal_of
+from tests.fixtures_pulumi import SUBSCRIPTION, TENANT, EstateRun, _run, principal_of, project_principal_of
 
 RG = "azure-native:resources:ResourceGroup"
 STORAGE = "azure-native:storage:StorageAccount"
@@ -22,10 +24,14 @@ DEPLOYMENT = "azure-native:cognitiveservices:Deployment"
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 CONNECTION = "azure-native:machinelearningservices:WorkspaceConnection"
 ROLE = "azure-native:authorization:RoleAssignment"
+PROJECT = "azure-native:cognitiveservices:Project"
 
 BLOB_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
 AI_DEVELOPER = "64702f94-c441-49e6-a78b-ef80e0188fee"
+AI_USER = "53ca6127-db72-4b80-b1b0-d745d6d5456d"
+TAGS = {"project": "foundry-finetune", "stack": "dev", "lab": "fine-tune-a-language-model"}
+FOUNDRY = {"topology": "foundry"}
 
 TUNED = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
 OPERATOR = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -45,8 +51,8 @@ def workspace(run: EstateRun, kind: str) -> Any:
 
 def test_default_estate_declares_the_lab(run_estate: Run) -> None:
     run = run_estate({})
-    counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT)}
-    assert counts == {RG: 1, STORAGE: 1, VAULT: 1, ACCOUNT: 1, WORKSPACE: 2, CONNECTION: 1, ROLE: 1, DEPLOYMENT: 1}
+    counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT, PROJECT)}
+    assert counts == {RG: 1, STORAGE: 1, VAULT: 1, ACCOUNT: 1, WORKSPACE: 2, CONNECTION: 1, ROLE: 1, DEPLOYMENT: 1, PROJECT: 0}
     rg = run.one(RG)
     # One resource group holds everything, in the configured region (role
     # assignments live on their scope, checked below).
@@ -87,12 +93,20 @@ def test_ai_services_account(run_estate: Run) -> None:
     assert props["publicNetworkAccess"] == "Enabled"
     assert props["customSubDomainName"] == acct["accountName"]
     assert props["customSubDomainName"].startswith("ais-ftlab-")
+    # Only the Foundry resource (topology foundry) holds projects.
+    assert "allowProjectManagement" not in props
 
 
 def test_public_network_access_is_configurable(run_estate: Run) -> None:
     run = run_estate({"publicNetworkAccess": "Disabled"})
     assert run.one(ACCOUNT).inputs["properties"]["publicNetworkAccess"] == "Disabled"
     assert {w.inputs["publicNetworkAccess"] for w in run.of_type(WORKSPACE)} == {"Disabled"}
+    # As Pulumi.yaml says: every resource that has the setting, storage included.
+    assert run.one(VAULT).inputs["properties"]["publicNetworkAccess"] == "Disabled"
+    assert run.one(STORAGE).inputs["publicNetworkAccess"] == "Disabled"
+    default = run_estate({})
+    assert default.one(STORAGE).inputs["publicNetworkAccess"] == "Enabled"
+    assert default.one(VAULT).inputs["properties"]["publicNetworkAccess"] == "Enabled"
 
 
 def test_subdomain_is_unique_per_stack(run_estate: Run) -> None:
@@ -259,6 +273,9 @@ def test_stack_outputs_exactly(run_estate: Run) -> None:
         "fine_tuned_deployment": "gpt-4.1-ft-travel",
         "fine_tuned_deployment_sku": "DeveloperTier",
         "ai_services_principal_id": principal_of(account["accountName"]),
+        "topology": "hub",
+        "project_endpoint": None,
+        "key_vault_name": run.one(VAULT).inputs["vaultName"],
     }
 
 
@@ -267,10 +284,11 @@ def test_outputs_are_the_stack_contract(run_estate: Run) -> None:
     from jobs import contract
 
     assert tuple(run_estate({}).outputs) == contract.OUTPUTS
+    assert tuple(run_estate(FOUNDRY).outputs) == contract.OUTPUTS
     assert contract.OUTPUTS == (
         "resource_group", "location", "ai_services_name", "ai_services_endpoint", "hub_name", "project_name",
         "base_deployment", "base_model", "fine_tune_model", "fine_tuned_deployment", "fine_tuned_deployment_sku",
-        "ai_services_principal_id",
+        "ai_services_principal_id", "topology", "project_endpoint", "key_vault_name",
     )
 
 
@@ -303,6 +321,9 @@ def test_real_main_program_runs_under_mocks(run_main: Run) -> None:
         "fine_tuned_deployment",
         "fine_tuned_deployment_sku",
         "ai_services_principal_id",
+        "topology",
+        "project_endpoint",
+        "key_vault_name",
     }
     assert run.outputs["fine_tuned_deployment"] == "gpt-4.1-ft-travel"
     assert len(run.of_type(DEPLOYMENT)) == 2
@@ -312,17 +333,20 @@ def test_real_main_program_runs_under_mocks(run_main: Run) -> None:
 # one "error:" line; anything else as "Program failed with an unhandled exception"
 # plus the traceback.
 _HOST = """
-import json, runpy, sys, traceback
+import json, logging, os, runpy, sys, traceback
 sys.path.insert(0, sys.argv[1])
 import pulumi
 from tests.fixtures_pulumi import EstateMocks, PROJECT
-pulumi.runtime.set_mocks(EstateMocks(), project=PROJECT, stack="dev", preview=True)
+# As pulumi-language-python-exec does: no asyncio logs about unobserved failed futures.
+logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+previous = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None
+pulumi.runtime.set_mocks(EstateMocks(previous_outputs=previous), project=PROJECT, stack="dev", preview=True)
 pulumi.runtime.set_all_config({PROJECT + ":" + k: v for k, v in json.loads(sys.argv[2]).items()})
 try:
     pulumi.runtime.test(lambda: runpy.run_path(sys.argv[1] + "/__main__.py", run_name="__main__"))()
 except pulumi.RunError as e:
-    print("error: " + str(e), file=sys.stderr)
-    sys.exit(1)
+    print("error: " + str(e), file=sys.stderr, flush=True)
+    os._exit(1)  # the host exits here; no interpreter teardown of the mocks' event loops
 except Exception:
     print("error: Program failed with an unhandled exception:\\n" + traceback.format_exc(), file=sys.stderr)
     sys.exit(32)
@@ -330,9 +354,10 @@ print("ok")
 """
 
 
-def _host(repo_root: Path, config: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _host(repo_root: Path, config: dict[str, str], previous_outputs: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+    extra = [json.dumps(previous_outputs)] if previous_outputs is not None else []
     return subprocess.run(
-        [sys.executable, "-c", _HOST, str(repo_root), json.dumps(config)],
+        [sys.executable, "-c", _HOST, str(repo_root), json.dumps(config), *extra],
         capture_output=True,
         text=True,
         timeout=120,
@@ -347,6 +372,16 @@ def test_bad_config_in_preview_is_one_clean_message(repo_root: Path) -> None:
     assert proc.stderr.strip() == (
         "error: config foundry-finetune:baseDeploymentSku = 'Premium': allowed values: Standard, GlobalStandard, "
         "DataZoneStandard. Fix: pulumi config set baseDeploymentSku Standard"
+    )
+
+
+def test_a_refused_topology_switch_in_preview_is_one_clean_message(repo_root: Path) -> None:
+    proc = _host(repo_root, {"topology": "foundry"}, {"topology": "hub", "hub_name": "hub-ftlab-abcd"})
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: config foundry-finetune:topology = 'foundry': the stack's last deployment has topology hub;"
     )
 
 
@@ -468,3 +503,256 @@ def test_bad_config_fails_before_the_invoke_and_any_resource() -> None:
     run = _run({"namePrefix": "Bad_Prefix"}, program, stack="dev", preview=True)
     assert [e.key for e in caught] == ["namePrefix"]
     assert run.invokes == [] and run.resources == []
+
+
+# --------------------------------------------------------------------------- topology foundry (the 2026 lab)
+
+
+def test_foundry_estate_declares_the_2026_lab(run_estate: Run) -> None:
+    run = run_estate(FOUNDRY)
+    counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT, PROJECT)}
+    # No hub: no storage account, key vault, ML workspaces or connection.
+    assert counts == {RG: 1, STORAGE: 0, VAULT: 0, ACCOUNT: 1, WORKSPACE: 0, CONNECTION: 0, ROLE: 1, DEPLOYMENT: 1, PROJECT: 1}
+    rg = run.one(RG)
+    for r in run.resources:
+        if r.custom and r.type not in (RG, ROLE):
+            assert r.inputs["resourceGroupName"] == rg.inputs["resourceGroupName"], r.name
+            if "location" in r.inputs:
+                assert r.inputs["location"] == "swedencentral", r.name
+
+
+def test_foundry_account_is_a_foundry_resource(run_estate: Run) -> None:
+    acct = run_estate(FOUNDRY).one(ACCOUNT).inputs
+    assert acct["kind"] == "AIServices"
+    assert acct["sku"] == {"name": "S0"}
+    assert acct["identity"] == {"type": "SystemAssigned"}
+    props = acct["properties"]
+    assert props["allowProjectManagement"] is True
+    assert props["customSubDomainName"] == acct["accountName"]
+    assert props["disableLocalAuth"] is True
+    assert props["publicNetworkAccess"] == "Enabled"
+    assert run_estate({**FOUNDRY, "publicNetworkAccess": "Disabled"}).one(ACCOUNT).inputs["properties"]["publicNetworkAccess"] == "Disabled"
+
+
+def test_foundry_project_is_a_child_of_the_account(run_estate: Run) -> None:
+    run = run_estate(FOUNDRY)
+    account, project = run.one(ACCOUNT), run.one(PROJECT)
+    inputs = project.inputs
+    assert inputs["accountName"] == account.inputs["accountName"]
+    assert inputs["projectName"].startswith("proj-ftlab-")
+    assert inputs["location"] == "swedencentral"
+    assert inputs["identity"] == {"type": "SystemAssigned"}
+    assert inputs["properties"]["displayName"] == "ftlab fine-tuning project (dev)"
+    assert project.id == f"{account.id}/projects/{inputs['projectName']}"
+    assert account.urn in project.dependencies
+    components = {r.urn: r.type for r in run.resources if not r.custom}
+    assert components[project.parent] == "foundry-finetune:infra:FoundryProject"
+
+
+def test_foundry_roles_azure_ai_user_for_project_and_operator(run_estate: Run) -> None:
+    run = run_estate({**FOUNDRY, "operatorPrincipalId": OPERATOR})
+    account, project = run.one(ACCOUNT), run.one(PROJECT)
+    roles = {(r.inputs["roleDefinitionId"], r.inputs["principalId"]): r for r in run.of_type(ROLE)}
+    project_identity = project_principal_of(project.inputs["projectName"])
+    assert set(roles) == {
+        (role_def(AI_USER), project_identity),
+        (role_def(AI_USER), OPERATOR),
+        (role_def(OPENAI_CONTRIBUTOR), OPERATOR),
+    }
+    for (_, principal), r in roles.items():
+        assert r.inputs["scope"] == account.id  # the Foundry resource, never wider
+        assert r.inputs["principalType"] == ("ServicePrincipal" if principal == project_identity else "User")
+        assert str(uuid.UUID(r.inputs["roleAssignmentName"])) == r.inputs["roleAssignmentName"]
+    assert project.urn in roles[(role_def(AI_USER), project_identity)].dependencies
+    assert len({r.inputs["roleAssignmentName"] for r in roles.values()}) == 3
+    # Without an operator: only the project's identity.
+    alone = run_estate(FOUNDRY)
+    assert [(r.inputs["roleDefinitionId"], r.inputs["principalType"]) for r in alone.of_type(ROLE)] == [
+        (role_def(AI_USER), "ServicePrincipal")
+    ]
+    group = run_estate({**FOUNDRY, "operatorPrincipalId": OPERATOR, "operatorPrincipalType": "Group"})
+    assert {r.inputs["principalType"] for r in group.of_type(ROLE) if r.inputs["principalId"] == OPERATOR} == {"Group"}
+
+
+def test_operator_openai_contributor_keeps_its_urn_across_topologies(run_estate: Run) -> None:
+    # The same logical name, scope and principal in both: a switch leaves it alone.
+    hub = run_estate({"operatorPrincipalId": OPERATOR}).named("roles-operator-openai-contributor")
+    foundry = run_estate({**FOUNDRY, "operatorPrincipalId": OPERATOR}).named("roles-operator-openai-contributor")
+    assert (hub.urn, hub.inputs) == (foundry.urn, foundry.inputs)
+
+
+def test_foundry_every_resource_belongs_to_a_component(run_estate: Run) -> None:
+    run = run_estate({**FOUNDRY, "fineTunedModel": TUNED, "operatorPrincipalId": OPERATOR})
+    components = {r.urn: r.type for r in run.resources if not r.custom}
+    assert set(components.values()) == {
+        f"foundry-finetune:infra:{n}" for n in ("AiServices", "FoundryProject", "RoleAssignments", "ModelDeployments")
+    }
+    expected_parent = {ACCOUNT: "AiServices", PROJECT: "FoundryProject", ROLE: "RoleAssignments", DEPLOYMENT: "ModelDeployments"}
+    for r in run.resources:
+        if r.custom and r.type != RG:
+            assert components[r.parent] == f"foundry-finetune:infra:{expected_parent[r.type]}", r.name
+    account = run.one(ACCOUNT)
+    deployments = {d.inputs["deploymentName"]: d for d in run.of_type(DEPLOYMENT)}
+    for d in deployments.values():
+        assert account.urn in d.dependencies
+        assert d.inputs["accountName"] == account.inputs["accountName"]
+    assert deployments["gpt-4.1"].urn in deployments["gpt-4.1-ft-travel"].dependencies
+
+
+def test_foundry_stack_outputs_exactly(run_estate: Run) -> None:
+    run = run_estate({**FOUNDRY, "fineTunedModel": TUNED})
+    account, project = run.one(ACCOUNT).inputs, run.one(PROJECT).inputs
+    sub = account["properties"]["customSubDomainName"]
+    assert run.outputs == {
+        "resource_group": run.one(RG).inputs["resourceGroupName"],
+        "location": "swedencentral",
+        "ai_services_name": account["accountName"],
+        # The runner keeps working against the account's OpenAI endpoint.
+        "ai_services_endpoint": f"https://{sub}.openai.azure.com/",
+        "hub_name": None,
+        "project_name": project["projectName"],
+        "base_deployment": "gpt-4.1",
+        "base_model": "gpt-4.1-2025-04-14",
+        "fine_tune_model": "gpt-4.1-2025-04-14",
+        "fine_tuned_deployment": "gpt-4.1-ft-travel",
+        "fine_tuned_deployment_sku": "DeveloperTier",
+        "ai_services_principal_id": principal_of(account["accountName"]),
+        "topology": "foundry",
+        "project_endpoint": f"https://{sub}.services.ai.azure.com/api/projects/{project['projectName']}",
+        "key_vault_name": None,
+    }
+
+
+def test_real_main_program_runs_the_foundry_topology(run_main: Run) -> None:
+    run = run_main({**FOUNDRY, "fineTunedModel": TUNED})
+    assert run.outputs["topology"] == "foundry"
+    assert len(run.of_type(PROJECT)) == 1 and run.of_type(WORKSPACE) == []
+
+
+# --------------------------------------------------------------------------- defects a real subscription would hit
+
+
+@pytest.mark.parametrize("topology", ["hub", "foundry"])
+def test_a_model_change_replaces_the_deployment_deleting_it_first(run_estate: Run, topology: str) -> None:
+    """Azure refuses an in-place model change (CannotChangeDeploymentModel); the name is reused."""
+    run = run_estate({"topology": topology, "fineTunedModel": TUNED})
+    deployments = run.of_type(DEPLOYMENT)
+    assert len(deployments) == 2
+    for d in deployments:
+        assert d.replace_on_changes == ["properties.model.name", "properties.model.format"], d.name
+        assert d.delete_before_replace is True, d.name
+    # Other resources keep Pulumi's defaults.
+    assert all(not r.replace_on_changes and not r.delete_before_replace for r in run.resources if r.type != DEPLOYMENT)
+
+
+@pytest.mark.parametrize("topology", ["hub", "foundry"])
+def test_the_base_deployment_stays_on_its_pinned_version(run_estate: Run, topology: str) -> None:
+    run = run_estate({"topology": topology, "fineTunedModel": TUNED})
+    deployments = {d.inputs["deploymentName"]: d.inputs for d in run.of_type(DEPLOYMENT)}
+    assert deployments["gpt-4.1"]["properties"]["versionUpgradeOption"] == "NoAutoUpgrade"
+    # A fine-tuned model has one version ("1"): nothing to upgrade to, left unset as in Microsoft's examples.
+    assert "versionUpgradeOption" not in deployments["gpt-4.1-ft-travel"]["properties"]
+    chosen = run_estate({"topology": topology, "versionUpgradeOption": "OnceCurrentVersionExpired"})
+    assert chosen.one(DEPLOYMENT).inputs["properties"]["versionUpgradeOption"] == "OnceCurrentVersionExpired"
+
+
+# Azure resources without tags in ARM: role assignments and workspace connections.
+_UNTAGGED = {ROLE, CONNECTION}
+
+
+@pytest.mark.parametrize("topology", ["hub", "foundry"])
+def test_every_taggable_resource_has_the_project_tags(run_estate: Run, topology: str) -> None:
+    run = run_estate({"topology": topology, "fineTunedModel": TUNED, "operatorPrincipalId": OPERATOR})
+    tagged = [r for r in run.resources if r.custom and r.type not in _UNTAGGED]
+    assert {r.type for r in tagged} >= {RG, ACCOUNT, DEPLOYMENT}
+    for r in tagged:
+        assert r.inputs["tags"] == TAGS, r.name
+    assert {r.type for r in run.resources if r.custom} - {r.type for r in tagged} <= _UNTAGGED
+
+
+def test_key_vault_retention_is_what_the_purge_notes_say(run_estate: Run) -> None:
+    from jobs import softdelete
+
+    assert run_estate({}).one(VAULT).inputs["properties"]["softDeleteRetentionInDays"] == softdelete.KEY_VAULT_RETENTION_DAYS == 7
+
+
+# --------------------------------------------------------------------------- topology switch guard
+
+HUB_DEPLOYED = {"topology": "hub", "hub_name": "hub-ftlab-abcd", "project_name": "proj-ftlab-abcd"}
+
+
+def test_the_guard_reads_the_stacks_own_last_deployment(run_estate: Run) -> None:
+    run = run_estate({}, stack="dev")
+    assert run.stack_references == ["organization/foundry-finetune/dev"]
+    assert run_estate({}, stack="prod").stack_references == ["organization/foundry-finetune/prod"]
+
+
+@pytest.mark.parametrize("topology", ["hub", "foundry"])
+def test_a_first_up_of_a_new_stack_passes(run_estate: Run, topology: str) -> None:
+    run = run_estate({"topology": topology}, previous_outputs=None)
+    assert run.outputs["topology"] == topology
+    assert run_estate({"topology": topology}, previous_outputs={}).outputs["topology"] == topology  # destroyed
+
+
+def test_the_same_topology_again_passes(run_estate: Run) -> None:
+    assert run_estate({}, previous_outputs=HUB_DEPLOYED).outputs["topology"] == "hub"
+    foundry_deployed = {"topology": "foundry", "project_name": "proj-ftlab-abcd"}
+    assert run_estate(FOUNDRY, previous_outputs=foundry_deployed).outputs["topology"] == "foundry"
+
+
+def _refused(config: dict[str, Any], previous: dict[str, Any]) -> tuple[ConfigError, list[Any]]:
+    from infra.config import load
+    from infra.estate import build_estate
+    from tests import fixtures_pulumi
+
+    monitors: list[fixtures_pulumi.RecordingMonitor] = []
+    original = fixtures_pulumi.RecordingMonitor.__init__
+
+    def keep(self: fixtures_pulumi.RecordingMonitor, mocks: Any) -> None:
+        original(self, mocks)
+        monitors.append(self)
+
+    fixtures_pulumi.RecordingMonitor.__init__ = keep  # type: ignore[method-assign]
+    # The resources waiting on the refused guard fail too; like Pulumi's language host,
+    # keep asyncio quiet about those unobserved futures.
+    asyncio_log = logging.getLogger("asyncio")
+    level = asyncio_log.level
+    asyncio_log.setLevel(logging.CRITICAL)
+    try:
+        with pytest.raises(ConfigError) as info:
+            _run(config, lambda: build_estate(load()).outputs, stack="dev", preview=True, previous_outputs=previous)
+        gc.collect()
+    finally:
+        fixtures_pulumi.RecordingMonitor.__init__ = original  # type: ignore[method-assign]
+        asyncio_log.setLevel(level)
+    return info.value, [r for r in monitors[-1].recorded if r.custom]
+
+
+@pytest.mark.parametrize(
+    ("config", "previous", "deployed"),
+    [
+        (FOUNDRY, HUB_DEPLOYED, "hub"),
+        ({}, {"topology": "foundry", "project_name": "proj-ftlab-abcd"}, "foundry"),
+        # A hub stack deployed before the topology output existed.
+        (FOUNDRY, {"hub_name": "hub-ftlab-abcd", "project_name": "proj-ftlab-abcd"}, "hub"),
+    ],
+)
+def test_switching_a_deployed_stack_is_refused_and_declares_nothing(
+    config: dict[str, Any], previous: dict[str, Any], deployed: str
+) -> None:
+    err, declared = _refused(config, previous)
+    assert err.key == "topology"
+    assert f"the stack's last deployment has topology {deployed}" in str(err)
+    assert str(err).endswith(
+        f"Fix: pulumi config set topology {deployed} to keep the deployed topology, "
+        "or pulumi config set allowTopologyChange true to confirm the switch"
+    )
+    # Every resource waits for the resource group, whose name waits for the guard.
+    assert declared == []
+
+
+def test_a_confirmed_switch_goes_ahead_with_a_warning(run_estate: Run, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING")
+    run = run_estate({**FOUNDRY, "allowTopologyChange": True}, previous_outputs=HUB_DEPLOYED)
+    assert run.outputs["topology"] == "foundry" and len(run.of_type(PROJECT)) == 1
+    assert any("topology changes from hub to foundry (allowTopologyChange is set)" in r.getMessage() for r in caplog.records)
