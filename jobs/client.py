@@ -47,6 +47,17 @@ T = TypeVar("T")
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
+# A Foundry project endpoint (https://<account>.services.ai.azure.com/api/projects/<project>, the `foundry`
+# topology's project_endpoint output) serves the v1 API under /openai/v1/ (what azure-ai-projects'
+# get_openai_client() uses) and takes tokens for this audience (Microsoft Learn's Foundry quickstarts:
+# `az account get-access-token --scope https://ai.azure.com/.default`).
+FOUNDRY_TOKEN_SCOPE = "https://ai.azure.com/.default"
+PROJECT_PATH = "/api/projects/"
+
+
+def token_scope(url: str) -> str:
+    """The Entra token audience of an endpoint: Foundry's for a project endpoint, Cognitive Services' else."""
+    return FOUNDRY_TOKEN_SCOPE if PROJECT_PATH in url else TOKEN_SCOPE
 API_SHAPES = ("dated", "v1")
 _API_VERSION_RE = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 
@@ -170,6 +181,11 @@ def connect(target: "Target", *, env: Env, stack: str, outputs: Callable[[], "St
         if url.endswith(tail):
             url = url[: -len(tail)]
 
+    if PROJECT_PATH in url and shape != "v1":
+        raise UsageError(
+            f"endpoint {url} ({source}) is a Foundry project endpoint, which serves only the v1 API",
+            hint="pass --api v1 (or set FTJOBS_API=v1), or use the account's endpoint "
+            "(https://<account>.openai.azure.com, the stack's ai_services_endpoint) with the dated API")
     version = None
     if shape == "dated":
         version = (target.api_version or env.text(settings.API_VERSION) or DEFAULT_API_VERSION).strip()
@@ -196,7 +212,7 @@ def build_client(shape: str, url: str, version: str | None, cred: Credential, ti
     def token_provider() -> Callable[[], str]:
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
-        provider: Callable[[], str] = get_bearer_token_provider(DefaultAzureCredential(), TOKEN_SCOPE)
+        provider: Callable[[], str] = get_bearer_token_provider(DefaultAzureCredential(), token_scope(url))
         return provider
 
     if shape == "dated":

@@ -84,8 +84,9 @@ def training_type_name(value: str) -> str | None:
 # tuned deployment already serves a model. Azure refuses an in-place model change
 # (CannotChangeDeploymentModel), so infra replaces the deployment, deleting the
 # old one first because the name is reused (infra/components.py ModelDeployments).
+# `promote` prints it after "note: ".
 REPLACE_NOTE = (
-    "note: the deployment {deployment} already serves {old_model}; Azure cannot change the model of a "
+    "the deployment {deployment} already serves {old_model}; Azure cannot change the model of a "
     "deployment, so the next `pulumi up` deletes it and then creates it again with {new_model} "
     "(the name stays, the old model stops answering at once)"
 )

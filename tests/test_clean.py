@@ -214,3 +214,25 @@ def test_after_clean_models_status_and_metrics_no_longer_default_to_the_deleted_
         proc = jobs_cli(command, env)
         assert proc.returncode == 2, (command, proc.stderr)
         assert "has no job in its run state" in proc.stderr and "HTTP 404" not in proc.stderr, proc.stderr
+
+
+def test_clean_prints_the_purge_commands_for_what_destroy_leaves_soft_deleted(finished_job: FinishedJob,
+                                                                              tmp_path: Path) -> None:
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")
+    fake.set_outputs({"resource_group": "rg-ftlab-dev", "location": "swedencentral", "topology": "hub",
+                      "ai_services_name": "ais-ftlab-abc123", "hub_name": "hub-ftlab-abc123",
+                      "project_name": "proj-ftlab-abc123", "key_vault_name": "kv-ftlab-abc123"})
+    seed_state(tmp_path / "state", fj)
+    proc = jobs_cli(["clean", "--yes"], stack_env(fj.url, tmp_path / "state", pulumi=fake))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    before = out.index("before `pulumi destroy`")
+    after = out.index("after `pulumi destroy`")
+    assert before < out.index("az ml workspace delete --name proj-ftlab-abc123 --resource-group rg-ftlab-dev "
+                              "--permanently-delete --yes") < after
+    assert out.index("az ml workspace delete --name proj-ftlab") < out.index("az ml workspace delete --name hub-ftlab")
+    assert after < out.index("az keyvault purge --name kv-ftlab-abc123 --location swedencentral")
+    assert after < out.index("az cognitiveservices account purge --name ais-ftlab-abc123 --resource-group "
+                             "rg-ftlab-dev --location swedencentral")
+    assert "soft-deleted for 14 days" in out and "soft-deleted for 48 hours" in out

@@ -282,3 +282,32 @@ def test_refusal_after_an_answer_is_a_restart_and_gets_the_full_policy(monkeypat
     assert conn.call(lambda: "answer") == "answer" and conn.reached
     errors[:] = [_refused() for _ in range(5)]
     assert conn.call(flaky, what="get job") == "ok"  # the service restarting: retried past 3
+
+
+PROJECT = "https://ais-ftlab-abc123.services.ai.azure.com/api/projects/proj-ftlab-abc123"
+
+
+def test_a_foundry_project_endpoint_takes_the_v1_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = connect(endpoint=PROJECT, api="v1")
+    assert str(conn.client.base_url) == f"{PROJECT}/openai/v1/"
+    assert connect(endpoint=f"{PROJECT}/openai/v1/", api="v1").endpoint == PROJECT
+    with pytest.raises(UsageError) as info:
+        connect(endpoint=PROJECT)  # the dated API is the default
+    assert "Foundry project endpoint" in info.value.message and "--api v1" in (info.value.hint or "")
+
+
+def test_a_project_endpoint_asks_for_a_foundry_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    import azure.identity
+
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    seen: list[tuple[str, ...]] = []
+
+    class FakeCredential:
+        def get_token(self, *scopes: str, **kw: Any) -> Any:
+            seen.append(scopes)
+            return type("Token", (), {"token": "tok", "expires_on": 2**31})()
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", FakeCredential)
+    assert connect(endpoint=PROJECT, api="v1").client._api_key_provider() == "tok"  # what the SDK calls per request
+    assert connect(endpoint="https://a.openai.azure.com", api="v1").client._api_key_provider() == "tok"
+    assert seen == [("https://ai.azure.com/.default",), ("https://cognitiveservices.azure.com/.default",)]

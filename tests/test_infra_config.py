@@ -429,7 +429,7 @@ def test_replace_note_names_the_deployment_and_both_models() -> None:
 
     note = contract.replace_note("gpt-4.1-ft-travel", "gpt-4.1-2025-04-14.ft-aaa-ft-travel", "gpt-4.1-2025-04-14.ft-bbb-ft-travel")
     assert note == (
-        "note: the deployment gpt-4.1-ft-travel already serves gpt-4.1-2025-04-14.ft-aaa-ft-travel; Azure cannot change "
+        "the deployment gpt-4.1-ft-travel already serves gpt-4.1-2025-04-14.ft-aaa-ft-travel; Azure cannot change "
         "the model of a deployment, so the next `pulumi up` deletes it and then creates it again with "
         "gpt-4.1-2025-04-14.ft-bbb-ft-travel (the name stays, the old model stops answering at once)"
     )

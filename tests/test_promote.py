@@ -387,5 +387,6 @@ def test_re_promoting_says_the_old_deployment_is_replaced(fake_pulumi: FakePulum
     newer = MODEL.replace("0123456789abcdef", "fedcba9876543210")
     second = promote_job(job(model=newer, job_id="ftjob-def"), stack="dev")
     assert second.replaced_model == MODEL
-    assert any(f"served {MODEL}" in n and "deletes it and creates it again" in n for n in second.notes)
-    assert f"note: the fine-tuned deployment served {MODEL}" in second.to_text()
+    assert f"note: the deployment gpt-4.1-ft-travel already serves {MODEL}; Azure cannot change the model" in \
+        second.to_text()
+    assert f"deletes it and then creates it again with {newer}" in second.to_text()

@@ -45,6 +45,7 @@ class CleanOutcome:
     manual_commands: list[str] = field(default_factory=list)
     still_deployed: str | None = None  # pulumi missing and fineTunedModel still set: why it is still billed
     next_command: str = ""
+    purge: list[str] = field(default_factory=list)  # what `pulumi destroy` leaves soft-deleted, and its commands
     nothing_to_do: bool = False
     exit_code: int = 0
 
@@ -75,6 +76,7 @@ class CleanOutcome:
         for fail in self.failures:
             lines.append(f"failed: {fail}")
         lines.append(f"next: {self.next_command}   (removes the AI Services account, project and deployments)")
+        lines += self.purge
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -129,6 +131,20 @@ def _still_deployed(session: "Session", promoted: Any) -> str | None:
     else:
         bill = "it may be billed per hour (Standard/GlobalStandard), even when idle, until you remove it"
     return f"{where}; the tuned deployment still exists and {bill}"
+
+
+def soft_deleted(session: "Session") -> list[str]:
+    """What ``pulumi destroy`` leaves soft-deleted for this stack, with the exact purge commands (the stack's
+    outputs name the resources; none when they cannot be read)."""
+    from jobs.softdelete import purge_commands, purge_text
+
+    if session.deployer.stand_in is not None or not session.deployer.available:
+        return []
+    try:
+        outputs = session.deployer.outputs()
+    except JobsError:
+        return []
+    return purge_text(purge_commands(outputs))
 
 
 def clean(session: "Session", *, models: bool = False, yes: bool = False) -> CleanOutcome:
@@ -214,6 +230,7 @@ def clean(session: "Session", *, models: bool = False, yes: bool = False) -> Cle
                                       if alive else None)
 
         session.state.update(change)
+    result.purge = soft_deleted(session)
     if result.failures:
         result.exit_code = int(ExitCode.FAILED)
     return result

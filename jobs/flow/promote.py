@@ -98,13 +98,6 @@ class PromoteOutcome:
         return asdict(self)
 
 
-def replace_note(deployment: str | None, old: str, new: str) -> str:
-    """What happens to a tuned deployment whose model changes (Azure refuses an in-place model change)."""
-    name = f"deployment {deployment!r}" if deployment else "the fine-tuned deployment"
-    return (f"{name} served {old}; Azure cannot change a deployment's model in place, so the next "
-            f"`pulumi up` deletes it and creates it again serving {new} (it is unavailable in between)")
-
-
 def _record(session: "Session", result: PromoteOutcome) -> None:
     entry = {"job_id": result.job_id, "fine_tuned_model": result.fine_tuned_model, "at": int(time.time()),
              "applied": result.applied, "deployment_name": result.deployment_name, "sku": result.sku,
@@ -149,8 +142,11 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
         result.commands_run = [c.command for c in changes]
         old = before.get("fine_tuned_model")
         if before.get("applied") and old and old != model:
+            loaded = deployer.loaded_outputs()
+            name = (deployment_name or before.get("deployment_name") or (loaded and loaded.fine_tuned_deployment)
+                    or contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
             result.replaced_model = str(old)
-            result.notes.append(replace_note(deployment_name or before.get("deployment_name"), str(old), model))
+            result.notes.append(contract.replace_note(str(name), str(old), model))
     else:
         if result.sku:
             result.notes.append(f"deployment SKU {result.sku}, from {sku_source}")
