@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from jobs.errors import JobsError, UsageError
 from jobs.status import FileStatus, JobStatus, normalise, normalise_file
@@ -179,13 +179,43 @@ class Page:
     last_id: str | None
 
 
+# What marks an answer as an emulator stand-in, wherever it is shown: the emulator starts every answer with
+# the label and sends the header (README, "Stand-in answers"). The product only reads them; it never names
+# the emulator otherwise.
+STAND_IN_LABEL = "[emulator stand-in]"
+STAND_IN_HEADER = "x-emulator"
+
+
+def _kept_headers(headers: Any) -> dict[str, str]:
+    """The headers a caller may use: Azure's ``x-ratelimit-*`` (pacing) and the stand-in marker."""
+    return {k.lower(): v for k, v in headers.items()
+            if k.lower().startswith("x-ratelimit") or k.lower() == STAND_IN_HEADER}
+
+
 @dataclass(frozen=True)
 class ChatAnswer:
     text: str
     finish_reason: str | None
     usage: dict[str, Any]
     model: str | None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* and x-emulator, lower-case names
+    id: str | None = None  # the completion's id (chatcmpl-...): tells one answer from a re-sent one
+
+    @property
+    def stand_in(self) -> bool:
+        """An emulator stand-in, not model output (the header says so, or the text carries the label)."""
+        return self.headers.get(STAND_IN_HEADER) == "stand-in" or self.text.lstrip().startswith(STAND_IN_LABEL)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of :meth:`Api.chat_stream`: ``delta`` (more text), ``restart`` (the stream broke off and is
+    sent again: drop the text shown so far; ``note`` says why) or ``done`` (``answer`` is the whole answer)."""
+
+    kind: str
+    text: str = ""
+    note: str | None = None
+    answer: ChatAnswer | None = None
 
 
 # --------------------------------------------------------------------------- the calls
@@ -331,10 +361,12 @@ class Api:
             self._call(self.client.delete, f"/fine_tuning/jobs/{job_id}", cast_to=httpx.Response, what=what)
 
     # ------------------------------------------------------------------ chat
-    def chat(self, deployment: str, messages: Iterable[dict[str, Any]], **params: Any) -> ChatAnswer:
+    def chat(self, deployment: str, messages: Iterable[dict[str, Any]], *,
+             on_wait: Callable[[str, float], None] | None = None, **params: Any) -> ChatAnswer:
+        """One chat completion. ``on_wait`` hears the retry policy's waits (a pacer, ``jobs/compare/pacing.py``)."""
         what = f"chat with {deployment}"
-        raw = self._call(self.client.chat.completions.with_raw_response.create, model=deployment,
-                         messages=list(messages), what=what, **params)
+        raw = self.conn.call(self.client.chat.completions.with_raw_response.create, model=deployment,
+                             messages=list(messages), what=what, on_wait=on_wait, **params)
         data, resp = self._json(what, raw)
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -346,5 +378,88 @@ class Api:
         return ChatAnswer(text=content if isinstance(content, str) else "",
                           finish_reason=_opt_str(first, "finish_reason"),
                           usage=dict(usage) if isinstance(usage, dict) else {},
-                          model=_opt_str(data, "model"),
-                          headers={k.lower(): v for k, v in resp.headers.items() if k.lower().startswith("x-ratelimit")})
+                          model=_opt_str(data, "model"), headers=_kept_headers(resp.headers), id=_opt_str(data, "id"))
+
+    def chat_stream(self, deployment: str, messages: Iterable[dict[str, Any]], **params: Any) -> Iterator[StreamEvent]:
+        """A streamed chat completion, as events (:class:`StreamEvent`).
+
+        Opening the stream goes through the retry policy like every call. A stream that breaks off midway (a
+        dropped connection, or an end without a ``finish_reason``) is sent again, after the policy's backoff,
+        up to its ``max_attempts`` in all; the caller is told with a ``restart`` event. Then it is a
+        :class:`~jobs.errors.JobsError` naming what was received, never a traceback.
+        """
+        import httpx
+        import openai
+
+        from jobs.retry import RetryPolicy
+
+        what = f"stream chat with {deployment}"
+        sent = list(messages)
+        policy = self.conn.policy or RetryPolicy()
+        attempt = 0
+        while True:
+            raw = self._call(self.client.chat.completions.with_raw_response.create, model=deployment,
+                             messages=sent, stream=True, stream_options={"include_usage": True}, what=what,
+                             **params)
+            resp = raw.http_response
+            if "text/event-stream" not in (resp.headers.get("content-type") or "").lower():
+                raise self._not_the_api(what, resp, "not an event stream")
+            reading = _StreamReading()
+            try:
+                for chunk in raw.parse():
+                    piece = reading.add(chunk.model_dump() if hasattr(chunk, "model_dump") else chunk)
+                    if piece:
+                        yield StreamEvent("delta", text=piece)
+                problem = None if reading.finish_reason else "the stream ended without a finish_reason"
+            except (httpx.HTTPError, openai.APIConnectionError) as exc:
+                problem = f"the stream broke off ({type(exc).__name__}: {' '.join(str(exc).split()) or 'no detail'})"
+            if problem is None:
+                yield StreamEvent("done", answer=reading.answer(_kept_headers(resp.headers)))
+                return
+            attempt += 1
+            shown = f"after {len(reading.text())} characters"
+            if attempt >= policy.max_attempts:
+                raise JobsError(f"{what}: {problem} {shown}; gave up after {attempt} attempts",
+                                hint="the service or the network is failing; ask again (the conversation is kept)")
+            wait = policy.backoff(attempt - 1)
+            yield StreamEvent("restart", note=f"{problem} {shown}; sending it again in {wait:.1f} s "
+                                              f"(attempt {attempt + 1}/{policy.max_attempts})")
+            policy.sleep(wait)
+
+
+class _StreamReading:
+    """What the chunks of one stream said so far (the first choice's text, finish reason, usage, model, id)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] = {}
+        self.model: str | None = None
+        self.id: str | None = None
+
+    def add(self, chunk: Any) -> str:
+        if not isinstance(chunk, dict):
+            return ""
+        self.model = self.model or _opt_str(chunk, "model")
+        self.id = self.id or _opt_str(chunk, "id")
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = dict(chunk["usage"])
+        piece = ""
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta")
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(content, str):
+                piece += content
+            self.finish_reason = _opt_str(choice, "finish_reason") or self.finish_reason
+        if piece:
+            self.parts.append(piece)
+        return piece
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def answer(self, headers: dict[str, str]) -> ChatAnswer:
+        return ChatAnswer(text=self.text(), finish_reason=self.finish_reason, usage=self.usage, model=self.model,
+                          headers=headers, id=self.id)

@@ -101,14 +101,16 @@ class Connection:
         what: str | None = None,
         idempotent: bool = True,
         reconcile: Callable[[], T | None] | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
         **kwargs: Any,
     ) -> T:
-        """Run one SDK call with the project's retry policy and error translation."""
+        """Run one SDK call with the project's retry policy and error translation (``on_wait``: see
+        :attr:`jobs.retry.RetryPolicy.on_wait`)."""
         from dataclasses import replace
 
         from jobs.retry import RetryPolicy, call_with_retry
 
-        policy = replace(self.policy or RetryPolicy(), notify=self._notify,
+        policy = replace(self.policy or RetryPolicy(), notify=self._notify, on_wait=on_wait,
                          endpoint=f"{self.endpoint} (from {self.endpoint_source})")
         if self.reached:
             policy.refused_attempts = policy.max_attempts

@@ -9,6 +9,7 @@ documented in the README:
 1     the job failed or was cancelled / the data file is invalid
 2     usage error: bad option, missing file, unknown model, bad setting
 3     refused by a guard (cost limit, not confirmed, lock held, ...)
+4     a ``compare --fail-under CHECK=RATE`` gate failed (the report is written)
 ====  =========================================================
 """
 
@@ -22,6 +23,7 @@ class ExitCode(IntEnum):
     FAILED = 1
     USAGE = 2
     REFUSED = 3
+    GATE = 4  # compare --fail-under: the candidate's pass rate is below the gate
 
 
 class JobsError(Exception):
@@ -35,6 +37,9 @@ class JobsError(Exception):
         self.message = message
         self.hint = hint
         self.status = status  # the HTTP status of a final API error (jobs/retry.py:translate), else None
+        # the API's error code of a final API error, Azure's inner code after a slash
+        # ("content_filter/ResponsibleAIPolicyViolation"), else None
+        self.code: str | None = None
         if exit_code is not None:
             self.exit_code = exit_code
 

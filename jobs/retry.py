@@ -79,6 +79,9 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
     notify: Callable[[str], None] | None = None
+    # told (kind "rate" or "transient", seconds) before each wait: a caller's pacer holds back its other
+    # requests to the same deployment while the server asks for a pause (jobs/compare/pacing.py)
+    on_wait: Callable[[str, float], None] | None = None
     # "https://x.openai.azure.com (from --endpoint)": named when the endpoint cannot be reached
     endpoint: str | None = None
 
@@ -262,6 +265,8 @@ def call_with_retry(
             limit = min(policy.max_attempts, policy.refused_attempts) if never_sent else policy.max_attempts
             msg = f"{label}: {_short(exc)}; retrying in {wait:.1f} s (attempt {attempt + 1}/{limit})"
             (policy.notify or _default_notify)(msg)
+            if policy.on_wait is not None:
+                policy.on_wait(kind, wait)
             policy.sleep(wait)
         except Exception as exc:  # the Entra token provider runs inside the SDK call
             mapped = credential_error(exc, what=label)
@@ -348,6 +353,7 @@ def translate(exc: BaseException, *, what: str = "request") -> JobsError:
     """Turn a final API error into a JobsError naming the fix; its ``status`` is the HTTP status."""
     err = _translate(exc, what=what)
     err.status = _status(exc)
+    err.code = _error_fields(exc)[0] or None
     return err
 
 
