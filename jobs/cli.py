@@ -107,7 +107,7 @@ def cli() -> None:
     """foundry-finetune job runner: validate, upload, fine-tune, watch and promote.
 
     Exit codes: 0 success, 1 job failed/cancelled or data invalid, 2 usage error,
-    3 refused by a guard (cost limit, confirmation, lock).
+    3 refused by a guard (cost limit, confirmation, lock), 4 a compare --fail-under gate failed.
     """
 
 
@@ -357,6 +357,95 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
     DATA defaults to data/travel-train.jsonl. Answers are emulator stand-ins.
     """
     invoke("jobs.commands.rehearse:rehearse", json_mode=json_mode, data=data, keep_dir=keep_dir)
+
+
+# --------------------------------------------------------------------------- runner: evidence
+# compare, grade, chat (docs/compare.md)
+
+
+@cli.command()
+@click.option("--suite", "suites", multiple=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Suite file: chat JSONL, query JSONL, or a YAML/JSON suite (repeatable; default "
+              "data/compare-suite.yaml).")
+@click.option("--base-deployment", default=None, help="Base deployment (default: the stack's base_deployment).")
+@click.option("--tuned-deployment", default=None,
+              help="Fine-tuned deployment (default: the stack's fine_tuned_deployment).")
+@click.option("--system-prompt", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="System message file for base and tuned (default: the lab's).")
+@click.option("--variant", "variants", multiple=True, metavar="NAME[=DEPLOYMENT[:SYSTEM]]",
+              help="A variant (repeatable; replaces the default pair base, tuned): base, tuned, base-no-system, "
+              "base-short, or NAME=DEPLOYMENT[:SYSTEM_FILE|:lab|:short|:none].")
+@click.option("--repeat", type=int, default=3, show_default=True, help="Times each conversation is sent.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Requests in flight at once.")
+@click.option("--judge", default=None, metavar="DEPLOYMENT",
+              help="A third deployment that grades each answer against a rubric (temperature 0, JSON).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder for report.json/.html/.md (default: <run state>/compare/<run id>/).")
+@click.option("--fail-under", "fail_under", multiple=True, metavar="CHECK=RATE",
+              help="Exit 4 when the tuned variant's pass rate of CHECK is below RATE (0-1 or 0%-100%; repeatable).")
+@click.option("--against", default=None, metavar="RUN_ID|REPORT.json", help="Show per-check deltas since that run.")
+@click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN_ID]",
+              help="Finish an interrupted run (default: the latest): only missing or failed rows are sent.")
+@click.option("--list", "list_runs", is_flag=True, help="List earlier runs and exit.")
+@click.option("--temperature", type=float, default=None, help="Sampling temperature sent with every request.")
+@click.option("--max-tokens", type=int, default=None, help="max_tokens sent with every request.")
+@click.option("--seed", type=int, default=None, help="Seed: repeat r sends SEED + r.")
+@click.option("--rate-limit", "rate_limits", multiple=True, metavar="DEPLOYMENT=TPM[/RPM]",
+              help="Pace a deployment to these limits (default: learned from x-ratelimit-* headers).")
+@click.option("--price", "prices", multiple=True, metavar="DEPLOYMENT=IN/OUT",
+              help="USD per 1M input/output tokens, for the report's cost column.")
+@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Training file the style check measures against (default data/travel-train.jsonl).")
+@connection_options
+def compare(json_mode: bool, list_runs: bool, **kwargs: Any) -> None:
+    """Does fine-tuning beat prompting? The same conversations to each variant, every answer checked.
+
+    Writes report.json, report.html and report.md; exit 4 when a --fail-under gate fails.
+    """
+    conn = _conn(kwargs)
+    if list_runs:
+        invoke("jobs.commands.compare:list_runs", json_mode=json_mode, conn=conn)
+        return
+    from jobs.commands.compare import CompareRequest
+
+    request = CompareRequest(**kwargs)
+    invoke("jobs.commands.compare:compare", json_mode=json_mode, conn=conn, request=request)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--system-prompt", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="The system message the answers were written under (default: each line's own, else the lab's).")
+@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Training file the style check measures against (default data/travel-train.jsonl).")
+@json_option
+def grade(path: str, system_prompt: str | None, style_from: str | None, json_mode: bool) -> None:
+    """Check recorded answers without calling a model: chat JSONL, query/response JSONL, or a report.json."""
+    invoke("jobs.commands.grade:grade", json_mode=json_mode, path=path, system_prompt=system_prompt,
+           style_from=style_from)
+
+
+@cli.command()
+@click.option("--base", "side", flag_value="base", default=None, help="Chat with the stack's base deployment.")
+@click.option("--tuned", "side", flag_value="tuned", help="Chat with the fine-tuned deployment (the default).")
+@click.option("--deployment", default=None, help="Chat with this deployment instead.")
+@click.option("--system", type=click.Choice(["lab", "short", "none"]), default="lab", show_default=True,
+              help="The lab's system message, its short one, or none.")
+@click.option("--system-prompt", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="A system message file (overrides --system).")
+@click.option("--prompt", default=None, help="Ask once, print the answer and its checks, and exit.")
+@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Training file the style check measures against (default data/travel-train.jsonl).")
+@connection_options
+def chat(json_mode: bool, **kwargs: Any) -> None:
+    """The lab's playground in the terminal: streamed answers, the checks under each one.
+
+    Commands: /system lab|short|none|TEXT, /clear, /switch [base|tuned|NAME], /save FILE, /help, /quit.
+    """
+    conn = _conn(kwargs)
+    from jobs.commands.chat import ChatRequest
+
+    invoke("jobs.commands.chat:chat", json_mode=json_mode, conn=conn, request=ChatRequest(**kwargs))
 
 
 # --------------------------------------------------------------------------- end of commands

@@ -211,7 +211,7 @@ def read_stack_file_config(stack: str, key: str, *, cwd: str | Path | None = Non
     """
     path = stack_config_file(stack, cwd=cwd)
     try:
-        import yaml  # type: ignore[import-untyped]  # PyYAML, installed with pulumi; no stubs
+        import yaml  # PyYAML (requirements.txt; also installed with pulumi); types-PyYAML for mypy
     except ImportError:  # pragma: no cover - installed with pulumi
         return path, None
     project = DEFAULT_PROJECT

@@ -60,6 +60,21 @@ class Ui:
         self.err.write(text.rstrip("\n") + "\n")
         self.err.flush()
 
+    @property
+    def out(self) -> TextIO:
+        return self.stdout or sys.stdout
+
+    def read_line(self, prompt: str) -> str | None:
+        """One line typed by the user after ``prompt`` (on stderr); None at the end of input."""
+        stdin = self.stdin or sys.stdin
+        self.err.write(prompt)
+        self.err.flush()
+        try:
+            line = stdin.readline()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return None
+        return line.rstrip("\n") if line else None
+
     def ask(self, question: str) -> bool | None:
         """A yes/no question on the terminal; None when there is no terminal to ask on."""
         stdin = self.stdin or sys.stdin

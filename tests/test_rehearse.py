@@ -57,7 +57,23 @@ def test_rehearse_asks_the_five_questions_to_both_deployments(
     assert len(answer_lines) == 10
     assert all(len(ln) > len("    [emulator stand-in] ") + 20 for ln in answer_lines)
     assert "what to look for" in out and "end with a question" in out
-    assert out.count("ends with a question:") == 10
+    # compare's checks under every answer (they replaced the three regex checks of the first rehearsal)
+    assert out.count("    -> no_recommendations: ") == 10
+
+
+def test_rehearse_compares_with_the_lab_outcome(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    """The rehearsal runs compare on the default suite: the tuned stand-in is ahead on no_recommendations, the
+    verdict and the report's path are printed, and the report is marked stand-in throughout."""
+    out = text_run[0].stdout
+    verdict = next(ln for ln in out.splitlines() if ln.startswith("verdict: "))
+    assert verdict.startswith("verdict: [emulator stand-in] tuned beats base on no_recommendations")
+    report = Path(re.search(r"^report: (\S+report\.html)", out, re.M).group(1))  # type: ignore[union-attr]
+    assert report.is_file() and (report.parent / "report.json").is_file() and (report.parent / "report.md").is_file()
+    data = json.loads((report.parent / "report.json").read_text())
+    assert data["stand_in"] is True and "[emulator stand-in]" in report.read_text()
+    assert {r["variant"] for r in data["rows"]} == {"base", "tuned"}
+    assert all(r["answer"].startswith("[emulator stand-in] ") for r in data["rows"] if r["answer"] is not None)
+    assert SECRET not in report.read_text() and SECRET not in (report.parent / "report.json").read_text()
 
 
 def test_rehearse_shows_every_stage(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
@@ -102,6 +118,8 @@ def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
     stand_in = json.loads((keep / "Pulumi.rehearsal.stand-in.json").read_text())
     assert stand_in == {"fineTunedModel": data["fine_tuned_model"]}
     assert set(state["flows"]["run"]) == {"validate", "train", "watch", "promote"}
+    assert data["compare"]["report"] == str(keep / "report" / "report.html")
+    assert "tuned beats base on no_recommendations" in data["compare"]["verdict"]
     assert SECRET not in proc.stdout + proc.stderr
     for path in keep.rglob("*"):
         if path.is_file():
@@ -132,19 +150,11 @@ def test_keep_dir_must_be_empty(tmp_path: Path) -> None:
                     keep_dir=str(tmp_path / "old"))
 
 
-def test_answer_checks() -> None:
-    a = rh.Answer.of("d", "[emulator stand-in] Try the Harborview Grand Hotel or Trattoria del Ponte. Where else?")
-    assert a.text == "Try the Harborview Grand Hotel or Trattoria del Ponte. Where else?"
-    assert a.ends_with_question and a.names_hotels_or_restaurants and not a.offers_bookings
-    b = rh.Answer.of("d", "I don't recommend particular hotels, but Trastevere is lovely. I can help you book flights.")
-    assert not b.ends_with_question and not b.names_hotels_or_restaurants and b.offers_bookings
-    assert b.to_json()["text"].startswith("[emulator stand-in] I don't recommend")
-    assert b.checks() == "ends with a question: no; names hotels/restaurants: no; offers bookings: yes"
-
-
 def test_terminal_table_keeps_the_label() -> None:
     """rich would read "[emulator stand-in]" as markup and drop it; the table must print it."""
-    a = rh.Answer.of("gpt-4.1", "[emulator stand-in] Visit Trastevere. What do you love to eat?")
+    a = rh.Answer.of_row({"deployment": "gpt-4.1", "answer": "[emulator stand-in] Visit Trastevere. What do you love "
+                          "to eat?", "error": None, "checks": {"asks_question": {"passed": True, "evidence": None}}})
+    assert a.text == "Visit Trastevere. What do you love to eat?"
     result = rh.RehearseResult(data="d", endpoint="http://127.0.0.1:1", job_id="j", fine_tuned_model="m",
                                base_deployment="gpt-4.1", fine_tuned_deployment="gpt-4.1-ft-travel", seconds=1.0,
                                run_text="", run_json={}, comparisons=[rh.Comparison("Where?", a, a)])

@@ -8,8 +8,10 @@
    temporary run-state folder (``.ftjobs/`` is never touched). Nothing changes the process's environment.
 3. Runs the same flow as ``python -m jobs run`` (``jobs/flow/run.py``): validate, price, upload, train,
    watch, promote.
-4. Asks the lab's five questions, with the lab's system prompt, to the base and the fine-tuned deployment and
-   prints the answers side by side. Every answer is an emulator stand-in and is labelled so.
+4. Compares the base and the fine-tuned deployment with ``compare``'s flow step (``jobs/flow/compare.py``): the
+   default suite (the lab's questions, the five Rome questions as one conversation, the project's own), the
+   lab's system prompt, every answer checked; prints the Rome conversation side by side with its checks, the
+   verdict and the report's path. Every answer is an emulator stand-in and is labelled so, the report too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from jobs import contract, lab
-from jobs.checks import ends_with_question, names_venue, offers_booking
 from jobs.errors import JobsError, UsageError
 
 LABEL = "[emulator stand-in]"
@@ -33,6 +34,9 @@ DEFAULT_DATA = Path("data") / "travel-train.jsonl"
 PLACEHOLDER_TOKEN = "rehearsal-placeholder-token"
 QUESTIONS = lab.QUESTIONS
 SYSTEM_PROMPT = lab.SYSTEM_PROMPT
+ROME_CASE = "lab-rome"  # the default suite's case with the lab's five questions, in one conversation
+REPEAT = 1
+CONCURRENCY = 8
 
 # Emulator timings: fast, but every stage is visible in the progress lines.
 EMULATOR_CONFIG: dict[str, Any] = {
@@ -54,30 +58,19 @@ def _strip_label(text: str) -> str:
 class Answer:
     deployment: str
     text: str  # without the label; the label is added wherever it is shown
-    ends_with_question: bool
-    names_hotels_or_restaurants: bool
-    offers_bookings: bool
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # compare's checks of this answer
 
     @classmethod
-    def of(cls, deployment: str, raw: str) -> "Answer":
-        text = _strip_label(raw)
-        return cls(deployment=deployment, text=text, ends_with_question=ends_with_question(text).passed,
-                   names_hotels_or_restaurants=not names_venue(text).passed,
-                   offers_bookings=not offers_booking(text).passed)
+    def of_row(cls, row: dict[str, Any]) -> "Answer":
+        if row.get("error") is not None:
+            return cls(deployment=row["deployment"], text=f"(no answer: {row['error']['message']})")
+        return cls(deployment=row["deployment"], text=_strip_label(str(row["answer"])), checks=dict(row["checks"]))
 
-    def checks(self) -> str:
-        def yn(flag: bool) -> str:
-            return "yes" if flag else "no"
-
-        return (f"ends with a question: {yn(self.ends_with_question)}; "
-                f"names hotels/restaurants: {yn(self.names_hotels_or_restaurants)}; "
-                f"offers bookings: {yn(self.offers_bookings)}")
+    def checks_text(self) -> str:
+        return "; ".join(f"{name}: {'pass' if c['passed'] else 'FAIL'}" for name, c in self.checks.items()) or "-"
 
     def to_json(self) -> dict[str, Any]:
-        return {"deployment": self.deployment, "label": LABEL, "text": f"{LABEL} {self.text}",
-                "ends_with_question": self.ends_with_question,
-                "names_hotels_or_restaurants": self.names_hotels_or_restaurants,
-                "offers_bookings": self.offers_bookings}
+        return {"deployment": self.deployment, "label": LABEL, "text": f"{LABEL} {self.text}", "checks": self.checks}
 
 
 @dataclass
@@ -101,6 +94,9 @@ class RehearseResult:
     comparisons: list[Comparison] = field(default_factory=list)
     kept_dir: str | None = None
     rich: bool = False  # render the side-by-side answers as a rich table (a terminal)
+    report_path: str = ""  # compare's report.html
+    verdict: str = ""
+    compare_text: str = ""  # compare's summary table
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +107,7 @@ class RehearseResult:
             "run": self.run_json,
             "comparisons": [{"question": c.question, "base": c.base.to_json(), "fine_tuned": c.fine_tuned.to_json()}
                             for c in self.comparisons],
+            "compare": {"report": self.report_path, "verdict": self.verdict},
             "kept_dir": self.kept_dir,
         }
 
@@ -124,7 +121,8 @@ class RehearseResult:
             "stand-in file, the pulumi commands above are what promote stands in for, and the emulator stood in "
             "for the second `pulumi up`.",
             "",
-            "compare: the lab's five questions, system prompt = the lab's instructions",
+            "compare: the default suite (the lab's questions and the project's own), system prompt = the lab's "
+            "instructions; below, the lab's five Rome questions, asked in one conversation",
             f"  base:       deployment {self.base_deployment}",
             f"  fine-tuned: deployment {self.fine_tuned_deployment} -> {self.fine_tuned_model}",
             f"  every answer below is an {LABEL} answer, not model output",
@@ -137,16 +135,18 @@ class RehearseResult:
                 lines.append(f"Q{i}: {c.question}")
                 lines.append(f"  base ({c.base.deployment}) {LABEL}:")
                 lines.append(f"    {LABEL} {c.base.text}")
-                lines.append(f"    -> {c.base.checks()}")
+                lines.append(f"    -> {c.base.checks_text()}")
                 lines.append(f"  fine-tuned ({c.fine_tuned.deployment}) {LABEL}:")
                 lines.append(f"    {LABEL} {c.fine_tuned.text}")
-                lines.append(f"    -> {c.fine_tuned.checks()}")
+                lines.append(f"    -> {c.fine_tuned.checks_text()}")
                 lines.append("")
         lines.append(lab.LOOK_FOR)
+        lines.append("")
+        lines.append(self.compare_text)
         lines.append(f"rehearsal finished in {self.seconds:.1f} s"
                      + (f"; emulator and run state kept in {self.kept_dir}" if self.kept_dir else ""))
         lines.append("with a real subscription: `pulumi up`, then `python -m jobs run data/travel-train.jsonl`, "
-                     "then `pulumi up` again (see the README)")
+                     "then `pulumi up` again, then `python -m jobs compare` (see the README)")
         return "\n".join(lines)
 
     def _rich_table(self) -> str:
@@ -156,7 +156,7 @@ class RehearseResult:
 
         def cell(a: Answer) -> Text:  # Text, not markup: "[emulator stand-in]" must print as is
             t = Text(f"{LABEL} {a.text}\n")
-            t.append(a.checks(), style="dim")
+            t.append(a.checks_text(), style="dim")
             return t
 
         console = Console(file=sys.stdout)
@@ -247,16 +247,21 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode:
             raise JobsError(f"the rehearsal's job {outcome.job.id} finished without a fine-tuned model",
                             hint="this is a bug in the emulator or runner; rerun with --keep DIR and report it")
         ft_deployment = outcome.promote.emulator_deployment or contract.DEFAULT_FINE_TUNED_DEPLOYMENT
-        comparisons = []
-        for q in QUESTIONS:
-            base = Answer.of(BASE_DEPLOYMENT, _ask(session, BASE_DEPLOYMENT, q))
-            tuned = Answer.of(ft_deployment, _ask(session, ft_deployment, q))
-            comparisons.append(Comparison(question=q, base=base, fine_tuned=tuned))
+        compared = _compare(session, path, ft_deployment, report_dir=(root / "report") if not temporary else None)
+        rome = [r for r in compared.report["rows"] if r["case_id"] == ROME_CASE and r["repeat"] == 0]
+        by_turn = {(r["turn"], r["variant"]): r for r in rome}
+        comparisons = [Comparison(question=q, base=Answer.of_row(by_turn[(i, "base")]),
+                                  fine_tuned=Answer.of_row(by_turn[(i, "tuned")]))
+                       for i, q in enumerate(QUESTIONS, 1)]
+        from jobs.compare.report import render_text
+
         return RehearseResult(
             data=str(path), endpoint=server.url, job_id=outcome.job.id, fine_tuned_model=model,
             base_deployment=BASE_DEPLOYMENT, fine_tuned_deployment=ft_deployment,
             seconds=time.monotonic() - started, run_text=outcome.to_text(), run_json=outcome.to_json(),
             comparisons=comparisons, kept_dir=None if temporary else str(root), rich=session.ui.rich_output(),
+            report_path=compared.paths["html"], verdict=compared.report["verdict"]["headline"],
+            compare_text=render_text(compared.report, rich=session.ui.rich_output(), paths=compared.paths),
         )
     finally:
         if server is not None:
@@ -265,6 +270,19 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _ask(session: Any, deployment: str, question: str) -> str:
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
-    return str(session.api.chat(deployment, messages).text)
+def _compare(session: Any, data: Path, tuned: str, *, report_dir: Path | None) -> Any:
+    """The base against the fine-tuned deployment on the default suite, as ``python -m jobs compare`` runs it.
+
+    The report goes to ``report_dir`` (``--keep DIR``: ``DIR/report``), else to a new temporary folder that
+    is kept (the rehearsal's own folder is removed) and printed.
+    """
+    from jobs.checks import StyleProfile
+    from jobs.compare.plan import Plan, RunOptions
+    from jobs.compare.suite import default_suite_path, load_suite
+    from jobs.flow.compare import compare, stack_variants
+
+    out = report_dir or Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-report-"))
+    plan = Plan(suites=(load_suite(default_suite_path()),),
+                variants=stack_variants(session, ("base", "tuned"), base=BASE_DEPLOYMENT, tuned=tuned),
+                repeat=REPEAT, style=StyleProfile.from_file(data))
+    return compare(session, plan, RunOptions(concurrency=CONCURRENCY, out=out))

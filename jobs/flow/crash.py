@@ -26,6 +26,7 @@ CHECKPOINTS = (
     "watch_poll",
     "before_promote",
     "after_promote",
+    "compare_row",  # compare: a row was recorded in the history (jobs/compare/engine.py)
 )
 
 

@@ -1,0 +1,137 @@
+"""``python -m jobs compare``: the same conversations to each variant, several times, every answer checked,
+the difference with its uncertainty, a report in three forms, and a CI gate (exit 4). docs/compare.md.
+
+A thin shell over the flow step ``jobs/flow/compare.py``: it turns the options into a plan, runs it, and
+renders the outcome. ``--list`` lists earlier runs instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.session import Session
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """The command's options, as given (``jobs/cli.py`` builds it)."""
+
+    suites: tuple[str, ...] = ()
+    base_deployment: str | None = None
+    tuned_deployment: str | None = None
+    system_prompt: str | None = None
+    variants: tuple[str, ...] = ()
+    repeat: int = 3
+    concurrency: int = 4
+    judge: str | None = None
+    out: str | None = None
+    fail_under: tuple[str, ...] = ()
+    against: str | None = None
+    resume: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    rate_limits: tuple[str, ...] = ()
+    prices: tuple[str, ...] = ()
+    style_from: str | None = None
+
+
+@dataclass
+class CompareResult:
+    report: dict[str, Any]
+    paths: dict[str, str]
+    sent: int
+    reused: int
+    rich: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.report["verdict"]["gates_passed"] else 4
+
+    def to_text(self) -> str:
+        from jobs.compare.report import render_text
+
+        text = render_text(self.report, rich=self.rich, paths=self.paths)
+        if self.reused:
+            text += f"\nresumed: {self.reused} rows kept from the interrupted run, {self.sent} calls sent now"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        keys = ("run_id", "stand_in", "stand_in_note", "variants", "summary", "pair", "paired", "stability", "usage",
+                "gates", "verdict", "against")
+        return {**{k: self.report.get(k) for k in keys}, "paths": self.paths, "sent": self.sent,
+                "reused": self.reused}
+
+
+@dataclass
+class RunList:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    path: str = ""
+
+    def to_text(self) -> str:
+        if not self.runs:
+            return f"no comparison runs yet ({self.path})"
+        lines = [f"comparison runs in {self.path}, newest first:"]
+        for r in self.runs:
+            when = r["started_at"]
+            import time
+
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(when)) if when else "-"
+            verdict = ((r.get("summary") or {}).get("verdict") or {}).get("headline") or r["status"]
+            plan = r.get("plan") or {}
+            variants = ", ".join(f"{v['name']}={v['deployment']}" for v in plan.get("variants", []))
+            lines.append(f"  {r['run_id']}  {stamp} UTC  {r['ok_rows']}/{r['rows']} rows ok  {variants}")
+            lines.append(f"      {verdict}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "runs": [{"run_id": r["run_id"], "started_at": r["started_at"],
+                                             "finished_at": r["finished_at"], "status": r["status"],
+                                             "stand_in": r["stand_in"], "rows": r["rows"], "ok_rows": r["ok_rows"],
+                                             "report_dir": r["report_dir"],
+                                             "verdict": ((r.get("summary") or {}).get("verdict") or {}).get("headline")}
+                                            for r in self.runs]}
+
+
+def list_runs(session: Session) -> RunList:
+    from jobs.flow.compare import HISTORY_FOLDER, list_runs as runs
+
+    return RunList(runs=runs(session), path=str(session.state.directory / HISTORY_FOLDER))
+
+
+def _plan(session: Session, req: CompareRequest) -> Any:
+    from jobs.checks import StyleProfile
+    from jobs.compare.plan import BASELINE, CANDIDATE, ChatParams, Plan, SystemPrompt, parse_variant
+    from jobs.compare.suite import default_style_path, default_suite_path, load_suite
+    from jobs.flow.compare import stack_deployments
+
+    prompt = SystemPrompt.from_file(req.system_prompt)
+    specs = req.variants or (BASELINE, CANDIDATE)
+    ready = [s for s in specs if "=" not in s]
+    base, tuned = stack_deployments(session, base=req.base_deployment, tuned=req.tuned_deployment,
+                                    need_base=any(s != CANDIDATE for s in ready), need_tuned=CANDIDATE in ready)
+    variants = tuple(parse_variant(s, base=base, tuned=tuned, prompt=prompt) for s in specs)
+    suites = tuple(load_suite(p) for p in (req.suites or (str(default_suite_path()),)))
+    style_path = req.style_from or str(default_style_path())
+    return Plan(suites=suites, variants=variants, repeat=req.repeat, judge=req.judge,
+                params=ChatParams(temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed),
+                style=StyleProfile.from_file(style_path))
+
+
+def compare(session: Session, *, request: CompareRequest) -> CompareResult:
+    from jobs.compare.plan import Gate, Price, RateLimit, RunOptions
+    from jobs.flow import compare as flow
+
+    options = RunOptions(concurrency=request.concurrency,
+                         rate_limits=tuple(RateLimit.parse(s) for s in request.rate_limits),
+                         prices=tuple(Price.parse(s) for s in request.prices),
+                         gates=tuple(Gate.parse(s) for s in request.fail_under),
+                         out=Path(request.out) if request.out else None, against=request.against)
+    if request.resume:
+        outcome = flow.resume(session, request.resume, options)
+    else:
+        outcome = flow.compare(session, _plan(session, request), options)
+    return CompareResult(report=outcome.report, paths=outcome.paths, sent=outcome.sent, reused=outcome.reused,
+                         rich=session.ui.rich_output())

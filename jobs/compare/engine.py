@@ -1,0 +1,268 @@
+"""Sending a plan's conversations: concurrently, paced per deployment, every call through the session's
+connection and its one retry policy, every answer checked and recorded the moment it arrives.
+
+A *conversation* (one case, one variant, one repeat) is one task: its turns go in order, each answer fed
+back as the next turn's history. Tasks run on ``concurrency`` threads, longest conversations first. Before
+each call the deployment's :class:`~jobs.compare.pacing.Budget` admits it; a 429's ``Retry-After`` holds
+the deployment's other requests too.
+
+Failures never abort the run: a content-filter refusal (HTTP 400 ``content_filter``, or an answer cut with
+``finish_reason: content_filter``) or a call that failed after the retry policy gave up is recorded on its
+row (``error``), and the conversation's later turns are recorded as skipped. Only what no other request
+could survive stops the run at once: the endpoint is not the API, the credential or role is refused
+(401/403), the deployment does not exist (404) or the endpoint cannot be reached; its finished rows are
+kept for ``--resume``.
+
+A row is identified by (case, turn, variant, repeat); its ``cache_key`` is the sha256 of what was sent
+(deployment, messages, parameters, the repeat index). ``--resume`` reuses a recorded row with the same key
+and no error, re-judging it only when its judge call failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from jobs.api import NotTheApi
+from jobs.checks import CheckContext, run_checks
+from jobs.compare import judge as judging
+from jobs.compare.pacing import Pacer
+from jobs.compare.plan import Plan, Variant
+from jobs.compare.suite import Case, Suite
+from jobs.errors import ExitCode, JobsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jobs.compare.history import History
+    from jobs.session import Session
+
+RowKey = tuple[str, int, str, int]  # case id, turn (1-based), variant, repeat (0-based)
+CHECKPOINT = "compare_row"  # jobs/flow/crash.py: the test hook after each recorded row
+
+
+def cache_key(deployment: str, messages: list[dict[str, str]], params: dict[str, Any], repeat: int) -> str:
+    blob = json.dumps({"deployment": deployment, "messages": messages, "params": params, "repeat": repeat},
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def prompt_tokens_estimate(messages: list[dict[str, str]]) -> int:
+    """A cheap upper estimate of a prompt's tokens for pacing: a token per 3 characters (English runs about
+    4) and 4 per message; the real count replaces it when the answer arrives."""
+    return sum(math.ceil(len(m.get("content") or "") / 3) + 4 for m in messages) + 3
+
+
+def row_key(row: dict[str, Any]) -> RowKey:
+    return (str(row["case_id"]), int(row["turn"]), str(row["variant"]), int(row["repeat"]))
+
+
+def is_fatal(exc: JobsError) -> bool:
+    """No other request can succeed either: not the API, credential/role refused, no such deployment, no
+    endpoint."""
+    return isinstance(exc, NotTheApi) or exc.status in (401, 403, 404) or (
+        exc.status is None and exc.exit_code == ExitCode.USAGE)
+
+
+def error_record(exc: JobsError) -> dict[str, Any]:
+    code = exc.code or ""
+    kind = "content_filter" if "content_filter" in code.lower() or "responsibleai" in code.lower() else "call"
+    return {"kind": kind, "status": exc.status, "code": code or None, "message": exc.message}
+
+
+@dataclass(frozen=True)
+class Conversation:
+    suite: Suite
+    case: Case
+    variant: Variant
+    repeat: int
+
+
+class Engine:
+    """Runs a plan's conversations (see the module docstring); ``reuse`` holds a resumed run's rows."""
+
+    def __init__(self, session: "Session", plan: Plan, *, history: "History", run_id: str, pacer: Pacer,
+                 reuse: dict[RowKey, dict[str, Any]] | None = None):
+        self.session, self.plan, self.history, self.run_id, self.pacer = session, plan, history, run_id, pacer
+        self.reuse = reuse or {}
+        self.rows: dict[RowKey, dict[str, Any]] = {}
+        self.sent = 0  # chat calls made by this run (answers and judge calls)
+        self.reused = 0  # rows of the resumed run kept as they were
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._total = sum(len(c.turns) for _, c in plan.cases()) * len(plan.variants) * plan.repeat
+        self._last_note = 0.0
+        self._started = time.monotonic()
+        self.progress_every = 5.0
+
+    # ------------------------------------------------------------------ the run
+    def conversations(self) -> list[Conversation]:
+        work = [Conversation(s, c, v, r) for s, c in self.plan.cases() for r in range(self.plan.repeat)
+                for v in self.plan.variants]
+        return sorted(work, key=lambda w: -len(w.case.turns))  # long chains first: they set the wall time
+
+    def run(self, concurrency: int) -> list[dict[str, Any]]:
+        """Every row, in the plan's order (case, turn, repeat, variant). Raises the first fatal error."""
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="compare") as pool:
+            futures = [pool.submit(self._conversation, w) for w in self.conversations()]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                self._stop.set()
+                for f in pending:
+                    f.cancel()
+                wait(pending)
+                raise failed.exception()  # type: ignore[misc]
+        return self.ordered()
+
+    def ordered(self) -> list[dict[str, Any]]:
+        case_order = {c.id: i for i, (_, c) in enumerate(self.plan.cases())}
+        variant_order = {v.name: i for i, v in enumerate(self.plan.variants)}
+        return sorted(self.rows.values(), key=lambda r: (case_order.get(r["case_id"], 0), r["turn"], r["repeat"],
+                                                         variant_order.get(r["variant"], 0)))
+
+    def _conversation(self, work: Conversation) -> None:
+        case, variant = work.case, work.variant
+        history = [dict(m) for m in case.history]
+        failed_at: int | None = None
+        for turn, user in enumerate(case.turns, 1):
+            if self._stop.is_set():
+                return
+            messages = ([{"role": "system", "content": variant.system}] if variant.system is not None else [])
+            messages += history + [{"role": "user", "content": user}]
+            if failed_at is not None:
+                row = self._base_row(work, turn, user, messages)
+                row["error"] = {"kind": "skipped", "status": None, "code": None,
+                                "message": f"turn {failed_at} failed, so this turn was not asked"}
+            else:
+                row = self._turn(work, turn, user, messages)
+            self._record(row)
+            if row["answer"] is None:
+                failed_at = failed_at or turn
+                continue
+            history += [{"role": "user", "content": user}, {"role": "assistant", "content": row["answer"]}]
+
+    # ------------------------------------------------------------------ one turn
+    def _base_row(self, work: Conversation, turn: int, user: str, messages: list[dict[str, str]]) -> dict[str, Any]:
+        params = self.plan.params.for_repeat(work.repeat)
+        return {"case_id": work.case.id, "suite": work.suite.name, "turn": turn, "variant": work.variant.name,
+                "deployment": work.variant.deployment, "repeat": work.repeat, "prompt": user, "answer": None,
+                "error": None, "latency_ms": None, "usage": {}, "finish_reason": None, "model": None,
+                "response_id": None, "stand_in": False, "checks": {}, "judge": None,
+                "system_replaced": work.case.system is not None,
+                "cache_key": cache_key(work.variant.deployment, messages, params, work.repeat), "at": None}
+
+    def _turn(self, work: Conversation, turn: int, user: str, messages: list[dict[str, str]]) -> dict[str, Any]:
+        row = self._base_row(work, turn, user, messages)
+        old = self.reuse.get(row_key(row))
+        if old is not None and old.get("cache_key") == row["cache_key"] and old.get("error") is None:
+            row = dict(old)
+            with self._lock:
+                self.reused += 1
+            if self.plan.judge and (row.get("judge") or {}).get("error", "missing") is not None:
+                self._judge(row)
+            return row
+        answer = self._chat(work.variant.deployment, messages, self.plan.params.for_repeat(work.repeat), row)
+        if answer is None:
+            return row
+        row["checks"] = {k: c.to_json() for k, c in run_checks(
+            answer, work.case.check_names(),
+            CheckContext(prompt=user, style=self.plan.style, must_mention=work.case.must_mention)).items()}
+        if self.plan.judge:
+            self._judge(row)
+        return row
+
+    def _chat(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any],
+              row: dict[str, Any]) -> str | None:
+        """One paced call; fills the row's answer or error. Returns the answer text (None on failure)."""
+        budget = self.pacer.budget(deployment)
+        ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages), params.get("max_tokens")))
+        started = time.monotonic()
+        row["at"] = round(time.time(), 3)
+        with self._lock:
+            self.sent += 1
+        try:
+            answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget), **params)
+        except JobsError as exc:
+            budget.settle(ticket, total_tokens=None, completion_tokens=None)
+            if is_fatal(exc):
+                raise
+            row["error"] = error_record(exc)
+            row["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+            return None
+        row["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+        usage = answer.usage or {}
+        budget.settle(ticket, total_tokens=_int(usage.get("total_tokens")),
+                      completion_tokens=_int(usage.get("completion_tokens")))
+        budget.observe(answer.headers)
+        row.update(usage=usage, finish_reason=answer.finish_reason, model=answer.model, response_id=answer.id,
+                   stand_in=answer.stand_in)
+        if answer.finish_reason == "content_filter":
+            row["error"] = {"kind": "content_filter", "status": 200, "code": "content_filter",
+                            "message": "the answer was filtered (finish_reason content_filter)"}
+            return None
+        row["answer"] = answer.text
+        return answer.text
+
+    def _judge(self, row: dict[str, Any]) -> None:
+        deployment = str(self.plan.judge)
+        record: dict[str, Any] = {"deployment": deployment, "model": None, "raw": None, "error": None,
+                                  "rubric_sha256": judging.RUBRIC_SHA256}
+        messages = judging.messages(row["prompt"], str(row["answer"]))
+        budget = self.pacer.budget(deployment)
+        ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages)))
+        with self._lock:
+            self.sent += 1
+        try:
+            answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget), temperature=0,
+                                           response_format=judging.RESPONSE_FORMAT)
+        except JobsError as exc:
+            budget.settle(ticket, total_tokens=None, completion_tokens=None)
+            if is_fatal(exc):
+                raise
+            record["error"] = exc.message
+        else:
+            usage = answer.usage or {}
+            budget.settle(ticket, total_tokens=_int(usage.get("total_tokens")),
+                          completion_tokens=_int(usage.get("completion_tokens")))
+            budget.observe(answer.headers)
+            record.update(model=answer.model, raw=answer.text, usage=usage)
+            verdicts, problem = judging.read_verdict(answer.text)
+            record["error"] = problem
+            row["checks"] = {k: v for k, v in row["checks"].items() if not k.startswith("judge_")} | verdicts
+        row["judge"] = record
+
+    # ------------------------------------------------------------------ recording
+    def _record(self, row: dict[str, Any]) -> None:
+        ok = row["error"] is None and (not self.plan.judge or (row.get("judge") or {}).get("error", "x") is None)
+        with self._lock:
+            self.rows[row_key(row)] = row
+            self.history.record_row(self.run_id, row, ok=ok)
+            self.session.checkpoint(CHECKPOINT)
+            self._note()
+
+    def _note(self) -> None:
+        now = time.monotonic()
+        done = len(self.rows)
+        if done < self._total and now - self._last_note < self.progress_every:
+            return
+        self._last_note = now
+        failed = sum(1 for r in self.rows.values() if r["error"] is not None)
+        self.session.say(f"compare: {done}/{self._total} rows, {failed} failed, {self.sent} calls sent, "
+                         f"{now - self._started:.0f} s")
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _holder(budget: Any) -> Callable[[str, float], None]:
+    """The retry policy's ``on_wait``: a 429's wait holds the whole deployment."""
+    def on_wait(kind: str, seconds: float) -> None:
+        if kind == "rate":
+            budget.hold(seconds)
+    return on_wait

@@ -1,0 +1,169 @@
+"""``report.html``: one self-contained file (inline CSS and a few lines of inline script, no fonts, images or
+scripts from the network): the stand-in banner when the answers are the emulator's, the verdict banner,
+provenance, the per-check table with 95% intervals, repeat stability, latency/tokens/cost per variant, and
+the side-by-side matrix of answers with the offending words highlighted and a "differences only" filter.
+Every text is escaped (``html.escape``): an answer cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from jobs.api import STAND_IN_LABEL
+from jobs.compare.report import shown_answer
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#1b1b1b;max-width:1400px}
+h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.1rem;margin-top:1.6rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:.35rem .5rem;vertical-align:top;text-align:left}
+th{background:#f4f4f4}.num{text-align:right;white-space:nowrap}
+.banner{padding:.8rem 1rem;border-radius:6px;margin:.6rem 0}.pass{background:#e6f4ea;border:1px solid #8bc79b}
+.fail{background:#fde8e8;border:1px solid #e39a9a}.stand-in{background:#fff4d6;border:1px solid #e0b84f;font-weight:600}
+mark{background:#ffd24d;padding:0 .1rem}.badge{display:inline-block;font-size:.75rem;border-radius:3px;padding:0 .3rem;margin:.1rem}
+.badge.ok{background:#e6f4ea}.badge.bad{background:#fde8e8}.answer{white-space:pre-wrap}.error{color:#a30000}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:600}small{color:#555}
+"""
+_SCRIPT = """
+document.getElementById('diff-only').addEventListener('change', function (e) {
+  document.querySelectorAll('#matrix tbody tr').forEach(function (tr) {
+    tr.hidden = e.target.checked && tr.getAttribute('data-differs') !== 'true';
+  });
+});
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.0f}%"
+
+
+def highlight(text: str, spans: list[str]) -> str:
+    """``text`` escaped, with each of ``spans`` (where found) wrapped in ``<mark>``."""
+    marks: list[tuple[int, int]] = []
+    for span in spans:
+        start = text.find(span) if span else -1
+        if start >= 0 and not any(a < start + len(span) and start < b for a, b in marks):
+            marks.append((start, start + len(span)))
+    out, at = [], 0
+    for a, b in sorted(marks):
+        out += [_e(text[at:a]), "<mark>", _e(text[a:b]), "</mark>"]
+        at = b
+    out.append(_e(text[at:]))
+    return "".join(out)
+
+
+def _answer_cell(row: dict[str, Any] | None, stand_in: bool) -> str:
+    if row is None:
+        return "<td><small>not asked</small></td>"
+    if row.get("error") is not None:
+        err = row["error"]
+        return f'<td class="error">{_e(err.get("kind"))}: {_e(err.get("message"))}</td>'
+    text = shown_answer(row, stand_in)
+    checks = row.get("checks") or {}
+    spans = [str(c["evidence"]) for c in checks.values() if not c.get("passed") and isinstance(c.get("evidence"), str)]
+    badges = "".join(f'<span class="badge {"ok" if c.get("passed") else "bad"}" title="{_e(c.get("evidence"))}">'
+                     f'{_e(name)} {"&#10003;" if c.get("passed") else "&#10007;"}</span>' for name, c in checks.items())
+    return f'<td><div class="answer">{highlight(text, spans)}</div><div>{badges}</div></td>'
+
+
+def _matrix(report: dict[str, Any]) -> str:
+    names = [v["name"] for v in report["variants"]]
+    by_key: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+    for r in report["rows"]:
+        by_key.setdefault((r["case_id"], r["turn"], r["repeat"]), {})[r["variant"]] = r
+    head = "".join(f"<th>{_e(n)}</th>" for n in names)
+    body = []
+    for (case_id, turn, repeat), cells in by_key.items():
+        results = [tuple(sorted((k, bool(c.get("passed"))) for k, c in (cells[n].get("checks") or {}).items()))
+                   if n in cells and cells[n].get("error") is None else ("error",) for n in names]
+        differs = len(set(results)) > 1
+        prompt = next(iter(cells.values()))["prompt"]
+        body.append(f'<tr data-differs="{"true" if differs else "false"}"><td><b>{_e(case_id)}</b> '
+                    f'<small>turn {turn}, repeat {repeat + 1}</small><br>{_e(prompt)}</td>'
+                    + "".join(_answer_cell(cells.get(n), report["stand_in"]) for n in names) + "</tr>")
+    return (f'<label><input type="checkbox" id="diff-only"> differences only</label>'
+            f'<table id="matrix"><thead><tr><th>case</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+
+
+def _checks_table(report: dict[str, Any]) -> str:
+    names = [v["name"] for v in report["variants"]]
+    head = "".join(f"<th>{_e(n)}</th>" for n in names)
+    rows = []
+    for check, p in report["paired"].items():
+        cells = []
+        for n in names:
+            c = report["summary"][n][check]
+            low, high = c["ci95"]
+            cells.append(f'<td class="num">{_pct(c["rate"])} <small>({c["passed"]}/{c["total"]}; '
+                         f'95% {low * 100:.0f}-{high * 100:.0f}%)</small></td>')
+        rows.append(f'<tr><td title="{_e(report["checks"].get(check))}">{_e(check)}</td>{"".join(cells)}'
+                    f'<td class="num">{p["wins"]} / {p["ties"]} / {p["losses"]}</td>'
+                    f'<td class="num">{p["p_value"]:.4g}</td></tr>')
+    pair = report["pair"]
+    return (f'<table id="check-table"><thead><tr><th>check</th>{head}<th>wins / ties / losses<br><small>'
+            f'{_e(pair["candidate"])} vs {_e(pair["baseline"])}</small></th><th>p (McNemar exact)</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _stability(report: dict[str, Any]) -> str:
+    checks = list(report["paired"])
+    head = "".join(f"<th>pass^k {_e(c)}</th>" for c in checks)
+    rows = []
+    for name, s in report["stability"].items():
+        cells = "".join(f'<td class="num">{_pct(s["pass_k"].get(c))}</td>' for c in checks)
+        distinct = "n/a" if s["distinct_answers"] is None else f'{s["distinct_answers"]:.2f}'
+        rows.append(f'<tr><td>{_e(name)}</td><td class="num">{s["k"]}</td>{cells}<td class="num">{distinct}</td></tr>')
+    return (f'<table id="stability"><thead><tr><th>variant</th><th>k</th>{head}<th>distinct answers per item</th>'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _usage(report: dict[str, Any]) -> str:
+    rows = []
+    for name, u in report["usage"].items():
+        cost = "n/a (no --price)" if u["cost_usd"] is None else f'${u["cost_usd"]:.4f}'
+        lat = u["latency_ms"]
+        rows.append(f'<tr><td>{_e(name)}</td><td class="num">{u["calls"]}</td><td class="num">{u["failed"]}</td>'
+                    f'<td class="num">{u["prompt_tokens"]:,}</td><td class="num">{u["completion_tokens"]:,}</td>'
+                    f'<td class="num">{_e(lat["p50"])} / {_e(lat["p95"])}</td><td class="num">{cost}</td></tr>')
+    return ('<table id="usage"><thead><tr><th>variant</th><th>calls</th><th>failed</th><th>prompt tokens</th>'
+            '<th>completion tokens</th><th>latency ms p50 / p95</th><th>cost</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _provenance(report: dict[str, Any]) -> str:
+    prov = report["provenance"]
+    items = [("run", report["run_id"]), ("date", prov.get("date")), ("endpoint", prov.get("endpoint")),
+             ("stack", prov.get("stack")), ("fine-tuning job", prov.get("fine_tuning_job")),
+             ("fine-tuned model", prov.get("fine_tuned_model"))]
+    items += [(f"variant {v['name']}", f"{v['deployment']} (model {v['model']}); system message {v['system_source']}, "
+                                       f"sha256 {v['system_sha256'] or 'none'}") for v in report["variants"]]
+    items += [(f"suite {s['name']}", f"{s['path']} ({s['format']}, {s['cases']} cases, sha256 {s['sha256']})"
+               + (f"; its own system message replaced in {len(s['system_replaced'])} cases"
+                  if s["system_replaced"] else "")) for s in prov.get("suites", [])]
+    items += [("parameters", ", ".join(f"{k} {v}" for k, v in (prov.get("parameters") or {}).items())),
+              ("judge", prov.get("judge") or "none")]
+    return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>"
+
+
+def render_html(report: dict[str, Any]) -> str:
+    verdict = report["verdict"]
+    ok = verdict["gates_passed"] and not verdict["worse"]
+    stand_in = (f'<div class="banner stand-in" id="stand-in">{_e(STAND_IN_LABEL)} {_e(report["stand_in_note"])}</div>'
+                if report["stand_in"] else "")
+    title = f"compare {report['run_id']}" + (f" {STAND_IN_LABEL}" if report["stand_in"] else "")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head><body>'
+        f'{stand_in}<div class="banner {"pass" if ok else "fail"}" id="verdict"><h1>Does fine-tuning beat '
+        f'prompting?</h1><p>{_e(verdict["headline"])}</p></div>'
+        f'<h2>Checks</h2>{_checks_table(report)}'
+        f'<h2>Repeat stability</h2>{_stability(report)}'
+        f'<h2>Latency, tokens, cost</h2>{_usage(report)}'
+        f'<h2>Provenance</h2>{_provenance(report)}'
+        f'<h2>Answers side by side</h2>{_matrix(report)}'
+        f'<script>{_SCRIPT}</script></body></html>\n'
+    )

@@ -1,0 +1,126 @@
+"""The statistics of a comparison (docs/compare.md, "Statistics"). Standard library only.
+
+- :func:`wilson`: a pass rate's 95% Wilson score interval (Wilson 1927; better than the normal approximation
+  for small samples and rates near 0 or 1, and never outside [0, 1]).
+- :func:`mcnemar_exact`: McNemar's exact test on paired results: under "no difference" the discordant pairs
+  split 50/50, so the two-sided p-value is the binomial tail ``2 * P(X <= min(b, c))``, X ~ Bin(b + c, 1/2)
+  (capped at 1).
+- :func:`summary`, :func:`paired`, :func:`stability`: the report's per-check tables, from rows.
+
+The unit of pairing is an *item* (one asked turn of one case), never a single repeat: repeats of one item
+are not independent. Per item each variant's result is its majority over the repeats (passes when more than
+half pass); a win is an item the candidate passes and the baseline fails, a loss the reverse, a tie the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any, Iterable, Mapping, Sequence
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson(passed: int, total: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of ``passed / total``; (0, 1) for no data."""
+    if total <= 0:
+        return (0.0, 1.0)
+    p = passed / total
+    denom = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denom
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs (1.0 when there are none)."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))
+
+
+Row = Mapping[str, Any]
+
+
+def _answered(rows: Iterable[Row]) -> Iterable[Row]:
+    return (r for r in rows if r.get("error") is None and r.get("answer") is not None)
+
+
+def summary(rows: Iterable[Row], variants: Iterable[str], checks: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """variant -> check -> {passed, total, rate, ci95}: over the answered rows the check applies to."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in _answered(rows):
+        for name, result in (r.get("checks") or {}).items():
+            cell = counts[(r["variant"], name)]
+            cell[1] += 1
+            cell[0] += bool(result.get("passed"))
+    out: dict[str, dict[str, Any]] = {}
+    for v in variants:
+        out[v] = {}
+        for name in checks:
+            passed, total = counts.get((v, name), [0, 0])
+            low, high = wilson(passed, total)
+            out[v][name] = {"passed": passed, "total": total, "rate": (passed / total) if total else None,
+                            "ci95": [round(low, 4), round(high, 4)]}
+    return out
+
+
+def _item_results(rows: Iterable[Row], variant: str, check: str) -> dict[tuple[str, int], list[bool]]:
+    """(case_id, turn) -> the check's result on each answered repeat of ``variant``."""
+    items: dict[tuple[str, int], list[bool]] = defaultdict(list)
+    for r in _answered(rows):
+        result = (r.get("checks") or {}).get(check)
+        if r["variant"] == variant and result is not None:
+            items[(r["case_id"], int(r["turn"]))].append(bool(result.get("passed")))
+    return items
+
+
+def _majority(results: list[bool]) -> bool:
+    return sum(results) * 2 > len(results)
+
+
+def paired(rows: Sequence[Row], baseline: str, candidate: str, checks: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """check -> {wins, ties, losses, p_value}: the candidate against the baseline, item by item (items both
+    answered); p_value is McNemar's exact test on the wins and losses."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in checks:
+        base, cand = _item_results(rows, baseline, name), _item_results(rows, candidate, name)
+        wins = ties = losses = 0
+        for item in sorted(set(base) & set(cand)):
+            b, c = _majority(base[item]), _majority(cand[item])
+            if c and not b:
+                wins += 1
+            elif b and not c:
+                losses += 1
+            else:
+                ties += 1
+        out[name] = {"wins": wins, "ties": ties, "losses": losses, "p_value": round(mcnemar_exact(wins, losses), 6)}
+    return out
+
+
+def stability(rows: Sequence[Row], variants: Iterable[str], checks: Iterable[str], repeat: int) -> dict[str, Any]:
+    """variant -> {"pass_k": {check: share of items passed on every one of the k repeats}, "distinct_answers":
+    mean number of different answers per item, "items": n, "k": repeat}; only items answered on all k
+    repeats count."""
+    out: dict[str, Any] = {}
+    answered = list(_answered(rows))
+    for v in variants:
+        texts: dict[tuple[str, int], set[str]] = defaultdict(set)
+        seen: dict[tuple[str, int], int] = defaultdict(int)
+        for r in answered:
+            if r["variant"] == v:
+                key = (r["case_id"], int(r["turn"]))
+                texts[key].add(" ".join(str(r["answer"]).split()))
+                seen[key] += 1
+        full = [k for k, n in seen.items() if n >= repeat]
+        pass_k: dict[str, float | None] = {}
+        for name in checks:
+            items = _item_results(answered, v, name)
+            scored = [k for k in full if len(items.get(k, [])) >= repeat]
+            pass_k[name] = (sum(all(items[k]) for k in scored) / len(scored)) if scored else None
+        distinct = (sum(len(texts[k]) for k in full) / len(full)) if full else None
+        out[v] = {"k": repeat, "items": len(full), "pass_k": pass_k, "distinct_answers": distinct}
+    return out
