@@ -307,6 +307,25 @@ def run(json_mode: bool, **kwargs: Any) -> None:
     invoke("jobs.commands.run:run", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs)
 
 
+@cli.command()
+@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
+@_training_options
+@click.option("--suite", "suites", multiple=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Compare on this suite (repeatable; default: the project's suite in data/).")
+@click.option("--destroy-after", is_flag=True, help="Finally delete files, models and the whole stack.")
+@click.option("--resume", is_flag=True, help="Continue a pipeline that stopped (the same command again does too).")
+@connection_options
+def pipeline(json_mode: bool, suites: tuple[str, ...], destroy_after: bool, resume: bool, **kwargs: Any) -> None:
+    """The whole lab in order: preflight, pulumi up, fine-tune, compare, promote, pulumi up, wait, compare.
+
+    DATA defaults to data/travel-train.jsonl. Every step is a checkpoint: after any interruption, run the same
+    command again (or with --resume); no paid step runs twice.
+    """
+    conn = _conn(kwargs)
+    invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs,
+           suites=suites, destroy_after=destroy_after, resume=resume)
+
+
 # --------------------------------------------------------------------------- runner: the stack and the rehearsal
 # promote, metrics, clean, rehearse
 

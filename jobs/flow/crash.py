@@ -26,6 +26,7 @@ CHECKPOINTS = (
     "watch_poll",
     "before_promote",
     "after_promote",
+    # the pipeline: after each of its steps is recorded, "pipeline:<step>" (jobs/flow/pipeline.py:STEPS)
 )
 
 

@@ -291,9 +291,11 @@ def _confirm(session: "Session") -> Any:
     return ask
 
 
-def start(session: "Session", data: TrainingData, options: TrainingOptions, guards: Guards) -> TrainOutcome:
+def start(session: "Session", data: TrainingData, options: TrainingOptions, guards: Guards, *,
+          guarded: bool = False) -> TrainOutcome:
     """Upload what is needed, then reuse, adopt or (guarded) create the job. The caller holds the lock;
-    ``options`` are :meth:`TrainingOptions.checked`."""
+    ``options`` are :meth:`TrainingOptions.checked`; ``guarded``: the caller already showed the estimate and
+    passed the money guard (the pipeline's preflight)."""
     rs = session.state
     check = data.check
     tokens: int | None = None
@@ -324,8 +326,7 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
 
     # Guard before uploading anything when this is certainly a new job (nothing to reuse or adopt).
     state = rs.load()
-    guarded = False
-    if (guards.new or key not in state["jobs"]) and key not in state["pending"]:
+    if not guarded and (guards.new or key not in state["jobs"]) and key not in state["pending"]:
         if not guards.new:  # defence in depth: a job the state lost (wiped folder, other machine) is not started twice
             known = (state["files"].get(check.sha256) or {}).get("file_id") if check is not None else data.file_id
             dup = find_duplicate(session, options, training_file=known, local=check, exclude=tracked_job_ids(state))
