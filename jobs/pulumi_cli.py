@@ -237,15 +237,14 @@ def read_stack_file_config(stack: str, key: str, *, cwd: str | Path | None = Non
     return path, None
 
 
-def stack_outputs(stack: str) -> dict[str, Any]:
-    """The stack's outputs (secrets stay hidden); ``{}`` for a stack with none."""
-    argv = stack_output_argv(stack)
-    proc = _run(argv, "read the stack outputs")
+def _json(argv: list[str], purpose: str, expected: type, empty: Any) -> Any:
+    """Run a ``--json`` command; its output parsed and of the ``expected`` JSON type (``empty`` for no output)."""
+    proc = _run(argv, purpose)
     if proc.returncode != 0:
         raise PulumiFailed(argv, proc.returncode, proc.stderr)
     text = proc.stdout.strip()
     if not text:
-        return {}
+        return empty
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -253,9 +252,16 @@ def stack_outputs(stack: str) -> dict[str, Any]:
             f"`{format_command(argv)}` printed something that is not JSON (line {exc.lineno}): {exc.msg}",
             hint="run the command yourself to see what it prints; upgrade the Pulumi CLI if it is old",
         ) from None
-    if not isinstance(data, dict):
-        raise JobsError(f"`{format_command(argv)}` printed a JSON {type(data).__name__}, expected an object",
+    if not isinstance(data, expected):
+        kind = "an object" if expected is dict else "an array"
+        raise JobsError(f"`{format_command(argv)}` printed a JSON {type(data).__name__}, expected {kind}",
                         hint="run the command yourself to see what it prints")
+    return data
+
+
+def stack_outputs(stack: str) -> dict[str, Any]:
+    """The stack's outputs (secrets stay hidden); ``{}`` for a stack with none."""
+    data: dict[str, Any] = _json(stack_output_argv(stack), "read the stack outputs", dict, {})
     return data
 
 
@@ -346,16 +352,8 @@ def stack_ls_argv(*, cwd: str | Path | None = None) -> list[str]:
 
 def stack_names() -> list[str]:
     """The project's stacks, as ``pulumi stack ls --json`` names them."""
-    argv = stack_ls_argv()
-    proc = _run(argv, "list the stacks")
-    if proc.returncode != 0:
-        raise PulumiFailed(argv, proc.returncode, proc.stderr)
-    try:
-        data = json.loads(proc.stdout or "[]")
-    except json.JSONDecodeError as exc:
-        raise JobsError(f"`{format_command(argv)}` printed something that is not JSON (line {exc.lineno})",
-                        hint="run the command yourself to see what it prints; upgrade the Pulumi CLI if it is old")
-    return [str(s.get("name")) for s in data if isinstance(s, dict) and s.get("name")] if isinstance(data, list) else []
+    data = _json(stack_ls_argv(), "list the stacks", list, [])
+    return [str(s.get("name")) for s in data if isinstance(s, dict) and s.get("name")]
 
 
 def has_stack(stack: str) -> bool:
@@ -384,18 +382,10 @@ def config_all_argv(stack: str, *, cwd: str | Path | None = None) -> list[str]:
 
 def config_values(stack: str) -> tuple[dict[str, Any], frozenset[str]]:
     """The stack's config values (``project:key`` -> value) and which keys are secret; secrets never shown."""
-    argv = config_all_argv(stack)
-    proc = _run(argv, "read the stack's config")
-    if proc.returncode != 0:
-        raise PulumiFailed(argv, proc.returncode, proc.stderr)
-    try:
-        data = json.loads(proc.stdout or "{}")
-    except json.JSONDecodeError as exc:
-        raise JobsError(f"`{format_command(argv)}` printed something that is not JSON (line {exc.lineno})",
-                        hint="run the command yourself to see what it prints; upgrade the Pulumi CLI if it is old")
+    data = _json(config_all_argv(stack), "read the stack's config", dict, {})
     values: dict[str, Any] = {}
     secret: set[str] = set()
-    for key, entry in (data.items() if isinstance(data, dict) else ()):
+    for key, entry in data.items():
         if not isinstance(entry, dict):
             continue
         if entry.get("secret"):

@@ -32,7 +32,7 @@ from jobs.errors import JobsError, UsageError
 from jobs.flow import clean as clean_step
 from jobs.flow import promote as promote_step
 from jobs.flow import train, watch
-from jobs.flow.cost import CostEstimate, Guards, guard_cost
+from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import DataCheck, check_data
 from jobs.flow.preflight import Problem, identity_problem, pulumi_problems, refuse
 from jobs.flow.ready import wait_until_answers
@@ -188,16 +188,8 @@ class Pipeline:
                                epochs=plan.options.epochs or self.check.epochs, price_per_1m=plan.guards.price_per_1m,
                                epochs_source="option" if plan.options.epochs else "auto, as the service would pick")
 
-            def ask(question: str) -> bool:
-                answer = s.ui.ask(question)
-                if answer is None:
-                    from jobs.errors import RefusedError
-
-                    raise RefusedError("not on a terminal, so cannot ask for confirmation; nothing was created",
-                                       hint="pass --yes to confirm the billed steps (training, deployments)")
-                return answer
-
-            guard_cost(est, plan.guards, say=s.say, confirm=ask)
+            guard_cost(est, plan.guards, say=s.say,
+                       confirm=confirm_or_refuse(s.ui.ask, what="nothing was created"))
         return f"{self.check.path.name}: {self.check.examples} examples"
 
     def step_up_base(self) -> str:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from jobs import contract
 from jobs.api import JobInfo, is_not_found
 from jobs.errors import JobsError, RefusedError, UsageError
-from jobs.flow.cost import CostEstimate, Guards, guard_cost
+from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import DataCheck, check_data
 from jobs.flow.upload import ADOPT_SLACK_SECONDS, ensure_uploaded, file_facts, now, wait_processed
 from jobs.models import DEFAULT_MODEL
@@ -280,17 +280,6 @@ def _processed_file(session: "Session", file_id: str) -> None:
                          hint="upload the file again with `python -m jobs upload DATA.jsonl`")
 
 
-def _confirm(session: "Session") -> Any:
-    def ask(question: str) -> bool:
-        answer = session.ui.ask(question)
-        if answer is None:
-            raise RefusedError("not on a terminal, so cannot ask for confirmation; no job was created",
-                               hint="pass --yes to confirm creating a billed fine-tuning job")
-        return answer
-
-    return ask
-
-
 def start(session: "Session", data: TrainingData, options: TrainingOptions, guards: Guards, *,
           guarded: bool = False) -> TrainOutcome:
     """Upload what is needed, then reuse, adopt or (guarded) create the job. The caller holds the lock;
@@ -333,7 +322,8 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
             if dup is not None:
                 raise refuse_duplicate(dup, what=f"{check.path.name} (same name and size)" if check is not None
                                        else f"file {data.file_id}")
-        guard_cost(est, guards, say=session.say, confirm=_confirm(session))
+        guard_cost(est, guards, say=session.say,
+                   confirm=confirm_or_refuse(session.ui.ask, what="no job was created"))
         guarded = True
 
     training_id = ensure_uploaded(session, check).file_id if check is not None else str(data.file_id)
@@ -374,7 +364,7 @@ def _ensure_job(session: "Session", key: str, training_file: str, validation_fil
             return TrainOutcome(job=found, key=key, created=False, adopted=True)
 
     if not guarded:  # shown and asked before uploading when it was certainly a new job
-        guard_cost(est, guards, say=say, confirm=_confirm(session))
+        guard_cost(est, guards, say=say, confirm=confirm_or_refuse(session.ui.ask, what="no job was created"))
 
     started = now()
     replaces = rec["job_id"] if (rec and guards.new) else None
