@@ -30,12 +30,24 @@ from emulator.store import Store
 
 log = logging.getLogger("emulator")
 
-# Dated api-versions the emulator accepts (GA and preview versions that carry fine-tuning and chat).
+# Dated api-versions the emulator serves: the ones Azure still serves for files, fine-tuning and chat.
+# Sources (Microsoft Learn, "Azure OpenAI API preview lifecycle", api-version-deprecation.md /
+# api-version-lifecycle.md): GA versions are not retired; "The 2023-06-01-preview API and the 2023-10-01-preview
+# API remain supported"; the previews from 2024-02-15-preview to 2025-04-01-preview (the last dated one: later
+# features ship on v1) are described as current. Retired ones are answered like any unserved version (RETIRED_API_VERSIONS).
 API_VERSIONS = frozenset({
-    "2023-05-15", "2023-12-01-preview", "2024-02-01", "2024-02-15-preview", "2024-03-01-preview",
-    "2024-04-01-preview", "2024-05-01-preview", "2024-06-01", "2024-07-01-preview", "2024-08-01-preview",
-    "2024-09-01-preview", "2024-10-01-preview", "2024-10-21", "2024-12-01-preview", "2025-01-01-preview",
+    "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21",
+    "2023-06-01-preview", "2023-10-01-preview",
+    "2024-02-15-preview", "2024-03-01-preview", "2024-04-01-preview", "2024-05-01-preview", "2024-07-01-preview",
+    "2024-08-01-preview", "2024-09-01-preview", "2024-10-01-preview", "2024-12-01-preview", "2025-01-01-preview",
     "2025-02-01-preview", "2025-03-01-preview", "2025-04-01-preview",
+})
+# Retired previews (the lifecycle page's "retiring" lists of 2024 and Microsoft's retirement notices quoted in
+# public issues, e.g. sourcegraph/sourcegraph-public-snapshot#60091): Azure answers them 400 "API version not
+# supported", as it answers any version it does not serve. Listed for the docs and tests, not for a separate answer.
+RETIRED_API_VERSIONS = frozenset({
+    "2023-03-15-preview", "2023-07-01-preview", "2023-08-01-preview", "2023-09-01-preview", "2023-09-15-preview",
+    "2023-12-01-preview",
 })
 # The v1 surface takes no api-version; these values are tolerated as well.
 V1_API_VERSIONS = frozenset({"preview", "v1", "latest"})

@@ -25,6 +25,9 @@ DEPLOYMENT_NOT_FOUND = (
 )
 FILE_NOT_COMPLETED = "The specified file reference must point to a completed file import."
 BASE_MODEL_NOT_SUPPORTED = "The specified base model does not support fine-tuning."
+# Not a published Azure text (none is documented for DPO on an unsupported model): the emulator's own, in the
+# same style. Supported models: how-to/fine-tuning-direct-preference-optimization.md.
+BASE_MODEL_NOT_SUPPORTED_FOR_DPO = "The specified base model does not support the 'dpo' fine-tuning method."
 
 
 class ApiError(Exception):
