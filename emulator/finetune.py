@@ -28,7 +28,7 @@ from typing import Any
 from jobs import models
 from emulator import errors
 from emulator.config import EmulatorConfig
-from emulator.counting import check_training_file, count_messages, parse_examples
+from emulator.counting import FileCheck, check_for_job, check_upload, parse_examples
 from emulator.store import Store
 
 RESULTS_COLUMNS = (
@@ -75,6 +75,7 @@ class Engine:
         self.config = config
         self._counter = 0
         self._examples: dict[str, list[list[dict[str, Any]]]] = {}  # job id -> training conversations
+        self._checked: dict[tuple[str, str, str, bool], FileCheck] = {}  # (file, model, method, training) -> check
 
     # ================================================================== ids
     def _new_id(self, prefix: str) -> str:
@@ -254,16 +255,10 @@ class Engine:
     # ================================================================== files API
     def upload(self, filename: str, purpose: str, content: bytes) -> dict[str, Any]:
         now = time.time()
-        error = None
-        warnings: list[str] = []
-        if purpose == "fine-tune":
-            check = check_training_file(content)
-            if not check.valid:
-                error = check.message
-            warnings = check.warnings or []
+        error = check_upload(content).message if purpose == "fine-tune" else None
         rec: dict[str, Any] = {"id": self._new_id("file"), "object": "file", "bytes": len(content), "created_at": now,
                "filename": filename, "purpose": purpose, "status": "pending",
-               "ready_at": now + self.config.file_processing_seconds, "error": error, "warnings": warnings}
+               "ready_at": now + self.config.file_processing_seconds, "error": error}
         with self.store.lock:
             self.store.put_file(rec, content)
         self.tick(now)
@@ -313,10 +308,10 @@ class Engine:
             raise errors.invalid_payload(errors.BASE_MODEL_NOT_SUPPORTED_FOR_DPO, "model")
         self.tick()
         train = self._usable_file(training_file, "training_file")
+        checked = self._check_for_job(train, base.model_id, method, training=True)
         valid_id = body.get("validation_file")
         if valid_id:
-            self._usable_file(valid_id, "validation_file")
-        examples = _parse_examples(self.store.file_content(train["id"]))
+            self._check_for_job(self._usable_file(valid_id, "validation_file"), base.model_id, method, training=False)
         hyperparameters = _hyperparameters(hp_in, method)
         n_epochs, batch = hyperparameters["n_epochs"], hyperparameters["batch_size"]
         if n_epochs > 0:
@@ -326,10 +321,10 @@ class Engine:
         else:
             from jobs.dataset import default_epochs
 
-            epochs = default_epochs(len(examples))
+            epochs = default_epochs(checked.examples)
         bs = batch if batch > 0 else 1
-        steps_per_epoch = max(1, math.ceil(len(examples) / bs))
-        tokens = sum(count_messages(ex, base.model_id) for ex in examples)
+        steps_per_epoch = max(1, math.ceil(checked.examples / bs))
+        tokens = checked.tokens_per_epoch
         now = time.time()
         job_id = self._new_id("ftjob")
         hexpart = _hex(job_id, "model")
@@ -345,7 +340,7 @@ class Engine:
             "trainingType": body.get("trainingType"),
             "integrations": body.get("integrations"),
             "epochs": epochs, "steps_per_epoch": steps_per_epoch, "total_steps": steps_per_epoch * epochs,
-            "n_examples": len(examples), "train_duration": float(self.config.training_seconds),
+            "n_examples": checked.examples, "train_duration": float(self.config.training_seconds),
             "ready_at": now + self.config.queue_seconds, "done_seconds": 0.0, "run_started_at": None,
             "started_at": None, "slot_released_at": None, "emitted_steps": 0,
             "will_fail": bool(suffix and self.config.fail_jobs_with_suffix
@@ -361,6 +356,19 @@ class Engine:
             self.store.put_job(job)
         self.tick()
         return self.get_job(job_id)
+
+    def _check_for_job(self, rec: dict[str, Any], model: str, method: str, *, training: bool) -> FileCheck:
+        """The file's content against the job's method and model, at job creation (cached per file and job kind)."""
+        key = (rec["id"], model, method, training)
+        check = self._checked.get(key)
+        if check is None:
+            check = self._checked[key] = check_for_job(self.store.file_content(rec["id"]), model=model,
+                                                       method=method, training=training)
+        if not check.valid:
+            what = "training_file" if training else "validation_file"
+            raise errors.invalid_payload(f"The {what.replace('_', ' ')} '{rec['id']}' is not valid for a "
+                                         f"'{method}' fine-tuning job on {model}: {check.message}", what)
+        return check
 
     def _usable_file(self, file_id: str, param: str) -> dict[str, Any]:
         rec = self.store.get_file(file_id)
@@ -477,15 +485,9 @@ class Engine:
                         data = self.store.training_snapshot(jid)
                     except OSError:  # no snapshot (state from an older emulator): answer in the generic style
                         return None
-                    self._examples[jid] = _parse_examples(data)
+                    self._examples[jid] = parse_examples(data)
                 return self._examples[jid]
         return None
-
-
-def _parse_examples(content: bytes) -> list[list[dict[str, Any]]]:
-    """The conversations of a file that already passed validation at upload."""
-    parsed = parse_examples(content)
-    return parsed if isinstance(parsed, list) else []
 
 
 def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
