@@ -297,7 +297,7 @@ class _Validator:
         from jobs import tokens  # heavy import (tiktoken) only when validating
 
         self.tokens = tokens
-        self.enc = tokens.get_encoding(self.encoding_name)
+        self.count = tokens.counter(self.encoding_name).count  # exact tiktoken counts (jobs/tokens.py)
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
         self.counts: dict[str, int] = {}
@@ -327,7 +327,7 @@ class _Validator:
         self.warned_system = False
         self.cache: dict[str, int] = {}
         self._reset_cache()
-        self.role_tokens = {role: len(self.enc.encode_ordinary(role)) for role in R.ROLES}
+        self.role_tokens = {role: self.count(role) for role in R.ROLES}
         self.per_message, self.per_name = tokens.TOKENS_PER_MESSAGE, tokens.TOKENS_PER_NAME
         self.priming = tokens.REPLY_PRIMING
 
@@ -417,23 +417,23 @@ class _Validator:
     def count_tokens(self, n: int, info: R.ExampleInfo) -> None:
         """The cookbook's count for one example. Likely-repeated strings (system messages, tool
         definitions) come from a small cache; the rest are tokenized directly (once each)."""
-        encode = self.enc.encode_ordinary
+        count = self.count
         total = self.per_message * info.n_messages + self.per_name * info.n_names + self.priming + info.fixed
         if info.shared:
             cache = self.cache
             for s in info.shared:
                 v = cache.get(s)
                 if v is None:
-                    v = len(encode(s))
+                    v = count(s)
                     if len(cache) >= CACHE_MAX_ENTRIES:
                         self._reset_cache()
                     cache[s] = v
                 total += v
         for s in info.plain:
-            total += len(encode(s))
+            total += count(s)
         trained = 0
         for s in info.trained:
-            trained += len(encode(s))
+            trained += count(s)
         total += trained
         self.counted += 1
         self.total_tokens += total
@@ -459,7 +459,7 @@ class _Validator:
         """Bound the cache: drop everything, keep the roles. Hot strings come back at once."""
         self.cache.clear()
         for role in R.ROLES:
-            self.cache[role] = len(self.enc.encode_ordinary(role))
+            self.cache[role] = self.count(role)
 
     # ---- the file
     def run(self, stream: IO[bytes], size: int | None) -> Report:
