@@ -56,7 +56,7 @@ CONVENTION = (
     "id, function name and arguments string; list content as its text parts; image parts are not counted"
 )
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # counter() builds under it and may call get_encoding()
 _cache: dict[str, "tiktoken.Encoding"] = {}
 
 

@@ -222,3 +222,9 @@ def test_counter_builds_without_network(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setenv(tokens.CACHE_DIR_ENV, str(tmp_path))
     assert _fresh_counter(monkeypatch).count("hello world") == 2
+
+
+def test_cl100k_counter_is_tiktokens_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "_counters", {})
+    monkeypatch.setattr(tokens, "_cache", {})
+    assert tokens.counter("cl100k_base").count("tiktoken is great!") == 6  # built under the lock, no deadlock
