@@ -291,13 +291,16 @@ class _Validator:
         self.filename = filename
         self.price = price_per_1m
         self.method = method
+        self.check = R.check_preference_example if method == "dpo" else R.check_example
         self.min_examples = min_examples
         self.model_id, self.encoding_name, self.context, model_problem, self.row = _resolve_model(model)
         self.warned_vision = False
         from jobs import tokens  # heavy import (tiktoken) only when validating
 
         self.tokens = tokens
-        self.count = tokens.counter(self.encoding_name).count  # exact tiktoken counts (jobs/tokens.py)
+        self.counter = tokens.counter(self.encoding_name)
+        self.count = self.counter.count  # exact tiktoken counts (jobs/tokens.py)
+        self.encode: Any = None  # tiktoken's encode_ordinary, once the counter uses it (big files)
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
         self.counts: dict[str, int] = {}
@@ -372,9 +375,8 @@ class _Validator:
             return
 
         self._line = n
-        check = R.check_example
-        if self.method == "dpo" or (self.method == "any" and type(obj) is dict and "messages" not in obj
-                                    and "input" in obj):
+        check = self.check
+        if self.method == "any" and type(obj) is dict and "messages" not in obj and "input" in obj:
             check = R.check_preference_example
         try:
             info = check(obj, self._problem, self.role_tokens)
@@ -429,12 +431,13 @@ class _Validator:
                         self._reset_cache()
                     cache[s] = v
                 total += v
-        for s in info.plain:
-            total += count(s)
-        trained = 0
-        for s in info.trained:
-            trained += count(s)
-        total += trained
+        encode = self.encode
+        if encode is not None:  # tiktoken's encoder: map() keeps the per-string loop in C
+            trained = sum(map(len, map(encode, info.trained)))
+            total += sum(map(len, map(encode, info.plain))) + trained
+        else:
+            trained = sum(map(count, info.trained))
+            total += sum(map(count, info.plain)) + trained
         self.counted += 1
         self.total_tokens += total
         self.assistant_tokens += trained
@@ -463,6 +466,8 @@ class _Validator:
 
     # ---- the file
     def run(self, stream: IO[bytes], size: int | None) -> Report:
+        if size is not None and size > self.tokens.LARGE_INPUT_BYTES:
+            self.encode = self.counter.use_tiktoken()  # a big file: tiktoken's encoder repays building its tables
         sha = hashlib.sha256()
         nbytes = 0
         n = 0

@@ -286,19 +286,21 @@ def _check_messages(messages: list[Any], report: Report, info: ExampleInfo, role
     """Check one list of messages and collect its strings into ``info``. ``train``: assistant content is trained
     (False for a DPO ``input``); ``roles``: the roles allowed here (DPO outputs: assistant and tool)."""
     shared, plain, trained_strings = info.shared, info.plain, info.trained
+    answers = trained_strings if train else plain
+    simple = _SIMPLE_ROLES if roles is ROLES else _SIMPLE_ROLES.intersection(roles)
     info.n_messages += len(messages)
     for i, msg in enumerate(messages):
         # Fast path: the common {"role": system|user|assistant, "content": "non-empty"} message.
         if type(msg) is dict and len(msg) == 2:
             role = msg.get("role")
             content = msg.get("content")
-            if type(content) is str and content and type(role) is str and role in _SIMPLE_ROLES and role in roles:
+            if type(content) is str and content and type(role) is str and role in simple:
                 if role_tokens is None:
                     shared.append(role)
                 else:
                     info.fixed += role_tokens[role]
                 if role == "assistant":
-                    (trained_strings if train else plain).append(content)
+                    answers.append(content)
                     info.has_assistant = True
                 elif role == "user":
                     plain.append(content)
@@ -437,10 +439,9 @@ def _legacy(obj: dict[str, Any], report: Report) -> bool:
     return True
 
 
-def _check_images(info: ExampleInfo, report: Report) -> None:
-    if info.image_parts > MAX_IMAGES_PER_EXAMPLE:
-        report(TOO_MANY_IMAGES, f"{info.image_parts} images in one example; Azure takes at most "
-                                f"{MAX_IMAGES_PER_EXAMPLE} per example")
+def _too_many_images(info: ExampleInfo, report: Report) -> None:
+    report(TOO_MANY_IMAGES, f"{info.image_parts} images in one example; Azure takes at most "
+                            f"{MAX_IMAGES_PER_EXAMPLE} per example")
 
 
 def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None = None) -> ExampleInfo | None:
@@ -474,7 +475,8 @@ def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None =
     if not info.has_assistant:
         report(EXAMPLE_MISSING_ASSISTANT_MESSAGE, "the example has no assistant message, so there is "
                                                   "nothing to learn; add the answer you want")
-    _check_images(info, report)
+    if info.image_parts > MAX_IMAGES_PER_EXAMPLE:
+        _too_many_images(info, report)
     return info
 
 
@@ -535,5 +537,6 @@ def check_preference_example(obj: Any, report: Report,
     if isinstance(obj.get("preferred_output"), list) and obj.get("preferred_output") == obj.get("non_preferred_output"):
         report(IDENTICAL_OUTPUTS, "`preferred_output` and `non_preferred_output` are the same, so this pair "
                                   "teaches nothing; make the preferred answer the better one")
-    _check_images(info, report)
+    if info.image_parts > MAX_IMAGES_PER_EXAMPLE:
+        _too_many_images(info, report)
     return info

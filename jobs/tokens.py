@@ -278,8 +278,11 @@ _O200K_ASCII = "|".join([
 _OUTSIDE_SETTLED = re.compile("[^\x00-\x1b\x20-\u07ff\u2000-\u2bff\u3000-\u9fff\uac00-\ud7a3]")
 _PIECE_CACHE_MAX = 200_000
 # Past this much text, tiktoken's Rust encoder (~26 ns a character against ~80 here, measured on the project's
-# data) repays building its tables (~0.12 s): the counter switches to it for the rest of the run.
+# data) repays building its tables (~0.12 s): the counter switches to it for the rest of the run. A caller that
+# knows the input is bigger than that switches at once (:meth:`TokenCounter.use_tiktoken`; the validator does
+# for files over LARGE_INPUT_BYTES).
 SWITCH_AFTER_CHARS = 2_000_000
+LARGE_INPUT_BYTES = 2_500_000
 
 
 class TokenCounter:
@@ -340,6 +343,12 @@ class TokenCounter:
                 break
             parts[at:at + 2] = [parts[at] + parts[at + 1]]
         return len(parts)
+
+    def use_tiktoken(self) -> Callable[[str], list[int]]:
+        """Count with tiktoken's encoder from now on (build its tables now); returns its ``encode_ordinary``."""
+        self._tiktoken("")
+        assert self._encode is not None
+        return self._encode
 
     def _tiktoken(self, text: str) -> int:
         if self._encode is None:
