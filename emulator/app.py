@@ -392,7 +392,7 @@ class Emulator:
         triggers = [t.lower() for t in cf.triggers if t]
         if not triggers:
             return
-        text = " ".join(_message_text(m) for m in messages).lower()
+        text = " ".join(chat.message_text(m) for m in messages).lower()
         if any(t in text for t in triggers):
             raise errors.content_filtered(cf.category, cf.severity)
 
@@ -584,15 +584,6 @@ SYSTEM_FINGERPRINT = "fp_emulator"
 RESPONSES_SINCE = "2025-03-01-preview"
 
 
-def _message_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
 def _int_param(body: dict[str, Any], name: str, default: int | None, low: int | None,
                high: int | None) -> Any:
     value = body.get(name)
@@ -651,7 +642,7 @@ def _input_messages(value: Any) -> list[dict[str, Any]]:
             raise errors.openai_error(400, "Each 'input' item must be a message with a role (user, assistant, "
                                            "system or developer) and content.", param="input")
         role = "system" if item["role"] == "developer" else item["role"]
-        out.append({"role": role, "content": _message_text(item)})
+        out.append({"role": role, "content": chat.message_text(item)})
     return out
 
 

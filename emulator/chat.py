@@ -58,16 +58,18 @@ def _pick(options: list[str], key: str) -> str:
     return options[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(options)]
 
 
+def message_text(message: dict[str, Any]) -> str:
+    """A message's text: its string content, or the text of its content parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
 def user_texts(messages: list[dict[str, Any]]) -> list[str]:
-    out = []
-    for msg in messages:
-        if msg.get("role") == "user":
-            content = msg.get("content")
-            if isinstance(content, str):
-                out.append(content)
-            elif isinstance(content, list):
-                out.append(" ".join(str(p.get("text", "")) for p in content if isinstance(p, dict)))
-    return out
+    return [message_text(m) for m in messages if m.get("role") == "user"]
 
 
 def conversation_place(messages: list[dict[str, Any]]) -> str | None:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.chat import message_text
 from jobs import models
 
 
@@ -40,9 +41,8 @@ def count_messages(messages: list[dict[str, Any]], model: str) -> int:
     simple = []
     for msg in messages:
         m = {k: v for k, v in msg.items() if k in ("role", "content", "name") and isinstance(v, str)}
-        content = msg.get("content")
-        if isinstance(content, list):  # content parts: count their text
-            m["content"] = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(msg.get("content"), list):  # content parts: count their text
+            m["content"] = message_text(msg)
         simple.append(m)
     return int(tokens.num_tokens_from_messages(simple, encoding_name(model)))
 

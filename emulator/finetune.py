@@ -507,9 +507,8 @@ def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if not isinstance(config, dict):
             raise errors.invalid_payload(f"'method.{kind}' must be an object.", f"method.{kind}")
         nested = config.get("hyperparameters") or {}
-        if kind == "dpo":
-            nested = {**{k: v for k, v in config.items() if k != "hyperparameters"}, **nested} \
-                if isinstance(nested, dict) else nested
+        if kind == "dpo" and isinstance(nested, dict):  # Microsoft's REST example: beta etc. inside `dpo`
+            nested = {**{k: v for k, v in config.items() if k != "hyperparameters"}, **nested}
     top = body.get("hyperparameters") or {}
     for where, value in ((f"method.{kind}.hyperparameters", nested), ("hyperparameters", top)):
         if not isinstance(value, dict):
@@ -519,32 +518,22 @@ def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _hyperparameters(hp: dict[str, Any], method: str) -> dict[str, Any]:
     """Checked hyperparameters with Azure's reported defaults for the unset ones (:data:`DEFAULT_HYPERPARAMETERS`)."""
-    out: dict[str, Any] = dict(DEFAULT_HYPERPARAMETERS)
-    for name in ("n_epochs", "batch_size"):
+    out: dict[str, Any] = {**DEFAULT_HYPERPARAMETERS, **({"beta": DEFAULT_DPO_BETA} if method == "dpo" else {})}
+    numbers = {"n_epochs": "integer", "batch_size": "integer", "learning_rate_multiplier": "positive"}
+    if method == "dpo":
+        numbers.update(beta="positive", l2_multiplier="non-negative")
+    for name, kind in numbers.items():
         value = hp.get(name)
         if value in (None, "auto"):
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if kind == "integer" and not (number and isinstance(value, int) and value >= 1):
             raise errors.invalid_payload(f"hyperparameters.{name} must be a positive integer or 'auto'.",
                                          f"hyperparameters.{name}")
-        out[name] = value
-    names = ("learning_rate_multiplier", "beta") if method == "dpo" else ("learning_rate_multiplier",)
-    if method == "dpo":
-        out["beta"] = DEFAULT_DPO_BETA
-    for name in names:
-        value = hp.get(name)
-        if value in (None, "auto"):
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise errors.invalid_payload(f"hyperparameters.{name} must be a number above 0 or 'auto'.",
+        if kind != "integer" and not (number and (value > 0 if kind == "positive" else value >= 0)):
+            raise errors.invalid_payload(f"hyperparameters.{name} must be a {kind} number or 'auto'.",
                                          f"hyperparameters.{name}")
         out[name] = value
-    if method == "dpo" and hp.get("l2_multiplier") is not None:
-        value = hp["l2_multiplier"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise errors.invalid_payload("hyperparameters.l2_multiplier must be a number of 0 or more.",
-                                         "hyperparameters.l2_multiplier")
-        out["l2_multiplier"] = value
     return out
 
 

@@ -308,14 +308,9 @@ class TokenCounter:
         self._chars += len(text)
         if self._chars > SWITCH_AFTER_CHARS:
             return self._tiktoken(text)
-        if text.isascii():
-            if "\x1c" <= max(text, default="\x00") <= "\x1f" or _OUTSIDE_SETTLED.search(text):
-                return self._tiktoken(text)
-            pieces = self._split_ascii(text)
-        elif _OUTSIDE_SETTLED.search(text):
+        if _OUTSIDE_SETTLED.search(text):
             return self._tiktoken(text)
-        else:
-            pieces = self._split(text)
+        pieces = self._split_ascii(text) if text.isascii() else self._split(text)
         cache = self._pieces
         if len(cache) > _PIECE_CACHE_MAX:
             cache.clear()
