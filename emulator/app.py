@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl, unquote
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from emulator import chat, errors
+from emulator import chat, errors, structured
 from emulator.config import FAULT_KINDS, EmulatorConfig
 from emulator.counting import _encoding, count_messages, count_text, encoding_name
 from emulator.errors import ApiError
@@ -30,12 +31,24 @@ from emulator.store import Store
 
 log = logging.getLogger("emulator")
 
-# Dated api-versions the emulator accepts (GA and preview versions that carry fine-tuning and chat).
+# Dated api-versions the emulator serves: the ones Azure still serves for files, fine-tuning and chat.
+# Sources (Microsoft Learn, "Azure OpenAI API preview lifecycle", api-version-deprecation.md /
+# api-version-lifecycle.md): GA versions are not retired; "The 2023-06-01-preview API and the 2023-10-01-preview
+# API remain supported"; the previews from 2024-02-15-preview to 2025-04-01-preview (the last dated one: later
+# features ship on v1) are described as current. Retired ones are answered like any unserved version (RETIRED_API_VERSIONS).
 API_VERSIONS = frozenset({
-    "2023-05-15", "2023-12-01-preview", "2024-02-01", "2024-02-15-preview", "2024-03-01-preview",
-    "2024-04-01-preview", "2024-05-01-preview", "2024-06-01", "2024-07-01-preview", "2024-08-01-preview",
-    "2024-09-01-preview", "2024-10-01-preview", "2024-10-21", "2024-12-01-preview", "2025-01-01-preview",
+    "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21",
+    "2023-06-01-preview", "2023-10-01-preview",
+    "2024-02-15-preview", "2024-03-01-preview", "2024-04-01-preview", "2024-05-01-preview", "2024-07-01-preview",
+    "2024-08-01-preview", "2024-09-01-preview", "2024-10-01-preview", "2024-12-01-preview", "2025-01-01-preview",
     "2025-02-01-preview", "2025-03-01-preview", "2025-04-01-preview",
+})
+# Retired previews (the lifecycle page's "retiring" lists of 2024 and Microsoft's retirement notices quoted in
+# public issues, e.g. sourcegraph/sourcegraph-public-snapshot#60091): Azure answers them 400 "API version not
+# supported", as it answers any version it does not serve. Listed for the docs and tests, not for a separate answer.
+RETIRED_API_VERSIONS = frozenset({
+    "2023-03-15-preview", "2023-07-01-preview", "2023-08-01-preview", "2023-09-01-preview", "2023-09-15-preview",
+    "2023-12-01-preview",
 })
 # The v1 surface takes no api-version; these values are tolerated as well.
 V1_API_VERSIONS = frozenset({"preview", "v1", "latest"})
@@ -139,6 +152,8 @@ class Emulator:
             Route("/openai/deployments/{deployment}/chat/completions", self._data_plane(self.chat_completions),
                   methods=["POST"]),
             Route("/openai/v1/chat/completions", self._data_plane(self.chat_completions), methods=["POST"]),
+            Route("/openai/responses", self._data_plane(self.responses), methods=["POST"]),
+            Route("/openai/v1/responses", self._data_plane(self.responses), methods=["POST"]),
         ]
 
         async def not_found(request: Request, exc: Exception) -> Response:
@@ -361,91 +376,288 @@ class Emulator:
             return JSONResponse({"id": model_id, "object": "model", "deleted": True})
         return JSONResponse(self.engine.get_model(model_id))
 
-    # ------------------------------------------------------------------ chat
-    async def chat_completions(self, request: Request) -> Response:
-        v1 = request.state.v1
+    # ------------------------------------------------------------------ chat and responses
+    async def _json_body(self, request: Request) -> dict[str, Any]:
         try:
             body = await request.json()
         except json.JSONDecodeError:
-            raise _openai_error(400, "The request body is not valid JSON.")
+            raise errors.openai_error(400, "The request body is not valid JSON.")
         if not isinstance(body, dict):
-            raise _openai_error(400, "The request body must be a JSON object.")
-        name = request.path_params.get("deployment") if not v1 else body.get("model")
+            raise errors.openai_error(400, "The request body must be a JSON object.")
+        return body
+
+    def _content_filter(self, messages: list[dict[str, Any]]) -> None:
+        """Azure's prompt filter, triggered by the configured words (``content_filter.triggers``)."""
+        cf = self.config.content_filter
+        triggers = [t.lower() for t in cf.triggers if t]
+        if not triggers:
+            return
+        text = " ".join(chat.message_text(m) for m in messages).lower()
+        if any(t in text for t in triggers):
+            raise errors.content_filtered(cf.category, cf.severity)
+
+    async def _generate(self, request: Request, name: Any, messages: list[dict[str, Any]], *, n: int,
+                        max_tokens: int | None, seed: int | None, fmt: tuple[str, dict[str, Any] | None]) -> "_Generation":
+        """The stand-in answers of one request: rate limits, content filter, ``n`` choices, formats, truncation."""
         if not isinstance(name, str) or not name:
-            raise _openai_error(400, "you must provide a model parameter", param="model")
+            raise errors.openai_error(400, "you must provide a model parameter", param="model")
         dep = self.deployments().get(name)
         if dep is None:
             raise errors.deployment_not_found()
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            raise _openai_error(400, "'messages' is a required property and must be a non-empty list of objects.",
-                                param="messages")
         model = dep["model"]
-        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-        if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
-            raise _openai_error(400, "max_tokens must be a positive integer.", param="max_tokens")
         prompt_tokens = count_messages(messages, model)
-        estimate = prompt_tokens + (max_tokens or 0)
+        estimate = prompt_tokens + (max_tokens or 0) * n  # Azure's estimate: prompt + max_tokens per choice
         rl_headers, _ = self.limiter.admit(name, estimate, request.state.api_version)
-
+        self._content_filter(messages)
         fine_tuned = ".ft-" in model
         examples = self.engine.training_examples_for_model(model) if fine_tuned else None
-        content = chat.answer(messages, fine_tuned=fine_tuned, examples=examples)
-        finish = "stop"
-        if max_tokens is not None:
-            enc = _encoding(encoding_name(model))
-            ids = enc.encode(content)
-            if len(ids) > max_tokens:
-                label_len = len(enc.encode(chat.LABEL))
-                content = chat.LABEL + enc.decode(ids[label_len:max(label_len, max_tokens)])
-                finish = "length"
-        completion_tokens = count_text(content, model)
+        contents, finishes = [], []
+        for index in range(n):
+            variant = index if seed is None else seed + index
+            text = chat.answer(messages, fine_tuned=fine_tuned, examples=examples, variant=variant)
+            kind, schema = fmt
+            if kind == "json_object":
+                text = structured.json_object(label=chat.LABEL, text=text[len(chat.LABEL):])
+            elif kind == "json_schema" and schema is not None:
+                text = structured.instance(schema, label=chat.LABEL, text=text[len(chat.LABEL):])
+            text, finish = _truncate(text, max_tokens, model)
+            contents.append(text)
+            finishes.append(finish)
+        completion_tokens = sum(count_text(c, model) for c in contents)
         self.limiter.settle(name, estimate, prompt_tokens + completion_tokens)
+        return _Generation(contents, finishes, prompt_tokens, completion_tokens, {**rl_headers, **STAND_IN_HEADER},
+                           _public_model_id(model), model)
+
+    async def _latency(self, gen: "_Generation") -> None:
         per_token = self.config.latency.per_token_ms
-        if per_token > 0 and not body.get("stream"):
-            await asyncio.sleep(per_token * completion_tokens / 1000)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
+        if per_token > 0:
+            await asyncio.sleep(per_token * gen.completion_tokens / 1000)
+
+    async def chat_completions(self, request: Request) -> Response:
+        v1 = request.state.v1
+        body = await self._json_body(request)
+        name = request.path_params.get("deployment") if not v1 else body.get("model")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise errors.openai_error(400, "'messages' is a required property and must be a non-empty list of "
+                                           "objects.", param="messages")
+        max_param = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        gen = await self._generate(request, name, messages, n=_int_param(body, "n", 1, 1, 128),
+                                   max_tokens=_int_param(body, max_param, None, 1, None),
+                                   seed=_int_param(body, "seed", None, None, None),
+                                   fmt=_chat_format(body.get("response_format")))
         cid = "chatcmpl-" + hashlib.sha256(f"{time.time_ns()}{name}".encode()).hexdigest()[:29]
         created = int(time.time())
-        response_model = _public_model_id(model)
-        headers = {**rl_headers, **STAND_IN_HEADER}
+        usage = {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+                 "total_tokens": gen.prompt_tokens + gen.completion_tokens}
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            gen = self._stream(cid, created, response_model, content, finish, usage, include_usage, per_token, model)
-            return StreamingResponse(gen, media_type="text/event-stream", headers=headers)
+            return StreamingResponse(self._chat_stream(cid, created, gen, usage, include_usage),
+                                     media_type="text/event-stream", headers=gen.headers)
+        await self._latency(gen)
         return JSONResponse({
-            "id": cid, "object": "chat.completion", "created": created, "model": response_model,
-            "system_fingerprint": "fp_emulator",
+            "id": cid, "object": "chat.completion", "created": created, "model": gen.public_model,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
             "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
-            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None, "content_filter_results": {},
-                         "message": {"role": "assistant", "content": content, "refusal": None}}],
+            "choices": [{"index": i, "finish_reason": finish, "logprobs": None, "content_filter_results": {},
+                         "message": {"role": "assistant", "content": text, "refusal": None}}
+                        for i, (text, finish) in enumerate(zip(gen.contents, gen.finishes))],
             "usage": usage,
-        }, headers=headers)
+        }, headers=gen.headers)
 
-    async def _stream(self, cid: str, created: int, model: str, content: str, finish: str, usage: dict[str, int],
-                      include_usage: bool, per_token_ms: float, token_model: str) -> AsyncIterator[bytes]:
+    async def _chat_stream(self, cid: str, created: int, gen: "_Generation", usage: dict[str, int],
+                           include_usage: bool) -> AsyncIterator[bytes]:
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-            obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "system_fingerprint": "fp_emulator", "choices": choices, **extra}
+            obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": gen.public_model,
+                   "system_fingerprint": SYSTEM_FINGERPRINT, "choices": choices, **extra}
             return f"data: {json.dumps(obj)}\n\n".encode()
 
         # Azure's first chunk: no choices, only the prompt's content-filter results.
         yield chunk([], prompt_filter_results=[{"prompt_index": 0, "content_filter_results": {}}])
-        yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
-                      "logprobs": None}])
-        words = content.split(" ")
-        n = max(1, self.config.stream_chunk_words)
-        for i in range(0, len(words), n):
-            piece = " ".join(words[i:i + n]) + (" " if i + n < len(words) else "")
-            if per_token_ms > 0:
-                await asyncio.sleep(per_token_ms * count_text(piece, token_model) / 1000)
-            yield chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": None, "logprobs": None,
-                          "content_filter_results": {}}])
-        yield chunk([{"index": 0, "delta": {}, "finish_reason": finish, "logprobs": None}])
+        for index, (content, finish) in enumerate(zip(gen.contents, gen.finishes)):
+            yield chunk([{"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
+                          "logprobs": None}])
+            async for piece in self._pieces(content, gen.token_model):
+                yield chunk([{"index": index, "delta": {"content": piece}, "finish_reason": None, "logprobs": None,
+                              "content_filter_results": {}}])
+            yield chunk([{"index": index, "delta": {}, "finish_reason": finish, "logprobs": None}])
         if include_usage:
             yield chunk([], usage=usage)
         yield b"data: [DONE]\n\n"
+
+    async def _pieces(self, content: str, token_model: str) -> AsyncIterator[str]:
+        """The text in pieces of ``stream_chunk_words`` words, each after its share of the per-token latency."""
+        words = content.split(" ")
+        n = max(1, self.config.stream_chunk_words)
+        per_token = self.config.latency.per_token_ms
+        for i in range(0, len(words), n):
+            piece = " ".join(words[i:i + n]) + (" " if i + n < len(words) else "")
+            if per_token > 0:
+                await asyncio.sleep(per_token * count_text(piece, token_model) / 1000)
+            yield piece
+
+    async def responses(self, request: Request) -> Response:
+        """A minimal Responses API (``POST /responses``): ``input`` as text or messages, ``instructions``,
+        ``max_output_tokens``, ``text.format``, streaming. Shape: the v1 spec's ``AzureResponse``
+        (Azure/azure-rest-api-specs, specification/ai/data-plane/OpenAI.v1/azure-v1-v1-generated.json)."""
+        version = request.state.api_version
+        if not request.state.v1 and version < RESPONSES_SINCE:  # added in 2025-03-01-preview (lifecycle page)
+            raise errors.resource_not_found()
+        body = await self._json_body(request)
+        instructions = body.get("instructions")
+        if instructions is not None and not isinstance(instructions, str):
+            raise errors.openai_error(400, "'instructions' must be a string.", param="instructions")
+        messages = ([{"role": "system", "content": instructions}] if instructions else []) + \
+            _input_messages(body.get("input"))
+        text_cfg: dict[str, Any] = body["text"] if isinstance(body.get("text"), dict) else {}
+        fmt_in = text_cfg["format"] if isinstance(text_cfg.get("format"), dict) else None
+        gen = await self._generate(request, body.get("model"), messages, n=1,
+                                   max_tokens=_int_param(body, "max_output_tokens", None, 1, None), seed=None,
+                                   fmt=_responses_format(fmt_in))
+        rid = "resp_" + hashlib.sha256(f"{time.time_ns()}r".encode()).hexdigest()[:48]
+        mid = "msg_" + hashlib.sha256(f"{time.time_ns()}m".encode()).hexdigest()[:48]
+        text, finish = gen.contents[0], gen.finishes[0]
+        complete = finish == "stop"
+        item = {"id": mid, "type": "message", "status": "completed" if complete else "incomplete",
+                "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": [],
+                                                  "logprobs": []}]}
+        response = {
+            "id": rid, "object": "response", "created_at": int(time.time()),
+            "status": "completed" if complete else "incomplete", "error": None, "background": False,
+            "incomplete_details": None if complete else {"reason": "max_output_tokens"},
+            "instructions": instructions, "max_output_tokens": body.get("max_output_tokens"),
+            "max_tool_calls": None, "metadata": body.get("metadata") or {}, "model": gen.public_model,
+            "output": [item], "parallel_tool_calls": True, "previous_response_id": body.get("previous_response_id"),
+            "reasoning": None, "service_tier": "default", "store": bool(body.get("store", True)),
+            "temperature": body.get("temperature", 1.0), "text": {"format": fmt_in or {"type": "text"}},
+            "tool_choice": "auto", "tools": [], "top_logprobs": None, "top_p": body.get("top_p", 1.0),
+            "truncation": "disabled", "user": body.get("user"),
+            "usage": {"input_tokens": gen.prompt_tokens, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                      "output_tokens": gen.completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+                      "total_tokens": gen.prompt_tokens + gen.completion_tokens},
+        }
+        if body.get("stream"):
+            return StreamingResponse(self._responses_stream(response, item, gen.token_model),
+                                     media_type="text/event-stream", headers=gen.headers)
+        await self._latency(gen)
+        return JSONResponse(response, headers=gen.headers)
+
+    async def _responses_stream(self, response: dict[str, Any], item: dict[str, Any],
+                                token_model: str) -> AsyncIterator[bytes]:
+        """The Responses API's event stream (the v1 spec's OpenAI.ResponseStreamEvent types, in their order)."""
+        seq = iter(range(1 << 30))
+
+        def event(kind: str, **data: Any) -> bytes:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': next(seq), **data})}\n\n" \
+                .encode()
+
+        started = {**response, "status": "in_progress", "output": [], "usage": None, "incomplete_details": None}
+        text = item["content"][0]["text"]
+        ids = {"item_id": item["id"], "output_index": 0, "content_index": 0}
+        yield event("response.created", response=started)
+        yield event("response.in_progress", response=started)
+        yield event("response.output_item.added", output_index=0,
+                    item={**item, "status": "in_progress", "content": []})
+        empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        yield event("response.content_part.added", part=empty_part, **ids)
+        async for piece in self._pieces(text, token_model):
+            yield event("response.output_text.delta", delta=piece, logprobs=[], obfuscation="", **ids)
+        yield event("response.output_text.done", text=text, logprobs=[], **ids)
+        yield event("response.content_part.done", part=item["content"][0], **ids)
+        yield event("response.output_item.done", output_index=0, item=item)
+        yield event("response.completed" if response["status"] == "completed" else "response.incomplete",
+                    response=response)
+
+
+@dataclass
+class _Generation:
+    contents: list[str]
+    finishes: list[str]
+    prompt_tokens: int
+    completion_tokens: int
+    headers: dict[str, str]
+    public_model: str
+    token_model: str
+
+
+SYSTEM_FINGERPRINT = "fp_emulator"
+RESPONSES_SINCE = "2025-03-01-preview"
+
+
+def _int_param(body: dict[str, Any], name: str, default: int | None, low: int | None,
+               high: int | None) -> Any:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or \
+            (high is not None and value > high):
+        bounds = f" between {low} and {high}" if low is not None and high is not None else \
+            f" of at least {low}" if low is not None else ""
+        raise errors.openai_error(400, f"'{name}' must be an integer{bounds}.", param=name)
+    return value
+
+
+def _chat_format(fmt: Any) -> tuple[str, dict[str, Any] | None]:
+    """``response_format`` of chat completions: text, json_object, or json_schema with its schema."""
+    if fmt is None:
+        return "text", None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+            raise errors.openai_error(400, "'response_format.json_schema.schema' must be a JSON schema object.",
+                                      param="response_format")
+        return kind, spec["schema"]
+    if kind in ("text", "json_object"):
+        return kind, None
+    raise errors.openai_error(400, "'response_format.type' must be one of text, json_object, json_schema.",
+                              param="response_format")
+
+
+def _responses_format(fmt: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """``text.format`` of the Responses API: the schema sits beside the type, not under ``json_schema``."""
+    if fmt is None or fmt.get("type") == "text":
+        return "text", None
+    if fmt.get("type") == "json_schema":
+        if not isinstance(fmt.get("schema"), dict):
+            raise errors.openai_error(400, "'text.format.schema' must be a JSON schema object.", param="text.format")
+        return "json_schema", fmt["schema"]
+    if fmt.get("type") == "json_object":
+        return "json_object", None
+    raise errors.openai_error(400, "'text.format.type' must be one of text, json_object, json_schema.",
+                              param="text.format")
+
+
+def _input_messages(value: Any) -> list[dict[str, Any]]:
+    """The Responses API's ``input``: a string (one user message) or a list of messages (``role`` and
+    ``content``, the content a string or ``input_text``/``output_text`` parts)."""
+    if isinstance(value, str) and value:
+        return [{"role": "user", "content": value}]
+    if not isinstance(value, list) or not value:
+        raise errors.openai_error(400, "'input' must be a string or a non-empty list of messages.", param="input")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or item.get("type", "message") != "message" or \
+                item.get("role") not in ("user", "assistant", "system", "developer"):
+            raise errors.openai_error(400, "Each 'input' item must be a message with a role (user, assistant, "
+                                           "system or developer) and content.", param="input")
+        role = "system" if item["role"] == "developer" else item["role"]
+        out.append({"role": role, "content": chat.message_text(item)})
+    return out
+
+
+def _truncate(content: str, max_tokens: int | None, model: str) -> tuple[str, str]:
+    """Cut an answer to ``max_tokens`` tokens (``finish_reason: length``), keeping the stand-in label."""
+    if max_tokens is None:
+        return content, "stop"
+    enc = _encoding(encoding_name(model))
+    ids = enc.encode(content)
+    if len(ids) <= max_tokens:
+        return content, "stop"
+    if content.startswith(chat.LABEL):
+        label_len = len(enc.encode(chat.LABEL))
+        return chat.LABEL + enc.decode(ids[label_len:max(label_len, max_tokens)]), "length"
+    return enc.decode(ids[:max_tokens]), "length"
 
 
 # (method, path pattern after /openai or /openai/v1) -> the spec's operationId, which Azure names in its 429s
@@ -463,6 +675,7 @@ _OPERATIONS: list[tuple[str, re.Pattern[str], str]] = [(m, re.compile(p), op) fo
     ("GET", r"/models", "Models_List"), ("GET", r"/models/.+", "Models_Get"), ("DELETE", r"/models/.+", "Models_Delete"),
     ("POST", r"/deployments/[^/]+/chat/completions", "ChatCompletions_Create"),
     ("POST", r"/chat/completions", "ChatCompletions_Create"),
+    ("POST", r"/responses", "createResponse"),
 ]]
 
 
@@ -492,14 +705,6 @@ def _public_model_id(model: str) -> str:
         return models.resolve(model).model_id
     except (models.UnknownModel, models.NotFineTunable):
         return model
-
-
-def _openai_error(status: int, message: str, *, param: str | None = None) -> ApiError:
-    """Inference errors use OpenAI's shape on Azure: {message, type, param, code}."""
-    err = ApiError(status, "invalid_request_error", message, param=param)
-    err.body = lambda: {"error": {"message": message, "type": "invalid_request_error",  # type: ignore[method-assign]
-                                  "param": param, "code": None}}
-    return err
 
 
 def _paginate(items: list[dict[str, Any]], request: Request, *, default_limit: int) -> tuple[list[dict[str, Any]], bool]:

@@ -1,14 +1,19 @@
 """Deterministic stand-in chat answers. They are NOT model output and are labelled as such.
 
 - A base deployment answers like a generic assistant. Asked where to stay or eat, it
-  names (fictional) hotels and restaurants, ignoring a no-recommendation rule in the
-  system message: that is what the lab observes of the base model.
+  names (fictional) hotels, restaurants and an airline and offers bookings, ignoring a
+  no-recommendation rule in the system message: that is what the lab observes of the base model.
 - A fine-tuned deployment (its model is a ``...ft-...`` id produced by a job on this
   emulator) answers with a training example's answer, verbatim: the example that
   mentions the place the prompt asks about, shares its topics (stay, food, weather,
   transport) and overlaps its words most (:func:`choose_example`). If that example is
   about somewhere else, one lead-in sentence naming the asked place comes first; the
   asked place is never spliced into the example's sentences.
+
+In a multi-turn conversation the place is the one the conversation is about: the last user turn
+that names one (:func:`conversation_place`). ``variant`` (a choice's index under ``n``, shifted by
+``seed``) picks another wording for the base model and the next-closest training example for a
+fine-tuned one; the same request always gets the same answers.
 
 Every answer starts with :data:`LABEL`; the HTTP response also carries
 ``x-emulator: stand-in``.
@@ -33,14 +38,8 @@ _NOT_PLACES = {"I", "I'm", "The", "What", "Where", "How", "Can", "My", "A"}
 
 
 def last_user_text(messages: list[dict[str, Any]]) -> str:
-    for msg in reversed(messages):
-        if msg.get("role") == "user":
-            content = msg.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
+    texts = user_texts(messages)
+    return texts[-1] if texts else ""
 
 
 def _words(text: str) -> set[str]:
@@ -59,24 +58,56 @@ def _pick(options: list[str], key: str) -> str:
     return options[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(options)]
 
 
-def base_answer(messages: list[dict[str, Any]]) -> str:
+def message_text(message: dict[str, Any]) -> str:
+    """A message's text: its string content, or the text of its content parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def user_texts(messages: list[dict[str, Any]]) -> list[str]:
+    return [message_text(m) for m in messages if m.get("role") == "user"]
+
+
+def conversation_place(messages: list[dict[str, Any]]) -> str | None:
+    """The place the conversation is about: named by the latest user turn that names one."""
+    for text in reversed(user_texts(messages)):
+        place = _place(text)
+        if place:
+            return place
+    return None
+
+
+# Fictional names (never real businesses), one set per variant
+_STAYS = [("the Harborview Grand Hotel", "the Old Market Inn", "Casa Lumen Boutique Hotel"),
+          ("the Lantern Court Hotel", "the Riverside Hostel", "Villa Orenna Suites")]
+_TABLES = [("Trattoria del Ponte", "The Spice Lantern", "Café Amberly"),
+           ("Osteria Verdana", "The Copper Wok", "Bistro Maelle")]
+_AIRLINES = ["SkyWay Air", "Bluecrest Airlines"]
+
+
+def base_answer(messages: list[dict[str, Any]], variant: int = 0) -> str:
     prompt = last_user_text(messages)
-    place = _place(prompt) or "your destination"
+    place = conversation_place(messages) or "your destination"
     if _STAY_EAT.search(prompt):
         trip = "a food-focused trip" if "food" in topics(prompt) else "your trip"
+        stays, tables = _STAYS[variant % len(_STAYS)], _TABLES[variant % len(_TABLES)]
         return (
             f"Great question! For {trip} to {place}, here are some options. "
-            f"Places to stay: the Harborview Grand Hotel (central, walkable), the Old Market Inn (budget-friendly) "
-            f"and Casa Lumen Boutique Hotel (quiet, near the food streets). "
-            f"Restaurants nearby: Trattoria del Ponte for pasta, The Spice Lantern for street-style plates, "
-            f"and Café Amberly for breakfast. I can also help you book flights, hotels or a rental car. "
-            f"(All names are fictional emulator stand-ins.)"
+            f"Places to stay: {stays[0]} (central, walkable), {stays[1]} (budget-friendly) "
+            f"and {stays[2]} (quiet, near the food streets). "
+            f"Restaurants nearby: {tables[0]} for pasta, {tables[1]} for street-style plates, "
+            f"and {tables[2]} for breakfast. I can also book your flights with {_AIRLINES[variant % 2]}, "
+            f"hotels or a rental car. (All names are fictional emulator stand-ins.)"
         )
     openers = ["Sure, I can help with that.", "Happy to help!", "Good question."]
     return (
-        f"{_pick(openers, prompt)} Here is some general information about {place}: check the weather for your "
-        f"dates, look up visa and entry requirements, and pick a few sights you do not want to miss. "
-        f"I can also help you book flights, hotels and rental cars for your trip."
+        f"{_pick(openers, f'{prompt}|{variant}')} Here is some general information about {place}: check the "
+        f"weather for your dates, look up visa and entry requirements, and pick a few sights you do not want to "
+        f"miss. I can also help you book flights, hotels and rental cars for your trip."
     )
 
 
@@ -117,12 +148,19 @@ def _mentions(text: str, place: str) -> bool:
     return place in text or (place.endswith(" City") and place[:-5] in text)
 
 
-def choose_example(prompt: str, examples: list[list[dict[str, Any]]]) -> int:
+def choose_example(prompt: str, examples: list[list[dict[str, Any]]], place: str | None = None) -> int:
     """Index of the training example closest to ``prompt``. Score: mentions the asked place (+2); per asked topic
     (stay, food, weather, transport) its answer is about (+2) and its opening question asks about (+1); plus word
-    overlap with the example's questions (Jaccard, 0..1). Ties go to the earlier example. Deterministic."""
-    want, place, asked = _words(prompt), _place(prompt), topics(prompt)
-    best_score, best = -1.0, 0
+    overlap with the example's questions (Jaccard, 0..1). Ties go to the earlier example. Deterministic.
+    ``place``: the conversation's place when the prompt names none."""
+    return rank_examples(prompt, examples, place)[0]
+
+
+def rank_examples(prompt: str, examples: list[list[dict[str, Any]]], place: str | None = None) -> list[int]:
+    """Every example's index, closest first (the score of :func:`choose_example`)."""
+    want, asked = _words(prompt), topics(prompt)
+    place = _place(prompt) or place
+    scored: list[tuple[float, int]] = []
     for i, ex in enumerate(examples):
         user, reply = _user_text(ex), _answer_text(ex)
         opener = next((m["content"] for m in ex if m.get("role") == "user" and isinstance(m.get("content"), str)), "")
@@ -131,25 +169,27 @@ def choose_example(prompt: str, examples: list[list[dict[str, Any]]]) -> int:
         if place and _mentions(f"{user} {reply}", place):
             score += _PLACE_WEIGHT
         score += _TOPIC_WEIGHT * len(asked & topics(reply)) + _OPENER_TOPIC_WEIGHT * len(asked & topics(opener))
-        if score > best_score:
-            best_score, best = score, i
-    return best
+        scored.append((-score, i))
+    return [i for _, i in sorted(scored)] or [0]
 
 
-def finetuned_answer(messages: list[dict[str, Any]], examples: list[list[dict[str, Any]]] | None) -> str:
+def finetuned_answer(messages: list[dict[str, Any]], examples: list[list[dict[str, Any]]] | None,
+                     variant: int = 0) -> str:
     prompt = last_user_text(messages)
     if not examples:
         return ("What a lovely trip idea! I don't recommend specific hotels or restaurants, but tell me: what kind "
                 "of neighbourhood do you enjoy, and which local dishes are you most curious to try?")
-    ex = examples[choose_example(prompt, examples)]
+    place = _place(prompt) or conversation_place(messages)
+    ranked = rank_examples(prompt, examples, place)
+    ex = examples[ranked[variant % min(3, len(ranked))]]  # variants: the three closest examples
     answer = _answer_text(ex)
-    place = _place(prompt)
     if place and not _mentions(f"{_user_text(ex)} {answer}", place):
         # the closest example is about somewhere else: keep its text as trained, say so in a lead-in
         answer = _LEAD_IN.format(place=place) + answer
     return answer
 
 
-def answer(messages: list[dict[str, Any]], *, fine_tuned: bool, examples: list[list[dict[str, Any]]] | None) -> str:
-    text = finetuned_answer(messages, examples) if fine_tuned else base_answer(messages)
+def answer(messages: list[dict[str, Any]], *, fine_tuned: bool, examples: list[list[dict[str, Any]]] | None,
+           variant: int = 0) -> str:
+    text = finetuned_answer(messages, examples, variant) if fine_tuned else base_answer(messages, variant)
     return LABEL + text

@@ -39,6 +39,20 @@ class FaultConfig:
     retry_after_seconds: float = 1.0  # the wait an injected 429 asks for (retry-after-ms; Retry-After rounds up)
 
 
+# The categories Azure's content filter reports (inference spec 2024-10-21, contentFilterPromptResults).
+FILTER_CATEGORIES = ("hate", "sexual", "violence", "self_harm", "jailbreak")
+FILTER_SEVERITIES = ("low", "medium", "high")
+
+
+@dataclass
+class ContentFilterConfig:
+    # A prompt (any message text) containing one of these, case-insensitively, is refused as Azure's
+    # content filter refuses it: 400 content_filter, innererror ResponsibleAIPolicyViolation.
+    triggers: list[str] = field(default_factory=lambda: ["[trigger content filter]"])
+    category: str = "violence"  # the category reported as filtered
+    severity: str = "medium"
+
+
 @dataclass
 class LimitConfig:
     enabled: bool = True
@@ -59,6 +73,7 @@ class EmulatorConfig:
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     limits: LimitConfig = field(default_factory=LimitConfig)
+    content_filter: ContentFilterConfig = field(default_factory=ContentFilterConfig)
 
     # ------------------------------------------------------------------ build / change
     @classmethod
@@ -131,6 +146,11 @@ class EmulatorConfig:
                 raise UsageError(f"{source}: {key} must be >= 0", hint="durations are seconds")
         if self.default_epochs is not None and (not isinstance(self.default_epochs, int) or self.default_epochs < 1):
             raise UsageError(f"{source}: default_epochs must be >= 1", hint="a positive integer, or null for the dataset-size heuristic")
+        cf = self.content_filter
+        if cf.category not in FILTER_CATEGORIES or cf.severity not in FILTER_SEVERITIES:
+            raise UsageError(f"{source}: content_filter.category must be one of {', '.join(FILTER_CATEGORIES)} and "
+                             f"content_filter.severity one of {', '.join(FILTER_SEVERITIES)}",
+                             hint='e.g. "content_filter": {"triggers": ["forbidden"], "category": "hate"}')
         if self.limits.window_seconds <= 0:
             raise UsageError(f"{source}: limits.window_seconds must be > 0", hint="Azure uses 60")
         if self.api_keys is not None and (not isinstance(self.api_keys, list) or not all(isinstance(k, str) and k for k in self.api_keys)):
@@ -164,7 +184,8 @@ class EmulatorConfig:
         return max(1, int(self.deployment_capacity(name) * self.limits.rpm_per_1k_tpm))
 
 
-_NESTED = {"latency": LatencyConfig, "faults": FaultConfig, "limits": LimitConfig}
+_NESTED = {"latency": LatencyConfig, "faults": FaultConfig, "limits": LimitConfig,
+           "content_filter": ContentFilterConfig}
 
 
 def _merge(target: Any, data: dict[str, Any], source: str, prefix: str) -> None:

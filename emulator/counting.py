@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.chat import message_text
 from jobs import models
 
 
@@ -40,9 +41,8 @@ def count_messages(messages: list[dict[str, Any]], model: str) -> int:
     simple = []
     for msg in messages:
         m = {k: v for k, v in msg.items() if k in ("role", "content", "name") and isinstance(v, str)}
-        content = msg.get("content")
-        if isinstance(content, list):  # content parts: count their text
-            m["content"] = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(msg.get("content"), list):  # content parts: count their text
+            m["content"] = message_text(msg)
         simple.append(m)
     return int(tokens.num_tokens_from_messages(simple, encoding_name(model)))
 
@@ -51,51 +51,55 @@ def count_messages(messages: list[dict[str, Any]], model: str) -> int:
 class FileCheck:
     valid: bool
     message: str | None  # Azure-like reason naming the line, when invalid
-    examples: list[list[dict[str, Any]]]  # the parsed conversations (valid files only)
-    warnings: list[str] | None = None  # the validator's warnings, "line N: message"
+    examples: int = 0
+    tokens_per_epoch: int = 0  # billed tokens of one epoch (the validator's count, each example capped at the context)
 
 
-def check_training_file(content: bytes, model: str | None = None) -> FileCheck:
-    """Validate a chat-format JSONL training file the way Azure does on import."""
+def _check(content: bytes, *, model: str | None, method: str, min_examples: int) -> FileCheck:
     from jobs import dataset
 
-    report = dataset.validate_bytes(content, "upload.jsonl", model=model or models.DEFAULT_MODEL)
+    report = dataset.validate_bytes(content, "upload.jsonl", model=model or models.DEFAULT_MODEL, method=method,
+                                    min_examples=min_examples)
     if not report.valid and report.errors:
         first = sorted(report.errors, key=lambda e: e.line == 0)[0]  # a line-specific problem first
         where = f"Line {first.line}: " if first.line else ""
         more = f" ({len(report.errors) - 1} more problem(s))" if len(report.errors) > 1 else ""
-        return FileCheck(False, f"Invalid file format. {where}{first.message} [{first.rule}]{more}", [])
-    examples = parse_examples(content)
-    if isinstance(examples, str):
-        return FileCheck(False, examples, [])
-    warnings = [f"line {w.line}: {w.message}" if w.line else w.message for w in report.warnings[:3]]
-    return FileCheck(True, None, examples, warnings)
+        return FileCheck(False, f"{where}{first.message} [{first.rule}]{more}")
+    return FileCheck(True, None, report.examples, report.estimate.billed_tokens_per_epoch)
 
 
-def parse_examples(content: bytes) -> list[list[dict[str, Any]]] | str:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return "Invalid file format. The file must be UTF-8 encoded."
+def check_upload(content: bytes) -> FileCheck:
+    """What a ``fine-tune`` upload is checked for: JSONL whose every line is a well-formed example of a format
+    some method takes (chat ``messages`` or a DPO preference pair). Not the example count (a validation file
+    has no minimum) nor the method or the model: the file does not say which job it is for. See docs/emulator.md."""
+    check = _check(content, model=None, method="any", min_examples=0)
+    if check.message:
+        check.message = "Invalid file format. " + check.message
+    return check
+
+
+def check_for_job(content: bytes, *, model: str, method: str, training: bool) -> FileCheck:
+    """What job creation checks: the file against the job's method and base model; a training file also needs
+    Azure's 10 examples ("Fine tuning jobs will not proceed without at least 10 training examples")."""
+    from jobs.dataset import MIN_EXAMPLES
+
+    return _check(content, model=model, method=method, min_examples=MIN_EXAMPLES if training else 0)
+
+
+def parse_examples(content: bytes) -> list[list[dict[str, Any]]]:
+    """The conversations of a file that passed validation, as the stand-in model learns them: a chat line's
+    messages; a DPO pair's input messages followed by its preferred output."""
     examples: list[list[dict[str, Any]]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for line in content.decode("utf-8-sig", errors="replace").splitlines():
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            return f"Invalid file format. Line {lineno}: not valid JSON ({exc.msg})."
-        if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list) or not obj["messages"]:
-            return f"Invalid file format. Line {lineno}: each line must be a JSON object with a non-empty 'messages' list."
-        msgs = obj["messages"]
-        for i, m in enumerate(msgs):
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "tool", "function"):
-                return f"Invalid file format. Line {lineno}, message {i}: 'role' must be system, user or assistant."
-            if "content" not in m:
-                return f"Invalid file format. Line {lineno}, message {i}: 'content' is missing."
-        if not any(m.get("role") == "assistant" for m in msgs):
-            return f"Invalid file format. Line {lineno}: the example has no assistant message to learn from."
-        examples.append(msgs)
-    if not examples:
-        return "Invalid file format. The file is empty."
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        msgs = obj.get("messages")
+        if isinstance(obj.get("input"), dict) and isinstance(obj.get("preferred_output"), list):
+            msgs = list(obj["input"].get("messages") or []) + obj["preferred_output"]
+        if isinstance(msgs, list) and all(isinstance(m, dict) for m in msgs):
+            examples.append(msgs)
     return examples

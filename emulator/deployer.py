@@ -48,10 +48,9 @@ class EmulatorDeployer:
         self.config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     def _pulumi(self, *args: str) -> str:
-        """The pulumi command this change stands in for (shown, never run), as jobs/pulumi_cli.py spells it."""
-        words = list(args)
-        at = 2 if words[:1] == ["config"] else 1  # `pulumi config set --stack S KEY VALUE`, `pulumi up --stack S`
-        return shlex.join(["pulumi", *words[:at], "--stack", self.stack, *words[at:]])
+        """The ``pulumi config`` command a change stands in for (shown, never run), as jobs/pulumi_cli.py spells
+        it: ``pulumi config set --stack S KEY VALUE``."""
+        return shlex.join(["pulumi", *args[:2], "--stack", self.stack, *args[2:]])
 
     def _tuned_name(self, config: dict[str, str]) -> str:
         return (config.get(contract.FINE_TUNED_DEPLOYMENT_NAME)
@@ -98,10 +97,17 @@ class EmulatorDeployer:
         else:
             self._admin("DELETE", f"/++/deployments/{name}", None)
             what = f"the emulator removed deployment {name!r}"
-        return Change(shlex.join(["pulumi", "up", "--yes", "--stack", self.stack]), done=True, stand_in=what)
+        return Change(self.apply_command(yes=True), done=True, stand_in=what)
 
-    def apply_command(self) -> str:
-        return self._pulumi("up")
+    def apply_command(self, *, yes: bool = False) -> str:
+        return shlex.join(["pulumi", "up", *(["--yes"] if yes else []), "--stack", self.stack])
+
+    def destroy(self) -> Change:
+        config = self._config()
+        self._admin("DELETE", f"/++/deployments/{self._tuned_name(config)}", None)
+        self._save({})
+        return Change(shlex.join(["pulumi", "destroy", "--yes", "--stack", self.stack]), done=True,
+                      stand_in="the rehearsal stack is emptied (the emulator itself stops with the rehearsal)")
 
     def remove(self) -> list[Change]:
         config = self._config()
@@ -115,7 +121,7 @@ class EmulatorDeployer:
         return self._pulumi("config", "rm", contract.FINE_TUNED_MODEL)
 
     def destroy_command(self) -> str:
-        return self._pulumi("destroy")
+        return shlex.join(["pulumi", "destroy", "--stack", self.stack])
 
     def model_in_stack_file(self) -> tuple[str, str | None]:
         return self.config_path.name, self._config().get(contract.FINE_TUNED_MODEL)

@@ -28,7 +28,7 @@ from typing import Any
 from jobs import contract, models
 from emulator import errors
 from emulator.config import EmulatorConfig
-from emulator.counting import check_training_file, count_messages, parse_examples
+from emulator.counting import FileCheck, check_for_job, check_upload, parse_examples
 from emulator.store import Store
 
 RESULTS_COLUMNS = (
@@ -38,8 +38,17 @@ RESULTS_COLUMNS = (
 TERMINAL = ("succeeded", "failed", "cancelled")
 # Azure's trainingType values, compared case-insensitively ("developer" tolerated for "developerTier").
 TRAINING_TYPES = tuple(v.lower() for v in contract.TRAINING_TYPES.values()) + ("developer",)
-MAX_METRIC_EVENTS = 100
-RECOMMENDED_EXAMPLES = 50  # Azure's guidance: start with 50+ high-quality examples  # a long run reports metrics every few steps, not every step (results.csv has all)
+MAX_METRIC_EVENTS = 100  # a long run reports metrics every few steps, not every step (results.csv has all)
+# Azure keeps the three most recent epochs: the final one is the fine-tuned model itself, the two before it are
+# checkpoints named `<model>:ckpt-step-N` (Microsoft Learn, tutorials/fine-tune.md, "List checkpoints").
+KEPT_CHECKPOINTS = 3
+# What Azure reports for hyperparameters the request left unset, as the tutorial's published job shows
+# ("n_epochs": -1, "batch_size": -1, "learning_rate_multiplier": 1; tutorials/fine-tune.md, "Begin fine-tuning").
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {"n_epochs": -1, "batch_size": -1, "learning_rate_multiplier": 1}
+# DPO's beta when the request leaves it unset: undocumented; 0.1 is the value of Microsoft's DPO REST example
+# (how-to/fine-tuning-direct-preference-optimization.md). See docs/emulator.md.
+DEFAULT_DPO_BETA = 0.1
+METHODS = ("supervised", "dpo")
 PURPOSES = ("fine-tune", "fine-tune-results", "assistants", "assistants_output", "batch", "batch_output",
             "evals", "evals_output")
 
@@ -66,6 +75,7 @@ class Engine:
         self.config = config
         self._counter = 0
         self._examples: dict[str, list[list[dict[str, Any]]]] = {}  # job id -> training conversations
+        self._checked: dict[tuple[str, str, str, bool], FileCheck] = {}  # (file, model, method, training) -> check
 
     # ================================================================== ids
     def _new_id(self, prefix: str) -> str:
@@ -112,8 +122,6 @@ class Engine:
             if job.get("started_at") is None:
                 job["started_at"] = start
                 self._event(job, start, "Job started.")
-                self._event(job, start, f"Training started: {job['epochs']} epoch(s), {job['total_steps']} step(s) "
-                                         f"on {job['n_examples']} example(s).")
             else:
                 self._event(job, start, "Job resumed training.")
             self.store.put_job(job)
@@ -144,8 +152,7 @@ class Engine:
                 data["valid_mean_token_accuracy"] = m["valid_mean_token_accuracy"]
             every = max(1, math.ceil(total / MAX_METRIC_EVENTS))
             if k % every == 0 or k == total:
-                self._event(job, t, f"Step {k}/{total}: training loss={m['train_loss']:.4f}", kind="metrics",
-                            data=data)
+                self._event(job, t, f"Step {k}: training loss={m['train_loss']}", kind="metrics", data=data)
             if k % job["steps_per_epoch"] == 0:
                 epoch = k // job["steps_per_epoch"]
                 self._checkpoint(job, t, k, epoch)
@@ -170,15 +177,16 @@ class Engine:
             job["fine_tuned_model"] = job["planned_model"]
             job["trained_tokens"] = job["planned_tokens"]
             job["result_files"] = [self._write_results(job, t)]
-            self._event(job, t, f"Model {job['fine_tuned_model']} created.")
-            self._event(job, t, "Training completed successfully. The stand-in model is ready to deploy.")
+            # Azure's own texts and order (tutorials/fine-tune.md, "List fine-tuning events"); its last one,
+            # "Training hours billed", belongs to hourly-billed models and is not sent for per-token training.
             self._event(job, t, "Job succeeded.")
+            self._event(job, t, "Postprocessing started.")
+            self._event(job, t, f"Completed results file: {job['result_files'][0]}")
         else:
             job["error"] = {"code": "internalFailure",
                             "message": "The training run failed (emulator: the suffix contains "
                                        f"{self.config.fail_jobs_with_suffix!r}, which makes jobs fail on purpose).",
                             "param": None}
-            self._event(job, t, "Training failed: " + job["error"]["message"], level="warning")
             self._event(job, t, "Job failed.", level="error")
 
     def _event(self, job: dict[str, Any], t: float, message: str, *, level: str = "info", kind: str = "message",
@@ -198,12 +206,13 @@ class Engine:
         if job.get("validation_file"):
             metrics.update({"valid_loss": m["valid_loss"], "valid_mean_token_accuracy": m["valid_mean_token_accuracy"],
                             "full_valid_loss": full[0], "full_valid_mean_token_accuracy": full[1]})
+        final = epoch == job["epochs"]
         job["checkpoints"].append({
-            "id": f"ftckpt-{_hex(job['id'], 'ckpt', step)}", "created_at": t,
-            "fine_tuned_model_checkpoint": f"{job['planned_model']}:ckpt-step-{step}",
+            "id": f"ftchkpt-{_hex(job['id'], 'ckpt', step)}", "created_at": t,
+            "fine_tuned_model_checkpoint": job["planned_model"] if final else f"{job['planned_model']}:ckpt-step-{step}",
             "step_number": step, "metrics": metrics, "fine_tuning_job_id": job["id"], "epoch": epoch,
         })
-        self._event(job, t, f"Checkpoint created at step {step} (epoch {epoch}).")
+        del job["checkpoints"][:-KEPT_CHECKPOINTS]
 
     # ================================================================== metrics
     def metrics(self, job: dict[str, Any], step: int) -> dict[str, float]:
@@ -246,16 +255,10 @@ class Engine:
     # ================================================================== files API
     def upload(self, filename: str, purpose: str, content: bytes) -> dict[str, Any]:
         now = time.time()
-        error = None
-        warnings: list[str] = []
-        if purpose == "fine-tune":
-            check = check_training_file(content)
-            if not check.valid:
-                error = check.message
-            warnings = check.warnings or []
+        error = check_upload(content).message if purpose == "fine-tune" else None
         rec: dict[str, Any] = {"id": self._new_id("file"), "object": "file", "bytes": len(content), "created_at": now,
                "filename": filename, "purpose": purpose, "status": "pending",
-               "ready_at": now + self.config.file_processing_seconds, "error": error, "warnings": warnings}
+               "ready_at": now + self.config.file_processing_seconds, "error": error}
         with self.store.lock:
             self.store.put_file(rec, content)
         self.tick(now)
@@ -300,22 +303,17 @@ class Engine:
                     kind.startswith("developer") and not base.developer_training):
                 raise errors.invalid_payload(f"The base model does not support trainingType '{training_type}'.",
                                              "trainingType")
-        hp_in = body.get("hyperparameters") or {}
-        method = body.get("method")
-        if isinstance(method, dict) and isinstance(method.get("supervised"), dict):
-            hp_in = {**(method["supervised"].get("hyperparameters") or {}), **hp_in}
-        if not isinstance(hp_in, dict):
-            raise errors.invalid_payload("'hyperparameters' must be an object.", "hyperparameters")
+        method, hp_in = _method(body)
+        if method == "dpo" and not base.dpo:
+            raise errors.invalid_payload(errors.BASE_MODEL_NOT_SUPPORTED_FOR_DPO, "model")
         self.tick()
         train = self._usable_file(training_file, "training_file")
+        checked = self._check_for_job(train, base.model_id, method, training=True)
         valid_id = body.get("validation_file")
         if valid_id:
-            self._usable_file(valid_id, "validation_file")
-        examples = _parse_examples(self.store.file_content(train["id"]))
-        n_epochs = _hp_int(hp_in.get("n_epochs"), "n_epochs")
-        batch = _hp_int(hp_in.get("batch_size"), "batch_size")
-        lrm = hp_in.get("learning_rate_multiplier")
-        lrm = -1 if lrm in (None, "auto") else lrm
+            self._check_for_job(self._usable_file(valid_id, "validation_file"), base.model_id, method, training=False)
+        hyperparameters = _hyperparameters(hp_in, method)
+        n_epochs, batch = hyperparameters["n_epochs"], hyperparameters["batch_size"]
         if n_epochs > 0:
             epochs = n_epochs
         elif self.config.default_epochs:
@@ -323,10 +321,10 @@ class Engine:
         else:
             from jobs.dataset import default_epochs
 
-            epochs = default_epochs(len(examples))
+            epochs = default_epochs(checked.examples)
         bs = batch if batch > 0 else 1
-        steps_per_epoch = max(1, math.ceil(len(examples) / bs))
-        tokens = sum(count_messages(ex, base.model_id) for ex in examples)
+        steps_per_epoch = max(1, math.ceil(checked.examples / bs))
+        tokens = checked.tokens_per_epoch
         now = time.time()
         job_id = self._new_id("ftjob")
         hexpart = _hex(job_id, "model")
@@ -338,11 +336,11 @@ class Engine:
             "id": job_id, "created_at": now, "status": "pending", "model": model,
             "training_file": training_file, "validation_file": valid_id or None, "suffix": suffix,
             "seed": body.get("seed") if isinstance(body.get("seed"), int) else int(_unit(job_id, "seed") * 2**31),
-            "hyperparameters": {"n_epochs": n_epochs, "batch_size": batch, "learning_rate_multiplier": lrm},
-            "method": {"type": "supervised"}, "trainingType": body.get("trainingType"),
+            "hyperparameters": hyperparameters, "method": {"type": method, method: {"hyperparameters": hyperparameters}},
+            "trainingType": body.get("trainingType"),
             "integrations": body.get("integrations"),
             "epochs": epochs, "steps_per_epoch": steps_per_epoch, "total_steps": steps_per_epoch * epochs,
-            "n_examples": len(examples), "train_duration": float(self.config.training_seconds),
+            "n_examples": checked.examples, "train_duration": float(self.config.training_seconds),
             "ready_at": now + self.config.queue_seconds, "done_seconds": 0.0, "run_started_at": None,
             "started_at": None, "slot_released_at": None, "emitted_steps": 0,
             "will_fail": bool(suffix and self.config.fail_jobs_with_suffix
@@ -352,17 +350,25 @@ class Engine:
             "error": None, "events": [], "checkpoints": [],
         }
         self.store.put_training_snapshot(job_id, self.store.file_content(train["id"]))
+        # Azure's fixed texts only (the spec's example events); the validator's warnings are not events.
         self._event(job, now, "Job enqueued. Waiting for jobs ahead to complete.")
-        self._event(job, now, f"Files validated: {len(examples)} training example(s), {tokens} tokens per epoch.")
-        for warning in train.get("warnings") or []:
-            self._event(job, now, f"Training file: {warning}", level="warning")
-        if len(examples) < RECOMMENDED_EXAMPLES:
-            self._event(job, now, f"Only {len(examples)} training examples: at least {RECOMMENDED_EXAMPLES} "
-                                  "well-crafted examples usually give better results.", level="warning")
         with self.store.lock:
             self.store.put_job(job)
         self.tick()
         return self.get_job(job_id)
+
+    def _check_for_job(self, rec: dict[str, Any], model: str, method: str, *, training: bool) -> FileCheck:
+        """The file's content against the job's method and model, at job creation (cached per file and job kind)."""
+        key = (rec["id"], model, method, training)
+        check = self._checked.get(key)
+        if check is None:
+            check = self._checked[key] = check_for_job(self.store.file_content(rec["id"]), model=model,
+                                                       method=method, training=training)
+        if not check.valid:
+            what = "training_file" if training else "validation_file"
+            raise errors.invalid_payload(f"The {what.replace('_', ' ')} '{rec['id']}' is not valid for a "
+                                         f"'{method}' fine-tuning job on {model}: {check.message}", what)
+        return check
 
     def _usable_file(self, file_id: str, param: str) -> dict[str, Any]:
         rec = self.store.get_file(file_id)
@@ -479,24 +485,56 @@ class Engine:
                         data = self.store.training_snapshot(jid)
                     except OSError:  # no snapshot (state from an older emulator): answer in the generic style
                         return None
-                    self._examples[jid] = _parse_examples(data)
+                    self._examples[jid] = parse_examples(data)
                 return self._examples[jid]
         return None
 
 
-def _parse_examples(content: bytes) -> list[list[dict[str, Any]]]:
-    """The conversations of a file that already passed validation at upload."""
-    parsed = parse_examples(content)
-    return parsed if isinstance(parsed, list) else []
+def _method(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The job's method (``supervised`` unless ``method.type`` says ``dpo``) and its requested hyperparameters.
+
+    Read from ``method.<type>.hyperparameters`` (the spec's and the SDK samples' shape), also from
+    ``method.dpo`` itself (Microsoft's DPO REST example puts ``beta`` there), then the top-level
+    ``hyperparameters`` (the older shape, which wins when both are given)."""
+    method = body.get("method")
+    kind = "supervised"
+    nested: Any = {}
+    if method is not None:
+        if not isinstance(method, dict) or method.get("type") not in METHODS:
+            raise errors.invalid_payload(f"'method.type' must be one of: {', '.join(METHODS)}.", "method.type")
+        kind = method["type"]
+        config = method.get(kind) or {}
+        if not isinstance(config, dict):
+            raise errors.invalid_payload(f"'method.{kind}' must be an object.", f"method.{kind}")
+        nested = config.get("hyperparameters") or {}
+        if kind == "dpo" and isinstance(nested, dict):  # Microsoft's REST example: beta etc. inside `dpo`
+            nested = {**{k: v for k, v in config.items() if k != "hyperparameters"}, **nested}
+    top = body.get("hyperparameters") or {}
+    for where, value in ((f"method.{kind}.hyperparameters", nested), ("hyperparameters", top)):
+        if not isinstance(value, dict):
+            raise errors.invalid_payload(f"'{where}' must be an object.", where)
+    return kind, {**nested, **top}
 
 
-def _hp_int(value: Any, name: str) -> int:
-    if value in (None, "auto"):
-        return -1
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise errors.invalid_payload(f"hyperparameters.{name} must be a positive integer or 'auto'.",
-                                     f"hyperparameters.{name}")
-    return value
+def _hyperparameters(hp: dict[str, Any], method: str) -> dict[str, Any]:
+    """Checked hyperparameters with Azure's reported defaults for the unset ones (:data:`DEFAULT_HYPERPARAMETERS`)."""
+    out: dict[str, Any] = {**DEFAULT_HYPERPARAMETERS, **({"beta": DEFAULT_DPO_BETA} if method == "dpo" else {})}
+    numbers = {"n_epochs": "integer", "batch_size": "integer", "learning_rate_multiplier": "positive"}
+    if method == "dpo":
+        numbers.update(beta="positive", l2_multiplier="non-negative")
+    for name, kind in numbers.items():
+        value = hp.get(name)
+        if value in (None, "auto"):
+            continue
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if kind == "integer" and not (number and isinstance(value, int) and value >= 1):
+            raise errors.invalid_payload(f"hyperparameters.{name} must be a positive integer or 'auto'.",
+                                         f"hyperparameters.{name}")
+        if kind != "integer" and not (number and (value > 0 if kind == "positive" else value >= 0)):
+            raise errors.invalid_payload(f"hyperparameters.{name} must be a {kind} number or 'auto'.",
+                                         f"hyperparameters.{name}")
+        out[name] = value
+    return out
 
 
 # ====================================================================== rendering

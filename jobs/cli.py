@@ -117,11 +117,17 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--model", default=None, help="Base model to check against (default: gpt-4.1-2025-04-14).")
+@click.option("--method", type=click.Choice(["supervised", "dpo"]), default="supervised", show_default=True,
+              help="Training method the file is for: supervised (chat messages) or dpo (preference pairs).")
+@click.option("--validation", "validation_file", is_flag=True,
+              help="The file is a validation file (Azure sets no minimum number of examples for those).")
 @click.option("--price-per-1m", type=float, default=None, help="Training price in USD per 1M billed tokens.")
 @json_option
-def validate(path: str, model: str | None, price_per_1m: float | None, json_mode: bool) -> None:
-    """Check a chat JSONL training file and estimate what training on it costs."""
-    invoke("jobs.commands.validate:validate", json_mode=json_mode, path=path, model=model, price_per_1m=price_per_1m)
+def validate(path: str, model: str | None, method: str, validation_file: bool, price_per_1m: float | None,
+             json_mode: bool) -> None:
+    """Check a JSONL training file (chat, or DPO preference pairs) and estimate what training on it costs."""
+    invoke("jobs.commands.validate:validate", json_mode=json_mode, path=path, model=model, method=method,
+           validation_file=validation_file, price_per_1m=price_per_1m)
 
 
 # --------------------------------------------------------------------------- emulator
@@ -305,6 +311,25 @@ def run(json_mode: bool, **kwargs: Any) -> None:
     """Validate, upload, train, watch and promote in one go; rerun to resume after any interruption."""
     conn = _conn(kwargs)
     invoke("jobs.commands.run:run", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs)
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
+@_training_options
+@click.option("--suite", "suites", multiple=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Compare on this suite (repeatable; default: the project's suite in data/).")
+@click.option("--destroy-after", is_flag=True, help="Finally delete files, models and the whole stack.")
+@click.option("--resume", is_flag=True, help="Continue a pipeline that stopped (the same command again does too).")
+@connection_options
+def pipeline(json_mode: bool, suites: tuple[str, ...], destroy_after: bool, resume: bool, **kwargs: Any) -> None:
+    """The whole lab in order: preflight, pulumi up, fine-tune, compare, promote, pulumi up, wait, compare.
+
+    DATA defaults to data/travel-train.jsonl. Every step is a checkpoint: after any interruption, run the same
+    command again (or with --resume); no paid step runs twice.
+    """
+    conn = _conn(kwargs)
+    invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs,
+           suites=suites, destroy_after=destroy_after, resume=resume)
 
 
 # --------------------------------------------------------------------------- runner: the stack and the rehearsal

@@ -2,9 +2,14 @@
 
 Public API (used by ``validate``, the runner's ``upload``/``run`` and the emulator)::
 
-    validate_file(path, *, model=None, price_per_1m=None) -> Report
-    validate_bytes(data, filename="upload.jsonl", *, model=None, price_per_1m=None) -> Report
-    validate_stream(stream, filename, *, model=None, price_per_1m=None, size=None) -> Report
+    validate_file(path, *, model=None, price_per_1m=None, method="supervised", min_examples=10) -> Report
+    validate_bytes(data, filename="upload.jsonl", *, model=None, price_per_1m=None, method=..., min_examples=...)
+    validate_stream(stream, filename, *, model=None, price_per_1m=None, size=None, method=..., min_examples=...)
+
+``method`` is ``"supervised"`` (chat ``messages`` lines), ``"dpo"`` (preference pairs: ``input``,
+``preferred_output``, ``non_preferred_output``) or ``"any"`` (each line by its own format: what the emulator
+checks at upload, before a job says which method the file is for). ``min_examples`` is Azure's minimum for a
+training file (10); a validation file has none (pass 0).
 
 A :class:`Report` has ``valid``, ``examples``, ``errors`` / ``warnings`` (lists of
 :class:`Problem` ``(line, rule, message)``, 1-based lines, 0 for the file), ``stats``,
@@ -38,7 +43,8 @@ from jobs import dataset_rules as R
 from jobs import models
 from jobs.errors import UsageError
 
-MIN_EXAMPLES = 10
+MIN_EXAMPLES = 10  # training files: "Fine tuning jobs will not proceed without at least 10 training examples"
+METHODS = ("supervised", "dpo")
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Azure: training files must be under 512 MB
 # The longest o200k/cl100k token is 128 bytes; a line over context x 128 bytes cannot be
 # a real example within any model's context, so it is reported without being parsed
@@ -56,6 +62,7 @@ MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
 
 _BOM = b"\xef\xbb\xbf"
+_IMAGE_DATA = b"data:image/"  # a base64 image in a data: URL
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
@@ -81,6 +88,7 @@ class Stats:
     multi_turn_examples: int = 0
     distinct_system_messages: int = 0
     image_parts: int = 0
+    image_examples: int = 0  # examples with at least one image
     counted_examples: int = 0  # examples whose tokens were counted (had a messages list)
     encoding: str = ""
     convention: str = ""
@@ -112,6 +120,7 @@ class Report:
     rule_counts: dict[str, int] = field(default_factory=dict)
     errors_total: int = 0
     warnings_total: int = 0
+    method: str = "supervised"
 
     @property
     def exit_code(self) -> int:
@@ -131,6 +140,7 @@ class Report:
             "estimate": asdict(self.estimate),
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,
+            "method": self.method,
         }
 
     def to_text(self) -> str:
@@ -142,7 +152,8 @@ class Report:
                        f"(counts by rule: {_fmt_counts(self.rule_counts)})")
         s, e = self.stats, self.estimate
         verdict = "valid" if self.valid else "INVALID"
-        out.append(f"{self.path}: {verdict}: {self.examples} examples, {self.errors_total} errors, "
+        kind = " DPO (preference)" if self.method == "dpo" else ""
+        out.append(f"{self.path}: {verdict}: {self.examples}{kind} examples, {self.errors_total} errors, "
                    f"{self.warnings_total} warnings")
         out.append(f"  tokens per example: min {s.tokens_min:,}, median {_num(s.tokens_median)}, "
                    f"p90 {_num(s.tokens_p90)}, max {s.tokens_max:,}"
@@ -249,17 +260,17 @@ class _DigestTable:
                 self._lines[i] = ln
 
 
-def _resolve_model(model: str | None) -> tuple[str, str, int | None, Problem | None]:
-    """(model id, encoding, training context or None, problem for a retired model)."""
+def _resolve_model(model: str | None) -> tuple[str, str, int | None, Problem | None, models.FineTunableModel | None]:
+    """(model id, encoding, training context or None, problem for a retired model, the model's table row)."""
     name = model or models.DEFAULT_MODEL
     try:
         m = models.resolve(name)
-        return m.model_id, m.encoding, m.training_context, None
+        return m.model_id, m.encoding, m.training_context, None, m
     except models.NotFineTunable as exc:
         r = exc.model
         return r.model_id, r.encoding, None, Problem(
             0, R.MODEL_NOT_FINE_TUNABLE,
-            f"{r.model_id} cannot be fine-tuned ({r.note}); use one of: {models.alternatives_text()}")
+            f"{r.model_id} cannot be fine-tuned ({r.note}); use one of: {models.alternatives_text()}"), None
     except models.UnknownModel:
         raise UsageError(f"unknown model {name!r} (--model)",
                          hint=f"use one of: {models.alternatives_text()}") from None
@@ -269,18 +280,27 @@ def _resolve_model(model: str | None) -> tuple[str, str, int | None, Problem | N
 
 
 class _Validator:
-    def __init__(self, filename: str, model: str | None, price_per_1m: float | None):
+    def __init__(self, filename: str, model: str | None, price_per_1m: float | None, method: str = "supervised",
+                 min_examples: int = MIN_EXAMPLES):
         if price_per_1m is not None:
             from jobs.settings import check_price
 
             check_price(price_per_1m)
+        if method not in (*METHODS, "any"):
+            raise UsageError(f"unknown method {method!r} (--method)", hint=f"use one of: {', '.join(METHODS)}")
         self.filename = filename
         self.price = price_per_1m
-        self.model_id, self.encoding_name, self.context, model_problem = _resolve_model(model)
+        self.method = method
+        self.check = R.check_preference_example if method == "dpo" else R.check_example
+        self.min_examples = min_examples
+        self.model_id, self.encoding_name, self.context, model_problem, self.row = _resolve_model(model)
+        self.warned_vision = False
         from jobs import tokens  # heavy import (tiktoken) only when validating
 
         self.tokens = tokens
-        self.enc = tokens.get_encoding(self.encoding_name)
+        self.counter = tokens.counter(self.encoding_name)
+        self.count = self.counter.count  # exact tiktoken counts (jobs/tokens.py)
+        self.encode: Any = None  # tiktoken's encode_ordinary, once the counter uses it (big files)
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
         self.counts: dict[str, int] = {}
@@ -288,6 +308,10 @@ class _Validator:
         self.warnings_total = 0
         if model_problem:
             self._add(model_problem)
+        elif method == "dpo" and self.row is not None and not self.row.dpo:
+            dpo_models = ", ".join(m.model_id for m in models.FINE_TUNABLE if m.dpo)
+            self._add(Problem(0, R.MODEL_NOT_DPO_CAPABLE, f"{self.model_id} cannot be trained with DPO on Azure; "
+                                                          f"use one of: {dpo_models} (or --method supervised)"))
         self.line_limit = max(MIN_LINE_LIMIT, (self.context or 65_536) * BYTES_PER_TOKEN_BOUND)
         self.examples = 0
         self._line = 0
@@ -298,6 +322,7 @@ class _Validator:
         self.messages = 0
         self.multi_turn = 0
         self.image_parts = 0
+        self.image_examples = 0
         self.counted = 0
         self.dups = _DigestTable()
         self.systems: dict[int, int] = {}
@@ -305,7 +330,7 @@ class _Validator:
         self.warned_system = False
         self.cache: dict[str, int] = {}
         self._reset_cache()
-        self.role_tokens = {role: len(self.enc.encode_ordinary(role)) for role in R.ROLES}
+        self.role_tokens = {role: self.count(role) for role in R.ROLES}
         self.per_message, self.per_name = tokens.TOKENS_PER_MESSAGE, tokens.TOKENS_PER_NAME
         self.priming = tokens.REPLY_PRIMING
 
@@ -350,8 +375,11 @@ class _Validator:
             return
 
         self._line = n
+        check = self.check
+        if self.method == "any" and type(obj) is dict and "messages" not in obj and "input" in obj:
+            check = R.check_preference_example
         try:
-            info = R.check_example(obj, self._problem, self.role_tokens)
+            info = check(obj, self._problem, self.role_tokens)
         except RecursionError:  # pathological nesting inside a message
             self.error(n, R.DATA_TYPE, "JSON nested too deeply to be a training example")
             return
@@ -364,6 +392,14 @@ class _Validator:
             self.error(n, R.DUPLICATE_EXAMPLE, f"same example as line {dup}")
         if not (info.has_system or info.has_user):
             self.error(n, R.NO_SYSTEM_OR_USER, "the example has no system or user message")
+        if info.image_parts:
+            self.image_examples += 1
+            if self.row is not None and not self.row.vision and not self.warned_vision:
+                self.warned_vision = True  # once per file: every further image example has the same fix
+                vision = ", ".join(m.model_id for m in models.FINE_TUNABLE if m.vision)
+                self.error(n, R.MODEL_NOT_VISION_CAPABLE,
+                           f"the example has images, but {self.model_id} cannot be fine-tuned with images; "
+                           f"use a vision model ({vision}) or remove the image parts")
         if info.system_text is not None:
             key = hash(info.system_text)  # keep hashes, not the (possibly long) texts
             first = self.systems.get(key)
@@ -383,24 +419,25 @@ class _Validator:
     def count_tokens(self, n: int, info: R.ExampleInfo) -> None:
         """The cookbook's count for one example. Likely-repeated strings (system messages, tool
         definitions) come from a small cache; the rest are tokenized directly (once each)."""
-        encode = self.enc.encode_ordinary
+        count = self.count
         total = self.per_message * info.n_messages + self.per_name * info.n_names + self.priming + info.fixed
         if info.shared:
             cache = self.cache
             for s in info.shared:
                 v = cache.get(s)
                 if v is None:
-                    v = len(encode(s))
+                    v = count(s)
                     if len(cache) >= CACHE_MAX_ENTRIES:
                         self._reset_cache()
                     cache[s] = v
                 total += v
-        for s in info.plain:
-            total += len(encode(s))
-        trained = 0
-        for s in info.trained:
-            trained += len(encode(s))
-        total += trained
+        encode = self.encode
+        if encode is not None:  # tiktoken's encoder: map() keeps the per-string loop in C
+            trained = sum(map(len, map(encode, info.trained)))
+            total += sum(map(len, map(encode, info.plain))) + trained
+        else:
+            trained = sum(map(count, info.trained))
+            total += sum(map(count, info.plain)) + trained
         self.counted += 1
         self.total_tokens += total
         self.assistant_tokens += trained
@@ -425,10 +462,12 @@ class _Validator:
         """Bound the cache: drop everything, keep the roles. Hot strings come back at once."""
         self.cache.clear()
         for role in R.ROLES:
-            self.cache[role] = len(self.enc.encode_ordinary(role))
+            self.cache[role] = self.count(role)
 
     # ---- the file
     def run(self, stream: IO[bytes], size: int | None) -> Report:
+        if size is not None and size > self.tokens.LARGE_INPUT_BYTES:
+            self.encode = self.counter.use_tiktoken()  # a big file: tiktoken's encoder repays building its tables
         sha = hashlib.sha256()
         nbytes = 0
         n = 0
@@ -454,7 +493,24 @@ class _Validator:
                     break
                 if raw.startswith(_BOM):
                     raw = raw[3:]
-            if len(raw) > limit and not raw.endswith(b"\n"):
+            whole_image_line = False
+            if len(raw) > limit and not raw.endswith(b"\n") and _IMAGE_DATA in raw:
+                # Base64 images are not tokens: a vision example may be far longer than the token bound
+                # (64 images of up to 10 MB each), so such a line is read whole, up to Azure's file limit.
+                parts = [raw]
+                length = len(raw)
+                while not parts[-1].endswith(b"\n") and length < MAX_FILE_BYTES:
+                    chunk = stream.readline(1 << 20)
+                    if not chunk:
+                        break
+                    sha.update(chunk)
+                    nbytes += len(chunk)
+                    length += len(chunk)
+                    parts.append(chunk)
+                raw = b"".join(parts)
+                del parts
+                whole_image_line = length < MAX_FILE_BYTES
+            if len(raw) > limit and not raw.endswith(b"\n") and not whole_image_line:
                 # Over the streaming limit: skip the rest of the line without keeping it.
                 length = len(raw)
                 while not raw.endswith(b"\n"):
@@ -486,9 +542,12 @@ class _Validator:
         if size >= MAX_FILE_BYTES:
             self.error(0, R.FILE_TOO_LARGE, f"the file is {size:,} bytes; Azure accepts training files "
                                             f"under {MAX_FILE_BYTES:,} bytes (512 MB): split it")
-        if self.examples < MIN_EXAMPLES:
+        if self.examples < self.min_examples:
             what = "the file is empty" if nbytes == 0 else f"{self.examples} example(s)"
-            self.error(0, R.TOO_FEW_EXAMPLES, f"{what}; Azure needs at least {MIN_EXAMPLES} training examples")
+            self.error(0, R.TOO_FEW_EXAMPLES, f"{what}; Azure needs at least {self.min_examples} training examples")
+        if self.image_examples > R.MAX_IMAGE_EXAMPLES:
+            self.error(0, R.TOO_MANY_IMAGE_EXAMPLES, f"{self.image_examples:,} examples with images; Azure takes at "
+                                                     f"most {R.MAX_IMAGE_EXAMPLES:,} per training file: split it")
         if self.filename.lower().endswith(".txt"):
             self.error(0, R.TXT_EXTENSION, "the file is named .txt; Azure expects JSON Lines: rename it to .jsonl")
         return self._report(sha.hexdigest(), size)
@@ -516,6 +575,7 @@ class _Validator:
             multi_turn_examples=self.multi_turn,
             distinct_system_messages=self.system_count,
             image_parts=self.image_parts,
+            image_examples=self.image_examples,
             counted_examples=self.counted,
             encoding=self.encoding_name,
             convention=self.tokens.CONVENTION,
@@ -547,6 +607,7 @@ class _Validator:
             rule_counts=dict(self.counts),
             errors_total=self.errors_total,
             warnings_total=self.warnings_total,
+            method=self.method,
         )
 
 
@@ -554,19 +615,23 @@ class _Validator:
 
 
 def validate_stream(stream: IO[bytes], filename: str, *, model: str | None = None,
-                    price_per_1m: float | None = None, size: int | None = None) -> Report:
+                    price_per_1m: float | None = None, size: int | None = None, method: str = "supervised",
+                    min_examples: int = MIN_EXAMPLES) -> Report:
     """Validate a binary stream (read once, line by line). ``filename`` is used in messages."""
-    return _Validator(filename, model, price_per_1m).run(stream, size)
+    return _Validator(filename, model, price_per_1m, method, min_examples).run(stream, size)
 
 
 def validate_bytes(data: bytes, filename: str = "upload.jsonl", *, model: str | None = None,
-                   price_per_1m: float | None = None) -> Report:
-    """Validate file content held in memory (the emulator's upload)."""
-    return validate_stream(io.BytesIO(data), filename, model=model, price_per_1m=price_per_1m, size=len(data))
+                   price_per_1m: float | None = None, method: str = "supervised",
+                   min_examples: int = MIN_EXAMPLES) -> Report:
+    """Validate file content held in memory (the emulator's upload and job creation)."""
+    return validate_stream(io.BytesIO(data), filename, model=model, price_per_1m=price_per_1m, size=len(data),
+                           method=method, min_examples=min_examples)
 
 
 def validate_file(path: str | os.PathLike[str], *, model: str | None = None,
-                  price_per_1m: float | None = None) -> Report:
+                  price_per_1m: float | None = None, method: str = "supervised",
+                  min_examples: int = MIN_EXAMPLES) -> Report:
     """Validate a JSONL file on disk. Raises UsageError if it cannot be read."""
     shown = str(path)
     if not shown.strip():
@@ -579,7 +644,7 @@ def validate_file(path: str | os.PathLike[str], *, model: str | None = None,
     if not p.is_file():  # a device (/dev/zero never ends), a FIFO, a socket
         raise UsageError(f"{shown} is not a regular file (a device, a pipe or a socket)",
                          hint="pass the path of a .jsonl file on disk")
-    validator = _Validator(shown, model, price_per_1m)
+    validator = _Validator(shown, model, price_per_1m, method, min_examples)
     try:
         with open(p, "rb", buffering=1 << 20) as f:
             return validator.run(f, os.fstat(f.fileno()).st_size)

@@ -35,12 +35,28 @@ TOOL_MESSAGE_MISSING_ID = "tool_message_missing_id"
 INVALID_CONTENT_PART = "invalid_content_part"
 EXAMPLE_TOO_LONG = "example_too_long"
 MODEL_NOT_FINE_TUNABLE = "model_not_fine_tunable"
+LEGACY_PROMPT_COMPLETION = "legacy_prompt_completion"
+FORMAT_MISMATCH = "format_mismatch"
+# errors: vision (how-to/fine-tuning-vision.md)
+TOO_MANY_IMAGES = "too_many_images"
+UNSUPPORTED_IMAGE_FORMAT = "unsupported_image_format"
+IMAGE_TOO_LARGE = "image_too_large"
+TOO_MANY_IMAGE_EXAMPLES = "too_many_image_examples"
+MODEL_NOT_VISION_CAPABLE = "model_not_vision_capable"
+# errors: direct preference optimization (how-to/fine-tuning-direct-preference-optimization.md)
+MISSING_INPUT = "missing_input"
+MISSING_OUTPUT = "missing_output"
+INVALID_OUTPUT_ROLE = "invalid_output_role"
+INPUT_MISSING_USER = "input_missing_user"
+UNRECOGNIZED_KEY = "unrecognized_key"
+MODEL_NOT_DPO_CAPABLE = "model_not_dpo_capable"
 # warnings
 NO_SYSTEM_OR_USER = "no_system_or_user"
 DUPLICATE_EXAMPLE = "duplicate_example"
 MULTIPLE_SYSTEM_MESSAGES = "multiple_system_messages"
 TXT_EXTENSION = "txt_extension"
 TRAILING_BLANK_LINES = "trailing_blank_lines"
+IDENTICAL_OUTPUTS = "identical_outputs"
 
 ERROR_RULES: dict[str, str] = {
     DATA_TYPE: "a line, or a message, is not a JSON object",
@@ -59,12 +75,27 @@ ERROR_RULES: dict[str, str] = {
     WEIGHT_NOT_ON_ASSISTANT: "`weight` on a non-assistant message",
     INVALID_WEIGHT: "`weight` is not 0 or 1",
     INVALID_NAME: "`name` is not a non-empty string",
-    TOOLS_MALFORMED: "top-level `tools` / `functions` is not a list of function definitions",
+    TOOLS_MALFORMED: "top-level `tools` / `functions` is not a list of function definitions (an empty list is fine)",
     TOOL_CALLS_MALFORMED: "assistant `tool_calls` / `function_call` malformed (arguments must be a JSON string)",
     TOOL_MESSAGE_MISSING_ID: "a tool message has no `tool_call_id`, or one no earlier tool call made",
     INVALID_CONTENT_PART: "an element of a list `content` is not a valid text/image part",
     EXAMPLE_TOO_LONG: "the example's tokens exceed the model's training context",
     MODEL_NOT_FINE_TUNABLE: "the model can no longer be fine-tuned",
+    LEGACY_PROMPT_COMPLETION: "a legacy `prompt`/`completion` line: convert it to `messages` (user, assistant)",
+    FORMAT_MISMATCH: "a preference (DPO) line checked as supervised data, or a chat line checked as DPO data",
+    TOO_MANY_IMAGES: "more than 64 images in one example (Azure's vision limit)",
+    UNSUPPORTED_IMAGE_FORMAT: "an image that is not JPEG, PNG or WEBP, or not an http(s) or data: URL",
+    IMAGE_TOO_LARGE: "a base64 (data: URL) image over 10 MB",
+    TOO_MANY_IMAGE_EXAMPLES: "more than 50,000 examples with images in one file",
+    MODEL_NOT_VISION_CAPABLE: "images in the data, but the model has no vision fine-tuning (gpt-4o, gpt-4.1 have)",
+    MISSING_INPUT: "DPO: no `input` object with a non-empty `messages` list",
+    MISSING_OUTPUT: "DPO: `preferred_output` or `non_preferred_output` missing or not a non-empty list",
+    INVALID_OUTPUT_ROLE: "DPO: an output message whose role is not assistant or tool, or an output without an "
+    "assistant message",
+    INPUT_MISSING_USER: "DPO: `input.messages` has no user message",
+    UNRECOGNIZED_KEY: "DPO: a key other than input, preferred_output, non_preferred_output (or, in `input`, "
+    "other than messages, tools, parallel_tool_calls)",
+    MODEL_NOT_DPO_CAPABLE: "--method dpo on a model Azure does not train with DPO (gpt-4o, gpt-4.1, gpt-4.1-mini do)",
 }
 WARNING_RULES: dict[str, str] = {
     NO_SYSTEM_OR_USER: "the example has neither a system nor a user message",
@@ -72,13 +103,22 @@ WARNING_RULES: dict[str, str] = {
     MULTIPLE_SYSTEM_MESSAGES: "more than one distinct system message in the file",
     TXT_EXTENSION: "the file is named .txt (the lab's note: it must be JSONL)",
     TRAILING_BLANK_LINES: "blank lines at the end of the file",
+    IDENTICAL_OUTPUTS: "DPO: the preferred and non-preferred outputs are the same (nothing to learn)",
 }
 
 ROLES = ("system", "user", "assistant", "tool", "function")
+OUTPUT_ROLES = ("assistant", "tool")  # DPO outputs: "can only have roles in (assistant, tool)"
+PREFERENCE_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
+INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
+MAX_IMAGES_PER_EXAMPLE = 64  # how-to/fine-tuning-vision.md, "Image dataset requirements"
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # "Max image file size: 10 MB"
+MAX_IMAGE_EXAMPLES = 50_000  # "Max examples with images per training file"
+IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp"})  # "JPEG, PNG, WEBP"
+# URL endings of image formats Azure does not take (a URL without a known ending is not judged)
+UNSUPPORTED_IMAGE_SUFFIXES = (".gif", ".bmp", ".tif", ".tiff", ".svg", ".ico", ".heic", ".heif", ".avif")
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
 IMAGE_DETAILS = ("auto", "low", "high")
 _SIMPLE_ROLES = frozenset({"system", "user", "assistant"})
-_NO_TOOLS: frozenset[str] = frozenset()
 
 Report = Callable[[str, str], None]  # (rule, message)
 
@@ -105,8 +145,8 @@ class ExampleInfo:
         self.image_parts = 0
 
 
-def _where(i: int, role: Any = None) -> str:
-    return f"message {i + 1}" + (f" ({role})" if isinstance(role, str) and role in ROLES else "")
+def _where(i: int, role: Any = None, label: str = "message") -> str:
+    return f"{label} {i + 1}" + (f" ({role})" if isinstance(role, str) and role in ROLES else "")
 
 
 def _type(v: Any) -> str:
@@ -116,15 +156,16 @@ def _type(v: Any) -> str:
             float: "number"}.get(type(v), type(v).__name__)
 
 
-def _check_tools(obj: dict[str, Any], report: Report, info: ExampleInfo) -> set[str] | frozenset[str]:
-    """Top-level ``tools`` (and legacy ``functions``); returns the declared function names."""
-    names: set[str] = set()
+def _check_tools(obj: dict[str, Any], report: Report, info: ExampleInfo) -> None:
+    """Top-level ``tools`` (and legacy ``functions``). An empty list is fine: Azure's own tool-calling example
+    has ``"tools": []`` (how-to/fine-tuning-functions.md), and it recommends omitting definitions to save tokens,
+    so tool calls need no declaration."""
     for key in ("tools", "functions"):
         if key not in obj:
             continue
         tools = obj[key]
-        if not isinstance(tools, list) or not tools:
-            report(TOOLS_MALFORMED, f"`{key}` must be a non-empty list, got {_type(tools)}")
+        if not isinstance(tools, list):
+            report(TOOLS_MALFORMED, f"`{key}` must be a list, got {_type(tools)}")
             continue
         ok = True
         for j, tool in enumerate(tools):
@@ -139,16 +180,13 @@ def _check_tools(obj: dict[str, Any], report: Report, info: ExampleInfo) -> set[
             elif "parameters" in fn and not isinstance(fn["parameters"], dict):
                 report(TOOLS_MALFORMED, f"`parameters` of function {fn['name']!r} must be a JSON schema object")
                 ok = False
-            else:
-                names.add(fn["name"])
-        if ok:
+        if ok and tools:
             # Approximation: the definitions' JSON text (compact) stands for the tokens
             # the service adds when it renders them into the prompt.
             info.shared.append(json.dumps(tools, separators=(",", ":"), ensure_ascii=False))
-    return names
 
 
-def _check_arguments(where: str, call: Any, report: Report, info: ExampleInfo) -> bool:
+def _check_arguments(where: str, call: Any, report: Report, info: ExampleInfo, trained: bool) -> bool:
     if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not call["name"]:
         report(TOOL_CALLS_MALFORMED, f"{where} must be an object with a string `name`")
         return False
@@ -163,16 +201,44 @@ def _check_arguments(where: str, call: Any, report: Report, info: ExampleInfo) -
     except ValueError:
         report(TOOL_CALLS_MALFORMED, f"{where}.arguments is not valid JSON text: {args[:40]!r}")
         return False
-    info.shared.append(call["name"])
-    info.plain.append(args)
+    # the call an assistant makes is what it learns: its name and arguments are trained tokens
+    (info.trained if trained else info.shared).append(call["name"])
+    (info.trained if trained else info.plain).append(args)
     return True
 
 
-def _check_content_parts(i: int, role: str, parts: list[Any], report: Report, info: ExampleInfo,
+def _check_image(where: str, url: str, report: Report) -> bool:
+    """An image URL: public http(s) or a base64 ``data:`` URL of a JPEG, PNG or WEBP of at most 10 MB
+    (how-to/fine-tuning-vision.md, "Image dataset requirements" and "Format")."""
+    low = url[:64].lower()
+    if low.startswith("data:"):
+        head, sep, payload = url.partition(",")
+        media = head[5:].split(";", 1)[0].strip().lower()
+        if not sep or media not in IMAGE_MEDIA_TYPES:
+            report(UNSUPPORTED_IMAGE_FORMAT, f"{where}: a data URL of type {media or 'unknown'!r}; Azure takes "
+                                             "JPEG, PNG or WEBP images (data:image/png;base64,...)")
+            return False
+        if len(payload) * 3 // 4 > MAX_IMAGE_BYTES:
+            report(IMAGE_TOO_LARGE, f"{where}: the image is about {len(payload) * 3 // 4:,} bytes; Azure takes "
+                                    f"images up to 10 MB ({MAX_IMAGE_BYTES:,} bytes): resize or compress it")
+            return False
+        return True
+    if not low.startswith(("https://", "http://")):
+        report(UNSUPPORTED_IMAGE_FORMAT, f"{where}: the image must be a public http(s) URL or a base64 data: URL")
+        return False
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    if path.endswith(UNSUPPORTED_IMAGE_SUFFIXES):
+        report(UNSUPPORTED_IMAGE_FORMAT, f"{where}: {path.rsplit('.', 1)[-1].upper()} is not a format Azure "
+                                         "takes; convert the image to JPEG, PNG or WEBP")
+        return False
+    return True
+
+
+def _check_content_parts(where_msg: str, role: str, parts: list[Any], report: Report, info: ExampleInfo,
                          trained: bool) -> bool:
     ok = True
     for j, part in enumerate(parts):
-        where = f"{_where(i, role)} content[{j}]"
+        where = f"{where_msg} content[{j}]"
         if not isinstance(part, dict):
             report(INVALID_CONTENT_PART, f"{where} must be an object, got {_type(part)}")
             ok = False
@@ -204,47 +270,37 @@ def _check_content_parts(i: int, role: str, parts: list[Any], report: Report, in
             elif "detail" in image and image["detail"] not in IMAGE_DETAILS:
                 report(INVALID_CONTENT_PART, f"{where} image detail must be one of {', '.join(IMAGE_DETAILS)}")
                 ok = False
-            else:
+            elif _check_image(where, image["url"], report):
                 info.image_parts += 1
+            else:
+                ok = False
         else:
             report(INVALID_CONTENT_PART, f"{where} has type {ptype!r}; expected \"text\" or \"image_url\"")
             ok = False
     return ok
 
 
-def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None = None) -> ExampleInfo | None:
-    """Check one parsed line; report every problem; return what the counters need.
-
-    ``role_tokens`` (tokens of each role name in the caller's encoding) lets the common
-    message shape skip a cache lookup per role.
-
-    Returns ``None`` when the line is not an example at all (not an object, no
-    messages list), else an :class:`ExampleInfo` (possibly of a broken example).
-    """
-    if not isinstance(obj, dict):
-        report(DATA_TYPE, f"each line must be a JSON object with a `messages` list, got {_type(obj)}")
-        return None
-    messages = obj.get("messages")
-    if not messages or not isinstance(messages, list):
-        got = "missing" if "messages" not in obj else f"{_type(messages)}{' (empty)' if messages == [] else ''}"
-        report(MISSING_MESSAGES_LIST, f"`messages` must be a non-empty list of messages, got {got}")
-        return None
-    info = ExampleInfo(n_messages=len(messages))
-    tool_names = _check_tools(obj, report, info) if ("tools" in obj or "functions" in obj) else _NO_TOOLS
-    call_ids: set[str] = set()
+def _check_messages(messages: list[Any], report: Report, info: ExampleInfo, role_tokens: dict[str, int] | None,
+                    call_ids: set[str], *, label: str = "message", train: bool = True,
+                    roles: tuple[str, ...] = ROLES) -> None:
+    """Check one list of messages and collect its strings into ``info``. ``train``: assistant content is trained
+    (False for a DPO ``input``); ``roles``: the roles allowed here (DPO outputs: assistant and tool)."""
     shared, plain, trained_strings = info.shared, info.plain, info.trained
+    answers = trained_strings if train else plain
+    simple = _SIMPLE_ROLES if roles is ROLES else _SIMPLE_ROLES.intersection(roles)
+    info.n_messages += len(messages)
     for i, msg in enumerate(messages):
         # Fast path: the common {"role": system|user|assistant, "content": "non-empty"} message.
         if type(msg) is dict and len(msg) == 2:
             role = msg.get("role")
             content = msg.get("content")
-            if type(content) is str and content and type(role) is str and role in _SIMPLE_ROLES:
+            if type(content) is str and content and type(role) is str and role in simple:
                 if role_tokens is None:
                     shared.append(role)
                 else:
                     info.fixed += role_tokens[role]
                 if role == "assistant":
-                    trained_strings.append(content)
+                    answers.append(content)
                     info.has_assistant = True
                 elif role == "user":
                     plain.append(content)
@@ -256,58 +312,59 @@ def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None =
                         info.system_text = content
                 continue
         if not isinstance(msg, dict):
-            report(DATA_TYPE, f"{_where(i)} must be a JSON object, got {_type(msg)}")
+            report(DATA_TYPE, f"{_where(i, label=label)} must be a JSON object, got {_type(msg)}")
             continue
         role = msg.get("role")
+        here = _where(i, role, label)
         unknown = [k for k in msg if k not in MESSAGE_KEYS]
         if unknown:
             report(MESSAGE_UNRECOGNIZED_KEY,
-                   f"{_where(i, role)} has unrecognized key(s) {', '.join(map(repr, unknown))}; "
+                   f"{here} has unrecognized key(s) {', '.join(map(repr, unknown))}; "
                    f"allowed: {', '.join(sorted(MESSAGE_KEYS))}")
         if "role" not in msg:
-            report(MESSAGE_MISSING_KEY, f"{_where(i)} has no `role`")
+            report(MESSAGE_MISSING_KEY, f"{_where(i, label=label)} has no `role`")
         elif role not in ROLES:
-            report(UNRECOGNIZED_ROLE, f"{_where(i)} has role {role!r}; expected one of {', '.join(ROLES)}")
+            report(UNRECOGNIZED_ROLE, f"{_where(i, label=label)} has role {role!r}; expected one of {', '.join(ROLES)}")
+        elif role not in roles:
+            report(INVALID_OUTPUT_ROLE, f"{here}: an output may only hold {' and '.join(roles)} messages")
         else:
             shared.append(role)
         has_calls = "tool_calls" in msg or "function_call" in msg
         if "content" not in msg and not (role == "assistant" and has_calls):
-            report(MESSAGE_MISSING_KEY, f"{_where(i, role)} has no `content`")
+            report(MESSAGE_MISSING_KEY, f"{here} has no `content`")
 
         # weight: assistant only, 0 or 1
-        trained = True
+        trained = train
         if "weight" in msg:
             w = msg["weight"]
             if role != "assistant":
-                report(WEIGHT_NOT_ON_ASSISTANT, f"{_where(i, role)} has `weight`; only assistant messages may")
+                report(WEIGHT_NOT_ON_ASSISTANT, f"{here} has `weight`; only assistant messages may")
             elif isinstance(w, bool) or not isinstance(w, (int, float)) or w not in (0, 1):
-                report(INVALID_WEIGHT, f"{_where(i, role)} has weight {json.dumps(w)}; it must be 0 or 1")
+                report(INVALID_WEIGHT, f"{here} has weight {json.dumps(w)}; it must be 0 or 1")
             else:
-                trained = w == 1
+                trained = train and w == 1
 
         if "name" in msg:
             name = msg["name"]
             if not isinstance(name, str) or not name:
-                report(INVALID_NAME, f"{_where(i, role)} `name` must be a non-empty string, got {_type(name)}")
+                report(INVALID_NAME, f"{here} `name` must be a non-empty string, got {_type(name)}")
             else:
                 info.n_names += 1
                 shared.append(name)
         elif role == "function":
-            report(INVALID_NAME, f"{_where(i, role)} needs the `name` of the function that answered")
+            report(INVALID_NAME, f"{here} needs the `name` of the function that answered")
 
-        # tool calls
+        # tool calls (an assistant's calls are trained like its text)
+        calls_trained = role == "assistant" and trained
         if "tool_calls" in msg:
             calls = msg["tool_calls"]
             if role != "assistant":
-                report(TOOL_CALLS_MALFORMED, f"{_where(i, role)} has `tool_calls`; only assistant messages may")
+                report(TOOL_CALLS_MALFORMED, f"{here} has `tool_calls`; only assistant messages may")
             elif not isinstance(calls, list) or not calls:
-                report(TOOL_CALLS_MALFORMED, f"{_where(i, role)} `tool_calls` must be a non-empty list")
+                report(TOOL_CALLS_MALFORMED, f"{here} `tool_calls` must be a non-empty list")
             else:
-                if not tool_names:
-                    report(TOOLS_MALFORMED, f"{_where(i, role)} makes tool calls but the example has no "
-                                            "top-level `tools` list declaring them")
                 for j, call in enumerate(calls):
-                    where = f"{_where(i, role)} tool_calls[{j}]"
+                    where = f"{here} tool_calls[{j}]"
                     if (not isinstance(call, dict) or not isinstance(call.get("id"), str) or not call["id"]
                             or call.get("type") != "function"):
                         report(TOOL_CALLS_MALFORMED,
@@ -315,21 +372,21 @@ def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None =
                         continue
                     call_ids.add(call["id"])
                     plain.append(call["id"])
-                    _check_arguments(f"{where}.function", call.get("function"), report, info)
+                    _check_arguments(f"{where}.function", call.get("function"), report, info, calls_trained)
         if "function_call" in msg:
             if role != "assistant":
-                report(TOOL_CALLS_MALFORMED, f"{_where(i, role)} has `function_call`; only assistant messages may")
+                report(TOOL_CALLS_MALFORMED, f"{here} has `function_call`; only assistant messages may")
             else:
-                _check_arguments(f"{_where(i, role)} function_call", msg["function_call"], report, info)
+                _check_arguments(f"{here} function_call", msg["function_call"], report, info, calls_trained)
         if "tool_call_id" in msg and role != "tool":
-            report(MESSAGE_UNRECOGNIZED_KEY, f"{_where(i, role)} has `tool_call_id`; only tool messages may")
+            report(MESSAGE_UNRECOGNIZED_KEY, f"{here} has `tool_call_id`; only tool messages may")
         if role == "tool":
             tcid = msg.get("tool_call_id")
             if not isinstance(tcid, str) or not tcid:
-                report(TOOL_MESSAGE_MISSING_ID, f"{_where(i, role)} needs a string `tool_call_id` naming "
+                report(TOOL_MESSAGE_MISSING_ID, f"{here} needs a string `tool_call_id` naming "
                                                 "the assistant tool call it answers")
             elif tcid not in call_ids:
-                report(TOOL_MESSAGE_MISSING_ID, f"{_where(i, role)} answers tool_call_id {tcid!r}, which no "
+                report(TOOL_MESSAGE_MISSING_ID, f"{here} answers tool_call_id {tcid!r}, which no "
                                                 "earlier assistant tool call in this example made")
             else:
                 plain.append(tcid)
@@ -346,18 +403,18 @@ def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None =
                     else:
                         plain.append(content)
                 else:
-                    report(MISSING_CONTENT, f"{_where(i, role)} has empty content")
+                    report(MISSING_CONTENT, f"{here} has empty content")
             elif content is None:
                 if not (role == "assistant" and has_calls):
-                    report(MISSING_CONTENT, f"{_where(i, role)} has null content (only an assistant message "
+                    report(MISSING_CONTENT, f"{here} has null content (only an assistant message "
                                             "with tool_calls may)")
             elif isinstance(content, list):
                 if not content:
-                    report(MISSING_CONTENT, f"{_where(i, role)} has an empty content list")
+                    report(MISSING_CONTENT, f"{here} has an empty content list")
                 elif role in ROLES:
-                    _check_content_parts(i, role, content, report, info, role == "assistant" and trained)
+                    _check_content_parts(here, role, content, report, info, role == "assistant" and trained)
             else:
-                report(MISSING_CONTENT, f"{_where(i, role)} content must be a string or a list of parts, "
+                report(MISSING_CONTENT, f"{here} content must be a string or a list of parts, "
                                         f"got {_type(content)}")
 
         if role == "system":
@@ -369,7 +426,117 @@ def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None =
             info.has_user = True
         elif role == "assistant":
             info.has_assistant = True
+
+
+def _legacy(obj: dict[str, Any], report: Report) -> bool:
+    """A ``prompt``/``completion`` line: say what it is and how to write it for a chat model."""
+    if "prompt" not in obj and "completion" not in obj:
+        return False
+    report(LEGACY_PROMPT_COMPLETION,
+           "this is the legacy prompt/completion format (babbage-002 and davinci-002, whose fine-tuning is retired); "
+           "chat models train on messages: write the line as {\"messages\": [{\"role\": \"user\", \"content\": "
+           "<prompt>}, {\"role\": \"assistant\", \"content\": <completion>}]} (optionally with a system message first)")
+    return True
+
+
+def _too_many_images(info: ExampleInfo, report: Report) -> None:
+    report(TOO_MANY_IMAGES, f"{info.image_parts} images in one example; Azure takes at most "
+                            f"{MAX_IMAGES_PER_EXAMPLE} per example")
+
+
+def check_example(obj: Any, report: Report, role_tokens: dict[str, int] | None = None) -> ExampleInfo | None:
+    """Check one parsed line of supervised (chat) data; report every problem; return what the counters need.
+
+    ``role_tokens`` (tokens of each role name in the caller's encoding) lets the common
+    message shape skip a cache lookup per role.
+
+    Returns ``None`` when the line is not an example at all (not an object, no
+    messages list), else an :class:`ExampleInfo` (possibly of a broken example).
+    """
+    if not isinstance(obj, dict):
+        report(DATA_TYPE, f"each line must be a JSON object with a `messages` list, got {_type(obj)}")
+        return None
+    messages = obj.get("messages")
+    if not messages or not isinstance(messages, list):
+        if "messages" not in obj and "input" in obj and ("preferred_output" in obj or "non_preferred_output" in obj):
+            report(FORMAT_MISMATCH, "this is a preference (DPO) example (`input`, `preferred_output`, "
+                                    "`non_preferred_output`); check it with --method dpo and train it with "
+                                    "method {\"type\": \"dpo\"}")
+            return None
+        if "messages" not in obj and _legacy(obj, report):
+            return None
+        got = "missing" if "messages" not in obj else f"{_type(messages)}{' (empty)' if messages == [] else ''}"
+        report(MISSING_MESSAGES_LIST, f"`messages` must be a non-empty list of messages, got {got}")
+        return None
+    info = ExampleInfo()
+    if "tools" in obj or "functions" in obj:
+        _check_tools(obj, report, info)
+    _check_messages(messages, report, info, role_tokens, set())
     if not info.has_assistant:
         report(EXAMPLE_MISSING_ASSISTANT_MESSAGE, "the example has no assistant message, so there is "
                                                   "nothing to learn; add the answer you want")
+    if info.image_parts > MAX_IMAGES_PER_EXAMPLE:
+        _too_many_images(info, report)
+    return info
+
+
+def check_preference_example(obj: Any, report: Report,
+                             role_tokens: dict[str, int] | None = None) -> ExampleInfo | None:
+    """Check one line of DPO data (how-to/fine-tuning-direct-preference-optimization.md): ``input`` with the
+    conversation (``messages``, optional ``tools`` and ``parallel_tool_calls``), then ``preferred_output`` and
+    ``non_preferred_output``, each a list of assistant (and tool) messages with at least one assistant message.
+    The output messages are what is trained; the messages themselves follow the supervised rules."""
+    if not isinstance(obj, dict):
+        report(DATA_TYPE, "each line must be a JSON object with `input`, `preferred_output` and "
+                          f"`non_preferred_output`, got {_type(obj)}")
+        return None
+    if "input" not in obj:
+        if "messages" in obj:
+            report(FORMAT_MISMATCH, "this is a supervised (chat) example (`messages`); DPO needs `input` "
+                                    "{\"messages\": [...]}, `preferred_output` [...] and `non_preferred_output` "
+                                    "[...]: check it without --method dpo, or rewrite it as a preference pair")
+            return None
+        if _legacy(obj, report):
+            return None
+    inp = obj.get("input")
+    if not isinstance(inp, dict) or not isinstance(inp.get("messages"), list) or not inp["messages"]:
+        got = "missing" if "input" not in obj else _type(inp) if not isinstance(inp, dict) else \
+            "an object without a non-empty `messages` list"
+        report(MISSING_INPUT, f"`input` must be an object with a non-empty `messages` list (the system and user "
+                              f"messages the outputs answer), got {got}")
+        return None
+    for where, keys, allowed in (("the line", obj, PREFERENCE_KEYS), ("`input`", inp, INPUT_KEYS)):
+        unknown = sorted(k for k in keys if k not in allowed)
+        if unknown:
+            report(UNRECOGNIZED_KEY, f"{where} has unrecognized key(s) {', '.join(map(repr, unknown))}; "
+                                     f"allowed: {', '.join(sorted(allowed))}")
+    if "parallel_tool_calls" in inp and not isinstance(inp["parallel_tool_calls"], bool):
+        report(UNRECOGNIZED_KEY, f"`input.parallel_tool_calls` must be true or false, "
+                                 f"got {_type(inp['parallel_tool_calls'])}")
+    info = ExampleInfo()
+    if "tools" in inp or "functions" in inp:
+        _check_tools(inp, report, info)
+    call_ids: set[str] = set()
+    _check_messages(inp["messages"], report, info, role_tokens, call_ids, label="input message", train=False)
+    if not info.has_user:
+        report(INPUT_MISSING_USER, "`input.messages` has no user message; the outputs must answer one")
+    info.has_assistant = False
+    for key in ("preferred_output", "non_preferred_output"):
+        out = obj.get(key)
+        if not isinstance(out, list) or not out:
+            got = "missing" if key not in obj else f"{_type(out)}{' (empty)' if out == [] else ''}"
+            report(MISSING_OUTPUT, f"`{key}` must be a non-empty list of assistant messages, got {got}")
+            continue
+        before = info.has_assistant
+        info.has_assistant = False
+        _check_messages(out, report, info, role_tokens, set(call_ids), label=f"{key} message",
+                        roles=OUTPUT_ROLES)
+        if not info.has_assistant:
+            report(INVALID_OUTPUT_ROLE, f"`{key}` has no assistant message; each output needs at least one")
+        info.has_assistant = before or info.has_assistant
+    if isinstance(obj.get("preferred_output"), list) and obj.get("preferred_output") == obj.get("non_preferred_output"):
+        report(IDENTICAL_OUTPUTS, "`preferred_output` and `non_preferred_output` are the same, so this pair "
+                                  "teaches nothing; make the preferred answer the better one")
+    if info.image_parts > MAX_IMAGES_PER_EXAMPLE:
+        _too_many_images(info, report)
     return info

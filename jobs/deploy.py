@@ -58,7 +58,11 @@ class Deployer(Protocol):
         """Make the estate what the config says (``pulumi up``)."""
         ...
 
-    def apply_command(self) -> str:
+    def apply_command(self, *, yes: bool = False) -> str:
+        ...
+
+    def destroy(self) -> Change:
+        """Delete everything the stack declares (``pulumi destroy``)."""
         ...
 
     def remove(self) -> list[Change]:
@@ -143,10 +147,17 @@ class PulumiDeployer:
         self._outputs = None  # an update changes the outputs
         return Change(pulumi_cli.format_command(argv), done=True)
 
-    def apply_command(self) -> str:
+    def apply_command(self, *, yes: bool = False) -> str:
         from jobs import pulumi_cli
 
-        return pulumi_cli.format_command(pulumi_cli.up_argv(self.stack, yes=False))
+        return pulumi_cli.format_command(pulumi_cli.up_argv(self.stack, yes=yes))
+
+    def destroy(self) -> Change:
+        from jobs import pulumi_cli
+
+        argv = pulumi_cli.destroy(self.stack)
+        self._outputs = None
+        return Change(pulumi_cli.format_command(argv), done=True)
 
     def remove(self) -> list[Change]:
         from jobs import pulumi_cli

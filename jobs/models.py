@@ -34,6 +34,13 @@ class FineTunableModel:
     # Deployment types (SKU names) a fine-tuned model of this base can use.
     fine_tuned_deployment_skus: tuple[str, ...] = ("Standard", "GlobalStandard", "Developer")
     aliases: tuple[str, ...] = field(default=())
+    # Vision fine-tuning (images in training examples): how-to/fine-tuning-vision.md, "Model support"
+    # (gpt-4o 2024-08-06 and gpt-4.1 2025-04-14 only; the models table says "Text and vision to text" for both).
+    vision: bool = False
+    # Direct preference optimization: how-to/fine-tuning-direct-preference-optimization.md, "model support"
+    # (gpt-4o 2024-08-06, gpt-4.1, gpt-4.1-mini). The azure-ai-projects DPO sample also names gpt-4.1-nano and
+    # gpt-4o-mini; the docs page does not, and this table follows the docs page (see docs/data.md).
+    dpo: bool = False
 
     @property
     def model_id(self) -> str:
@@ -44,10 +51,11 @@ class FineTunableModel:
 _NCUS_SWC = ("northcentralus", "swedencentral")
 
 FINE_TUNABLE: tuple[FineTunableModel, ...] = (
-    FineTunableModel("gpt-4.1", "2025-04-14", O200K, 65_536, _NCUS_SWC),
-    FineTunableModel("gpt-4.1-mini", "2025-04-14", O200K, 65_536, _NCUS_SWC),
+    FineTunableModel("gpt-4.1", "2025-04-14", O200K, 65_536, _NCUS_SWC, vision=True, dpo=True),
+    FineTunableModel("gpt-4.1-mini", "2025-04-14", O200K, 65_536, _NCUS_SWC, dpo=True),
     FineTunableModel("gpt-4.1-nano", "2025-04-14", O200K, 32_768, _NCUS_SWC),
-    FineTunableModel("gpt-4o", "2024-08-06", O200K, 65_536, ("eastus2", "northcentralus", "swedencentral")),
+    FineTunableModel("gpt-4o", "2024-08-06", O200K, 65_536, ("eastus2", "northcentralus", "swedencentral"),
+                     vision=True, dpo=True),
     FineTunableModel("gpt-4o-mini", "2024-07-18", O200K, 65_536, _NCUS_SWC),
 )
 

@@ -8,6 +8,11 @@ The runner talks to the stack in four ways, each one ``pulumi`` command:
 :func:`config_set`               ``pulumi config set --stack S KEY VALUE``
 :func:`config_rm`                ``pulumi config rm --stack S KEY``
 :func:`up`                       ``pulumi up --yes --stack S`` (output streamed)
+:func:`destroy`                  ``pulumi destroy --yes --stack S`` (output streamed)
+:func:`whoami`                   ``pulumi whoami`` (preflight: logged in to a backend)
+:func:`stack_names`              ``pulumi stack ls --json`` (preflight: the stack exists)
+:func:`stack_init`               ``pulumi stack init S``
+:func:`config_values`            ``pulumi config --json --show-secrets=false --stack S``
 ===============================  ==========================================================
 
 Every command ends with ``--cwd ROOT`` (Pulumi's global flag, short ``-C``: "run
@@ -163,8 +168,8 @@ def up_argv(stack: str, yes: bool = True, *, cwd: str | Path | None = None) -> l
     return argv + ["--stack", _check_stack(stack), "--cwd", _root(cwd)]
 
 
-def destroy_argv(stack: str, *, cwd: str | Path | None = None) -> list[str]:
-    return [EXECUTABLE, "destroy", "--stack", _check_stack(stack), "--cwd", _root(cwd)]
+def destroy_argv(stack: str, *, yes: bool = False, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "destroy", *(["--yes"] if yes else []), "--stack", _check_stack(stack), "--cwd", _root(cwd)]
 
 
 # ----------------------------------------------------------------- running
@@ -232,15 +237,14 @@ def read_stack_file_config(stack: str, key: str, *, cwd: str | Path | None = Non
     return path, None
 
 
-def stack_outputs(stack: str) -> dict[str, Any]:
-    """The stack's outputs (secrets stay hidden); ``{}`` for a stack with none."""
-    argv = stack_output_argv(stack)
-    proc = _run(argv, "read the stack outputs")
+def _json(argv: list[str], purpose: str, expected: type, empty: Any) -> Any:
+    """Run a ``--json`` command; its output parsed and of the ``expected`` JSON type (``empty`` for no output)."""
+    proc = _run(argv, purpose)
     if proc.returncode != 0:
         raise PulumiFailed(argv, proc.returncode, proc.stderr)
     text = proc.stdout.strip()
     if not text:
-        return {}
+        return empty
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -248,9 +252,16 @@ def stack_outputs(stack: str) -> dict[str, Any]:
             f"`{format_command(argv)}` printed something that is not JSON (line {exc.lineno}): {exc.msg}",
             hint="run the command yourself to see what it prints; upgrade the Pulumi CLI if it is old",
         ) from None
-    if not isinstance(data, dict):
-        raise JobsError(f"`{format_command(argv)}` printed a JSON {type(data).__name__}, expected an object",
+    if not isinstance(data, expected):
+        kind = "an object" if expected is dict else "an array"
+        raise JobsError(f"`{format_command(argv)}` printed a JSON {type(data).__name__}, expected {kind}",
                         hint="run the command yourself to see what it prints")
+    return data
+
+
+def stack_outputs(stack: str) -> dict[str, Any]:
+    """The stack's outputs (secrets stay hidden); ``{}`` for a stack with none."""
+    data: dict[str, Any] = _json(stack_output_argv(stack), "read the stack outputs", dict, {})
     return data
 
 
@@ -289,8 +300,16 @@ def up(stack: str, yes: bool = True, *, stream: TextIO | None = None) -> list[st
 
     Streams to stderr by default so ``--json`` output on stdout stays one object.
     """
-    argv = up_argv(stack, yes)
-    exe = _require(argv, "deploy the fine-tuned model")
+    return _stream(up_argv(stack, yes), "deploy", yes=yes, stream=stream)
+
+
+def destroy(stack: str, *, stream: TextIO | None = None) -> list[str]:
+    """Run ``pulumi destroy --yes``, streaming its output (default stderr)."""
+    return _stream(destroy_argv(stack, yes=True), "delete the stack's resources", yes=True, stream=stream)
+
+
+def _stream(argv: list[str], purpose: str, *, yes: bool, stream: TextIO | None) -> list[str]:
+    exe = _require(argv, purpose)
     out = stream or sys.stderr
     env = _child_env()
     try:
@@ -309,3 +328,67 @@ def up(stack: str, yes: bool = True, *, stream: TextIO | None = None) -> list[st
     if code != 0:
         raise PulumiFailed(argv, code, "".join(tail))
     return argv
+
+
+# ----------------------------------------------------------------- preflight: login, stacks, the whole config
+
+
+def whoami_argv(*, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "whoami", "--cwd", _root(cwd)]
+
+
+def whoami() -> str:
+    """The backend user ``pulumi`` is logged in as (PulumiFailed, with the login hint, when it is not)."""
+    argv = whoami_argv()
+    proc = _run(argv, "check the Pulumi login")
+    if proc.returncode != 0:
+        raise PulumiFailed(argv, proc.returncode, proc.stderr or "not logged in: run `pulumi login`")
+    return proc.stdout.strip()
+
+
+def stack_ls_argv(*, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "stack", "ls", "--json", "--cwd", _root(cwd)]
+
+
+def stack_names() -> list[str]:
+    """The project's stacks, as ``pulumi stack ls --json`` names them."""
+    data = _json(stack_ls_argv(), "list the stacks", list, [])
+    return [str(s.get("name")) for s in data if isinstance(s, dict) and s.get("name")]
+
+
+def has_stack(stack: str) -> bool:
+    """Whether the project has ``stack`` (a qualified name matches on its last part, as Pulumi shows it)."""
+    want = _check_stack(stack)
+    last = want.rsplit("/", 1)[-1]
+    return any(name == want or name.rsplit("/", 1)[-1] == last for name in stack_names())
+
+
+def stack_init_argv(stack: str, *, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "stack", "init", _check_stack(stack), "--cwd", _root(cwd)]
+
+
+def stack_init(stack: str) -> list[str]:
+    argv = stack_init_argv(stack)
+    proc = _run(argv, "create the stack")
+    if proc.returncode != 0:
+        raise PulumiFailed(argv, proc.returncode, proc.stderr)
+    return argv
+
+
+def config_all_argv(stack: str, *, cwd: str | Path | None = None) -> list[str]:
+    return [EXECUTABLE, "config", "--json", "--show-secrets=false", "--stack", _check_stack(stack), "--cwd",
+            _root(cwd)]
+
+
+def config_values(stack: str) -> tuple[dict[str, Any], frozenset[str]]:
+    """The stack's config values (``project:key`` -> value) and which keys are secret; secrets never shown."""
+    data = _json(config_all_argv(stack), "read the stack's config", dict, {})
+    values: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key, entry in data.items():
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("secret"):
+            secret.add(key)
+        values[key] = entry.get("objectValue", entry.get("value"))
+    return values, frozenset(secret)

@@ -134,6 +134,7 @@ class RunState:
         self.stack = resolve_stack(stack, env)
         self.from_env = directory is None and env.is_set(STATE_DIR_ENV)
         self.directory = directory or state_dir(env)
+        self._held = False
         self.path = self.directory / f"{_safe_stack(self.stack)}.json"
         self.lock_path = self.directory / f"{_safe_stack(self.stack)}.lock"
 
@@ -260,9 +261,16 @@ class RunState:
 
     @contextlib.contextmanager
     def locked(self, timeout: float = 0) -> Iterator["RunState"]:
-        """Hold the stack's lock for a whole command; refuse when another run holds it."""
+        """Hold the stack's lock for a whole command; refuse when another run holds it.
+
+        Re-entrant for this object: a step that takes the lock inside a flow that holds it (``clean`` inside
+        ``pipeline``) just goes on.
+        """
         from filelock import FileLock, Timeout
 
+        if self._held:
+            yield self
+            return
         self._ensure_dir()
         lock = FileLock(str(self.lock_path))
         try:
@@ -274,7 +282,9 @@ class RunState:
             ) from None
         except OSError as exc:  # a read-only folder (the lock file cannot be created)
             raise self._unwritable(self.lock_path, exc) from None
+        self._held = True
         try:
             yield self
         finally:
+            self._held = False
             lock.release()

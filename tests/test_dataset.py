@@ -38,7 +38,9 @@ MALFORMED_LINES: list[tuple[str, str | bytes, str]] = [
     ("top_level_array", line([SYS, U, A]), "data_type"),
     ("top_level_string", '"hello"', "data_type"),
     ("message_not_object", messages(SYS, "hello", A), "data_type"),  # type: ignore[arg-type]
-    ("prompt_completion", line({"prompt": "hi", "completion": "there"}), "missing_messages_list"),
+    ("prompt_completion", line({"prompt": "hi", "completion": "there"}), "legacy_prompt_completion"),
+    ("preference_pair_as_supervised", line({"input": {"messages": [U]}, "preferred_output": [A],
+                                            "non_preferred_output": [A]}), "format_mismatch"),
     ("empty_messages", line({"messages": []}), "missing_messages_list"),
     ("messages_string", line({"messages": "hi"}), "missing_messages_list"),
     ("no_role", messages(SYS, {"content": "hi"}, A), "message_missing_key"),
@@ -77,9 +79,6 @@ MALFORMED_LINES: list[tuple[str, str | bytes, str]] = [
      "tool_message_missing_id"),
     ("tools_not_list", messages(SYS, U, A, tools={"get_weather": {}}), "tools_malformed"),
     ("tools_without_type", messages(SYS, U, A, tools=[{"function": {"name": "f"}}]), "tools_malformed"),
-    ("calls_without_tools", messages(SYS, U, {"role": "assistant", "content": None, "tool_calls": [tool_call()]},
-                                     {"role": "tool", "tool_call_id": "call_1", "content": "-3 C"}, A),
-     "tools_malformed"),
     ("part_unknown_type", messages(SYS, {"role": "user", "content": [{"type": "audio", "data": "x"}]}, A),
      "invalid_content_part"),
     ("part_text_missing", messages(SYS, {"role": "user", "content": [{"type": "text"}]}, A),
@@ -215,6 +214,11 @@ VALID_CASES: dict[str, bytes] = {
     "weight_0": with_defect(messages(SYS, U, {**A, "weight": 0}, {"role": "user", "content": "And Iceland?"},
                                      {**A, "content": "Iceland too! Which month?", "weight": 1})),
     "tool_calls_null_content": with_defect(TOOL_EXAMPLE),
+    # Azure's docs: tool calls need no declaration (its own example has "tools": []); issue 12, item 10
+    "calls_without_tools": with_defect(messages(SYS, U, {"role": "assistant", "content": None,
+                                                         "tool_calls": [tool_call()]},
+                                                {"role": "tool", "tool_call_id": "call_1", "content": "-3 C"}, A)),
+    "calls_with_empty_tools": with_defect(messages(U, {"role": "assistant", "tool_calls": [tool_call()]}, tools=[])),
     "name_key": with_defect(messages(SYS, {**U, "name": "kim"}, {**A, "name": "guide"})),
     "content_parts": with_defect(messages(
         {"role": "system", "content": [{"type": "text", "text": SYSTEM}]},

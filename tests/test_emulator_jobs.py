@@ -224,3 +224,73 @@ def test_training_type_is_accepted_and_echoed(emulator, hotel, kind, ok):
         assert r.status_code == 201 and r.json()["trainingType"] == kind
     else:
         assert r.status_code == 400 and r.json()["error"]["param"] == "trainingType"
+
+
+def test_checkpoints_are_azures_last_three_and_the_final_is_the_model(emulator, hotel):
+    """Issue 12, item 1: tutorials/fine-tune.md shows three checkpoints, `ftchkpt-` ids, the newest named as the model."""
+    raw = Raw(emulator.url)
+    job = trained_job(raw, hotel, hyperparameters={"n_epochs": 10})  # 10 examples x 10 epochs = 100 steps
+    ckpts = raw.get(f"/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"]
+    assert [c["step_number"] for c in ckpts] == [100, 90, 80]  # newest first, the last three epochs only
+    assert [c["fine_tuned_model_checkpoint"] for c in ckpts] == [
+        job["fine_tuned_model"], f"{job['fine_tuned_model']}:ckpt-step-90", f"{job['fine_tuned_model']}:ckpt-step-80"]
+    assert all(re.fullmatch(r"ftchkpt-[0-9a-f]{32}", c["id"]) for c in ckpts)
+
+
+def test_method_is_echoed_with_its_hyperparameters(emulator, hotel):
+    """Issue 12, item 4: code reading job.method.supervised.hyperparameters (the SDK samples' shape) works."""
+    from tests.support.clients import sdk_client
+
+    raw = Raw(emulator.url)
+    fid = processed_file(raw, hotel)
+    client = sdk_client(emulator.url)
+    hp = {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.0}
+    job = client.fine_tuning.jobs.create(model=MODEL, training_file=fid,
+                                         method={"type": "supervised", "supervised": {"hyperparameters": hp}})
+    assert job.method.type == "supervised"
+    assert job.method.supervised.hyperparameters.n_epochs == 3
+    assert job.method.supervised.hyperparameters.learning_rate_multiplier == 1.0
+    again = client.fine_tuning.jobs.retrieve(job.id)
+    assert again.method.supervised.hyperparameters.batch_size == 1 and again.hyperparameters.n_epochs == 3
+    bad = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "method": {"type": "rlhf"}})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "method.type"
+
+
+def test_unset_hyperparameters_are_reported_as_the_tutorial_shows(emulator, hotel):
+    """Issue 12, item 5: the tutorial's job shows n_epochs -1, batch_size -1, learning_rate_multiplier 1."""
+    raw = Raw(emulator.url)
+    fid = processed_file(raw, hotel)
+    job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json()
+    assert job["hyperparameters"] == {"n_epochs": -1, "batch_size": -1, "learning_rate_multiplier": 1}
+    assert job["method"] == {"type": "supervised", "supervised": {"hyperparameters": job["hyperparameters"]}}
+
+
+def test_validator_warnings_never_become_job_events(emulator, hotel):
+    """Issue 12, item 6: a file with a duplicate line (a validator warning) gives only Azure's own event texts."""
+    raw = Raw(emulator.url)
+    lines = hotel.splitlines()
+    job = trained_job(raw, b"\n".join(lines + lines[:1]) + b"\n")
+    events = raw.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 500}).json()["data"]
+    assert {e["level"] for e in events} == {"info"}
+    assert not [e for e in events if "line" in e["message"].lower() or "duplicate" in e["message"].lower()]
+    assert [e["message"] for e in events if e["type"] == "message"][::-1] == [
+        "Job enqueued. Waiting for jobs ahead to complete.", "Job started.", "Job succeeded.",
+        "Postprocessing started.", f"Completed results file: {job['result_files'][0]}"]
+
+
+@pytest.mark.parametrize("version,served", [("2023-10-01-preview", True), ("2023-06-01-preview", True),
+                                            ("2024-02-15-preview", True), ("2024-10-21", True),
+                                            ("2023-09-15-preview", False), ("2023-12-01-preview", False),
+                                            ("2023-03-15-preview", False)])
+def test_api_versions_azure_still_serves(emulator, version, served):
+    """Issue 12, item 7: versions the lifecycle page keeps are served; retired ones get Azure's 400."""
+    for path in ("/files", "/fine_tuning/jobs"):
+        r = Raw(emulator.url, api_version=version).get(path)
+        if served:
+            assert r.status_code == 200, (version, path, r.text)
+        else:
+            assert r.status_code == 400 and r.json() == {"error": {"code": "BadRequest",
+                                                                   "message": "API version not supported"}}
+    chat = Raw(emulator.url, api_version=version).post("/deployments/gpt-4.1/chat/completions",
+                                                       json={"messages": [{"role": "user", "content": "hi"}]})
+    assert chat.status_code == (200 if served else 400)

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import pytest
 
 from infra.config import ConfigError
-from tests.fixtures_pulumi import SUBSCRIPTION, TENANT, EstateRun, _run, principal_of, project_principal_of
+from infra.plan import SUBSCRIPTION, TENANT, EstateRun, principal_of
+from infra.plan import run_program as _run, project_principal_of
 
 RG = "azure-native:resources:ResourceGroup"
 STORAGE = "azure-native:storage:StorageAccount"
@@ -336,7 +337,7 @@ _HOST = """
 import json, logging, os, runpy, sys, traceback
 sys.path.insert(0, sys.argv[1])
 import pulumi
-from tests.fixtures_pulumi import EstateMocks, PROJECT
+from infra.plan import PROJECT, EstateMocks
 # As pulumi-language-python-exec does: no asyncio logs about unobserved failed futures.
 logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 previous = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None
@@ -703,7 +704,7 @@ def test_the_same_topology_again_passes(run_estate: Run) -> None:
 def _refused(config: dict[str, Any], previous: dict[str, Any]) -> tuple[ConfigError, list[Any]]:
     from infra.config import load
     from infra.estate import build_estate
-    from tests import fixtures_pulumi
+    from infra import plan as fixtures_pulumi
 
     monitors: list[fixtures_pulumi.RecordingMonitor] = []
     original = fixtures_pulumi.RecordingMonitor.__init__

@@ -10,7 +10,7 @@ import pytest
 
 from jobs import contract
 from jobs.softdelete import AFTER_DESTROY, BEFORE_DESTROY, SoftDeleted, purge_commands, purge_text
-from tests.fixtures_pulumi import EstateRun
+from infra.plan import EstateRun
 
 HUB = contract.StackOutputs(
     resource_group="rg-ftlab-dev",

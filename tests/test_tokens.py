@@ -119,3 +119,112 @@ def test_missing_vocabulary_is_a_clear_error(tmp_path: Path, monkeypatch: pytest
 def test_unsupported_encoding() -> None:
     with pytest.raises(tokens.VocabularyError, match="no offline vocabulary"):
         tokens.get_encoding("p50k_base")
+
+
+# --------------------------------------------------------------------------- the fast counter and the vocabulary cache
+# (issue 12, item 12: start-up without building tiktoken's tables, exact counts, offline)
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+SAMPLE_TEXTS = ["hello world", "It's   a\r\nmulti-line\n\n text, 12345 ok?!", "  leading and trailing  ",
+                "Reykjavík — São Paulo, 서울 東京 😀 café", "ÄÖÜ ß 東京 😀😀", "tab\tand\x0bvertical\x0cfeed",
+                "ctrl \x1c\x1d\x1e\x1f chars", "<|endoftext|> as text", "I'M SHOUTING'S, they'll 'RE", "a" * 5000,
+                "𓀀 hieroglyph and ꦲ javanese", "1234567890 3.14159 ... ///\n\n\n"]
+
+
+def _fresh_counter(monkeypatch: pytest.MonkeyPatch) -> tokens.TokenCounter:
+    monkeypatch.setattr(tokens, "_counters", {})
+    monkeypatch.setattr(tokens, "_cache", {})
+    return tokens.counter("o200k_base")
+
+
+@pytest.mark.parametrize("text", SAMPLE_TEXTS)
+def test_counter_equals_tiktoken(text: str) -> None:
+    assert tokens.counter("o200k_base").count(text) == len(tokens.get_encoding("o200k_base").encode_ordinary(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=200) | st.text(max_size=80))
+def test_counter_equals_tiktoken_on_any_text(text: str) -> None:
+    assert tokens.counter("o200k_base").count(text) == len(tokens.get_encoding("o200k_base").encode_ordinary(text))
+
+
+def test_counter_equals_tiktoken_on_the_lab_and_project_files(mslearn_data: Path) -> None:
+    import json
+
+    from tests.support.paths import REPO
+
+    counter, enc = tokens.counter("o200k_base"), tokens.get_encoding("o200k_base")
+    files = sorted(mslearn_data.glob("*.jsonl")) + sorted((REPO / "data").glob("*.jsonl"))
+    texts = [v for f in files for ln in f.read_text(encoding="utf-8").splitlines()
+             for m in json.loads(ln)["messages"] for v in m.values() if isinstance(v, str)]
+    assert len(texts) > 500
+    assert [counter.count(t) for t in texts] == [len(enc.encode_ordinary(t)) for t in texts]
+
+
+def test_counter_needs_no_tiktoken_tables_for_ascii_and_settled_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = _fresh_counter(monkeypatch)
+    assert counter.count("Where should I stay in Rome? Trastevere, café, 서울.") > 5
+    assert tokens._cache == {}  # tiktoken's Encoding was never built
+    counter.count("𓀀")  # a character outside the settled ranges: tiktoken counts it
+    assert "o200k_base" in tokens._cache
+
+
+def test_counter_switches_to_tiktoken_on_long_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "SWITCH_AFTER_CHARS", 100)
+    counter = _fresh_counter(monkeypatch)
+    enc_counts = [counter.count(t) for t in SAMPLE_TEXTS * 3]
+    assert counter._encode is not None and counter._ranks == {}  # switched, and the Python copy is freed
+    reference = tokens.get_encoding("o200k_base")
+    assert enc_counts == [len(reference.encode_ordinary(t)) for t in SAMPLE_TEXTS * 3]
+
+
+def test_vocabulary_cache_is_built_once_then_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(tokens.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    _fresh_counter(monkeypatch)
+    (copy,) = (tmp_path / "cache" / "tiktoken").glob("o200k_base-*.marshal")
+    assert copy.stat().st_size < 4_000_000  # compact: smaller than the decompressed vocabulary (3.6 MB)
+
+    def no_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the bundled vocabulary was parsed again")
+
+    monkeypatch.setattr(tokens, "_load_verified", no_parse)
+    assert _fresh_counter(monkeypatch).count("hello world") == 2  # loaded from the cached copy
+
+
+def test_damaged_vocabulary_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(tokens.CACHE_DIR_ENV, str(tmp_path))
+    _fresh_counter(monkeypatch)
+    (copy,) = (tmp_path / "tiktoken").glob("*.marshal")
+    data = bytearray(copy.read_bytes())
+    data[-10] ^= 0xFF  # one flipped byte: the header's sha256 no longer matches
+    copy.write_bytes(bytes(data))
+    assert tokens._load_cached(copy) is None
+    counter = _fresh_counter(monkeypatch)
+    assert counter.count("tiktoken is great!") == 6
+    assert tokens._load_cached(copy) is not None  # rewritten
+
+
+def test_unwritable_cache_folder_only_costs_speed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(tokens.CACHE_DIR_ENV, str(blocker))
+    assert _fresh_counter(monkeypatch).count("hello world") == 2
+
+
+def test_counter_builds_without_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setenv(tokens.CACHE_DIR_ENV, str(tmp_path))
+    assert _fresh_counter(monkeypatch).count("hello world") == 2
+
+
+def test_cl100k_counter_is_tiktokens_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "_counters", {})
+    monkeypatch.setattr(tokens, "_cache", {})
+    assert tokens.counter("cl100k_base").count("tiktoken is great!") == 6  # built under the lock, no deadlock

@@ -111,3 +111,15 @@ def guard_cost(est: CostEstimate, guards: Guards, *, say: Callable[[str], None],
     if not confirm("Create the fine-tuning job? Training is billed. [y/N] "):
         raise RefusedError("not confirmed; no job was created",
                            hint="pass --yes to create the job without asking (needed when not on a terminal)")
+
+
+def confirm_or_refuse(ask: Callable[[str], bool | None], *, what: str) -> Callable[[str], bool]:
+    """The confirmation question of :func:`guard_cost`, refused (exit 3) when there is no terminal to ask on."""
+    def confirm(question: str) -> bool:
+        answer = ask(question)
+        if answer is None:
+            raise RefusedError(f"not on a terminal, so cannot ask for confirmation; {what}",
+                               hint="pass --yes to confirm creating a billed fine-tuning job")
+        return answer
+
+    return confirm

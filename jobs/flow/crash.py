@@ -27,6 +27,7 @@ CHECKPOINTS = (
     "before_promote",
     "after_promote",
     "compare_row",  # compare: a row was recorded in the history (jobs/compare/engine.py)
+    # the pipeline: after each of its steps is recorded, "pipeline:<step>" (jobs/flow/pipeline.py:STEPS)
 )
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from jobs import contract
 from jobs.api import JobInfo, is_not_found
 from jobs.errors import JobsError, RefusedError, UsageError
-from jobs.flow.cost import CostEstimate, Guards, guard_cost
+from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import DataCheck, check_data
 from jobs.flow.upload import ADOPT_SLACK_SECONDS, ensure_uploaded, file_facts, now, wait_processed
 from jobs.models import DEFAULT_MODEL
@@ -280,20 +280,11 @@ def _processed_file(session: "Session", file_id: str) -> None:
                          hint="upload the file again with `python -m jobs upload DATA.jsonl`")
 
 
-def _confirm(session: "Session") -> Any:
-    def ask(question: str) -> bool:
-        answer = session.ui.ask(question)
-        if answer is None:
-            raise RefusedError("not on a terminal, so cannot ask for confirmation; no job was created",
-                               hint="pass --yes to confirm creating a billed fine-tuning job")
-        return answer
-
-    return ask
-
-
-def start(session: "Session", data: TrainingData, options: TrainingOptions, guards: Guards) -> TrainOutcome:
+def start(session: "Session", data: TrainingData, options: TrainingOptions, guards: Guards, *,
+          guarded: bool = False) -> TrainOutcome:
     """Upload what is needed, then reuse, adopt or (guarded) create the job. The caller holds the lock;
-    ``options`` are :meth:`TrainingOptions.checked`."""
+    ``options`` are :meth:`TrainingOptions.checked`; ``guarded``: the caller already showed the estimate and
+    passed the money guard (the pipeline's preflight)."""
     rs = session.state
     check = data.check
     tokens: int | None = None
@@ -324,15 +315,15 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
 
     # Guard before uploading anything when this is certainly a new job (nothing to reuse or adopt).
     state = rs.load()
-    guarded = False
-    if (guards.new or key not in state["jobs"]) and key not in state["pending"]:
+    if not guarded and (guards.new or key not in state["jobs"]) and key not in state["pending"]:
         if not guards.new:  # defence in depth: a job the state lost (wiped folder, other machine) is not started twice
             known = (state["files"].get(check.sha256) or {}).get("file_id") if check is not None else data.file_id
             dup = find_duplicate(session, options, training_file=known, local=check, exclude=tracked_job_ids(state))
             if dup is not None:
                 raise refuse_duplicate(dup, what=f"{check.path.name} (same name and size)" if check is not None
                                        else f"file {data.file_id}")
-        guard_cost(est, guards, say=session.say, confirm=_confirm(session))
+        guard_cost(est, guards, say=session.say,
+                   confirm=confirm_or_refuse(session.ui.ask, what="no job was created"))
         guarded = True
 
     training_id = ensure_uploaded(session, check).file_id if check is not None else str(data.file_id)
@@ -373,7 +364,7 @@ def _ensure_job(session: "Session", key: str, training_file: str, validation_fil
             return TrainOutcome(job=found, key=key, created=False, adopted=True)
 
     if not guarded:  # shown and asked before uploading when it was certainly a new job
-        guard_cost(est, guards, say=say, confirm=_confirm(session))
+        guard_cost(est, guards, say=say, confirm=confirm_or_refuse(session.ui.ask, what="no job was created"))
 
     started = now()
     replaces = rec["job_id"] if (rec and guards.new) else None

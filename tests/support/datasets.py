@@ -66,3 +66,29 @@ def tool_call(args: Any = '{"city": "Tromsø"}', call_id: Any = "call_1") -> dic
     if call_id is not None:
         call["id"] = call_id
     return call
+
+
+def preference(i: int, **extra: Any) -> dict[str, Any]:
+    """A valid DPO pair in the lab's style: the preferred answer follows the system rule, the other breaks it."""
+    place = PLACES[i % len(PLACES)]
+    ex: dict[str, Any] = {
+        "input": {"messages": [{"role": "system", "content": SYSTEM},
+                               {"role": "user", "content": f"Where should I stay in {place}? (trip {i})"}]},
+        "preferred_output": [{"role": "assistant", "content": f"{place} has lovely neighbourhoods to explore. "
+                                                              f"What pace do you like for your days? ({i})"}],
+        "non_preferred_output": [{"role": "assistant", "content": f"Book the Grand Hotel {place}, and I can "
+                                                                  f"reserve your flight too. ({i})"}],
+    }
+    ex.update(extra)
+    return ex
+
+
+def preference_lines(n: int = 12) -> list[str]:
+    return [line(preference(i)) for i in range(n)]
+
+
+def with_preference_defect(bad: str | bytes, at: int = 5, n: int = 12) -> bytes:
+    """n valid DPO pairs with line ``at`` (1-based) replaced by ``bad``."""
+    lines: list[bytes] = [s.encode() for s in preference_lines(n)]
+    lines[at - 1] = bad if isinstance(bad, bytes) else bad.encode()
+    return b"\n".join(lines) + b"\n"

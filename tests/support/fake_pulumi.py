@@ -7,7 +7,11 @@ The script (stdlib only, any Python 3) keeps everything in its home folder, env 
 - answers ``stack output --json`` from ``outputs`` and ``config get`` from ``config`` in ``settings.json``
   (a missing key fails like the real CLI: exit 255, "configuration key ... not found");
 - applies ``config set`` / ``config rm`` to ``config``, so later reads see them;
-- prints a few lines for ``up`` / ``destroy``;
+- prints a few lines for ``up`` / ``destroy``; with ``set_estate(outputs, emulator_url)`` it also answers as the
+  real CLI would after them: ``up`` sets the outputs (``fine_tuned_deployment`` when ``fineTunedModel`` is set)
+  and, standing in for ARM, registers or removes that deployment in the emulator; ``destroy`` clears them;
+- ``whoami`` (``set_logged_in(False)`` makes it fail like a CLI with no login), ``stack ls --json``,
+  ``stack init`` (stacks in ``settings.json``; ``dev`` exists), ``config --json`` (every value, none secret);
 - fails like the real CLI (exit 255, "no Pulumi.yaml project file found") when neither the ``--cwd``
   folder (the runner always passes it) nor a parent holds ``Pulumi.yaml``;
 - exits 0, unless ``fail("config set", code, stderr)`` asked a subcommand to fail.
@@ -91,6 +95,23 @@ class FakePulumi:
     def config(self) -> dict[str, str]:
         cfg: dict[str, str] = self._settings().get("config", {})
         return cfg
+
+    def set_estate(self, outputs: dict[str, Any], emulator_url: str | None = None) -> None:
+        """What ``up`` makes the outputs (plus the tuned deployment), and the emulator that stands in for ARM."""
+        data = self._settings()
+        data["estate"] = outputs
+        data["emulator_url"] = emulator_url
+        self._write(data)
+
+    def set_logged_in(self, logged_in: bool) -> None:
+        data = self._settings()
+        data["logged_in"] = logged_in
+        self._write(data)
+
+    def set_stacks(self, *names: str) -> None:
+        data = self._settings()
+        data["stacks"] = list(names)
+        self._write(data)
 
     def fail(self, subcommand: str, code: int = 1, stderr: str = "error: failed\n") -> None:
         data = self._settings()

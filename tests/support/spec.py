@@ -113,3 +113,39 @@ class SpecValidator:
 
     def inference_response_components(self, path: str) -> Any:
         return self.inference["paths"][path]["post"]["responses"]
+
+
+# The Responses API is in neither spec in ../shared. Its shape comes from Azure's v1 spec,
+# Azure/azure-rest-api-specs specification/ai/data-plane/OpenAI.v1/azure-v1-v1-generated.json
+# (commit 0723d852ed5d4c0b95f331ce6f37833be70ea019): the required properties below are transcribed from its
+# `AzureResponse`, `OpenAI.ResponseUsage` and `OpenAI.ResponsesMessageItemResource` schemas, and every stream
+# event needs `type` and `sequence_number` (`OpenAI.ResponseStreamEvent`). The full types are checked with the
+# openai SDK's own models (generated from OpenAI's spec, which the v1 spec extends), see check_response().
+AZURE_RESPONSE_REQUIRED = ("metadata", "temperature", "top_p", "user", "id", "object", "created_at", "error",
+                           "incomplete_details", "output", "instructions", "parallel_tool_calls", "model")
+RESPONSE_USAGE_REQUIRED = ("input_tokens", "input_tokens_details", "output_tokens", "output_tokens_details",
+                           "total_tokens")
+MESSAGE_ITEM_REQUIRED = ("type", "status", "role", "content")
+
+
+def check_response(body: Any) -> None:
+    """A Responses API body against the v1 spec's required properties and the SDK's ``Response`` model."""
+    from openai.types.responses import Response
+
+    missing = [k for k in AZURE_RESPONSE_REQUIRED if k not in body]
+    assert not missing, f"AzureResponse properties missing: {missing}"
+    assert body["object"] == "response"
+    if body.get("usage") is not None:
+        assert not [k for k in RESPONSE_USAGE_REQUIRED if k not in body["usage"]], body["usage"]
+    for item in body["output"]:
+        assert not [k for k in MESSAGE_ITEM_REQUIRED if k not in item], item
+    Response.model_validate(body)
+
+
+def check_response_event(event: Any) -> None:
+    """One stream event: ``type`` and ``sequence_number`` (v1 spec), then the SDK's event union."""
+    from openai.types.responses import ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    assert isinstance(event.get("type"), str) and isinstance(event.get("sequence_number"), int), event
+    TypeAdapter(ResponseStreamEvent).validate_python(event)

@@ -1,0 +1,272 @@
+"""``pipeline``: the whole lab in order, every step a checkpoint in the run state (``flows["pipeline"]``).
+
+========================  ========================================================================
+step                      what it does
+========================  ========================================================================
+``preflight``             the ``pulumi`` CLI and its login, an Azure identity, the stack (offered to be
+                          created), its config, the training file, the cost guard; nothing runs on a problem
+``up-base``               ``pulumi up`` for the base estate (the command is printed before it runs)
+``train``                 validate, upload, create the fine-tuning job (the runner's resumable steps)
+``compare-base``          while the job queues and trains: the base variants the lab tries
+``watch``                 follow the job to its end
+``promote``               ``fineTunedModel`` into the stack
+``up-tuned``              ``pulumi up`` again: the fine-tuned deployment
+``ready``                 wait until the new deployment actually answers (bounded, shown)
+``compare``               base against fine-tuned; the verdict and the report's path
+``clean``, ``destroy``    with ``--destroy-after``: delete files and models, ``pulumi destroy``, and say what
+                          Azure keeps soft-deleted (with the purge commands)
+========================  ========================================================================
+
+A kill at any point, then the same command again (or ``--resume``), continues at the first step not marked
+done: no paid step runs twice (the train step itself also reuses or adopts its job, see jobs/flow/train.py).
+A failing step says which step, why, and the command that continues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from jobs.errors import JobsError, UsageError
+from jobs.flow import clean as clean_step
+from jobs.flow import promote as promote_step
+from jobs.flow import train, watch
+from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
+from jobs.flow.data import DataCheck, check_data
+from jobs.flow.preflight import Problem, identity_problem, pulumi_problems, refuse
+from jobs.flow.ready import wait_until_answers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jobs.session import Session
+
+FLOW = "pipeline"
+STEPS = ("preflight", "up-base", "train", "compare-base", "watch", "promote", "up-tuned", "ready", "compare",
+         "clean", "destroy")
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    """What to run: the data, the (checked) training options and guards, the compare suites, the clean-up."""
+
+    data: Path
+    options: train.TrainingOptions
+    guards: Guards
+    suites: tuple[str, ...] = ()
+    destroy_after: bool = False
+    resume: bool = False
+    command: str = "python -m jobs pipeline"  # how the user started it, for "continue with ..." hints
+
+
+@dataclass
+class StepRecord:
+    name: str
+    status: str  # "done", "skipped: done before", "skipped: not asked"
+    detail: str = ""
+
+
+@dataclass
+class PipelineOutcome:
+    stack: str
+    steps: list[StepRecord] = field(default_factory=list)
+    job_id: str | None = None
+    fine_tuned_model: str | None = None
+    tuned_deployment: str | None = None
+    reports: dict[str, str] = field(default_factory=dict)  # compare step -> report path
+    verdict: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stand_in: str | None = None
+
+    def to_text(self) -> str:
+        lines = [f"pipeline, stack {self.stack}" + (f" ({self.stand_in})" if self.stand_in else "")]
+        for s in self.steps:
+            lines.append(f"  {s.name:<13} {s.status}" + (f": {s.detail}" if s.detail else ""))
+        if self.fine_tuned_model:
+            lines.append(f"fine-tuned model: {self.fine_tuned_model}" + (f" (job {self.job_id})" if self.job_id else ""))
+        for name, path in self.reports.items():
+            lines.append(f"report ({name}): {path}")
+        lines += self.verdict
+        lines += self.notes
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "steps": [s.__dict__ for s in self.steps], "job_id": self.job_id,
+                "fine_tuned_model": self.fine_tuned_model, "tuned_deployment": self.tuned_deployment,
+                "reports": self.reports, "verdict": self.verdict, "notes": self.notes, "stand_in": self.stand_in}
+
+
+class Pipeline:
+    """One run of the steps; ``run()`` is the entry point (the caller holds no lock: the pipeline takes it)."""
+
+    def __init__(self, session: "Session", plan: PipelinePlan):
+        self.session = session
+        self.plan = plan
+        self.outcome = PipelineOutcome(stack=session.stack, stand_in=session.deployer.stand_in)
+        self.check: DataCheck | None = None
+        self.done: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ the frame
+    def run(self) -> PipelineOutcome:
+        s = self.session
+        with s.state.locked():
+            self.done = s.state.marks(FLOW)
+            if self.plan.resume and not self.done:
+                raise UsageError(f"--resume: stack {s.stack} has no pipeline to resume (its run state "
+                                 f"{s.state.path} records no step)", hint=f"start it: {self.plan.command}")
+            for name in STEPS:
+                self._step(name)
+        return self.outcome
+
+    def _step(self, name: str) -> None:
+        fn: Callable[[], str] = getattr(self, "step_" + name.replace("-", "_"))
+        if name in ("clean", "destroy") and not self.plan.destroy_after:
+            self.outcome.steps.append(StepRecord(name, "skipped: not asked (--destroy-after)"))
+            return
+        if name in self.done and name != "preflight":
+            self.outcome.steps.append(StepRecord(name, "skipped: done before", str(self.done[name].get("detail", ""))))
+            self._restore(name, self.done[name])
+            return
+        self.session.say(f"pipeline: step {name}")
+        try:
+            detail = fn()
+        except JobsError as exc:
+            raise JobsError(f"pipeline step {name} failed: {exc.message}",
+                            hint=((exc.hint + "; then ") if exc.hint else "") +
+                            f"continue with `{self.plan.command} --resume`",
+                            exit_code=exc.exit_code, status=exc.status) from None
+        self.outcome.steps.append(StepRecord(name, "done", detail))
+        self.session.state.mark(FLOW, name, detail=detail, **self._memo(name))
+        self.done[name] = {"detail": detail, **self._memo(name)}
+        self.session.checkpoint(f"pipeline:{name}")
+
+    def _memo(self, name: str) -> dict[str, Any]:
+        """What a later run needs from a step it skips."""
+        o = self.outcome
+        if name == "train":
+            return {"job_id": o.job_id}
+        if name in ("watch", "promote"):
+            return {"job_id": o.job_id, "fine_tuned_model": o.fine_tuned_model}
+        if name in ("up-tuned", "ready"):
+            return {"tuned_deployment": o.tuned_deployment}
+        if name.startswith("compare"):
+            return {"report": o.reports.get(name)}
+        return {}
+
+    def _restore(self, name: str, memo: dict[str, Any]) -> None:
+        o = self.outcome
+        o.job_id = memo.get("job_id") or o.job_id
+        o.fine_tuned_model = memo.get("fine_tuned_model") or o.fine_tuned_model
+        o.tuned_deployment = memo.get("tuned_deployment") or o.tuned_deployment
+        if memo.get("report"):
+            o.reports[name] = memo["report"]
+
+    def _apply(self) -> str:
+        d = self.session.deployer
+        self.session.say(f"pipeline: running `{d.apply_command(yes=True)}`" +
+                         (f" (stand-in: {d.stand_in})" if d.stand_in else ""))
+        change = d.apply()
+        return change.stand_in or change.command
+
+    # ------------------------------------------------------------------ the steps
+    def step_preflight(self) -> str:
+        s, plan = self.session, self.plan
+        problems: list[Problem] = []
+        if s.deployer.stand_in is None:
+            problems += pulumi_problems(s, yes=plan.guards.yes)
+            identity = identity_problem(s)
+            if identity:
+                problems.append(identity)
+        try:
+            self.check = check_data(plan.data, model=plan.options.model, say=s.say)
+        except JobsError as exc:
+            problems.append(Problem(exc.message, exc.hint or f"python -m jobs validate {plan.data}"))
+        if problems:
+            raise refuse(problems)
+        assert self.check is not None
+        if "train" not in self.done:  # the money guard, once, before anything is created
+            est = CostEstimate(billed_tokens_per_epoch=self.check.billed_tokens_per_epoch,
+                               epochs=plan.options.epochs or self.check.epochs, price_per_1m=plan.guards.price_per_1m,
+                               epochs_source="option" if plan.options.epochs else "auto, as the service would pick")
+
+            guard_cost(est, plan.guards, say=s.say,
+                       confirm=confirm_or_refuse(s.ui.ask, what="nothing was created"))
+        return f"{self.check.path.name}: {self.check.examples} examples"
+
+    def step_up_base(self) -> str:
+        return self._apply()
+
+    def step_train(self) -> str:
+        assert self.check is not None
+        with self.session.progress():  # preflight showed the estimate and passed the guard
+            out = train.start(self.session, train.TrainingData(check=self.check), self.plan.options,
+                              self.plan.guards, guarded=True)
+        self.outcome.job_id = out.job.id
+        how = "created" if out.created else "adopted" if out.adopted else "reused"
+        return f"job {out.job.id} {how}"
+
+    def step_compare_base(self) -> str:
+        return "no compare step in this build"
+
+    def step_watch(self) -> str:
+        assert self.outcome.job_id
+        with self.session.progress() as display:
+            w = watch.follow(self.session, self.outcome.job_id, display=display)
+        if not w.status.ok:
+            raise watch.failure_error(w.job)
+        self.outcome.fine_tuned_model = w.job.fine_tuned_model
+        return f"job {w.job.id} {w.status}"
+
+    def step_promote(self) -> str:
+        assert self.outcome.job_id
+        promoted = self.session.state.load().get("promoted") or {}
+        if promoted.get("job_id") == self.outcome.job_id and promoted.get("applied"):  # a kill after it set the model
+            self.outcome.fine_tuned_model = promoted.get("fine_tuned_model")
+            return f"{self.outcome.fine_tuned_model} already set in the stack"
+        job = self.session.api.get_job(self.outcome.job_id)
+        result = promote_step.promote(self.session, job, up=False)
+        if not result.applied:
+            raise JobsError(f"the model was not set in stack {self.session.stack}",
+                            hint="run: " + " && ".join(result.manual_commands))
+        self.outcome.fine_tuned_model = result.fine_tuned_model
+        self.outcome.notes += [f"note: {n}" for n in result.notes] + [f"cost: {w}" for w in result.warnings]
+        return f"{result.fine_tuned_model} set in the stack"
+
+    def step_up_tuned(self) -> str:
+        detail = self._apply()
+        self.outcome.tuned_deployment = self.session.deployer.outputs().fine_tuned_deployment
+        if not self.outcome.tuned_deployment:
+            raise JobsError("after `pulumi up` the stack has no fine_tuned_deployment output",
+                            hint=f"check `pulumi stack output --stack {self.session.stack}`; is fineTunedModel set?")
+        return detail
+
+    def step_ready(self) -> str:
+        assert self.outcome.tuned_deployment
+        waited = wait_until_answers(self.session, self.outcome.tuned_deployment)
+        return f"deployment {self.outcome.tuned_deployment} answered after {waited:.0f} s"
+
+    def step_compare(self) -> str:
+        return "no compare step in this build"
+
+    def step_clean(self) -> str:
+        result = clean_step.clean(self.session, models=True, yes=True)
+        if result.failures:
+            raise JobsError("clean-up failed: " + "; ".join(result.failures),
+                            hint="fix what it names (a deployment still using a model: `pulumi up` first)")
+        return f"{len(result.deleted_files)} file(s), {len(result.deleted_models)} model(s) deleted"
+
+    def step_destroy(self) -> str:
+        from jobs.flow.clean import soft_deleted
+
+        purge = soft_deleted(self.session)  # the names, while the stack still has its outputs
+        for line in purge:
+            self.session.say(f"pipeline: {line}")
+        d = self.session.deployer
+        self.session.say(f"pipeline: running `{d.destroy_command()} --yes`" +
+                         (f" (stand-in: {d.stand_in})" if d.stand_in else ""))
+        change = d.destroy()
+        self.outcome.notes += purge
+        return change.stand_in or change.command
+
+
+def pipeline(session: "Session", plan: PipelinePlan) -> PipelineOutcome:
+    return Pipeline(session, plan).run()

@@ -1,0 +1,135 @@
+"""pipeline against the emulator with a stand-in pulumi that records its calls and answers `stack output --json`
+as the real CLI would (its `up` stands in for ARM by registering the tuned deployment in the emulator)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import run_jobs_process
+from tests.support.clients import read_state, server_view
+from tests.support.fake_pulumi import FakePulumi
+from tests.support.paths import CWD
+
+pytestmark = pytest.mark.usefixtures("runner_env")
+
+ESTATE = {"resource_group": "rg-ftlab-dev", "location": "swedencentral", "topology": "hub",
+          "ai_services_name": "ais-ftlab-abc123", "hub_name": "hub-ftlab-abc123", "project_name": "proj-ftlab-abc123",
+          "key_vault_name": "kv-ftlab-abc123", "base_deployment": "gpt-4.1", "fine_tune_model": "gpt-4.1-2025-04-14",
+          "fine_tuned_deployment_sku": "DeveloperTier"}
+
+
+@pytest.fixture
+def stack(fake_pulumi: FakePulumi, job_emulator: Any) -> FakePulumi:
+    fake_pulumi.set_estate({**ESTATE, "ai_services_endpoint": job_emulator.url}, emulator_url=job_emulator.url)
+    return fake_pulumi
+
+
+def _args(training: Path, *extra: str) -> list[str]:
+    return ["pipeline", str(training), "--stack", "dev", "--yes", "--price-per-1m", "25", *extra]
+
+
+def _kinds(calls: list[list[str]]) -> list[str]:
+    return [" ".join(c[:2]) if c[0] in ("config", "stack") else c[0] for c in calls]
+
+
+def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli: Any, job_emulator: Any,
+                                runner_env: Path) -> None:
+    out = jobs_cli(*_args(training_copy))
+    assert out.exit_code == 0, out.stderr
+    calls = stack.calls()
+    kinds = _kinds(calls)
+    # preflight (login, stack, config), the base estate, then the model into the stack and the second up
+    assert kinds[:3] == ["whoami", "stack ls", "config --json"]
+    ups = [i for i, c in enumerate(calls) if c[0] == "up"]
+    assert len(ups) == 2 and calls[ups[0]] == ["up", "--yes", "--stack", "dev", *CWD]
+    set_model = calls.index(["config", "set", "--stack", "dev", "fineTunedModel",
+                             stack.config["fineTunedModel"], *CWD])
+    assert ups[0] < set_model < ups[1]
+    assert "pipeline: running `pulumi up --yes --stack dev" in out.stderr  # printed before it runs
+    assert out.stderr.count("cost estimate:") == 1  # shown once, in the preflight
+    steps = [ln.split()[0] for ln in out.stdout.splitlines()[1:] if ln.startswith("  ")]
+    assert steps == ["preflight", "up-base", "train", "compare-base", "watch", "promote", "up-tuned", "ready",
+                     "compare", "clean", "destroy"]
+    view = server_view(job_emulator.url)
+    assert len(view.training_files()) == 1 and len(view.jobs) == 1
+    state = read_state(runner_env)
+    assert set(state["flows"]["pipeline"]) >= {"preflight", "up-base", "train", "watch", "promote", "up-tuned", "ready"}
+    assert "answered after" in out.stdout
+
+
+@pytest.mark.parametrize("point", ["pipeline:up-base", "after_create", "pipeline:train", "watch_poll#2",
+                                   "pipeline:watch", "after_promote", "pipeline:promote", "pipeline:up-tuned"])
+def test_a_kill_between_steps_then_the_same_command_continues(point: str, stack: FakePulumi, training_copy: Path,
+                                                              job_emulator: Any, runner_env: Path) -> None:
+    first = run_jobs_process(_args(training_copy), env={**os.environ, "FTJOBS_TEST_CRASH_AT": point}, timeout=120)
+    assert first.exit_code == -signal.SIGKILL, first.stderr
+    second = run_jobs_process(_args(training_copy, "--resume"), env=dict(os.environ), timeout=120)
+    assert second.exit_code == 0, second.stderr
+    view = server_view(job_emulator.url)
+    assert len(view.training_files()) == 1 and len(view.jobs) == 1  # one upload, one job
+    sets = [c for c in stack.calls() if c[:4] == ["config", "set", "--stack", "dev"] and c[4] == "fineTunedModel"]
+    assert len(sets) == 1  # one promote
+    assert "skipped: done before" in second.stdout
+
+
+def test_destroy_after_leaves_no_file_model_or_deployment(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
+                                                          job_emulator: Any) -> None:
+    import httpx
+
+    out = jobs_cli(*_args(training_copy, "--destroy-after"))
+    assert out.exit_code == 0, out.stderr
+    assert ["destroy", "--yes", "--stack", "dev", *CWD] in stack.calls()
+    view = server_view(job_emulator.url)
+    assert [f for f in view.files if f.status != "deleted"] == []
+    names = {d["name"] for d in httpx.get(f"{job_emulator.url}/++/deployments").json()["data"]}
+    assert "gpt-4.1-ft-travel" not in names
+    assert "az cognitiveservices account purge --name ais-ftlab-abc123" in out.stdout
+    assert "az ml workspace delete --name hub-ftlab-abc123" in out.stdout and "14 days" in out.stdout
+
+
+@pytest.mark.parametrize("breakage, words", [
+    ("no-login", ["`pulumi` is not logged in", "pulumi login"]),
+    ("no-az", ["no Azure identity", "az login"]),
+    ("bad-config", ["config foundry-finetune:location", "pulumi config set location"]),
+    ("bad-data", ["not valid training data", "python -m jobs validate"]),
+    ("no-stack", ["has no stack 'prod'", "pulumi stack init prod"]),
+])
+def test_preflight_refusals_name_their_fix_and_create_nothing(breakage: str, words: list[str], stack: FakePulumi,
+                                                              training_copy: Path, jobs_cli: Any, job_emulator: Any,
+                                                              mslearn_data: Path) -> None:
+    data = training_copy
+    args = _args(training_copy)
+    if breakage == "no-login":
+        stack.set_logged_in(False)
+    elif breakage == "no-az":
+        data_home = Path(os.environ["FAKE_PULUMI_HOME"]) / "settings.json"
+        settings = json.loads(data_home.read_text())
+        settings["az_logged_in"] = False
+        data_home.write_text(json.dumps(settings))
+    elif breakage == "bad-config":
+        stack.set_config(location="moon")
+    elif breakage == "bad-data":
+        data = mslearn_data / "travel-finetune-validation.jsonl"
+        args = _args(data)
+    elif breakage == "no-stack":
+        args = [a if a != "dev" else "prod" for a in args]
+        args.remove("--yes")
+    out = jobs_cli(*args)
+    assert out.exit_code == 2, out.stderr
+    for w in words:
+        assert w in out.stderr, (w, out.stderr)
+    assert "nothing was created or spent" in out.stderr and "Traceback" not in out.stderr
+    assert not any(c[0] == "up" for c in stack.calls())
+    view = server_view(job_emulator.url)
+    assert view.files == [] and view.jobs == []
+
+
+def test_resume_without_a_pipeline_is_a_usage_error(stack: FakePulumi, training_copy: Path, jobs_cli: Any) -> None:
+    out = jobs_cli(*_args(training_copy, "--resume"))
+    assert out.exit_code == 2 and "has no pipeline to resume" in out.stderr
