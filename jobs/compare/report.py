@@ -276,7 +276,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for check, paired in report["paired"].items():
         cells = [_cell(report["summary"][n][check]) for n in names]
         lines.append(f"| {check} | " + " | ".join(cells) + f" | {paired['wins']} / {paired['ties']} / "
-                     f"{paired['losses']} | {paired['p_value']:.4g} |")
+                     f"{paired['losses']} | {_p_text(paired['p_value'])} |")
     pair = report["pair"]
     lines += ["", f"Rates with 95% Wilson intervals; wins/ties/losses: {pair['candidate']} against "
               f"{pair['baseline']}, item by item (majority over repeats)."]
@@ -312,9 +312,11 @@ def render_text(report: dict[str, Any], *, rich: bool = False, paths: dict[str, 
         head.append(f"note: {report['stand_in_note']}")
     head.append(f"compare {report['run_id']}: " + ", ".join(
         f"{v['name']} = {v['deployment']} ({v['system_source']})" for v in report["variants"]))
+    head += [f"note: {len(s['system_replaced'])} cases of suite {s['name']} carried their own system message; each "
+             "variant's system message replaced it" for s in report["provenance"].get("suites", []) if s["system_replaced"]]
     rows = [[check, *[_cell(report["summary"][n][check]) for n in names],
-             f"{p['wins']}/{p['ties']}/{p['losses']}", f"{p['p_value']:.3g}"] for check, p in report["paired"].items()]
-    header = ["check", *names, "win/tie/loss", "p"]
+             f"{p['wins']}/{p['ties']}/{p['losses']}", _p_text(p["p_value"])] for check, p in report["paired"].items()]
+    header = ["check", *names, "win/tie/loss", "p (McNemar)"]
     table = _rich_table(header, rows) if rich else _plain_table(header, rows)
     tail = [f"verdict: {report['verdict']['headline']}"]
     for g in report["gates"]:

@@ -167,7 +167,7 @@ def resume(session: "Session", ref: str = "latest", options: RunOptions = RunOpt
 
 def _size(plan: Plan) -> str:
     turns = sum(len(c.turns) for _, c in plan.cases())
-    return (f"{turns} turns x {len(plan.variants)} variants x {plan.repeat} repeats = "
+    return (f"{turns} turns x {len(plan.variants)} variants x {plan.repeat} repeat{'s' if plan.repeat != 1 else ''} = "
             f"{turns * len(plan.variants) * plan.repeat} rows" + (" (each judged)" if plan.judge else ""))
 
 
