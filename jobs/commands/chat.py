@@ -117,32 +117,44 @@ def chat(session: Session, *, request: ChatRequest, json_mode: bool = False) -> 
     return _repl(session, convo, deployments, style)
 
 
+@dataclass
+class _Printer:
+    """Streams an answer to the terminal as it arrives; a restart voids what was shown."""
+
+    out: Any
+    live: bool = True
+    restart_note: str = "\n[stream broke off; the answer starts again]\n"
+
+    def text(self, piece: str) -> None:
+        if self.live:
+            self.out.write(piece)
+            self.out.flush()
+
+    def restart(self, note: str) -> None:
+        if self.live:
+            self.out.write(self.restart_note)
+
+
 def _one_shot(session: Session, convo: Any, text: str, *, style: Any, json_mode: bool) -> OneShot:
     from jobs.flow.chat import ask
 
-    out = session.ui.out
-    stream = not json_mode
-
-    def show(piece: str) -> None:
-        if stream:
-            out.write(piece)
-            out.flush()
+    printer = _Printer(session.ui.out, live=not json_mode)
 
     def restart(note: str) -> None:
         session.say(f"chat: {note}")
-        if stream:
-            out.write("\n[stream broke off; the answer starts again]\n")
+        printer.restart(note)
 
-    reply = ask(session, convo, text, on_text=show, on_restart=restart, style=style)
-    if stream:
-        out.write("\n")
-    return OneShot(deployment=convo.deployment, reply=reply, streamed=stream)
+    reply = ask(session, convo, text, on_text=printer.text, on_restart=restart, style=style)
+    if printer.live:
+        printer.out.write("\n")
+    return OneShot(deployment=convo.deployment, reply=reply, streamed=printer.live)
 
 
 def _repl(session: Session, convo: Any, deployments: _Deployments, style: Any) -> ChatEnded:
     from jobs.flow.chat import ask, save
 
     out = session.ui.out
+    printer = _Printer(out)
     ended = ChatEnded(answers=0)
     session.say(f"chat with {convo.deployment}, system message: {convo.system_source}. {HELP}")
     while True:
@@ -154,14 +166,14 @@ def _repl(session: Session, convo: Any, deployments: _Deployments, style: Any) -
             continue
         if text.startswith("/"):
             command, _, arg = text[1:].partition(" ")
-            arg = arg.strip()
+            if command in ("quit", "exit", "q"):
+                return ended
             try:
-                if command in ("quit", "exit", "q"):
-                    return ended
-                note = _command(convo, deployments, command, arg)
                 if command == "save":
-                    ended.saved.append(str(save(convo, arg or "chat.jsonl")))
+                    ended.saved.append(str(save(convo, arg.strip() or "chat.jsonl")))
                     note = f"saved the conversation to {ended.saved[-1]} (a suite line: compare --suite, grade)"
+                else:
+                    note = _command(convo, deployments, command, arg.strip())
             except JobsError as exc:
                 note = f"error: {exc.message}" + (f"\n  fix: {exc.hint}" if exc.hint else "")
             out.write(note + "\n")
@@ -169,16 +181,8 @@ def _repl(session: Session, convo: Any, deployments: _Deployments, style: Any) -
             continue
         out.write(f"{convo.deployment}> ")
         out.flush()
-
-        def show(piece: str) -> None:
-            out.write(piece)
-            out.flush()
-
-        def restart(note: str) -> None:
-            out.write(f"\n[stream broke off, asking again: {note}]\n")
-
         try:
-            reply = ask(session, convo, text, on_text=show, on_restart=restart, style=style)
+            reply = ask(session, convo, text, on_text=printer.text, on_restart=printer.restart, style=style)
         except JobsError as exc:
             out.write(f"\nerror: {exc.message}\n" + (f"  fix: {exc.hint}\n" if exc.hint else ""))
             out.flush()
@@ -210,6 +214,4 @@ def _command(convo: Any, deployments: _Deployments, command: str, arg: str) -> s
         else:
             convo.deployment = arg
         return f"now chatting with {convo.deployment} (the conversation so far is kept)"
-    if command == "save":
-        return ""
     return f"unknown command /{command}; {HELP}"

@@ -1,16 +1,61 @@
-"""``python -m jobs validate PATH``: check a training file (chat or DPO) and estimate its training cost."""
+"""``python -m jobs validate PATH``: check a training file (chat or DPO) and estimate its training cost.
+
+A valid chat file's answers are also graded against the rules of their system message (the checks of
+``python -m jobs grade``, ``jobs/compare/grade.py``): whether the training answers themselves obey what the
+model is to learn. The grading never changes the verdict or the exit code; ``style`` is left out (a file's
+answers are always within their own range).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from jobs.dataset import MIN_EXAMPLES, Report, validate_file
 
 
+@dataclass
+class ValidateResult:
+    report: Report
+    answers: Any = None  # jobs.compare.grade.Tally, for a valid chat file
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.report.to_json()
+        if self.answers is not None:
+            out["answers"] = {"graded": self.answers.graded, "checks": self.answers.summary(),
+                              "failing_lines": self.answers.failing}
+        return out
+
+    def to_text(self) -> str:
+        text = self.report.to_text()
+        if self.answers is None or not self.answers.graded:
+            return text
+        counts = ", ".join(f"{n} {c['passed']}/{c['total']}" for n, c in self.answers.summary().items())
+        lines = [text, f"  answers vs their system message's rules (python -m jobs grade): {counts}"]
+        for name, numbers in self.answers.failing.items():
+            lines.append(f"    {name} fails on line{'s' if len(numbers) > 1 else ''} "
+                         f"{', '.join(map(str, numbers))}{' (first 5)' if len(numbers) >= 5 else ''}")
+        return "\n".join(lines)
+
+
 def validate(path: str, model: str | None = None, price_per_1m: float | None = None, method: str = "supervised",
-             validation_file: bool = False, json_mode: bool = False) -> Report:
-    """Core of ``validate``: the report carries ``exit_code`` (0 valid, 1 invalid).
+             validation_file: bool = False, json_mode: bool = False) -> ValidateResult:
+    """Core of ``validate``: the result carries ``exit_code`` (0 valid, 1 invalid).
 
     ``method`` is ``supervised`` or ``dpo``; ``validation_file`` drops the training minimum of 10 examples.
     Raises :class:`jobs.errors.UsageError` (exit 2) for a missing file or an unknown model.
     """
-    return validate_file(path, model=model, price_per_1m=price_per_1m, method=method,
-                         min_examples=0 if validation_file else MIN_EXAMPLES)
+    report = validate_file(path, model=model, price_per_1m=price_per_1m, method=method,
+                           min_examples=0 if validation_file else MIN_EXAMPLES)
+    if not report.valid or method != "supervised":
+        return ValidateResult(report)
+    from jobs.compare.grade import Tally, graded_lines
+
+    tally = Tally()
+    for _, row in graded_lines(path):
+        tally.add(row)
+    return ValidateResult(report, tally)

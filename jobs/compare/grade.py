@@ -34,33 +34,69 @@ class GradeOptions:
 
 
 @dataclass
+class Tally:
+    """Pass counts per check and the first failing lines, kept while rows stream by (``validate`` grades
+    files of any size in constant memory)."""
+
+    checks: list[str] = field(default_factory=list)
+    counts: dict[str, list[int]] = field(default_factory=dict)  # check -> [passed, total]
+    failing: dict[str, list[int]] = field(default_factory=dict)  # check -> first line numbers that fail
+    graded: int = 0
+    limit: int = 5
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row.get("checks"):
+            self.graded += 1
+        for name, c in (row.get("checks") or {}).items():
+            if name not in self.counts:
+                self.checks.append(name)
+                self.counts[name] = [0, 0]
+            cell = self.counts[name]
+            cell[1] += 1
+            cell[0] += bool(c["passed"])
+            if not c["passed"] and len(self.failing.setdefault(name, [])) < self.limit:
+                self.failing[name].append(int(row["line"]))
+
+    def summary(self) -> dict[str, Any]:
+        """check -> {passed, total, rate, ci95}."""
+        out = {}
+        for name in self.checks:
+            passed, total = self.counts[name]
+            low, high = stats.wilson(passed, total)
+            out[name] = {"passed": passed, "total": total, "rate": passed / total if total else None,
+                         "ci95": [round(low, 4), round(high, 4)]}
+        return out
+
+
+@dataclass
 class Grading:
     path: str
     shape: str  # chat-jsonl | query-response | report
     rows: list[dict[str, Any]] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)
     system_source: str = ""
+
+    @property
+    def checks(self) -> list[str]:
+        return self.tally().checks
+
+    def tally(self) -> Tally:
+        t = Tally()
+        for r in self.rows:
+            t.add(r)
+        return t
 
     def summary(self) -> dict[str, Any]:
         """check -> {passed, total, rate, ci95} over the graded rows."""
-        graded = [{**r, "variant": "all", "answer": "", "error": None} for r in self.rows if r.get("checks")]
-        return stats.summary(graded, ["all"], self.checks)["all"]
+        return self.tally().summary()
 
     def by_variant(self) -> dict[str, Any] | None:
+        """A report's rows: the summary per variant."""
         if self.shape != "report":
             return None
-        variants = list(dict.fromkeys(r["variant"] for r in self.rows))
-        graded = [{**r, "answer": "", "error": None} for r in self.rows if r.get("checks")]
-        return stats.summary(graded, variants, self.checks)
-
-    def failures(self, limit: int = 5) -> dict[str, list[int]]:
-        """check -> the first ``limit`` line numbers that fail it."""
-        out: dict[str, list[int]] = {}
+        out: dict[str, Any] = {}
         for r in self.rows:
-            for name, c in (r.get("checks") or {}).items():
-                if not c["passed"] and len(out.setdefault(name, [])) < limit:
-                    out[name].append(r["line"])
-        return out
+            out.setdefault(r["variant"], Tally()).add(r)
+        return {v: t.summary() for v, t in out.items()}
 
 
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
@@ -104,24 +140,19 @@ def _chat_row(number: int, messages: Any, options: GradeOptions) -> tuple[dict[s
     return {"line": number, "system": options.system or own or lab.SYSTEM_PROMPT}, _text(last.get("content")), prompt
 
 
-def _grade(row: dict[str, Any], answer: str, prompt: str | None, style: StyleProfile | None) -> list[str]:
-    names = list(checks_for_system(row.pop("system", None)))
-    if style is None:
-        names = [n for n in names if n != "style"]
+def _grade(row: dict[str, Any], answer: str, prompt: str | None, style: StyleProfile | None) -> None:
+    names = [n for n in checks_for_system(row.pop("system", None)) if style is not None or n != "style"]
     row["checks"] = {k: c.to_json() for k, c in run_checks(answer, names, CheckContext(prompt=prompt,
                                                                                         style=style)).items()}
-    return names
 
 
-def grade_file(path: str | Path, options: GradeOptions = GradeOptions()) -> Grading:
-    """Grade every answer in ``path`` (see the module docstring); rows in file order, 1-based line numbers."""
+def graded_lines(path: str | Path, options: GradeOptions = GradeOptions()) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(shape, row) for each answer of a JSONL file, in file order, as it is read (constant memory)."""
     p = Path(path)
-    if p.suffix.lower() == ".json":
-        return _grade_report(p, options)
-    grading = Grading(path=str(p), shape="", system_source=options.system_source)
+    first = ""
     for number, obj in _lines(p):
         if not isinstance(obj, dict):
-            grading.rows.append({"line": number, "checks": {}, "error": "not a JSON object"})
+            yield first or "chat-jsonl", {"line": number, "checks": {}, "error": "not a JSON object"}
             continue
         if "messages" in obj:
             shape = "chat-jsonl"
@@ -132,20 +163,28 @@ def grade_file(path: str | Path, options: GradeOptions = GradeOptions()) -> Grad
             prompt = query if isinstance(query, str) else (_text(query[-1].get("content")) if isinstance(query, list)
                                                            and query and isinstance(query[-1], dict) else None)
             answer = response if isinstance(response, str) else None
-            row = {"line": number, "system": options.system or lab.SYSTEM_PROMPT}
-            if answer is None:
-                row = {"line": number, "checks": {}, "error": '"response" is not a string'}
+            row = ({"line": number, "system": options.system or lab.SYSTEM_PROMPT} if answer is not None
+                   else {"line": number, "checks": {}, "error": '"response" is not a string'})
         else:
             raise UsageError(f"{p}:{number}: neither chat messages nor a query/response pair",
                              hint='grade takes {"messages": [..., {"role": "assistant", ...}]} or '
                              '{"query": ..., "response": ...} lines, or a compare report.json')
-        if grading.shape and shape != grading.shape:
+        if first and shape != first:
             raise UsageError(f"{p}:{number}: mixes chat lines and query/response lines", hint="keep one shape per file")
-        grading.shape = shape
+        first = shape
         if answer is not None:
-            for name in _grade(row, answer, prompt, options.style):
-                if name not in grading.checks:
-                    grading.checks.append(name)
+            _grade(row, answer, prompt, options.style)
+        yield shape, row
+
+
+def grade_file(path: str | Path, options: GradeOptions = GradeOptions()) -> Grading:
+    """Grade every answer in ``path`` (see the module docstring); rows in file order, 1-based line numbers."""
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        return _grade_report(p, options)
+    grading = Grading(path=str(p), shape="chat-jsonl", system_source=options.system_source)
+    for shape, row in graded_lines(p, options):
+        grading.shape = shape
         grading.rows.append(row)
     if not grading.rows:
         raise UsageError(f"{p} has no answers to grade (the file is empty)", hint="pass a JSONL file of answers")
@@ -165,11 +204,8 @@ def _grade_report(p: Path, options: GradeOptions) -> Grading:
             row.update(checks={}, error=(r.get("error") or {}).get("message") or "no answer")
         else:
             row["system"] = options.system or lab.SYSTEM_PROMPT
-            names = _grade(row, r["answer"], r.get("prompt"), options.style)
+            _grade(row, r["answer"], r.get("prompt"), options.style)
             verdicts, _ = read_verdict((r.get("judge") or {}).get("raw")) if r.get("judge") else ({}, None)
             row["checks"].update(verdicts)
-            for name in [*names, *verdicts]:
-                if name not in grading.checks:
-                    grading.checks.append(name)
         grading.rows.append(row)
     return grading

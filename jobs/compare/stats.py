@@ -29,7 +29,9 @@ def wilson(passed: int, total: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low = 0.0 if passed == 0 else max(0.0, centre - half)  # exactly 0 and 1 at the ends, not 1e-16 away
+    high = 1.0 if passed == total else min(1.0, centre + half)
+    return (low, high)
 
 
 def mcnemar_exact(b: int, c: int) -> float:
