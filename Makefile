@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test typecheck unit rehearse bench clean
+.PHONY: install test typecheck unit rehearse bench bench-compare clean
 
 $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ rehearse: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_validate.py
+
+# compare against the emulator: wall time vs the rate/latency bound, vs a sequential loop, with faults (minutes)
+bench-compare: $(STAMP)
+	$(PY) bench/bench_compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis bench/out
