@@ -44,13 +44,15 @@ def test_each_check_on_the_labelled_set(name: str, labelled: LabelledSet, profil
     assert held.precision >= 0.8 and held.recall >= 0.6, (name, held.errors)
 
 
-def test_docs_report_the_measured_figures(labelled: LabelledSet, profile: StyleProfile) -> None:
-    doc = (REPO / "docs" / "compare.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("doc", ["README.md", "docs/compare.md"])
+def test_docs_report_the_measured_figures(doc: str, labelled: LabelledSet, profile: StyleProfile) -> None:
+    text = (REPO / doc).read_text(encoding="utf-8")
+    assert f"{len(labelled.answers)} labelled" in text and f"{len(labelled.heldout)} of them" in text
     for name in DEFAULT_CHECKS:
         whole, held = measure(labelled.answers, name, profile), measure(labelled.heldout, name, profile)
         row = (f"| `{name}` | {whole.precision:.2f} | {whole.recall:.2f} | {whole.support} | "
                f"{held.precision:.2f} | {held.recall:.2f} | {held.support} |")
-        assert row in doc, row
+        assert row in text, row
 
 
 # --------------------------------------------------------------------------- no_recommendations by name

@@ -276,3 +276,12 @@ def test_the_cache_key_holds_the_repeat_and_what_was_sent() -> None:
             cache_key("d", messages, {"seed": 1}, 0), cache_key("d", [{"role": "user", "content": "Q"}], {}, 0)}
     assert len(keys) == 5
     assert ChatParams(seed=10).for_repeat(2) == {"seed": 12}
+
+
+def test_exit_code_4_is_documented() -> None:
+    from jobs.errors import ExitCode
+
+    assert ExitCode.GATE == 4
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "| 4 | a `compare --fail-under CHECK=RATE` gate failed" in readme
+    assert "4 a compare gate failed" in (REPO / "docs" / "compare.md").read_text(encoding="utf-8")
