@@ -67,12 +67,6 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(plain(text)) if s and s.strip()]
 
 
-def _sentence_around(text: str, start: int, end: int) -> str:
-    left = max(text.rfind(c, 0, start) for c in ".!?\n")
-    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i != -1]
-    return text[left + 1:(min(rights) + 1) if rights else len(text)]
-
-
 # --------------------------------------------------------------------------- no_recommendations
 
 _FORBIDDEN = (r"(?:(?:hotel|restaurant|flight|airline|rental car|car rental|accommodation)\s+(?:recommendations?|"

@@ -14,6 +14,13 @@ SYSTEM_PROMPT = (
 )
 # The lab's first attempt at instructions (after none at all).
 SHORT_PROMPT = "You are an AI assistant that helps people plan their travel."
+# The lab's system messages by the short names the CLI takes (compare's --variant NAME=DEPLOYMENT:KEY, chat's
+# --system and /system): (the message or None, how a report names it).
+PROMPTS: dict[str, tuple[str | None, str]] = {
+    "lab": (SYSTEM_PROMPT, "the lab's system message"),
+    "short": (SHORT_PROMPT, "the lab's short system message"),
+    "none": (None, "none"),
+}
 FIRST_QUESTION = "What can you do?"
 # The lab's five Rome questions, asked in one chat.
 QUESTIONS = (

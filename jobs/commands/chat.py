@@ -16,8 +16,7 @@ from jobs import lab
 from jobs.errors import JobsError, UsageError
 from jobs.session import Session
 
-SYSTEMS = {"lab": (lab.SYSTEM_PROMPT, "the lab's system message"),
-           "short": (lab.SHORT_PROMPT, "the lab's short system message"), "none": (None, "none")}
+SYSTEMS = lab.PROMPTS
 HELP = ("commands: /system lab|short|none|TEXT  /clear  /switch [base|tuned|DEPLOYMENT]  /save FILE  /help  /quit "
         "(an empty line does nothing)")
 

@@ -7,6 +7,7 @@ renders the outcome. ``--list`` lists earlier runs instead.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,6 @@ class RunList:
         lines = [f"comparison runs in {self.path}, newest first:"]
         for r in self.runs:
             when = r["started_at"]
-            import time
-
             stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(when)) if when else "-"
             verdict = ((r.get("summary") or {}).get("verdict") or {}).get("headline") or r["status"]
             plan = r.get("plan") or {}

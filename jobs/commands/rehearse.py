@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from jobs import contract, lab
+from jobs.api import STAND_IN_LABEL
+from jobs.checks import strip_label
 from jobs.errors import JobsError, UsageError
 
-LABEL = "[emulator stand-in]"
+LABEL = STAND_IN_LABEL
 STACK = "rehearsal"
 BASE_DEPLOYMENT = contract.DEFAULT_BASE_DEPLOYMENT
 DEFAULT_DATA = Path("data") / "travel-train.jsonl"
@@ -46,14 +48,6 @@ EMULATOR_CONFIG: dict[str, Any] = {
 }
 
 
-def _strip_label(text: str) -> str:
-    t = text.strip()
-    for prefix in (LABEL, LABEL.strip("[]")):
-        if t.startswith(prefix):
-            t = t[len(prefix):].strip()
-    return t
-
-
 @dataclass
 class Answer:
     deployment: str
@@ -64,7 +58,7 @@ class Answer:
     def of_row(cls, row: dict[str, Any]) -> "Answer":
         if row.get("error") is not None:
             return cls(deployment=row["deployment"], text=f"(no answer: {row['error']['message']})")
-        return cls(deployment=row["deployment"], text=_strip_label(str(row["answer"])), checks=dict(row["checks"]))
+        return cls(deployment=row["deployment"], text=strip_label(str(row["answer"])), checks=dict(row["checks"]))
 
     def checks_text(self) -> str:
         return "; ".join(f"{name}: {'pass' if c['passed'] else 'FAIL'}" for name, c in self.checks.items()) or "-"

@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from jobs.api import NotTheApi
+from jobs.api import ChatAnswer, NotTheApi
 from jobs.checks import CheckContext, run_checks
 from jobs.compare import judge as judging
 from jobs.compare.pacing import Pacer
@@ -176,31 +176,40 @@ class Engine:
             self._judge(row)
         return row
 
-    def _chat(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any],
-              row: dict[str, Any]) -> str | None:
-        """One paced call; fills the row's answer or error. Returns the answer text (None on failure)."""
+    def _paced(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any]) -> ChatAnswer:
+        """One call through the deployment's budget and the session's connection (its retry policy); the real
+        usage and the rate-limit headers go back to the budget."""
         budget = self.pacer.budget(deployment)
         ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages), params.get("max_tokens")))
-        started = time.monotonic()
-        row["at"] = round(time.time(), 3)
         with self._lock:
             self.sent += 1
         try:
             answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget), **params)
-        except JobsError as exc:
+        except JobsError:
             budget.settle(ticket, total_tokens=None, completion_tokens=None)
-            if is_fatal(exc):
-                raise
-            row["error"] = error_record(exc)
-            row["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
-            return None
-        row["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+            raise
         usage = answer.usage or {}
         budget.settle(ticket, total_tokens=_int(usage.get("total_tokens")),
                       completion_tokens=_int(usage.get("completion_tokens")))
         budget.observe(answer.headers)
-        row.update(usage=usage, finish_reason=answer.finish_reason, model=answer.model, response_id=answer.id,
-                   stand_in=answer.stand_in)
+        return answer
+
+    def _chat(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any],
+              row: dict[str, Any]) -> str | None:
+        """Fills the row's answer or error; returns the answer text (None on failure)."""
+        started = time.monotonic()
+        row["at"] = round(time.time(), 3)
+        try:
+            answer = self._paced(deployment, messages, params)
+        except JobsError as exc:
+            if is_fatal(exc):
+                raise
+            row["error"] = error_record(exc)
+            return None
+        finally:
+            row["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+        row.update(usage=answer.usage or {}, finish_reason=answer.finish_reason, model=answer.model,
+                   response_id=answer.id, stand_in=answer.stand_in)
         if answer.finish_reason == "content_filter":
             row["error"] = {"kind": "content_filter", "status": 200, "code": "content_filter",
                             "message": "the answer was filtered (finish_reason content_filter)"}
@@ -209,30 +218,18 @@ class Engine:
         return answer.text
 
     def _judge(self, row: dict[str, Any]) -> None:
-        deployment = str(self.plan.judge)
-        record: dict[str, Any] = {"deployment": deployment, "model": None, "raw": None, "error": None,
+        record: dict[str, Any] = {"deployment": self.plan.judge, "model": None, "raw": None, "error": None,
                                   "rubric_sha256": judging.RUBRIC_SHA256}
-        messages = judging.messages(row["prompt"], str(row["answer"]))
-        budget = self.pacer.budget(deployment)
-        ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages)))
-        with self._lock:
-            self.sent += 1
         try:
-            answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget), temperature=0,
-                                           response_format=judging.RESPONSE_FORMAT)
+            answer = self._paced(str(self.plan.judge), judging.messages(row["prompt"], str(row["answer"])),
+                                 {"temperature": 0, "response_format": judging.RESPONSE_FORMAT})
         except JobsError as exc:
-            budget.settle(ticket, total_tokens=None, completion_tokens=None)
             if is_fatal(exc):
                 raise
             record["error"] = exc.message
         else:
-            usage = answer.usage or {}
-            budget.settle(ticket, total_tokens=_int(usage.get("total_tokens")),
-                          completion_tokens=_int(usage.get("completion_tokens")))
-            budget.observe(answer.headers)
-            record.update(model=answer.model, raw=answer.text, usage=usage)
             verdicts, problem = judging.read_verdict(answer.text)
-            record["error"] = problem
+            record.update(model=answer.model, raw=answer.text, usage=answer.usage, error=problem)
             row["checks"] = {k: v for k, v in row["checks"].items() if not k.startswith("judge_")} | verdicts
         row["judge"] = record
 

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 from jobs import lab
 from jobs.checks import CheckContext, StyleProfile, checks_for_system, run_checks
 from jobs.compare import stats
+from jobs.compare.suite import message_text
 from jobs.errors import UsageError
 
 
@@ -119,25 +120,16 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
                 raise UsageError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
 
 
-def _text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [str(c["text"]) for c in content if isinstance(c, dict) and isinstance(c.get("text"), str)]
-        return " ".join(parts) if parts else None
-    return None
-
-
 def _chat_row(number: int, messages: Any, options: GradeOptions) -> tuple[dict[str, Any], str | None, str | None]:
     """(row skeleton, answer, prompt); the answer is None when the line does not end on the assistant."""
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         return {"line": number, "checks": {}, "error": '"messages" is not a list of messages'}, None, None
     last = messages[-1]
-    if last.get("role") != "assistant" or _text(last.get("content")) is None:
+    if last.get("role") != "assistant" or message_text(last.get("content")) is None:
         return {"line": number, "checks": {}, "error": "the last message is not the assistant's answer"}, None, None
-    own = next((_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")), None)
-    prompt = next((_text(m.get("content")) for m in reversed(messages[:-1]) if m.get("role") == "user"), None)
-    return {"line": number, "system": options.system or own or lab.SYSTEM_PROMPT}, _text(last.get("content")), prompt
+    own = next((message_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")), None)
+    prompt = next((message_text(m.get("content")) for m in reversed(messages[:-1]) if m.get("role") == "user"), None)
+    return {"line": number, "system": options.system or own or lab.SYSTEM_PROMPT}, message_text(last.get("content")), prompt
 
 
 def _grade(row: dict[str, Any], answer: str, prompt: str | None, style: StyleProfile | None) -> None:
@@ -160,7 +152,7 @@ def graded_lines(path: str | Path, options: GradeOptions = GradeOptions()) -> It
         elif "query" in obj and "response" in obj:
             shape = "query-response"
             query, response = obj["query"], obj["response"]
-            prompt = query if isinstance(query, str) else (_text(query[-1].get("content")) if isinstance(query, list)
+            prompt = query if isinstance(query, str) else (message_text(query[-1].get("content")) if isinstance(query, list)
                                                            and query and isinstance(query[-1], dict) else None)
             answer = response if isinstance(response, str) else None
             row = ({"line": number, "system": options.system or lab.SYSTEM_PROMPT} if answer is not None

@@ -32,8 +32,6 @@ from jobs.errors import UsageError
 
 BASELINE, CANDIDATE = "base", "tuned"
 READY_MADE = ("base", "tuned", "base-no-system", "base-short")
-# Keywords in --variant NAME=DEPLOYMENT:SYSTEM for the lab's prompts; anything else is a file.
-SYSTEM_KEYWORDS = {"lab": lab.SYSTEM_PROMPT, "short": lab.SHORT_PROMPT, "none": None}
 MAX_REPEAT = 100
 MAX_CONCURRENCY = 64
 
@@ -68,7 +66,7 @@ class SystemPrompt:
     """The system message the ready-made variants use: the lab's, or a file's."""
 
     text: str = lab.SYSTEM_PROMPT
-    source: str = "the lab's system message"
+    source: str = lab.PROMPTS["lab"][1]
 
     @classmethod
     def from_file(cls, path: str | None) -> "SystemPrompt":
@@ -102,9 +100,9 @@ def ready_made(name: str, *, base: str | None, tuned: str | None, prompt: System
         raise UsageError(f"variant {name!r} needs a deployment: the stack has no {output} output",
                          hint=f"pass {which} NAME, or deploy the stack (`pulumi up`) so that it has {output}")
     if name == "base-no-system":
-        return Variant(name, deployment, None, "none")
+        return Variant(name, deployment, *lab.PROMPTS["none"])
     if name == "base-short":
-        return Variant(name, deployment, lab.SHORT_PROMPT, "the lab's short system message")
+        return Variant(name, deployment, *lab.PROMPTS["short"])
     return Variant(name, deployment, prompt.text, prompt.source)
 
 
@@ -121,9 +119,8 @@ def parse_variant(spec: str, *, base: str | None, tuned: str | None, prompt: Sys
     if not colon:
         return Variant(name, deployment.strip(), prompt.text, prompt.source)
     key = system_spec.strip()
-    if key in SYSTEM_KEYWORDS:
-        sources = {"lab": "the lab's system message", "short": "the lab's short system message", "none": "none"}
-        return Variant(name, deployment.strip(), SYSTEM_KEYWORDS[key], sources[key])
+    if key in lab.PROMPTS:  # the lab's messages by name; anything else is a file
+        return Variant(name, deployment.strip(), *lab.PROMPTS[key])
     return Variant(name, deployment.strip(), read_system_file(key), f"file {key}")
 
 

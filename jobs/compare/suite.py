@@ -176,7 +176,8 @@ def _jsonl(p: Path, text: str, sha: str) -> Suite:
     return Suite(name=p.stem, path=str(p), sha256=sha, format=kinds.pop(), cases=tuple(cases))
 
 
-def _text(content: Any) -> str | None:
+def message_text(content: Any) -> str | None:
+    """A message's text: a string, or the text parts of a content list (None when there is no text)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts: keep the text ones
@@ -192,7 +193,7 @@ def _chat_case(p: Path, number: int, messages: Any, case_id: str) -> Case:
     history: list[dict[str, str]] = []
     for i, m in enumerate(messages):
         role = m.get("role") if isinstance(m, dict) else None
-        content = _text(m.get("content")) if isinstance(m, dict) else None
+        content = message_text(m.get("content")) if isinstance(m, dict) else None
         if role not in ("system", "developer", "user", "assistant") or content is None:
             raise _bad(p, number, f"message {i + 1} is not a system, user or assistant message with text content",
                        _JSONL_HINT)
@@ -213,7 +214,7 @@ def _query_case(p: Path, number: int, obj: dict[str, Any]) -> Case:
     query = obj["query"]
     case_id = str(obj.get("id") or f"{p.stem}:{number}")
     response = obj.get("response")
-    reference = response if isinstance(response, str) else _text(obj.get("ground_truth"))
+    reference = response if isinstance(response, str) else message_text(obj.get("ground_truth"))
     if isinstance(query, str) and query.strip():
         return Case(id=case_id, turns=(query,), reference=reference, line=number)
     if isinstance(query, list):

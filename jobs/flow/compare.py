@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from jobs.compare import report as reports
 from jobs.compare.engine import Engine, row_key
 from jobs.compare.history import History
+from jobs.compare.judge import RUBRIC_SHA256
 from jobs.compare.pacing import Pacer
 from jobs.compare.plan import Plan, RunOptions, SystemPrompt, Variant, ready_made
 from jobs.errors import ExitCode, UsageError
@@ -100,15 +101,9 @@ def provenance(session: "Session", plan: Plan, options: RunOptions) -> dict[str,
         "fine_tuned_model": promoted.get("fine_tuned_model"),
         "suites": [s.summary() for s in plan.suites],
         "parameters": {"repeat": plan.repeat, **plan.params.to_json(), "concurrency": options.concurrency},
-        "judge": ({"deployment": plan.judge, "rubric_sha256": _rubric_sha()} if plan.judge else None),
+        "judge": ({"deployment": plan.judge, "rubric_sha256": RUBRIC_SHA256} if plan.judge else None),
         "style": plan.style.to_json() if plan.style else None,
     }
-
-
-def _rubric_sha() -> str:
-    from jobs.compare.judge import RUBRIC_SHA256
-
-    return RUBRIC_SHA256
 
 
 def _against(store: History, ref: str) -> dict[str, Any]:
