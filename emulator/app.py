@@ -231,7 +231,8 @@ class Emulator:
         return JSONResponse({"name": body["name"], **self.deployments()[body["name"]]}, status_code=201)
 
     def add_deployment(self, name: str, model: str, capacity: Any = None) -> None:
-        dep: dict[str, Any] = {"model": model, "capacity": capacity if isinstance(capacity, (int, float)) and capacity > 0 else 50}
+        dep: dict[str, Any] = {"model": model, "capacity": capacity if isinstance(capacity, (int, float)) and capacity > 0 else 50,
+                               "registered_at": time.time()}
         with self.store.lock:
             self.config.deployments[name] = dep
             registered = self.store.registered_deployments()
@@ -402,8 +403,8 @@ class Emulator:
         if not isinstance(name, str) or not name:
             raise errors.openai_error(400, "you must provide a model parameter", param="model")
         dep = self.deployments().get(name)
-        if dep is None:
-            raise errors.deployment_not_found()
+        if dep is None or time.time() - float(dep.get("registered_at") or 0) < self.config.deployment_ready_seconds:
+            raise errors.deployment_not_found()  # unknown, or registered too recently to answer yet
         model = dep["model"]
         prompt_tokens = count_messages(messages, model)
         estimate = prompt_tokens + (max_tokens or 0) * n  # Azure's estimate: prompt + max_tokens per choice

@@ -67,6 +67,10 @@ class EmulatorConfig:
     file_processing_seconds: float = 2.0
     queue_seconds: float = 5.0  # a job is `pending` at least this long
     training_seconds: float = 30.0  # whole training run (all epochs)
+    # A deployment registered through /++/deployments answers DeploymentNotFound for this long, as a new Azure
+    # deployment does for a while after ARM reports it succeeded ("If you created the deployment within the last
+    # 5 minutes, please wait a moment and try again.").
+    deployment_ready_seconds: float = 0.0
     default_epochs: int | None = None  # n_epochs = -1 ("default"): None = the dataset-size heuristic
     fail_jobs_with_suffix: str = "fail"  # a suffix containing this makes the job fail
     stream_chunk_words: int = 4
@@ -141,7 +145,7 @@ class EmulatorConfig:
         if self.faults.retry_after_seconds < 0:
             raise UsageError(f"{source}: faults.retry_after_seconds must be >= 0",
                              hint="the wait an injected 429 asks for, in seconds (e.g. 0.05 in tests)")
-        for key in ("file_processing_seconds", "queue_seconds", "training_seconds"):
+        for key in ("file_processing_seconds", "queue_seconds", "training_seconds", "deployment_ready_seconds"):
             if getattr(self, key) < 0:
                 raise UsageError(f"{source}: {key} must be >= 0", hint="durations are seconds")
         if self.default_epochs is not None and (not isinstance(self.default_epochs, int) or self.default_epochs < 1):

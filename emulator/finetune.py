@@ -8,14 +8,15 @@ where the clock says they are.
 
 Lifecycle of a job (Azure's vocabulary)::
 
-    pending --(queue_seconds elapsed and no other job running)--> running
+    pending --(queue_seconds elapsed and a running slot free)--> running
     running --(training_seconds of training done)--> succeeded   (result file written)
     running --(suffix contains fail_jobs_with_suffix, half-way)--> failed
     running --pause--> paused --resume--> pending/running
     pending|running|paused --cancel--> cancelled
 
-Only one job per emulator (= per Azure resource) is ``running``; the others wait in
-``pending`` in creation order.
+Up to ``contract.MAX_RUNNING_TRAINING_JOBS`` jobs per emulator (= per Azure resource) are ``running``: 3 of
+the Standard and Global training types together, 5 Developer (Microsoft's quotas page, ``contract.QUOTA_SOURCE``);
+the others wait in ``pending`` in creation order.
 """
 
 from __future__ import annotations
@@ -54,10 +55,30 @@ PURPOSES = ("fine-tune", "fine-tune-results", "assistants", "assistants_output",
 
 
 def _stop_clock(job: dict[str, Any], now: float) -> None:
-    """A running job stops: bank its training time and free the one running slot."""
+    """A running job stops: bank its training time and free its running slot."""
     job["done_seconds"] += now - job["run_started_at"]
+    _release(job, now)
+
+
+def _release(job: dict[str, Any], t: float) -> None:
+    """The job leaves its running slot at ``t`` (the slot's interval is kept: it tells when others may start)."""
+    job["last_slot"] = [job["run_started_at"], t]
     job["run_started_at"] = None
-    job["slot_released_at"] = now
+    job["slot_released_at"] = t
+
+
+def slot_group(job: dict[str, Any]) -> str:
+    """Which running-job quota a job counts against: Developer, or Standard and Global together."""
+    kind = str(job.get("trainingType") or "").lower()
+    return "Developer" if kind.startswith("developer") else "Standard"
+
+
+def _occupied(job: dict[str, Any], t: float) -> bool:
+    """Whether ``job`` holds a running slot at time ``t``."""
+    if job["status"] == "running" and job.get("run_started_at") is not None:
+        return float(job["run_started_at"]) <= t
+    slot = job.get("last_slot")
+    return slot is not None and float(slot[0]) <= t < float(slot[1])
 
 
 def _hex(*parts: Any) -> str:
@@ -95,36 +116,50 @@ class Engine:
                     self.store.put_file(rec)
             self._advance_jobs(now)
 
-    def _slot_free_at(self) -> float:
-        return max([j.get("slot_released_at") or 0.0 for j in self.store.jobs()] + [0.0])
+    def _earliest_start(self, job: dict[str, Any], others: list[dict[str, Any]]) -> float | None:
+        """The first time at or after ``job`` is ready when its group has a free running slot (None: not yet)."""
+        group = slot_group(job)
+        limit = contract.MAX_RUNNING_TRAINING_JOBS[group]
+        mates = [j for j in others if j["id"] != job["id"] and slot_group(j) == group]
+        ready = float(job["ready_at"])
+        for t in sorted({ready} | {float(j["last_slot"][1]) for j in mates if j.get("last_slot")
+                                   and float(j["last_slot"][1]) > ready}):
+            if sum(_occupied(j, t) for j in mates) < limit:
+                return t
+        return None
 
     def _advance_jobs(self, now: float) -> None:
-        for _ in range(1000):  # bounded: each pass makes one transition or stops
-            running = [j for j in self.store.jobs() if j["status"] == "running"]
-            if running:
-                job = dict(running[0])
-                changed = self._advance_running(job, now)
-                if changed:
+        for _ in range(1000):  # bounded: each pass makes transitions or stops
+            progressed = False
+            for running in [j for j in self.store.jobs() if j["status"] == "running"]:
+                job = dict(running)
+                if self._advance_running(job, now):
                     self.store.put_job(job)
-                if job["status"] == "running":
-                    return
-                continue
-            waiting = sorted((j for j in self.store.jobs() if j["status"] == "pending"),
-                             key=lambda j: (j["ready_at"], j["created_at"]))
-            if not waiting:
+                    progressed = progressed or job["status"] != "running"
+            jobs = list(self.store.jobs())
+            waiting = sorted((j for j in jobs if j["status"] == "pending"), key=lambda j: (j["ready_at"], j["created_at"]))
+            blocked: set[str] = set()
+            for pending in waiting:
+                group = slot_group(pending)
+                if group in blocked:  # first come, first served within a quota
+                    continue
+                start = self._earliest_start(pending, jobs)
+                if start is None or start > now:
+                    blocked.add(group)
+                    continue
+                job = dict(pending)
+                job["status"] = "running"
+                job["run_started_at"] = start
+                if job.get("started_at") is None:
+                    job["started_at"] = start
+                    self._event(job, start, "Job started.")
+                else:
+                    self._event(job, start, "Job resumed training.")
+                self.store.put_job(job)
+                progressed = True
+                jobs = list(self.store.jobs())
+            if not progressed:
                 return
-            job = dict(waiting[0])
-            start = max(self._slot_free_at(), job["ready_at"])
-            if start > now:
-                return
-            job["status"] = "running"
-            job["run_started_at"] = start
-            if job.get("started_at") is None:
-                job["started_at"] = start
-                self._event(job, start, "Job started.")
-            else:
-                self._event(job, start, "Job resumed training.")
-            self.store.put_job(job)
 
     def _advance_running(self, job: dict[str, Any], now: float) -> bool:
         duration = job["train_duration"]
@@ -169,9 +204,8 @@ class Engine:
 
     def _finish(self, job: dict[str, Any], t: float, status: str) -> None:
         job["status"] = status
-        job["slot_released_at"] = t
         job["done_seconds"] = job["train_duration"] if status == "succeeded" else job["done_seconds"]
-        job["run_started_at"] = None
+        _release(job, t)
         job["finished_at"] = t
         if status == "succeeded":
             job["fine_tuned_model"] = job["planned_model"]

@@ -107,6 +107,7 @@ class JobInfo:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     result_files: tuple[str, ...] = ()
+    method: str | None = None  # method.type: supervised, dpo, ...
 
     @property
     def state(self) -> JobStatus:
@@ -120,6 +121,7 @@ class JobInfo:
         if isinstance(err, dict) and (err.get("code") or err.get("message")):
             error = {"code": err.get("code"), "message": err.get("message"), "param": err.get("param")}
         results = data.get("result_files")
+        method = data.get("method")
         return cls(
             id=data["id"], status=data["status"], model=_opt_str(data, "model"),
             fine_tuned_model=_opt_str(data, "fine_tuned_model"), training_file=_opt_str(data, "training_file"),
@@ -129,6 +131,7 @@ class JobInfo:
             queue_position=_opt_int(data, "queue_position"),
             hyperparameters=dict(hp) if isinstance(hp, dict) else {}, error=error,
             result_files=tuple(str(r) for r in results if isinstance(r, str)) if isinstance(results, list) else (),
+            method=_opt_str(method, "type") if isinstance(method, dict) else None,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -138,7 +141,8 @@ class JobInfo:
             "fine_tuned_model": self.fine_tuned_model, "training_file": self.training_file,
             "validation_file": self.validation_file, "suffix": self.suffix, "created_at": self.created_at,
             "finished_at": self.finished_at, "estimated_finish": self.estimated_finish,
-            "trained_tokens": self.trained_tokens, "hyperparameters": self.hyperparameters or None,
+            "trained_tokens": self.trained_tokens, "method": self.method,
+            "hyperparameters": self.hyperparameters or None,
             "error": self.error,
         }
 

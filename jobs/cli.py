@@ -167,6 +167,9 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _TRAINING_TYPES = click.Choice(["Standard", "GlobalStandard", "Developer"], case_sensitive=False)
+_method_option = click.option("--method", type=click.Choice(["supervised", "dpo"]), default="supervised",
+                              show_default=True,
+                              help="Training method: supervised (chat examples, the lab) or dpo (preference pairs).")
 _CONN_KEYS = ("stack", "endpoint", "api", "api_version")
 
 
@@ -186,7 +189,8 @@ def _training(kwargs: dict[str, Any]) -> dict[str, Any]:
         model=kwargs.pop("model") or DEFAULT_MODEL, suffix=kwargs.pop("suffix"),
         validation_file=kwargs.pop("validation_file"), epochs=kwargs.pop("epochs"),
         batch_size=kwargs.pop("batch_size"), learning_rate_multiplier=kwargs.pop("learning_rate_multiplier"),
-        seed=kwargs.pop("seed"), training_type=_canon_training_type(tt))
+        seed=kwargs.pop("seed"), training_type=_canon_training_type(tt), method=kwargs.pop("method"),
+        beta=kwargs.pop("beta"))
     guards = Guards(price_per_1m=kwargs.pop("price_per_1m"), max_cost=kwargs.pop("max_cost"),
                     yes=kwargs.pop("yes"), new=kwargs.pop("new"))
     return {"options": options, "guards": guards}
@@ -203,6 +207,8 @@ def _training_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", type=int, default=None, help="Seed for reproducible training."),
         click.option("--training-type", type=_TRAINING_TYPES, default=None,
                      help="Standard, GlobalStandard or Developer (sent as Azure's trainingType)."),
+        _method_option,
+        click.option("--beta", type=float, default=None, help="DPO's beta (--method dpo only; default: the service's)."),
         click.option("--price-per-1m", type=float, default=None,
                      help="Training price, USD per 1M billed tokens (env FTJOBS_PRICE_PER_1M)."),
         click.option("--max-cost", type=float, default=None, help="Refuse (exit 3) if the estimate is above this (USD)."),
@@ -226,10 +232,12 @@ def _canon_training_type(value: str | None) -> str | None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--model", default=None, help="Base model to validate against (default gpt-4.1-2025-04-14).")
 @click.option("--no-wait", is_flag=True, help="Do not wait for the file to be processed.")
+@_method_option
 @connection_options
-def upload(path: str, model: str | None, no_wait: bool, json_mode: bool, **conn: Any) -> None:
+def upload(path: str, model: str | None, no_wait: bool, method: str, json_mode: bool, **conn: Any) -> None:
     """Validate DATA.jsonl, upload it once (deduplicated by content), wait for `processed`."""
-    invoke("jobs.commands.upload:upload", json_mode=json_mode, conn=conn, path=path, model=model, wait=not no_wait)
+    invoke("jobs.commands.upload:upload", json_mode=json_mode, conn=conn, path=path, model=model, wait=not no_wait,
+           method=method)
 
 
 @cli.command()

@@ -81,22 +81,24 @@ def test_job_success_quirks(emulator, hotel):
                                             "validation_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy")
 
 
-def test_only_one_job_runs_at_a_time(emulator_factory, hotel):
+def _statuses(raw: Raw, jobs: list[dict]) -> list[str]:
+    return [raw.get(f"/fine_tuning/jobs/{j['id']}").json()["status"] for j in jobs]
+
+
+def test_at_most_three_standard_jobs_run_at_a_time(emulator_factory, hotel):
     em = emulator_factory({"training_seconds": 1.0, "queue_seconds": 0.0})
     raw = Raw(em.url)
     fid = processed_file(raw, hotel)
-    a = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "suffix": "a"}).json()
-    b = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "suffix": "b"}).json()
-    assert raw.get(f"/fine_tuning/jobs/{a['id']}").json()["status"] == "running"
-    assert raw.get(f"/fine_tuning/jobs/{b['id']}").json()["status"] == "pending"
+    jobs = [raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "suffix": s}).json()
+            for s in "abcd"]
+    assert _statuses(raw, jobs) == ["running", "running", "running", "pending"]
     statuses = [j["status"] for j in raw.get("/fine_tuning/jobs").json()["data"]]
-    assert statuses.count("running") == 1
-    done_a = raw.wait(f"/fine_tuning/jobs/{a['id']}", "status", ("succeeded",))
-    done_b = raw.wait(f"/fine_tuning/jobs/{b['id']}", "status", ("succeeded",))
-    events_b = raw.get(f"/fine_tuning/jobs/{b['id']}/events", params={"limit": 500}).json()["data"]
-    started_b = next(e for e in events_b if e["message"] == "Job started.")
-    assert started_b["created_at"] >= done_a["finished_at"]
-    assert done_b["fine_tuned_model"] != done_a["fine_tuned_model"]
+    assert statuses.count("running") == 3
+    done = [raw.wait(f"/fine_tuning/jobs/{j['id']}", "status", ("succeeded",)) for j in jobs]
+    events_d = raw.get(f"/fine_tuning/jobs/{jobs[3]['id']}/events", params={"limit": 500}).json()["data"]
+    started_d = next(e for e in events_d if e["message"] == "Job started.")
+    assert started_d["created_at"] >= min(d["finished_at"] for d in done[:3])  # the first slot that freed
+    assert len({d["fine_tuned_model"] for d in done}) == 4
 
 
 def test_pause_resume_and_cancel(emulator_factory, hotel):
@@ -116,15 +118,32 @@ def test_pause_resume_and_cancel(emulator_factory, hotel):
     assert raw.post(f"/fine_tuning/jobs/{job['id']}/cancel").status_code == 400
 
 
-def test_paused_job_frees_the_slot_for_the_queue(emulator_factory, hotel):
+def test_three_standard_jobs_run_and_the_fourth_waits_for_a_slot(emulator_factory, hotel):
+    """Microsoft's quota: 3 running Standard/Global training jobs per resource (contract.MAX_RUNNING_TRAINING_JOBS)."""
     em = emulator_factory({"training_seconds": 30, "queue_seconds": 0.0})
     raw = Raw(em.url)
     fid = processed_file(raw, hotel)
-    a = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json()
-    b = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json()
-    raw.post(f"/fine_tuning/jobs/{a['id']}/pause")
-    assert raw.get(f"/fine_tuning/jobs/{b['id']}").json()["status"] == "running"
-    assert raw.post(f"/fine_tuning/jobs/{a['id']}/resume").json()["status"] == "pending"  # waits for b
+    jobs = [raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid,
+                                                 **({"trainingType": "globalstandard"} if i == 1 else {})}).json()
+            for i in range(4)]
+    assert _statuses(raw, jobs) == ["running", "running", "running", "pending"]  # Global shares Standard's 3
+    raw.post(f"/fine_tuning/jobs/{jobs[0]['id']}/pause")
+    assert _statuses(raw, jobs)[1:] == ["running", "running", "running"]  # the paused job freed its slot
+    assert raw.post(f"/fine_tuning/jobs/{jobs[0]['id']}/resume").json()["status"] == "pending"  # waits for one
+    events = [e["message"] for e in raw.get(f"/fine_tuning/jobs/{jobs[3]['id']}/events").json()["data"]]
+    assert "Job started." in events
+
+
+def test_developer_jobs_have_five_slots_of_their_own(emulator_factory, hotel):
+    em = emulator_factory({"training_seconds": 30, "queue_seconds": 0.0})
+    raw = Raw(em.url)
+    fid = processed_file(raw, hotel)
+    standard = [raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json() for _ in range(3)]
+    developer = [raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid,
+                                                      "trainingType": "developerTier"}).json() for _ in range(6)]
+    assert _statuses(raw, standard) == ["running"] * 3
+    assert _statuses(raw, developer) == ["running"] * 5 + ["pending"]
+
 
 
 def test_suffix_trigger_makes_the_job_fail(emulator, hotel):

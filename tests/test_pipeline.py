@@ -133,3 +133,33 @@ def test_preflight_refusals_name_their_fix_and_create_nothing(breakage: str, wor
 def test_resume_without_a_pipeline_is_a_usage_error(stack: FakePulumi, training_copy: Path, jobs_cli: Any) -> None:
     out = jobs_cli(*_args(training_copy, "--resume"))
     assert out.exit_code == 2 and "has no pipeline to resume" in out.stderr
+
+
+def test_ready_waits_until_the_new_deployment_answers(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
+                                                      job_emulator: Any) -> None:
+    # like Azure right after `pulumi up`: the deployment exists but answers DeploymentNotFound for a while
+    job_emulator.set_config(deployment_ready_seconds=1.5)
+    out = jobs_cli(*_args(training_copy))
+    assert out.exit_code == 0, out.stderr
+    assert "deployment gpt-4.1-ft-travel: not answering yet" in out.stderr
+    assert "DeploymentNotFound" in out.stderr
+    ready = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("ready"))
+    waited = int(ready.rsplit("answered after ", 1)[1].split()[0])
+    assert waited >= 1
+
+
+def test_a_deployment_that_never_answers_fails_the_ready_step_with_the_fix(stack: FakePulumi, training_copy: Path,
+                                                                           job_emulator: Any, runner_env: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.errors import JobsError
+    from jobs.flow.ready import wait_until_answers
+    from jobs.session import Session, Target
+
+    job_emulator.set_config(deployment_ready_seconds=3600)
+    job_emulator.add_deployment("late", "gpt-4.1")
+    session = Session.for_stack("dev", target=Target(endpoint=job_emulator.url))
+    with pytest.raises(JobsError) as info:
+        wait_until_answers(session, "late", timeout=0.5)
+    assert "deployment late did not answer within 0.5 s" in info.value.message
+    assert "DeploymentNotFound" in info.value.message
+    assert "run the same command again" in (info.value.hint or "")

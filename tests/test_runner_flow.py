@@ -319,3 +319,56 @@ def test_upload_train_and_run_show_the_validators_warnings(command: list[str], t
     assert any(f"{odd}:11: duplicate_example" in ln for ln in lines), out.stderr
     assert any("txt_extension" in ln for ln in lines), out.stderr
     assert len(out.json["warnings"]) == len(lines) == 2
+
+
+# --------------------------------------------------------------------------- DPO (beta): the runner's --method
+
+
+def _dpo_file(tmp_path: Path) -> Path:
+    from tests.support.datasets import preference_lines
+
+    path = tmp_path / "travel-dpo.jsonl"
+    path.write_text("\n".join(preference_lines(12)) + "\n", encoding="utf-8")
+    return path
+
+
+def test_run_method_dpo_trains_a_dpo_job_with_beta(tmp_path: Path, job_emulator: Any, jobs_cli: Any,
+                                                   fake_pulumi: Any) -> None:
+    from tests.support.clients import sdk_client
+
+    data = _dpo_file(tmp_path)
+    out = jobs_cli("run", str(data), "--method", "dpo", "--beta", "0.2", "--yes", "--endpoint", job_emulator.url,
+                   "--json")
+    assert out.exit_code == 0, out.stderr
+    assert out.json["job"]["method"] == "dpo" and out.json["job"]["fine_tuned_model"]
+    job = sdk_client(job_emulator.url).fine_tuning.jobs.retrieve(out.json["job"]["id"])
+    assert job.method.type == "dpo" and job.method.dpo.hyperparameters.beta == 0.2
+    again = jobs_cli("run", str(data), "--method", "dpo", "--beta", "0.2", "--yes", "--endpoint", job_emulator.url,
+                     "--json")
+    assert again.exit_code == 0 and again.json["reused"] is True  # the method is part of the run key
+
+
+def test_a_dpo_file_is_refused_as_supervised_data_and_vice_versa(tmp_path: Path, training_copy: Path,
+                                                                 job_emulator: Any, jobs_cli: Any) -> None:
+    out = jobs_cli("upload", str(_dpo_file(tmp_path)), "--endpoint", job_emulator.url)
+    assert out.exit_code == 1 and "not valid training data" in out.stderr
+    assert "format_mismatch" in out.stderr and "check it with --method dpo" in out.stderr  # the validator says how
+    out = jobs_cli("upload", str(training_copy), "--method", "dpo", "--endpoint", job_emulator.url)
+    assert out.exit_code == 1 and "--method dpo` shows the full report" in out.stderr
+    ok = jobs_cli("upload", str(_dpo_file(tmp_path)), "--method", "dpo", "--endpoint", job_emulator.url)
+    assert ok.exit_code == 0, ok.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--beta", "0.1"], ["--beta applies to --method dpo only"]),
+    (["--method", "dpo", "--beta", "0"], ["--beta 0", "greater than 0"]),
+    (["--method", "dpo", "--beta", "inf"], ["--beta inf", "finite"]),
+    (["--method", "dpo", "--model", "gpt-4.1-nano"], ["gpt-4.1-nano-2025-04-14 cannot be trained with --method dpo",
+                                                      "gpt-4.1-2025-04-14"]),
+])
+def test_dpo_options_are_checked_before_any_request(args: list[str], words: list[str], training_copy: Path,
+                                                    jobs_cli: Any) -> None:
+    out = jobs_cli("train", str(training_copy), "--yes", *args, "--endpoint", "http://127.0.0.1:9")
+    assert out.exit_code == 2, out.stderr
+    for w in words:
+        assert w in out.stderr, (w, out.stderr)

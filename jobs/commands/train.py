@@ -52,7 +52,7 @@ def train(session: Session, *, data: str | None, file_id: str | None, options: T
         raise UsageError("pass either DATA.jsonl or --file-id, not both", hint="drop one of them")
     guards = guards.checked(session.env)
     options = options.checked()  # bad options fail before any request
-    check = check_data(data, model=options.model, say=session.say) if data else None
+    check = check_data(data, model=options.model, say=session.say, method=options.method) if data else None
     with session.state.locked(), session.progress() as display:
         out = train_step.start(session, TrainingData(check=check, file_id=file_id), options, guards)
         job = out.job

@@ -35,8 +35,9 @@ class UploadResult:
         return asdict(self)
 
 
-def upload(session: Session, *, path: str, model: str | None = None, wait: bool = True) -> UploadResult:
-    check = check_data(path, model=model, say=session.say)
+def upload(session: Session, *, path: str, model: str | None = None, wait: bool = True,
+           method: str = "supervised") -> UploadResult:
+    check = check_data(path, model=model, say=session.say, method=method)
     session.checkpoint("after_validate")
     with session.state.locked(), session.progress():
         out = ensure_uploaded(session, check, wait=wait)

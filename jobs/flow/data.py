@@ -16,6 +16,7 @@ from typing import Callable
 from jobs.errors import JobFailedError
 
 SHOWN = 20  # problem lines shown before "... and N more"
+VALIDATION = "validation file"
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,22 @@ def _shown(lines: list[str], total: int) -> list[str]:
     return lines[:SHOWN] + ([f"... and {more} more"] if more > 0 else [])
 
 
-def check_data(path: str | Path, *, model: str | None, say: Callable[[str], None],
-               what: str = "training file") -> DataCheck:
-    """Validate ``path`` for ``model``; refuse an invalid file, show the warnings of a valid one."""
+def check_data(path: str | Path, *, model: str | None, say: Callable[[str], None], what: str = "training file",
+               method: str = "supervised") -> DataCheck:
+    """Validate ``path`` for ``model`` and the training ``method``; refuse an invalid file, show the warnings of
+    a valid one. A validation file has no minimum number of examples (Azure's 10 apply to training files)."""
     from jobs.dataset import validate_file
 
     p = Path(path)
-    report = validate_file(p, model=model)  # a missing, unreadable or non-regular file is a UsageError
+    # a missing, unreadable or non-regular file is a UsageError
+    report = validate_file(p, model=model, method=method, **({"min_examples": 0} if what == VALIDATION else {}))
     if not report.valid:
         lines = [e.format(str(p)) for e in report.errors]
         raise JobFailedError(
             f"{what} {p} is not valid training data; nothing was uploaded:\n"
             + "\n".join(_shown(lines, report.errors_total)),
-            hint=f"fix the lines above (`python -m jobs validate {p}` shows the full report), then run again",
+            hint=f"fix the lines above (`python -m jobs validate {p}"
+            + (f" --method {method}" if method != "supervised" else "") + "` shows the full report), then run again",
         )
     warnings = [w.format(str(p)) for w in report.warnings]
     shown = _shown(warnings, report.warnings_total)

@@ -177,7 +177,7 @@ class Pipeline:
             if identity:
                 problems.append(identity)
         try:
-            self.check = check_data(plan.data, model=plan.options.model, say=s.say)
+            self.check = check_data(plan.data, model=plan.options.model, say=s.say, method=plan.options.method)
         except JobsError as exc:
             problems.append(Problem(exc.message, exc.hint or f"python -m jobs validate {plan.data}"))
         if problems:

@@ -45,7 +45,7 @@ def wait_until_answers(session: "Session", deployment: str, *, timeout: float = 
                 display.update(job_id=f"deployment {deployment}", status="not answering yet", elapsed=waited,
                                note=f"attempt {attempts}: {exc.message.splitlines()[0][:100]}")
                 if waited + interval > timeout:
-                    raise JobsError(f"deployment {deployment} did not answer within {timeout:.0f} s "
+                    raise JobsError(f"deployment {deployment} did not answer within {timeout:g} s "
                                     f"({attempts} attempts; last: {exc.message.splitlines()[0]})",
                                     hint="check the deployment in the Foundry portal; then run the same command "
                                     "again (it resumes)") from None

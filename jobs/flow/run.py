@@ -60,7 +60,7 @@ class RunOutcome:
 def run(session: "Session", data: Path, options: train.TrainingOptions, guards: Guards, *,
         up: bool = False) -> RunOutcome:
     """``options`` are :meth:`~jobs.flow.train.TrainingOptions.checked`."""
-    check = check_data(data, model=options.model, say=session.say)
+    check = check_data(data, model=options.model, say=session.say, method=options.method)
     session.checkpoint("after_validate")
     steps = [f"validated {check.path} ({check.examples} examples)"]
     with session.state.locked(), session.progress() as display:

@@ -28,7 +28,7 @@ from jobs import contract
 from jobs.api import JobInfo, is_not_found
 from jobs.errors import JobsError, RefusedError, UsageError
 from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
-from jobs.flow.data import DataCheck, check_data
+from jobs.flow.data import VALIDATION, DataCheck, check_data
 from jobs.flow.upload import ADOPT_SLACK_SECONDS, ensure_uploaded, file_facts, now, wait_processed
 from jobs.models import DEFAULT_MODEL
 from jobs.settings import check_number
@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
 EPOCHS_MIN, EPOCHS_MAX = 1, 50
 SEED_MIN, SEED_MAX = 0, 2_147_483_647
 BATCH_MAX = 2_048  # a sanity bound; the service checks the model's own maximum
+BETA_MAX = 100.0
+METHODS = ("supervised", "dpo")
 LRM_MAX = 100.0
 _SUFFIX_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
@@ -75,6 +77,8 @@ class TrainingOptions:
     learning_rate_multiplier: float | None = None
     seed: int | None = None
     training_type: str | None = None  # contract.TRAINING_TYPES key
+    method: str = "supervised"  # or "dpo" (preference pairs; beta is its own hyperparameter)
+    beta: float | None = None
 
     def checked(self) -> "TrainingOptions":
         """The same options with the model resolved; a bad option is a UsageError naming it."""
@@ -98,22 +102,44 @@ class TrainingOptions:
         if not _SUFFIX_RE.fullmatch(self.suffix or ""):
             raise UsageError(f"--suffix {self.suffix!r} is invalid: up to 40 characters a-z, A-Z, 0-9, - and _",
                              hint=f"e.g. --suffix {contract.SUFFIX}")
+        if self.method not in METHODS:
+            raise UsageError(f"--method {self.method!r} is not a training method", hint=f"use one of: {', '.join(METHODS)}")
+        if self.beta is not None:
+            if self.method != "dpo":
+                raise UsageError("--beta applies to --method dpo only", hint="drop --beta, or pass --method dpo")
+            check_number(self.beta, name="--beta", above=0, maximum=BETA_MAX,
+                         unit=f"DPO's beta, greater than 0 and at most {BETA_MAX:g}; omit it for the default",
+                         example="0.1")
         if self.training_type is not None and self.training_type not in contract.TRAINING_TYPES:
             raise UsageError(f"--training-type {self.training_type!r} is not a training type",
                              hint=f"use one of: {', '.join(contract.TRAINING_TYPE_NAMES)}")
-        return replace(self, model=check_model(self.model))
+        checked = replace(self, model=check_model(self.model))
+        if self.method == "dpo":
+            from jobs.models import FINE_TUNABLE, resolve
+
+            if not resolve(checked.model).dpo:
+                able = ", ".join(m.model_id for m in FINE_TUNABLE if m.dpo)
+                raise UsageError(f"--model {checked.model} cannot be trained with --method dpo",
+                                 hint=f"use one of: {able} (Azure's DPO models), or --method supervised")
+        return checked
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
-        return {"n_epochs": self.epochs, "batch_size": self.batch_size,
-                "learning_rate_multiplier": self.learning_rate_multiplier}
+        hp: dict[str, Any] = {"n_epochs": self.epochs, "batch_size": self.batch_size,
+                              "learning_rate_multiplier": self.learning_rate_multiplier}
+        if self.method == "dpo":
+            hp["beta"] = self.beta
+        return hp
 
 
 def run_key(*, training: str, validation: str | None, options: TrainingOptions) -> str:
     """Stable hash of what makes two training requests "the same job"."""
-    payload = {"training": training, "validation": validation, "model": options.model, "suffix": options.suffix,
-               "hyperparameters": {k: v for k, v in sorted(options.hyperparameters.items()) if v is not None},
-               "training_type": options.training_type, "seed": options.seed}
+    payload: dict[str, Any] = {
+        "training": training, "validation": validation, "model": options.model, "suffix": options.suffix,
+        "hyperparameters": {k: v for k, v in sorted(options.hyperparameters.items()) if v is not None},
+        "training_type": options.training_type, "seed": options.seed}
+    if options.method != "supervised":  # supervised keys stay as they were: a resumed run finds its job
+        payload["method"] = options.method
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -151,8 +177,10 @@ def _suffix_matches(job: JobInfo, suffix: str) -> bool:
     return True  # the server tells neither: training file and time decide
 
 
-def _params_match(job: JobInfo, model: str | None, n_epochs: Any) -> bool:
-    """Where the server tells them, the base model and epochs must agree too."""
+def _params_match(job: JobInfo, model: str | None, n_epochs: Any, method: str = "supervised") -> bool:
+    """Where the server tells them, the base model, the method and the epochs must agree too."""
+    if job.method and job.method != method:
+        return False
     job_model = (job.model or "").lower()
     if model and job_model and not (job_model == model.lower() or job_model.startswith(model.lower())
                                     or model.lower().startswith(job_model)):
@@ -169,7 +197,7 @@ def find_adoptable(session: "Session", *, training_file: str, options: TrainingO
     matches = [j for j in session.api.list_jobs(limit=100)
                if j.training_file == training_file and _suffix_matches(j, options.suffix)
                and (j.created_at or 0) >= since - ADOPT_SLACK_SECONDS
-               and _params_match(j, options.model, options.epochs)]
+               and _params_match(j, options.model, options.epochs, options.method)]
     return min(matches, key=lambda j: j.created_at or 0) if matches else None
 
 
@@ -185,7 +213,7 @@ def find_duplicate(session: "Session", options: TrainingOptions, *, training_fil
     candidates = [j for j in session.api.list_jobs(limit=100)
                   if j.id not in exclude and j.state not in (JobStatus.FAILED, JobStatus.CANCELLED)
                   and j.model and _suffix_matches(j, options.suffix)
-                  and _params_match(j, options.model, options.epochs)]
+                  and _params_match(j, options.model, options.epochs, options.method)]
     if not candidates:
         return None
     matches = [j for j in candidates if training_file and j.training_file == training_file]
@@ -306,7 +334,7 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
         if vf.startswith("file-") and not Path(vf).exists():
             val_identity = f"file:{vf}"
         else:
-            vcheck = check_data(vf, model=options.model, say=session.say, what="validation file")
+            vcheck = check_data(vf, model=options.model, say=session.say, what=VALIDATION, method=options.method)
             val_identity = f"sha256:{vcheck.sha256}"
     est = CostEstimate(billed_tokens_per_epoch=tokens, epochs=options.epochs or auto_epochs,
                        price_per_1m=guards.price_per_1m,
@@ -338,7 +366,7 @@ def _ensure_job(session: "Session", key: str, training_file: str, validation_fil
     hp = {k: v for k, v in options.hyperparameters.items() if v is not None}
     params = {"training_file": training_file, "validation_file": validation_file, "model": options.model,
               "suffix": options.suffix, "hyperparameters": hp, "seed": options.seed,
-              "training_type": options.training_type}
+              "training_type": options.training_type, "method": options.method}
     state = rs.load()
     rec = state["jobs"].get(key)
     if rec and not guards.new:
@@ -378,7 +406,8 @@ def _ensure_job(session: "Session", key: str, training_file: str, validation_fil
     body: dict[str, Any] = {"model": options.model, "training_file": training_file, "suffix": options.suffix}
     if validation_file:
         body["validation_file"] = validation_file
-    body["method"] = {"type": "supervised", "supervised": {"hyperparameters": hp}} if hp else {"type": "supervised"}
+    m = options.method
+    body["method"] = {"type": m, m: {"hyperparameters": hp}} if hp else {"type": m}
     if options.seed is not None:
         body["seed"] = options.seed
     extra = {"trainingType": contract.TRAINING_TYPES[options.training_type]} if options.training_type else None
