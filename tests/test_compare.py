@@ -230,6 +230,18 @@ def test_the_deployments_and_endpoint_come_from_the_stack(em: CompareEmulator, j
     assert [(v["name"], v["deployment"]) for v in result.json["variants"]] == [("base", "gpt-4.1"), ("tuned", TUNED)]
 
 
+def test_a_missing_deployment_stops_the_run_and_keeps_its_rows(em: CompareEmulator,
+                                                               jobs_cli: Callable[..., CliOutcome]) -> None:
+    """No other request could succeed: a 404 deployment stops the run at once (exit 2); --resume continues."""
+    result = jobs_cli("compare", "--endpoint", em.url, "--variant", "base=gpt-4.1", "--variant", "ghost=no-such-dep",
+                      "--suite", str(MSLEARN / "travel-finetune-validation.jsonl"), "--repeat", "1")
+    assert result.exit_code == 2, result.stderr
+    assert "chat with no-such-dep: HTTP 404" in result.stderr and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr
+    run = jobs_cli("compare", "--list", "--json").json["runs"][0]
+    assert run["status"] == "running" and run["rows"] < 10
+
+
 def _trigger_suite(tmp_path: Path) -> Path:
     suite = tmp_path / "filtered.yaml"
     suite.write_text("suite: filtered\ncases:\n  - id: chain\n    turns: [\"Tell me about Lisbon [trigger content "

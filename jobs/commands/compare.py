@@ -41,29 +41,27 @@ class CompareRequest:
 
 @dataclass
 class CompareResult:
-    report: dict[str, Any]
-    paths: dict[str, str]
-    sent: int
-    reused: int
+    outcome: Any  # jobs.flow.compare.CompareOutcome
     rich: bool = False
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.report["verdict"]["gates_passed"] else 4
+        return int(self.outcome.exit_code)
 
     def to_text(self) -> str:
         from jobs.compare.report import render_text
 
-        text = render_text(self.report, rich=self.rich, paths=self.paths)
-        if self.reused:
-            text += f"\nresumed: {self.reused} rows kept from the interrupted run, {self.sent} calls sent now"
+        o = self.outcome
+        text = render_text(o.report, rich=self.rich, paths=o.paths)
+        if o.reused:
+            text += f"\nresumed: {o.reused} rows kept from the interrupted run, {o.sent} calls sent now"
         return text
 
     def to_json(self) -> dict[str, Any]:
+        o = self.outcome
         keys = ("run_id", "stand_in", "stand_in_note", "variants", "summary", "pair", "paired", "stability", "usage",
                 "gates", "verdict", "against")
-        return {**{k: self.report.get(k) for k in keys}, "paths": self.paths, "sent": self.sent,
-                "reused": self.reused}
+        return {**{k: o.report.get(k) for k in keys}, "paths": o.paths, "sent": o.sent, "reused": o.reused}
 
 
 @dataclass
@@ -102,16 +100,12 @@ def list_runs(session: Session) -> RunList:
 
 def _plan(session: Session, req: CompareRequest) -> Any:
     from jobs.checks import StyleProfile
-    from jobs.compare.plan import BASELINE, CANDIDATE, ChatParams, Plan, SystemPrompt, parse_variant
+    from jobs.compare.plan import BASELINE, CANDIDATE, ChatParams, Plan, SystemPrompt
     from jobs.compare.suite import default_style_path, default_suite_path, load_suite
-    from jobs.flow.compare import stack_deployments
+    from jobs.flow.compare import stack_variants
 
-    prompt = SystemPrompt.from_file(req.system_prompt)
-    specs = req.variants or (BASELINE, CANDIDATE)
-    ready = [s for s in specs if "=" not in s]
-    base, tuned = stack_deployments(session, base=req.base_deployment, tuned=req.tuned_deployment,
-                                    need_base=any(s != CANDIDATE for s in ready), need_tuned=CANDIDATE in ready)
-    variants = tuple(parse_variant(s, base=base, tuned=tuned, prompt=prompt) for s in specs)
+    variants = stack_variants(session, req.variants or (BASELINE, CANDIDATE), base=req.base_deployment,
+                              tuned=req.tuned_deployment, prompt=SystemPrompt.from_file(req.system_prompt))
     suites = tuple(load_suite(p) for p in (req.suites or (str(default_suite_path()),)))
     style_path = req.style_from or str(default_style_path())
     return Plan(suites=suites, variants=variants, repeat=req.repeat, judge=req.judge,
@@ -132,5 +126,4 @@ def compare(session: Session, *, request: CompareRequest) -> CompareResult:
         outcome = flow.resume(session, request.resume, options)
     else:
         outcome = flow.compare(session, _plan(session, request), options)
-    return CompareResult(report=outcome.report, paths=outcome.paths, sent=outcome.sent, reused=outcome.reused,
-                         rich=session.ui.rich_output())
+    return CompareResult(outcome, rich=session.ui.rich_output())

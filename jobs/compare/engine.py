@@ -107,16 +107,16 @@ class Engine:
 
     def run(self, concurrency: int) -> list[dict[str, Any]]:
         """Every row, in the plan's order (case, turn, repeat, variant). Raises the first fatal error."""
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="compare") as pool:
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="compare")
+        try:
             futures = [pool.submit(self._conversation, w) for w in self.conversations()]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = next((f for f in done if f.exception() is not None), None)
             if failed is not None:
-                self._stop.set()
-                for f in pending:
-                    f.cancel()
-                wait(pending)
                 raise failed.exception()  # type: ignore[misc]
+        finally:  # a fatal error or Ctrl-C: queued conversations never start, running ones stop at their next turn
+            self._stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
         return self.ordered()
 
     def ordered(self) -> list[dict[str, Any]]:

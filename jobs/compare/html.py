@@ -11,7 +11,6 @@ import html
 from typing import Any
 
 from jobs.api import STAND_IN_LABEL
-from jobs.compare.report import shown_answer
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#1b1b1b;max-width:1400px}
@@ -54,6 +53,14 @@ def highlight(text: str, spans: list[str]) -> str:
         at = b
     out.append(_e(text[at:]))
     return "".join(out)
+
+
+def shown_answer(row: dict[str, Any], stand_in: bool) -> str:
+    """The answer as a person sees it: in a stand-in report, always with the label in front."""
+    text = str(row.get("answer") or "")
+    if stand_in and not text.lstrip().startswith(STAND_IN_LABEL):
+        text = f"{STAND_IN_LABEL} {text}"
+    return text
 
 
 def _answer_cell(row: dict[str, Any] | None, stand_in: bool) -> str:

@@ -229,14 +229,6 @@ def load(path: str | Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- writing
 
 
-def shown_answer(row: dict[str, Any], stand_in: bool) -> str:
-    """The answer as a person sees it: in a stand-in report, always with the label in front."""
-    text = str(row.get("answer") or "")
-    if stand_in and not text.lstrip().startswith(STAND_IN_LABEL):
-        text = f"{STAND_IN_LABEL} {text}"
-    return text
-
-
 def write(report: dict[str, Any], folder: Path) -> dict[str, str]:
     """report.json, report.md and report.html in ``folder``; returns their paths."""
     from jobs.compare.html import render_html

@@ -27,7 +27,7 @@ from jobs.compare.engine import Engine, row_key
 from jobs.compare.history import History
 from jobs.compare.judge import RUBRIC_SHA256
 from jobs.compare.pacing import Pacer
-from jobs.compare.plan import Plan, RunOptions, SystemPrompt, Variant, ready_made
+from jobs.compare.plan import CANDIDATE, Plan, RunOptions, SystemPrompt, Variant, parse_variant
 from jobs.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,13 +61,16 @@ def new_run_id() -> str:
     return time.strftime("cmp-%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def stack_variants(session: "Session", names: Iterable[str], *, base: str | None = None, tuned: str | None = None,
+def stack_variants(session: "Session", specs: Iterable[str], *, base: str | None = None, tuned: str | None = None,
                    prompt: SystemPrompt = SystemPrompt()) -> tuple[Variant, ...]:
-    """Ready-made variants; the deployments default to the stack's outputs (read only when needed)."""
-    names = tuple(names)
+    """Variants from ``--variant`` specs: ready-made names (``base``, ``tuned``, ``base-no-system``, ``base-short``)
+    or ``NAME=DEPLOYMENT[:SYSTEM]``; the ready-made ones' deployments default to the stack's outputs (read only
+    when needed)."""
+    specs = tuple(specs)
+    ready = [s for s in specs if "=" not in s]
     base, tuned = stack_deployments(session, base=base, tuned=tuned,
-                                    need_base=any(n != "tuned" for n in names), need_tuned="tuned" in names)
-    return tuple(ready_made(n, base=base, tuned=tuned, prompt=prompt) for n in names)
+                                    need_base=any(n != CANDIDATE for n in ready), need_tuned=CANDIDATE in ready)
+    return tuple(parse_variant(s, base=base, tuned=tuned, prompt=prompt) for s in specs)
 
 
 def stack_deployments(session: "Session", *, base: str | None, tuned: str | None, need_base: bool = True,
