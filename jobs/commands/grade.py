@@ -27,9 +27,11 @@ class GradeResult:
     def to_text(self) -> str:
         g = self.grading
         lines = [f"{g.path}: {len(g.rows)} answers graded ({g.shape}); rules from {g.system_source}"]
+        from jobs.compare.stats import pct
+
         for name, cell in g.summary().items():
             low, high = cell["ci95"]
-            rate = "n/a" if cell["rate"] is None else f"{cell['rate'] * 100:.0f}%"
+            rate = pct(cell["rate"])
             lines.append(f"  {name:<20} {cell['passed']}/{cell['total']} pass ({rate}, 95% {low * 100:.0f}-"
                          f"{high * 100:.0f}%)")
         for r in g.rows:

@@ -60,13 +60,7 @@ class Tally:
 
     def summary(self) -> dict[str, Any]:
         """check -> {passed, total, rate, ci95}."""
-        out = {}
-        for name in self.checks:
-            passed, total = self.counts[name]
-            low, high = stats.wilson(passed, total)
-            out[name] = {"passed": passed, "total": total, "rate": passed / total if total else None,
-                         "ci95": [round(low, 4), round(high, 4)]}
-        return out
+        return {name: stats.rate_cell(*self.counts[name]) for name in self.checks}
 
 
 @dataclass

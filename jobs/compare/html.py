@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from jobs.api import STAND_IN_LABEL
+from jobs.compare.stats import pct
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#1b1b1b;max-width:1400px}
@@ -34,10 +35,6 @@ document.getElementById('diff-only').addEventListener('change', function (e) {
 
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def _pct(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{rate * 100:.0f}%"
 
 
 def highlight(text: str, spans: list[str]) -> str:
@@ -105,7 +102,7 @@ def _checks_table(report: dict[str, Any]) -> str:
         for n in names:
             c = report["summary"][n][check]
             low, high = c["ci95"]
-            cells.append(f'<td class="num">{_pct(c["rate"])} <small>({c["passed"]}/{c["total"]}; '
+            cells.append(f'<td class="num">{pct(c["rate"])} <small>({c["passed"]}/{c["total"]}; '
                          f'95% {low * 100:.0f}-{high * 100:.0f}%)</small></td>')
         rows.append(f'<tr><td title="{_e(report["checks"].get(check))}">{_e(check)}</td>{"".join(cells)}'
                     f'<td class="num">{p["wins"]} / {p["ties"]} / {p["losses"]}</td>'
@@ -121,7 +118,7 @@ def _stability(report: dict[str, Any]) -> str:
     head = "".join(f"<th>pass^k {_e(c)}</th>" for c in checks)
     rows = []
     for name, s in report["stability"].items():
-        cells = "".join(f'<td class="num">{_pct(s["pass_k"].get(c))}</td>' for c in checks)
+        cells = "".join(f'<td class="num">{pct(s["pass_k"].get(c))}</td>' for c in checks)
         distinct = "n/a" if s["distinct_answers"] is None else f'{s["distinct_answers"]:.2f}'
         rows.append(f'<tr><td>{_e(name)}</td><td class="num">{s["k"]}</td>{cells}<td class="num">{distinct}</td></tr>')
     return (f'<table id="stability"><thead><tr><th>variant</th><th>k</th>{head}<th>distinct answers per item</th>'

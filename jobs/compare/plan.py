@@ -27,7 +27,7 @@ from typing import Any
 
 from jobs import lab
 from jobs.checks import StyleProfile
-from jobs.compare.suite import Suite
+from jobs.compare.suite import Case, Suite
 from jobs.errors import UsageError
 
 BASELINE, CANDIDATE = "base", "tuned"
@@ -188,7 +188,7 @@ class Plan:
                                  hint=f"variants: {', '.join(names)}")
         return replace(self, baseline=baseline, candidate=candidate, suites=_unique_ids(self.suites))
 
-    def cases(self) -> list[tuple[Suite, Any]]:
+    def cases(self) -> list[tuple[Suite, Case]]:
         return [(s, c) for s in self.suites for c in s.cases]
 
     def check_names(self) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from jobs.api import STAND_IN_LABEL
 from jobs.checks import CHECKS
 from jobs.compare import stats
+from jobs.compare.stats import pct
 from jobs.compare.judge import CRITERIA
 from jobs.compare.plan import Gate, Plan, Price
 from jobs.errors import UsageError
@@ -81,10 +82,6 @@ def gate_results(summary: dict[str, Any], candidate: str, gates: Iterable[Gate])
     return out
 
 
-def _pct(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{rate * 100:.0f}%"
-
-
 def _p_text(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
@@ -104,7 +101,7 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
 
     def said(names: list[str]) -> str:
         s = report["summary"]
-        return ", ".join(f"{n} ({_pct(s[cand][n]['rate'])} vs {_pct(s[base][n]['rate'])}, "
+        return ", ".join(f"{n} ({pct(s[cand][n]['rate'])} vs {pct(s[base][n]['rate'])}, "
                          f"{_p_text(report['paired'][n]['p_value'])})" for n in names)
 
     parts = []
@@ -119,7 +116,7 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
             parts.append(f"no clear difference on {', '.join(same)}")
     failed = [g for g in report["gates"] if not g["passed"]]
     if failed:
-        parts.append("gate failed: " + ", ".join(f"{g['check']} {_pct(g['rate'])} < {_pct(g['threshold'])}"
+        parts.append("gate failed: " + ", ".join(f"{g['check']} {pct(g['rate'])} < {pct(g['threshold'])}"
                                                  for g in failed))
     elif report["gates"]:
         parts.append("gates passed")
@@ -254,7 +251,7 @@ def _cell(cell: dict[str, Any]) -> str:
     if cell["rate"] is None:
         return "n/a"
     low, high = cell["ci95"]
-    return f"{_pct(cell['rate'])} ({cell['passed']}/{cell['total']}, {low * 100:.0f}-{high * 100:.0f}%)"
+    return f"{pct(cell['rate'])} ({cell['passed']}/{cell['total']}, {low * 100:.0f}-{high * 100:.0f}%)"
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -274,7 +271,7 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"{pair['baseline']}, item by item (majority over repeats)."]
     if report["gates"]:
         lines += ["", "| gate | rate | threshold | |", "|---|---|---|---|"]
-        lines += [f"| {g['check']} ({g['variant']}) | {_pct(g['rate'])} | {_pct(g['threshold'])} | "
+        lines += [f"| {g['check']} ({g['variant']}) | {pct(g['rate'])} | {pct(g['threshold'])} | "
                   f"{'pass' if g['passed'] else '**FAIL**'} |" for g in report["gates"]]
     if report.get("against"):
         lines += ["", f"Since {report['against'].get('run_id') or report['against'].get('path')}:"]
@@ -312,7 +309,7 @@ def render_text(report: dict[str, Any], *, rich: bool = False, paths: dict[str, 
     table = _rich_table(header, rows) if rich else _plain_table(header, rows)
     tail = [f"verdict: {report['verdict']['headline']}"]
     for g in report["gates"]:
-        tail.append(f"gate {g['check']} >= {_pct(g['threshold'])}: {_pct(g['rate'])} "
+        tail.append(f"gate {g['check']} >= {pct(g['threshold'])}: {pct(g['rate'])} "
                     f"{'passed' if g['passed'] else 'FAILED (exit 4)'}")
     if report.get("against"):
         for variant, checks in report["against"]["deltas"].items():

@@ -47,6 +47,18 @@ def mcnemar_exact(b: int, c: int) -> float:
 Row = Mapping[str, Any]
 
 
+def rate_cell(passed: int, total: int) -> dict[str, Any]:
+    """{passed, total, rate, ci95}: a pass rate as the report and ``grade`` show it (rate None for no data)."""
+    low, high = wilson(passed, total)
+    return {"passed": passed, "total": total, "rate": (passed / total) if total else None,
+            "ci95": [round(low, 4), round(high, 4)]}
+
+
+def pct(rate: float | None) -> str:
+    """A rate as a whole percentage ("n/a" for no data)."""
+    return "n/a" if rate is None else f"{rate * 100:.0f}%"
+
+
 def _answered(rows: Iterable[Row]) -> Iterable[Row]:
     return (r for r in rows if r.get("error") is None and r.get("answer") is not None)
 
@@ -63,10 +75,7 @@ def summary(rows: Iterable[Row], variants: Iterable[str], checks: Iterable[str])
     for v in variants:
         out[v] = {}
         for name in checks:
-            passed, total = counts.get((v, name), [0, 0])
-            low, high = wilson(passed, total)
-            out[v][name] = {"passed": passed, "total": total, "rate": (passed / total) if total else None,
-                            "ci95": [round(low, 4), round(high, 4)]}
+            out[v][name] = rate_cell(*counts.get((v, name), [0, 0]))
     return out
 
 
