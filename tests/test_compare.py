@@ -134,6 +134,14 @@ def test_the_html_report_read_as_a_person_sees_it(lab_run: tuple[CliOutcome, Pat
     assert "Harborview Grand Hotel" in page.marks or any("book" in m for m in page.marks)
 
 
+def test_the_terminal_table_on_a_terminal(lab_run: tuple[CliOutcome, Path, Path]) -> None:
+    from jobs.compare.report import render_text
+
+    text = render_text(report_of(lab_run[1]), rich=True)
+    assert "no_recommendations" in text and "│" in text  # a rich table
+    assert text.startswith("note: every answer in this report is an [emulator stand-in] answer")
+
+
 def test_report_md_is_a_pr_comment(lab_run: tuple[CliOutcome, Path, Path]) -> None:
     _, out, _ = lab_run
     md = (out / "report.md").read_text()
@@ -170,8 +178,11 @@ def test_query_jsonl_and_yaml_suites(em: CompareEmulator, jobs_cli: Callable[...
     own.write_text("suite: mine\nversion: 2\ncases:\n  - id: visa\n    turns: [\"Do I need a visa for Japan?\"]\n"
                    "    checks: [no_recommendations]\n    must_mention: [\"visa|passport\", \"zzz-never\"]\n")
     result = jobs_cli(*pair_args(em, "--suite", str(queries), "--suite", str(own), "--repeat", "1", "--out",
-                                 str(tmp_path / "r"), "--json"))
+                                 str(tmp_path / "r"), "--json", "--price", "gpt-4.1=2/8"))
     assert result.exit_code == 0, result.stderr
+    base, tuned = result.json["usage"]["base"], result.json["usage"]["tuned"]
+    assert base["cost_usd"] == pytest.approx((base["prompt_tokens"] * 2 + base["completion_tokens"] * 8) / 1e6)
+    assert tuned["cost_usd"] is None  # no price given for the tuned deployment: none is assumed
     report = report_of(tmp_path / "r")
     assert [s["format"] for s in report["provenance"]["suites"]] == ["query-jsonl", "suite"]
     visa = [r for r in report["rows"] if r["case_id"] == "mine/visa"]
