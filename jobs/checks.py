@@ -517,10 +517,6 @@ CHECKS: dict[str, CheckSpec] = {spec.name: spec for spec in (
 DEFAULT_CHECKS: tuple[str, ...] = ("no_recommendations", "asks_question", "on_topic", "style")
 
 
-def unknown_checks(names: Iterable[str]) -> list[str]:
-    return [n for n in names if n not in CHECKS]
-
-
 def run_checks(text: str, names: Iterable[str], ctx: CheckContext = CheckContext()) -> dict[str, Check]:
     """Each named check on ``text`` (the label stripped), in the order given."""
     return {name: CHECKS[name].run(text, ctx) for name in names}

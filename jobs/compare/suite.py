@@ -28,7 +28,6 @@ from jobs.checks import CHECKS, DEFAULT_CHECKS
 from jobs.errors import UsageError
 
 DEFAULT_SUITE = Path("data") / "compare-suite.yaml"
-FORMATS = ("chat-jsonl", "query-jsonl", "suite")
 
 
 @dataclass(frozen=True)
