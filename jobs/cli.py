@@ -326,10 +326,12 @@ def run(json_mode: bool, **kwargs: Any) -> None:
 @_training_options
 @click.option("--suite", "suites", multiple=True, type=click.Path(dir_okay=False, path_type=str),
               help="Compare on this suite (repeatable; default: the project's suite in data/).")
+@click.option("--repeat", type=int, default=3, show_default=True, help="Compare: each conversation N times per variant.")
 @click.option("--destroy-after", is_flag=True, help="Finally delete files, models and the whole stack.")
 @click.option("--resume", is_flag=True, help="Continue a pipeline that stopped (the same command again does too).")
 @connection_options
-def pipeline(json_mode: bool, suites: tuple[str, ...], destroy_after: bool, resume: bool, **kwargs: Any) -> None:
+def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_after: bool, resume: bool,
+             **kwargs: Any) -> None:
     """The whole lab in order: preflight, pulumi up, fine-tune, compare, promote, pulumi up, wait, compare.
 
     DATA defaults to data/travel-train.jsonl. Every step is a checkpoint: after any interruption, run the same
@@ -337,7 +339,7 @@ def pipeline(json_mode: bool, suites: tuple[str, ...], destroy_after: bool, resu
     """
     conn = _conn(kwargs)
     invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs,
-           suites=suites, destroy_after=destroy_after, resume=resume)
+           suites=suites, repeat=repeat, destroy_after=destroy_after, resume=resume)
 
 
 # --------------------------------------------------------------------------- runner: the stack and the rehearsal

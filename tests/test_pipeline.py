@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from tests.support.cli import run_jobs_process
 from tests.support.clients import read_state, server_view
 from tests.support.fake_pulumi import FakePulumi
-from tests.support.paths import CWD
+from tests.support.paths import CWD, DATA
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -30,8 +31,12 @@ def stack(fake_pulumi: FakePulumi, job_emulator: Any) -> FakePulumi:
     return fake_pulumi
 
 
+SUITE = DATA / "small-suite.jsonl"  # two conversations: compare runs, quickly
+
+
 def _args(training: Path, *extra: str) -> list[str]:
-    return ["pipeline", str(training), "--stack", "dev", "--yes", "--price-per-1m", "25", *extra]
+    return ["pipeline", str(training), "--stack", "dev", "--yes", "--price-per-1m", "25", "--suite", str(SUITE),
+            "--repeat", "1", *extra]
 
 
 def _kinds(calls: list[list[str]]) -> list[str]:
@@ -53,14 +58,27 @@ def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli
     assert ups[0] < set_model < ups[1]
     assert "pipeline: running `pulumi up --yes --stack dev" in out.stderr  # printed before it runs
     assert out.stderr.count("cost estimate:") == 1  # shown once, in the preflight
-    steps = [ln.split()[0] for ln in out.stdout.splitlines()[1:] if ln.startswith("  ")]
-    assert steps == ["preflight", "up-base", "train", "compare-base", "watch", "promote", "up-tuned", "ready",
-                     "compare", "clean", "destroy"]
+    steps = re.findall(r"^  (\S+) +(?:done|skipped)", out.stdout, re.M)
+    assert steps == ["preflight", "up-base", "train", "compare-base", "watch", "metrics", "promote", "up-tuned",
+                     "ready", "compare", "clean", "destroy"]
     view = server_view(job_emulator.url)
     assert len(view.training_files()) == 1 and len(view.jobs) == 1
     state = read_state(runner_env)
-    assert set(state["flows"]["pipeline"]) >= {"preflight", "up-base", "train", "watch", "promote", "up-tuned", "ready"}
+    assert set(state["flows"]["pipeline"]) == {"preflight", "up-base", "train", "compare-base", "watch", "metrics",
+                                               "promote", "up-tuned", "ready", "compare"}
     assert "answered after" in out.stdout
+    # the base variants the lab tries, compared while the job trained; then base against the fine-tuned model
+    base_report = json.loads((Path(state["flows"]["pipeline"]["compare-base"]["report"]).parent
+                              / "report.json").read_text())
+    assert [v["name"] for v in base_report["variants"]] == ["base-no-system", "base-short", "base"]
+    final = json.loads((Path(state["flows"]["pipeline"]["compare"]["report"]).parent / "report.json").read_text())
+    assert [v["name"] for v in final["variants"]] == ["base", "tuned"]
+    assert final["variants"][1]["deployment"] == "gpt-4.1-ft-travel"
+    verdict = next(ln for ln in out.stdout.splitlines() if ln.startswith("verdict: "))
+    assert verdict.startswith("verdict: [emulator stand-in] ")
+    chart = Path(next(ln for ln in out.stdout.splitlines() if ln.startswith("metrics chart: ")).split(": ", 1)[1])
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "cost: a DeveloperTier fine-tuned deployment" in out.stdout or "Developer fine-tuned deployment" in out.stdout
 
 
 @pytest.mark.parametrize("point", ["pipeline:up-base", "after_create", "pipeline:train", "watch_poll#2",
@@ -121,10 +139,11 @@ def test_preflight_refusals_name_their_fix_and_create_nothing(breakage: str, wor
         args = [a if a != "dev" else "prod" for a in args]
         args.remove("--yes")
     out = jobs_cli(*args)
-    assert out.exit_code == 2, out.stderr
+    assert out.exit_code == (1 if breakage == "bad-data" else 2), out.stderr  # invalid data exits 1, as validate
     for w in words:
         assert w in out.stderr, (w, out.stderr)
     assert "nothing was created or spent" in out.stderr and "Traceback" not in out.stderr
+    assert "--resume" not in out.stderr  # nothing ran: the same command again, once fixed
     assert not any(c[0] == "up" for c in stack.calls())
     view = server_view(job_emulator.url)
     assert view.files == [] and view.jobs == []

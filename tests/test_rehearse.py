@@ -67,7 +67,7 @@ def test_rehearse_compares_with_the_lab_outcome(text_run: tuple[subprocess.Compl
     out = text_run[0].stdout
     verdict = next(ln for ln in out.splitlines() if ln.startswith("verdict: "))
     assert verdict.startswith("verdict: [emulator stand-in] tuned beats base on no_recommendations")
-    report = Path(re.search(r"^report: (\S+report\.html)", out, re.M).group(1))  # type: ignore[union-attr]
+    report = Path(re.search(r"^report \(compare\): (\S+report\.html)", out, re.M).group(1))  # type: ignore[union-attr]
     assert report.is_file() and (report.parent / "report.json").is_file() and (report.parent / "report.md").is_file()
     data = json.loads((report.parent / "report.json").read_text())
     assert data["stand_in"] is True and "[emulator stand-in]" in report.read_text()
@@ -84,7 +84,9 @@ def test_rehearse_shows_every_stage(text_run: tuple[subprocess.CompletedProcess[
     # promote on the rehearsal's stand-in stack: the pulumi commands it stands in for
     assert "stands in for: pulumi config set --stack rehearsal fineTunedModel gpt-4.1-2025-04-14.ft-" in proc.stdout
     assert "a rehearsal never runs `pulumi`" in proc.stdout
-    assert "emulator: deployment 'gpt-4.1-ft-travel' now serves gpt-4.1-2025-04-14.ft-" in proc.stdout
+    # the emulator stood in for the second `pulumi up`, and the new deployment answered
+    assert "the emulator registered deployment 'gpt-4.1-ft-travel' -> gpt-4.1-2025-04-14.ft-" in proc.stdout
+    assert re.search(r"^  ready +done: deployment gpt-4.1-ft-travel answered after \d+ s", proc.stdout, re.M)
 
 
 def test_rehearse_touches_no_real_stack_state_or_secret(
@@ -117,8 +119,11 @@ def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
     assert state["promoted"]["applied"] is True  # in the rehearsal's throwaway stack, not a Pulumi stack
     stand_in = json.loads((keep / "Pulumi.rehearsal.stand-in.json").read_text())
     assert stand_in == {"fineTunedModel": data["fine_tuned_model"]}
-    assert set(state["flows"]["run"]) == {"validate", "train", "watch", "promote"}
-    assert data["compare"]["report"] == str(keep / "report" / "report.html")
+    assert set(state["flows"]["pipeline"]) == {"preflight", "up-base", "train", "compare-base", "watch", "metrics",
+                                               "promote", "up-tuned", "ready", "compare"}
+    assert data["compare"]["report"] == str(keep / "report" / "compare" / "report.html")
+    assert data["reports"]["compare-base"] == str(keep / "report" / "compare-base" / "report.html")
+    assert Path(data["chart"]).parent == keep / "report" and Path(data["chart"]).read_bytes()[:4] == b"\x89PNG"
     assert "tuned beats base on no_recommendations" in data["compare"]["verdict"]
     assert SECRET not in proc.stdout + proc.stderr
     for path in keep.rglob("*"):
@@ -135,7 +140,9 @@ def test_rehearse_missing_data_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_default_data_missing_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(rh, "DEFAULT_DATA", Path("data") / "no-such-training-file.jsonl")
+    import jobs.project
+
+    monkeypatch.setattr(jobs.project, "TRAINING_FILE", Path("data") / "no-such-training-file.jsonl")
     with pytest.raises(UsageError) as info:
         rh.resolve_data(None)
     assert "no-such-training-file.jsonl" in info.value.message
@@ -172,3 +179,50 @@ def test_rehearse_invalid_data_exits_1_and_cleans_up(tmp_path: Path, mslearn_dat
     assert proc.returncode == 1
     assert "not valid training data" in proc.stderr and "Traceback" not in proc.stderr
     assert list(tmp_root.iterdir()) == []  # the temporary emulator/state folder is removed
+
+
+def test_rehearse_prints_the_plan_under_mocks(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    out = text_run[0].stdout
+    assert "plan: what the Pulumi program declares for stack rehearsal (run under Pulumi's mocks; a plan, nothing " \
+           "is deployed):" in out
+    plan = [ln for ln in out.splitlines() if ln.startswith("  + ")]
+    kinds = [ln.split()[1] for ln in plan]
+    assert kinds[0] == "resources:ResourceGroup" and "cognitiveservices:Account" in kinds
+    assert any("cognitiveservices:Deployment" in ln and "gpt-4.1" in ln and "sku GlobalStandard" in ln for ln in plan)
+    assert any(ln.split()[2] == "rg-ftlab-rehearsal" for ln in plan)
+
+
+def test_rehearse_shows_where_the_report_and_the_chart_are_and_a_three_line_verdict(
+        text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    lines = text_run[0].stdout.splitlines()
+    at = max(i for i, ln in enumerate(lines) if ln.startswith("verdict: "))  # after compare's own summary
+    verdict = lines[at:at + 3]
+    assert verdict[0].startswith("verdict: [emulator stand-in] tuned beats base on no_recommendations")
+    assert verdict[1].startswith("no_recommendations: tuned ") and "wins/ties/losses" in verdict[1]
+    assert verdict[2].startswith("the base model with the lab's three system messages (no_recommendations): "
+                                 "base-no-system ")
+    chart = Path(next(ln for ln in lines if ln.startswith("metrics chart: ")).split(": ", 1)[1])
+    assert chart.read_bytes()[:4] == b"\x89PNG"
+    base = Path(next(ln for ln in lines if ln.startswith("report (compare-base): ")).split(": ", 1)[1])
+    assert base.is_file() and base.parent != chart.parent / "compare"
+
+
+def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    tmp_root = tmp_path / "tmp"
+    tmp_root.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "jobs", "rehearse"], cwd=tmp_path,
+                            env={**_env(None), "TMPDIR": str(tmp_root)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    seen = ""
+    while "pipeline: step watch" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_root.iterdir()) == []  # the emulator's folder, the run state and the report folder are gone

@@ -1,17 +1,18 @@
-"""``rehearse [DATA.jsonl]``: the whole product, offline, in well under a minute.
+"""``rehearse [DATA.jsonl]``: the README's first command: the whole lab, offline, in about a minute.
 
-1. Starts the Azure OpenAI emulator in-process on a free loopback port, with a temporary state folder, short
-   but visible stage durations and the lab's base deployment ``gpt-4.1``.
-2. Builds a session for stack ``rehearsal`` whose deployer is the emulator's (``emulator/deployer.py``): a
-   throwaway stack file in the temporary folder, never a real Pulumi stack; the emulator stands in for the
-   second ``pulumi up``. The connection uses a placeholder token (no Azure credential is read or sent) and a
-   temporary run-state folder (``.ftjobs/`` is never touched). Nothing changes the process's environment.
-3. Runs the same flow as ``python -m jobs run`` (``jobs/flow/run.py``): validate, price, upload, train,
-   watch, promote.
-4. Compares the base and the fine-tuned deployment with ``compare``'s flow step (``jobs/flow/compare.py``): the
-   default suite (the lab's questions, the five Rome questions as one conversation, the project's own), the
-   lab's system prompt, every answer checked; prints the Rome conversation side by side with its checks, the
-   verdict and the report's path. Every answer is an emulator stand-in and is labelled so, the report too.
+1. Prints the infrastructure plan: what the Pulumi program declares for a ``rehearsal`` stack and the key
+   settings, from the real program under Pulumi's mocks (``infra/plan.py``): a plan, nothing is deployed.
+2. Starts the Azure OpenAI emulator in-process on a free loopback port (a temporary state folder, short but
+   visible stage durations, the lab's base deployment ``gpt-4.1``).
+3. Builds a session for stack ``rehearsal`` whose deployer is the emulator's (``emulator/deployer.py``): a
+   throwaway stack file, never a Pulumi stack; the emulator stands in for both ``pulumi up``. A placeholder
+   token (no Azure credential is read or sent) and a temporary run state (``.ftjobs/`` is never touched).
+4. Runs ``pipeline``'s steps (``jobs/flow/pipeline.py``): preflight, the stand-in ``pulumi up``, validate,
+   upload, fine-tune, the base variants compared while the job trains, watch, the metrics chart, promote,
+   the second stand-in ``pulumi up``, wait until the deployment answers, compare base against fine-tuned.
+5. Prints the Rome conversation side by side with its checks, a three-line verdict, and where the HTML
+   report and the chart are (a folder that is kept). Every answer is an emulator stand-in and is labelled so.
+6. Stops the emulator and removes its temporary folder whatever happens (an error, Ctrl-C).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from jobs import contract, lab
 from jobs.api import STAND_IN_LABEL
 from jobs.checks import strip_label
 from jobs.errors import JobsError, UsageError
+from jobs.project import TRAINING_FILE, default_training_file
 
 LABEL = STAND_IN_LABEL
 STACK = "rehearsal"
 BASE_DEPLOYMENT = contract.DEFAULT_BASE_DEPLOYMENT
-DEFAULT_DATA = Path("data") / "travel-train.jsonl"
+DEFAULT_DATA = TRAINING_FILE
 PLACEHOLDER_TOKEN = "rehearsal-placeholder-token"
 QUESTIONS = lab.QUESTIONS
 SYSTEM_PROMPT = lab.SYSTEM_PROMPT
@@ -91,6 +93,10 @@ class RehearseResult:
     report_path: str = ""  # compare's report.html
     verdict: str = ""
     compare_text: str = ""  # compare's summary table
+    plan: list[str] = field(default_factory=list)  # the infrastructure plan (Pulumi program under mocks)
+    chart: str | None = None  # the metrics chart (PNG)
+    reports: dict[str, str] = field(default_factory=dict)  # compare-base and compare: report.html
+    verdict_lines: list[str] = field(default_factory=list)  # the three-line verdict
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +108,7 @@ class RehearseResult:
             "comparisons": [{"question": c.question, "base": c.base.to_json(), "fine_tuned": c.fine_tuned.to_json()}
                             for c in self.comparisons],
             "compare": {"report": self.report_path, "verdict": self.verdict},
+            "plan": self.plan, "chart": self.chart, "reports": self.reports, "verdict_lines": self.verdict_lines,
             "kept_dir": self.kept_dir,
         }
 
@@ -110,10 +117,14 @@ class RehearseResult:
             f"rehearsal against the local emulator at {self.endpoint} (no Azure, no cost)",
             f"data: {self.data}",
             "",
+            f"plan: what the Pulumi program declares for stack {STACK} (run under Pulumi's mocks; a plan, nothing "
+            "is deployed):",
+            *self.plan,
+            "",
             self.run_text,
             "note: a rehearsal never runs `pulumi` (it must not change a real stack): its stack is a throwaway "
             "stand-in file, the pulumi commands above are what promote stands in for, and the emulator stood in "
-            "for the second `pulumi up`.",
+            "for both `pulumi up`.",
             "",
             "compare: the default suite (the lab's questions and the project's own), system prompt = the lab's "
             "instructions; below, the lab's five Rome questions, asked in one conversation",
@@ -137,10 +148,16 @@ class RehearseResult:
         lines.append(lab.LOOK_FOR)
         lines.append("")
         lines.append(self.compare_text)
+        lines.append("")
+        lines += self.verdict_lines
+        for name, path in self.reports.items():
+            lines.append(f"report ({name}): {path}")
+        if self.chart:
+            lines.append(f"metrics chart: {self.chart}")
         lines.append(f"rehearsal finished in {self.seconds:.1f} s"
                      + (f"; emulator and run state kept in {self.kept_dir}" if self.kept_dir else ""))
-        lines.append("with a real subscription: `pulumi up`, then `python -m jobs run data/travel-train.jsonl`, "
-                     "then `pulumi up` again, then `python -m jobs compare` (see the README)")
+        lines.append("with a real subscription: `python -m jobs pipeline --stack dev` does the same on Azure "
+                     "(see the README)")
         return "\n".join(lines)
 
     def _rich_table(self) -> str:
@@ -172,14 +189,11 @@ def resolve_data(data: str | None) -> Path:
             raise UsageError(f"training file {p} does not exist",
                              hint="pass a chat JSONL file, e.g. `python -m jobs rehearse data/travel-train.jsonl`")
         return p
-    repo = Path(__file__).resolve().parent.parent.parent
-    for candidate in (DEFAULT_DATA, repo / DEFAULT_DATA):
-        if candidate.is_file():
-            return candidate
-    raise UsageError(
-        f"the default training file {DEFAULT_DATA} is missing (looked in {Path.cwd()} and {repo})",
-        hint="pass one: `python -m jobs rehearse ../shared/mslearn-data/travel-finetune-hotel.jsonl`",
-    )
+    try:
+        return default_training_file()
+    except UsageError as exc:
+        raise UsageError(exc.message, hint="pass one: `python -m jobs rehearse "
+                                           "../shared/mslearn-data/travel-finetune-hotel.jsonl`") from None
 
 
 def _workspace(keep_dir: str | None) -> tuple[Path, bool]:
@@ -215,6 +229,28 @@ def rehearsal_session(url: str, root: Path, *, json_mode: bool) -> Any:
                    poll=PollSettings(first=0.5, cap=1.0, running_floor=1.0), retry=RetryPolicy.from_env(env))
 
 
+def three_line_verdict(compared: dict[str, Any], base_compared: dict[str, Any] | None) -> list[str]:
+    """The verdict of base against fine-tuned, the lab's main check, and what the base variants showed."""
+    check = "no_recommendations"
+    lines = [f"verdict: {compared['verdict']['headline']}"]
+    s = compared["summary"]
+    p = compared["paired"].get(check)
+    if p is not None and "base" in s and "tuned" in s:
+        lines.append(f"{check}: tuned {s['tuned'][check]['rate']:.0%} of answers pass, base {s['base'][check]['rate']:.0%}"
+                     f" (wins/ties/losses {p['wins']}/{p['ties']}/{p['losses']})")
+    if base_compared is not None:
+        rates = ", ".join(f"{v} {base_compared['summary'][v][check]['rate']:.0%}"
+                          for v in base_compared["summary"] if check in base_compared["summary"][v])
+        lines.append(f"the base model with the lab's three system messages ({check}): {rates}")
+    return lines[:3]
+
+
+def infrastructure_plan() -> list[str]:
+    from infra.plan import plan_estate, plan_lines
+
+    return plan_lines(plan_estate({}, stack=STACK))
+
+
 def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode: bool = False) -> RehearseResult:
     """The ``rehearse`` command."""
     from emulator.serve import require_server_packages
@@ -222,61 +258,53 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode:
     require_server_packages()
     from emulator.server import EmulatorServer
     from jobs.flow.cost import Guards
-    from jobs.flow.run import run
+    from jobs.flow.pipeline import Pipeline, PipelinePlan
     from jobs.flow.train import TrainingOptions
 
     started = time.monotonic()
     path = resolve_data(data)
     root, temporary = _workspace(keep_dir)
+    out = root / "report" if not temporary else Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-report-"))
     server = None
+    finished = False
     try:
+        plan = infrastructure_plan()
         emulator_dir = root / "emulator"
         emulator_dir.mkdir()
         server = EmulatorServer(str(emulator_dir), config=dict(EMULATOR_CONFIG), host="127.0.0.1", port=0).start()
         session = rehearsal_session(server.url, root, json_mode=json_mode)
         session.say(f"rehearse: emulator at {server.url}; run state in {session.state.directory} (temporary)")
-        outcome = run(session, path, TrainingOptions().checked(), Guards(yes=True), up=True)
-        model = outcome.job.fine_tuned_model or ""
-        if not model or outcome.promote is None:
-            raise JobsError(f"the rehearsal's job {outcome.job.id} finished without a fine-tuned model",
+        steps = PipelinePlan(data=path, options=TrainingOptions().checked(), guards=Guards(yes=True), repeat=REPEAT,
+                             concurrency=CONCURRENCY, out=out, command="python -m jobs rehearse")
+        outcome = Pipeline(session, steps).run()
+        model = outcome.fine_tuned_model or ""
+        compared = outcome.compared.get("compare")
+        if not model or compared is None or outcome.tuned_deployment is None:
+            raise JobsError(f"the rehearsal's job {outcome.job_id} finished without a fine-tuned deployment",
                             hint="this is a bug in the emulator or runner; rerun with --keep DIR and report it")
-        ft_deployment = outcome.promote.emulator_deployment or contract.DEFAULT_FINE_TUNED_DEPLOYMENT
-        compared = _compare(session, path, ft_deployment, report_dir=(root / "report") if not temporary else None)
-        rome = [r for r in compared.report["rows"] if r["case_id"] == ROME_CASE and r["repeat"] == 0]
+        rome = [r for r in compared["rows"] if r["case_id"] == ROME_CASE and r["repeat"] == 0]
         by_turn = {(r["turn"], r["variant"]): r for r in rome}
         comparisons = [Comparison(question=q, base=Answer.of_row(by_turn[(i, "base")]),
                                   fine_tuned=Answer.of_row(by_turn[(i, "tuned")]))
                        for i, q in enumerate(QUESTIONS, 1)]
         from jobs.compare.report import render_text
 
-        return RehearseResult(
-            data=str(path), endpoint=server.url, job_id=outcome.job.id, fine_tuned_model=model,
-            base_deployment=BASE_DEPLOYMENT, fine_tuned_deployment=ft_deployment,
+        result = RehearseResult(
+            data=str(path), endpoint=server.url, job_id=str(outcome.job_id), fine_tuned_model=model,
+            base_deployment=BASE_DEPLOYMENT, fine_tuned_deployment=outcome.tuned_deployment,
             seconds=time.monotonic() - started, run_text=outcome.to_text(), run_json=outcome.to_json(),
             comparisons=comparisons, kept_dir=None if temporary else str(root), rich=session.ui.rich_output(),
-            report_path=compared.paths["html"], verdict=compared.report["verdict"]["headline"],
-            compare_text=render_text(compared.report, rich=session.ui.rich_output(), paths=compared.paths),
+            report_path=outcome.reports["compare"], verdict=compared["verdict"]["headline"],
+            compare_text=render_text(compared, rich=session.ui.rich_output()),
+            plan=plan, chart=outcome.chart, reports=dict(outcome.reports),
+            verdict_lines=three_line_verdict(compared, outcome.compared.get("compare-base")),
         )
+        finished = True
+        return result
     finally:
         if server is not None:
             server.stop()
         if temporary:
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _compare(session: Any, data: Path, tuned: str, *, report_dir: Path | None) -> Any:
-    """The base against the fine-tuned deployment on the default suite, as ``python -m jobs compare`` runs it.
-
-    The report goes to ``report_dir`` (``--keep DIR``: ``DIR/report``), else to a new temporary folder that
-    is kept (the rehearsal's own folder is removed) and printed.
-    """
-    from jobs.checks import StyleProfile
-    from jobs.compare.plan import Plan, RunOptions
-    from jobs.compare.suite import default_suite_path, load_suite
-    from jobs.flow.compare import compare, stack_variants
-
-    out = report_dir or Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-report-"))
-    plan = Plan(suites=(load_suite(default_suite_path()),),
-                variants=stack_variants(session, ("base", "tuned"), base=BASE_DEPLOYMENT, tuned=tuned),
-                repeat=REPEAT, style=StyleProfile.from_file(data))
-    return compare(session, plan, RunOptions(concurrency=CONCURRENCY, out=out))
+            if not finished:  # an error or Ctrl-C: no report to point at, nothing left behind
+                shutil.rmtree(out, ignore_errors=True)

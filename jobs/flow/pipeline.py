@@ -7,8 +7,10 @@ step                      what it does
                           created), its config, the training file, the cost guard; nothing runs on a problem
 ``up-base``               ``pulumi up`` for the base estate (the command is printed before it runs)
 ``train``                 validate, upload, create the fine-tuning job (the runner's resumable steps)
-``compare-base``          while the job queues and trains: the base variants the lab tries
+``compare-base``          while the job queues and trains: the base variants the lab tries (no system
+                          message, the short one, the full one) on the suite
 ``watch``                 follow the job to its end
+``metrics``               the job's results.csv and checkpoints, and a chart of its loss (PNG)
 ``promote``               ``fineTunedModel`` into the stack
 ``up-tuned``              ``pulumi up`` again: the fine-tuned deployment
 ``ready``                 wait until the new deployment actually answers (bounded, shown)
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from jobs.errors import JobsError, UsageError
+from jobs.errors import JobFailedError, JobsError, UsageError
 from jobs.flow import clean as clean_step
 from jobs.flow import promote as promote_step
 from jobs.flow import train, watch
@@ -41,8 +43,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
 
 FLOW = "pipeline"
-STEPS = ("preflight", "up-base", "train", "compare-base", "watch", "promote", "up-tuned", "ready", "compare",
-         "clean", "destroy")
+STEPS = ("preflight", "up-base", "train", "compare-base", "watch", "metrics", "promote", "up-tuned", "ready",
+         "compare", "clean", "destroy")
+BASE_VARIANTS = ("base-no-system", "base-short", "base")  # the lab's three tries with the base model
+COMPARED = ("base", "tuned")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class PipelinePlan:
     destroy_after: bool = False
     resume: bool = False
     command: str = "python -m jobs pipeline"  # how the user started it, for "continue with ..." hints
+    repeat: int = 3  # compare: each conversation this many times per variant
+    concurrency: int = 8
+    out: Path | None = None  # reports and the chart: default under the run-state folder
 
 
 @dataclass
@@ -73,6 +80,9 @@ class PipelineOutcome:
     fine_tuned_model: str | None = None
     tuned_deployment: str | None = None
     reports: dict[str, str] = field(default_factory=dict)  # compare step -> report path
+    chart: str | None = None  # the loss chart (PNG) of the metrics step
+    compared: dict[str, Any] = field(default_factory=dict)  # compare step -> its report (this run's steps only)
+    promote: promote_step.PromoteOutcome | None = None
     verdict: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     stand_in: str | None = None
@@ -83,6 +93,10 @@ class PipelineOutcome:
             lines.append(f"  {s.name:<13} {s.status}" + (f": {s.detail}" if s.detail else ""))
         if self.fine_tuned_model:
             lines.append(f"fine-tuned model: {self.fine_tuned_model}" + (f" (job {self.job_id})" if self.job_id else ""))
+        if self.promote is not None:
+            lines.append(self.promote.to_text())
+        if self.chart:
+            lines.append(f"metrics chart: {self.chart}")
         for name, path in self.reports.items():
             lines.append(f"report ({name}): {path}")
         lines += self.verdict
@@ -92,7 +106,8 @@ class PipelineOutcome:
     def to_json(self) -> dict[str, Any]:
         return {"stack": self.stack, "steps": [s.__dict__ for s in self.steps], "job_id": self.job_id,
                 "fine_tuned_model": self.fine_tuned_model, "tuned_deployment": self.tuned_deployment,
-                "reports": self.reports, "verdict": self.verdict, "notes": self.notes, "stand_in": self.stand_in}
+                "reports": self.reports, "chart": self.chart, "verdict": self.verdict, "notes": self.notes,
+                "stand_in": self.stand_in, "promote": self.promote.to_json() if self.promote else None}
 
 
 class Pipeline:
@@ -130,6 +145,8 @@ class Pipeline:
         try:
             detail = fn()
         except JobsError as exc:
+            if name == "preflight":  # nothing ran: the same command again, once fixed
+                raise
             raise JobsError(f"pipeline step {name} failed: {exc.message}",
                             hint=((exc.hint + "; then ") if exc.hint else "") +
                             f"continue with `{self.plan.command} --resume`",
@@ -149,7 +166,9 @@ class Pipeline:
         if name in ("up-tuned", "ready"):
             return {"tuned_deployment": o.tuned_deployment}
         if name.startswith("compare"):
-            return {"report": o.reports.get(name)}
+            return {"report": o.reports.get(name), "verdict": o.verdict if name == "compare" else []}
+        if name == "metrics":
+            return {"chart": o.chart}
         return {}
 
     def _restore(self, name: str, memo: dict[str, Any]) -> None:
@@ -159,6 +178,8 @@ class Pipeline:
         o.tuned_deployment = memo.get("tuned_deployment") or o.tuned_deployment
         if memo.get("report"):
             o.reports[name] = memo["report"]
+        o.chart = memo.get("chart") or o.chart
+        o.verdict = list(memo.get("verdict") or o.verdict)
 
     def _apply(self) -> str:
         d = self.session.deployer
@@ -178,7 +199,9 @@ class Pipeline:
                 problems.append(identity)
         try:
             self.check = check_data(plan.data, model=plan.options.model, say=s.say, method=plan.options.method)
-        except JobsError as exc:
+        except JobFailedError as exc:  # the data is invalid
+            problems.append(Problem(exc.message, exc.hint or f"python -m jobs validate {plan.data}", data=True))
+        except JobsError as exc:  # no such file, an unknown model
             problems.append(Problem(exc.message, exc.hint or f"python -m jobs validate {plan.data}"))
         if problems:
             raise refuse(problems)
@@ -204,8 +227,42 @@ class Pipeline:
         how = "created" if out.created else "adopted" if out.adopted else "reused"
         return f"job {out.job.id} {how}"
 
+    def _compare(self, name: str, specs: tuple[str, ...]) -> str:
+        """One ``compare`` run of the plan's suites (default: the project's) on ``specs``, like the command."""
+        from jobs.checks import StyleProfile
+        from jobs.compare.plan import Plan, RunOptions
+        from jobs.compare.suite import default_suite_path, load_suite
+        from jobs.flow.compare import compare, stack_variants
+
+        suites = tuple(load_suite(Path(p)) for p in self.plan.suites) or (load_suite(default_suite_path()),)
+        variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
+        plan = Plan(suites=suites, variants=variants, repeat=self.plan.repeat,
+                    style=StyleProfile.from_file(self.plan.data))
+        out = self.plan.out / name if self.plan.out else None
+        got = compare(self.session, plan, RunOptions(concurrency=self.plan.concurrency, out=out))
+        self.outcome.reports[name] = got.paths["html"]
+        self.outcome.compared[name] = got.report
+        return str(got.report["verdict"]["headline"])
+
     def step_compare_base(self) -> str:
-        return "no compare step in this build"
+        return self._compare("compare-base", BASE_VARIANTS)
+
+    def step_metrics(self) -> str:
+        from jobs import metrics
+        from jobs.flow.metrics import collect
+
+        assert self.outcome.job_id
+        got = collect(self.session, self.outcome.job_id)
+        if got.table is None or not got.table.rows:
+            return "; ".join(got.notes) or "no results.csv rows"
+        folder = self.plan.out or (self.session.state.directory / "pipeline" / self.session.stack.replace("/", "+"))
+        folder.mkdir(parents=True, exist_ok=True)
+        chart = metrics.plot(got.table, folder / f"{self.outcome.job_id}-loss.png",
+                             title=f"{self.outcome.job_id}  {got.job.fine_tuned_model or ''}".strip())
+        self.outcome.chart = str(chart)
+        last = {k: v for k, v in got.table.summary().items() if v is not None}
+        return f"{len(got.table.rows)} steps" + (", last " + ", ".join(f"{k} {v:.4g}" for k, v in last.items())
+                                                 if last else "")
 
     def step_watch(self) -> str:
         assert self.outcome.job_id
@@ -228,7 +285,7 @@ class Pipeline:
             raise JobsError(f"the model was not set in stack {self.session.stack}",
                             hint="run: " + " && ".join(result.manual_commands))
         self.outcome.fine_tuned_model = result.fine_tuned_model
-        self.outcome.notes += [f"note: {n}" for n in result.notes] + [f"cost: {w}" for w in result.warnings]
+        self.outcome.promote = result
         return f"{result.fine_tuned_model} set in the stack"
 
     def step_up_tuned(self) -> str:
@@ -245,7 +302,9 @@ class Pipeline:
         return f"deployment {self.outcome.tuned_deployment} answered after {waited:.0f} s"
 
     def step_compare(self) -> str:
-        return "no compare step in this build"
+        headline = self._compare("compare", COMPARED)
+        self.outcome.verdict = [f"verdict: {headline}"]
+        return headline
 
     def step_clean(self) -> str:
         result = clean_step.clean(self.session, models=True, yes=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jobs.errors import JobsError, UsageError
+from jobs.errors import JobFailedError, JobsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
@@ -23,6 +23,7 @@ PULUMI_INSTALL = "curl -fsSL https://get.pulumi.com | sh   (or see https://www.p
 class Problem:
     what: str
     fix: str
+    data: bool = False  # the data file is invalid (exit 1, as `validate`), not a setting (exit 2)
 
     def text(self) -> str:
         return f"- {self.what}\n    fix: {self.fix}"
@@ -80,7 +81,11 @@ def identity_problem(session: "Session") -> Problem | None:
                    "ARM_TENANT_ID/ARM_SUBSCRIPTION_ID for a service principal")
 
 
-def refuse(problems: list[Problem]) -> UsageError:
+def refuse(problems: list[Problem]) -> JobsError:
+    """One error listing every problem: exit 1 when only the data is invalid (as ``validate``), else 2."""
     lines = "\n".join(p.text() for p in problems)
-    return UsageError(f"preflight: {len(problems)} problem(s); nothing was created or spent:\n{lines}",
-                      hint="fix each problem as shown, then run the same command again")
+    message = f"preflight: {len(problems)} problem(s); nothing was created or spent:\n{lines}"
+    hint = "fix each problem as shown, then run the same command again"
+    if all(p.data for p in problems):
+        return JobFailedError(message, hint=hint)
+    return UsageError(message, hint=hint)
