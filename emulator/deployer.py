@@ -96,7 +96,8 @@ class EmulatorDeployer:
             what = f"the emulator registered deployment {name!r} -> {model}"
         else:
             self._admin("DELETE", f"/++/deployments/{name}", None)
-            what = f"the emulator removed deployment {name!r}"
+            what = (f"the emulator serves the base deployment {self.base_deployment!r} (no fine-tuned model in the "
+                    "stack)")
         return Change(self.apply_command(yes=True), done=True, stand_in=what)
 
     def apply_command(self, *, yes: bool = False) -> str:

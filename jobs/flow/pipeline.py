@@ -91,10 +91,10 @@ class PipelineOutcome:
         lines = [f"pipeline, stack {self.stack}" + (f" ({self.stand_in})" if self.stand_in else "")]
         for s in self.steps:
             lines.append(f"  {s.name:<13} {s.status}" + (f": {s.detail}" if s.detail else ""))
-        if self.fine_tuned_model:
-            lines.append(f"fine-tuned model: {self.fine_tuned_model}" + (f" (job {self.job_id})" if self.job_id else ""))
         if self.promote is not None:
             lines.append(self.promote.to_text())
+        elif self.fine_tuned_model:
+            lines.append(f"fine-tuned model: {self.fine_tuned_model}" + (f" (job {self.job_id})" if self.job_id else ""))
         if self.chart:
             lines.append(f"metrics chart: {self.chart}")
         for name, path in self.reports.items():
@@ -227,7 +227,7 @@ class Pipeline:
         how = "created" if out.created else "adopted" if out.adopted else "reused"
         return f"job {out.job.id} {how}"
 
-    def _compare(self, name: str, specs: tuple[str, ...]) -> str:
+    def _compare(self, name: str, specs: tuple[str, ...], *, baseline: str = "") -> str:
         """One ``compare`` run of the plan's suites (default: the project's) on ``specs``, like the command."""
         from jobs.checks import StyleProfile
         from jobs.compare.plan import Plan, RunOptions
@@ -237,7 +237,7 @@ class Pipeline:
         suites = tuple(load_suite(Path(p)) for p in self.plan.suites) or (load_suite(default_suite_path()),)
         variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
         plan = Plan(suites=suites, variants=variants, repeat=self.plan.repeat,
-                    style=StyleProfile.from_file(self.plan.data))
+                    style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
         out = self.plan.out / name if self.plan.out else None
         got = compare(self.session, plan, RunOptions(concurrency=self.plan.concurrency, out=out))
         self.outcome.reports[name] = got.paths["html"]
@@ -245,7 +245,8 @@ class Pipeline:
         return str(got.report["verdict"]["headline"])
 
     def step_compare_base(self) -> str:
-        return self._compare("compare-base", BASE_VARIANTS)
+        # the lab's full system message against none at all (the report has all three)
+        return self._compare("compare-base", BASE_VARIANTS, baseline=BASE_VARIANTS[0])
 
     def step_metrics(self) -> str:
         from jobs import metrics
@@ -285,6 +286,7 @@ class Pipeline:
             raise JobsError(f"the model was not set in stack {self.session.stack}",
                             hint="run: " + " && ".join(result.manual_commands))
         self.outcome.fine_tuned_model = result.fine_tuned_model
+        result.next_command = None  # the pipeline's own next step is that `pulumi up`
         self.outcome.promote = result
         return f"{result.fine_tuned_model} set in the stack"
 
