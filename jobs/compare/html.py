@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from jobs.api import STAND_IN_LABEL
-from jobs.compare.stats import pct
+from jobs.compare.stats import p_text, pct
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#1b1b1b;max-width:1400px}
@@ -106,7 +106,7 @@ def _checks_table(report: dict[str, Any]) -> str:
                          f'95% {low * 100:.0f}-{high * 100:.0f}%)</small></td>')
         rows.append(f'<tr><td title="{_e(report["checks"].get(check))}">{_e(check)}</td>{"".join(cells)}'
                     f'<td class="num">{p["wins"]} / {p["ties"]} / {p["losses"]}</td>'
-                    f'<td class="num">{p["p_value"]:.4g}</td></tr>')
+                    f'<td class="num">{p_text(p["p_value"])}</td></tr>')
     pair = report["pair"]
     return (f'<table id="check-table"><thead><tr><th>check</th>{head}<th>wins / ties / losses<br><small>'
             f'{_e(pair["candidate"])} vs {_e(pair["baseline"])}</small></th><th>p (McNemar exact)</th></tr></thead>'

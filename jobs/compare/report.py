@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from jobs.api import STAND_IN_LABEL
 from jobs.checks import CHECKS
 from jobs.compare import stats
-from jobs.compare.stats import pct
+from jobs.compare.stats import p_text, pct
 from jobs.compare.judge import CRITERIA
 from jobs.compare.plan import Gate, Plan, Price
 from jobs.errors import UsageError
@@ -82,10 +82,6 @@ def gate_results(summary: dict[str, Any], candidate: str, gates: Iterable[Gate])
     return out
 
 
-def _p_text(p: float) -> str:
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
-
-
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
     """Which checks the candidate wins, loses or ties (McNemar p < 0.05 and more wins than losses), and
     whether the gates passed; ``headline`` says it in one sentence."""
@@ -102,7 +98,7 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     def said(names: list[str]) -> str:
         s = report["summary"]
         return ", ".join(f"{n} ({pct(s[cand][n]['rate'])} vs {pct(s[base][n]['rate'])}, "
-                         f"{_p_text(report['paired'][n]['p_value'])})" for n in names)
+                         f"{p_text(report['paired'][n]['p_value'])})" for n in names)
 
     parts = []
     if base == cand:
@@ -265,7 +261,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for check, paired in report["paired"].items():
         cells = [_cell(report["summary"][n][check]) for n in names]
         lines.append(f"| {check} | " + " | ".join(cells) + f" | {paired['wins']} / {paired['ties']} / "
-                     f"{paired['losses']} | {_p_text(paired['p_value'])} |")
+                     f"{paired['losses']} | {p_text(paired['p_value'])} |")
     pair = report["pair"]
     lines += ["", f"Rates with 95% Wilson intervals; wins/ties/losses: {pair['candidate']} against "
               f"{pair['baseline']}, item by item (majority over repeats)."]
@@ -304,7 +300,7 @@ def render_text(report: dict[str, Any], *, rich: bool = False, paths: dict[str, 
     head += [f"note: {len(s['system_replaced'])} cases of suite {s['name']} carried their own system message; each "
              "variant's system message replaced it" for s in report["provenance"].get("suites", []) if s["system_replaced"]]
     rows = [[check, *[_cell(report["summary"][n][check]) for n in names],
-             f"{p['wins']}/{p['ties']}/{p['losses']}", _p_text(p["p_value"])] for check, p in report["paired"].items()]
+             f"{p['wins']}/{p['ties']}/{p['losses']}", p_text(p["p_value"])] for check, p in report["paired"].items()]
     header = ["check", *names, "win/tie/loss", "p (McNemar)"]
     table = _rich_table(header, rows) if rich else _plain_table(header, rows)
     tail = [f"verdict: {report['verdict']['headline']}"]

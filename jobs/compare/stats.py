@@ -135,3 +135,8 @@ def stability(rows: Sequence[Row], variants: Iterable[str], checks: Iterable[str
         distinct = (sum(len(texts[k]) for k in full) / len(full)) if full else None
         out[v] = {"k": repeat, "items": len(full), "pass_k": pass_k, "distinct_answers": distinct}
     return out
+
+
+def p_text(p: float) -> str:
+    """A p-value as the reports show it."""
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
