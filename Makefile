@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test typecheck unit rehearse bench bench-compare clean
+.PHONY: install test typecheck unit rehearse bench bench-compare samples clean
 
 $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: typecheck unit
 # fine-tuning flow against the local emulator.
 rehearse: $(STAMP)
 	$(PY) -m jobs rehearse
+
+# The sample outputs the docs quote, regenerated from real runs (offline).
+samples: $(STAMP)
+	$(PY) tools/samples.py
 
 bench: $(STAMP)
 	$(PY) bench/bench_validate.py

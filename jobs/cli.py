@@ -311,12 +311,15 @@ def list_(limit: int, json_mode: bool, **conn: Any) -> None:
 
 
 @cli.command()
-@click.argument("data", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
 @_training_options
 @click.option("--up", is_flag=True, help="After promoting, also run `pulumi up --yes` (hourly fees!).")
 @connection_options
 def run(json_mode: bool, **kwargs: Any) -> None:
-    """Validate, upload, train, watch and promote in one go; rerun to resume after any interruption."""
+    """Validate, upload, train, watch and promote in one go; rerun to resume after any interruption.
+
+    DATA defaults to data/travel-train.jsonl.
+    """
     conn = _conn(kwargs)
     invoke("jobs.commands.run:run", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs)
 

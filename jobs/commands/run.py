@@ -7,11 +7,12 @@ from pathlib import Path
 from jobs.flow import run as run_flow
 from jobs.flow.cost import Guards
 from jobs.flow.train import TrainingOptions
+from jobs.project import default_training_file
 from jobs.session import Session
 
 
-def run(session: Session, *, data: str, options: TrainingOptions, guards: Guards,
+def run(session: Session, *, data: str | None, options: TrainingOptions, guards: Guards,
         up: bool = False) -> run_flow.RunOutcome:
     guards = guards.checked(session.env)
     options = options.checked()  # bad options fail before any request
-    return run_flow.run(session, Path(data), options, guards, up=up)
+    return run_flow.run(session, Path(data) if data else default_training_file(), options, guards, up=up)

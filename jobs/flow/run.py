@@ -44,7 +44,7 @@ class RunOutcome:
         lines = [f"run: training file {self.training_file}; job {j.id} ({how}) {j.state}"]
         if self.last_train_loss is not None:
             lines.append(f"  last train loss: {self.last_train_loss:.4f}")
-        if j.fine_tuned_model:
+        if j.fine_tuned_model and self.promote is None:
             lines.append(f"  fine-tuned model: {j.fine_tuned_model}")
         if self.promote is not None:
             lines.append(self.promote.to_text())
