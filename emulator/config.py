@@ -1,6 +1,6 @@
 """Emulator configuration: deployments, auth keys, stage durations, limits, latency, faults.
 
-The config file is JSON (see the README, "The local Azure OpenAI emulator"). Every key is optional;
+The config file is JSON (see docs/emulator.md, "Config file"). Every key is optional;
 unknown keys are refused with the key's name so a typo never passes silently.
 The same keys can be changed at runtime with ``PATCH /++/config``.
 """
@@ -101,7 +101,7 @@ class EmulatorConfig:
         except json.JSONDecodeError as exc:
             raise UsageError(
                 f"{p}, line {exc.lineno}: not valid JSON ({exc.msg})",
-                hint="the emulator config is one JSON object; see the README section \"The local Azure OpenAI emulator\"",
+                hint="the emulator config is one JSON object; see docs/emulator.md, \"Config file\"",
             )
         if not isinstance(data, dict):
             raise UsageError(f"{p}: the config must be a JSON object", hint='start the file with "{"')
@@ -194,7 +194,7 @@ _NESTED = {"latency": LatencyConfig, "faults": FaultConfig, "limits": LimitConfi
 
 def _merge(target: Any, data: dict[str, Any], source: str, prefix: str) -> None:
     if not isinstance(data, dict):
-        raise UsageError(f"{source}: {prefix.rstrip('.') or 'config'} must be a JSON object", hint="see the README section \"The local Azure OpenAI emulator\"")
+        raise UsageError(f"{source}: {prefix.rstrip('.') or 'config'} must be a JSON object", hint="see docs/emulator.md, \"Config file\"")
     known = target.__dataclass_fields__
     for key, value in data.items():
         dotted = f"{prefix}{key}"

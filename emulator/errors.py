@@ -1,6 +1,6 @@
 """Azure OpenAI's error bodies, as the service returns them.
 
-Shapes checked against public reports of real responses (see the README table):
+Shapes checked against public reports of real responses (see docs/emulator.md):
 
 - missing/invalid key:   401 ``{"error": {"code": "401", "message": "Access denied due to invalid subscription key ..."}}``
 - missing api-version:   404 ``{"error": {"code": "404", "message": "Resource not found"}}``

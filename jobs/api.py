@@ -184,7 +184,7 @@ class Page:
 
 
 # What marks an answer as an emulator stand-in, wherever it is shown: the emulator starts every answer with
-# the label and sends the header (README, "Stand-in answers"). The product only reads them; it never names
+# the label and sends the header (docs/emulator.md, "Stand-in answers"). The product only reads them; it never names
 # the emulator otherwise.
 STAND_IN_LABEL = "[emulator stand-in]"
 STAND_IN_HEADER = "x-emulator"

@@ -2,7 +2,7 @@
 
 Core functions raise :class:`JobsError` (or a subclass); only the CLI edge
 (``jobs/cli.py``) turns it into a message and an exit code. The codes are
-documented in the README:
+documented in the README (Troubleshooting) and docs/runner.md:
 
 ====  =========================================================
 0     success

@@ -21,7 +21,7 @@ from typing import Mapping
 
 from jobs.errors import UsageError
 
-# Every variable the runner reads, in one place (documented in the README's "Environment" table).
+# Every variable the runner reads, in one place (documented in docs/runner.md, "Settings for tests and CI").
 ENDPOINT = "AZURE_OPENAI_ENDPOINT"
 API_KEY = "AZURE_OPENAI_API_KEY"
 AD_TOKEN = "AZURE_OPENAI_AD_TOKEN"
