@@ -52,9 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -218,24 +216,14 @@ class RunState:
             raise bad(f'"latest_job" is a JSON {_json_type(latest)}, expected a string or null')
 
     def save(self, data: dict[str, Any]) -> None:
+        from jobs.atomic import write_atomic
+
         self._ensure_dir()
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
         try:
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.directory)
-        except OSError as exc:
+            write_atomic(self.path, text.encode("utf-8"))
+        except OSError as exc:  # disk full (ENOSPC), quota, I/O error: the old state file is intact
             raise self._unwritable(self.path, exc) from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):  # disk full (ENOSPC), quota, I/O error: the old state file is intact
-                raise self._unwritable(self.path, exc) from None
-            raise
 
     def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Load, apply ``change`` in place, and write back atomically."""

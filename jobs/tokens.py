@@ -169,22 +169,13 @@ def _load_cached(path: Path) -> dict[bytes, int] | None:
 def _store_cached(path: Path, ranks: dict[bytes, int]) -> None:
     """Write the copy atomically (temp file + rename); any OSError just leaves no cache."""
     import marshal
-    import tempfile
+
+    from jobs.atomic import write_atomic
 
     payload = marshal.dumps(ranks)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_CACHE_MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload)
     except OSError:
         pass
 

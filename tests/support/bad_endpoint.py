@@ -3,10 +3,11 @@ a wrong URL, JSON of another shape), to every request, on a free loopback port."
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Iterator
+
+from tests.support.net import local_server
 
 
 @contextmanager
@@ -30,11 +31,5 @@ def bad_endpoint(body: bytes, content_type: str | None) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_server(Handler) as url:
+        yield url

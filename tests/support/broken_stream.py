@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
+
+from tests.support.net import local_server
 
 PIECES = ["[emulator stand-in] Rome ", "is lovely in spring. ", "Which season suits you?"]
 
@@ -53,11 +54,5 @@ def broken_stream_endpoint(breaks: int) -> Iterator[tuple[str, list[int]]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_server(Handler) as url:
+        yield url, requests
