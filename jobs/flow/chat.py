@@ -47,6 +47,11 @@ class Reply:
                 "restarts": list(self.restarts)}
 
 
+def check_names(style: StyleProfile | None) -> tuple[str, ...]:
+    """The checks every answer gets: compare's default ones (``style`` only with a profile to measure against)."""
+    return DEFAULT_CHECKS if style else tuple(n for n in DEFAULT_CHECKS if n != "style")
+
+
 def ask(session: "Session", convo: Conversation, text: str, *, on_text: Callable[[str], None] = lambda _: None,
         on_restart: Callable[[str], None] = lambda _: None, on_wait: Callable[[str, float], None] | None = None,
         style: StyleProfile | None = None) -> Reply:
@@ -66,8 +71,7 @@ def ask(session: "Session", convo: Conversation, text: str, *, on_text: Callable
     if answer is None:  # pragma: no cover - chat_stream ends with "done" or raises
         raise JobsError(f"stream chat with {convo.deployment}: no answer", hint="ask again")
     convo.history += [{"role": "user", "content": text}, {"role": "assistant", "content": answer.text}]
-    checks = run_checks(answer.text, DEFAULT_CHECKS if style else DEFAULT_CHECKS[:-1],
-                        CheckContext(prompt=text, style=style))
+    checks = run_checks(answer.text, check_names(style), CheckContext(prompt=text, style=style))
     return Reply(answer=answer, checks=checks, restarts=tuple(restarts))
 
 
