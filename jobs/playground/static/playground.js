@@ -98,20 +98,23 @@
     return answer;
   }
 
-  // The answer's text with each located violation marked and named.
+  // The answer's text with each located violation marked: a colour, a wavy underline and a warning sign, the
+  // check's name in words after the first one (and for screen readers before each).
   function renderText(node, text, marks) {
     const p = $(".text", node);
     p.replaceChildren();
     let at = 0;
     const located = marks.filter((m) => m.start !== null).sort((a, b) => a.start - b.start);
+    const named = new Set();
     for (const m of located) {
       if (m.start < at) continue;
       p.append(text.slice(at, m.start));
       const mark = el("mark", "violation");
       mark.dataset.check = m.check;
       mark.append(el("span", "visually-hidden", `${m.check} violation: `), text.slice(m.start, m.end));
-      const tag = el("span", "violation-tag", `⚠ ${m.check}`);
+      const tag = el("span", "violation-tag", named.has(m.check) ? "⚠" : `⚠ ${m.check}`);
       tag.setAttribute("aria-hidden", "true");
+      named.add(m.check);
       p.append(mark, tag);
       at = m.end;
     }
@@ -149,7 +152,9 @@
         const item = el("li", `check ${result.passed ? "pass" : "fail"}`);
         item.dataset.check = name;
         item.append(result.passed ? `✓ ${name}: pass` : `✗ ${name}: FAIL`);
-        if (!result.passed && result.evidence) item.append(el("span", "evidence", ` (${result.evidence})`));
+        const marked = turn.marks.filter((m) => m.check === name && m.start !== null).length;
+        const why = marked ? `${marked} marked in the text` : result.evidence;
+        if (!result.passed && why) item.append(el("span", "evidence", ` (${why})`));
         checks.append(item);
       }
       node.append(checks);
@@ -219,7 +224,7 @@
       if (sent) live.node.append(sent);
       if (event.stand_in) $("#stand-in-banner").hidden = false;
       const failed = Object.entries(event.checks || {}).filter(([, r]) => !r.passed).map(([n]) => n);
-      outcome[column.index] = event.kind === "error" ? `${column.name.textContent}: no answer (${event.error.message})`
+      outcome[column.index] = event.kind === "error" ? `${column.name.textContent}: no answer (its column says why)`
         : `${column.name.textContent}: ${failed.length ? `failed ${failed.join(", ")}` : "every check passed"}`;
       column.live = null;
     }
