@@ -92,6 +92,23 @@ def test_the_state_names_the_columns_variants_and_the_labs_questions(page: str) 
 # --------------------------------------------------------------------------- asking
 
 
+def test_every_violation_is_marked_where_it_is_in_the_answer_as_sent() -> None:
+    from jobs.checks import no_recommendations
+    from jobs.playground.board import marks
+
+    # the check reads the words without Markdown and names only its first finding
+    text = ("[emulator stand-in] In Rome, stay at the **Hotel** Artemide and try [Roscioli](https://x.example) for "
+            "carbonara. Would you like me to book a table?")
+    check = no_recommendations(text)
+    assert check.evidence == "like me to book a table"
+    found = marks(text, {"no_recommendations": check.to_json()})
+    assert [text[m["start"]:m["end"]] for m in found] == ["Hotel** Artemide", "Roscioli", "like me to book a table"]
+    assert {m["check"] for m in found} == {"no_recommendations"}
+    assert marks("Trastevere is lovely. What do you enjoy?", {"no_recommendations": {"passed": True}}) == []
+    lost = marks("nothing to find", {"no_recommendations": {"passed": False, "evidence": "Hotel Nowhere"}})
+    assert lost == [{"check": "no_recommendations", "evidence": "Hotel Nowhere", "start": None, "end": None}]
+
+
 def test_one_question_streams_into_both_columns_checked_as_it_arrives(page: str, proxy: Recorded) -> None:
     events = ask(page, ROME_STAY)
     assert events[-1] == {"kind": "end"}
@@ -176,7 +193,7 @@ def test_bad_requests_are_refused_with_a_readable_reason(page: str, em: CompareE
     resp = httpx.post(f"{page}api/ask", content=b"not json", headers={"content-type": "application/json"}, timeout=10)
     assert resp.status_code == 400 and resp.json()["error"]["message"] == "the request body is not JSON"
     # while an answer arrives, nothing else changes the columns
-    em.configure(latency={"per_token_ms": 30})
+    em.configure(latency={"per_token_ms": 10})
     try:
         streaming = threading.Thread(target=ask, args=(page, ROME_STAY))
         streaming.start()
@@ -357,6 +374,14 @@ def test_rehearsal_needs_no_azure(tmp_path: Path) -> None:
     assert base["stand_in"] and base["checks"]["no_recommendations"]["passed"] is False
     assert tuned["stand_in"] and tuned["checks"]["no_recommendations"]["passed"] is True
     assert "playground --rehearsal: emulator at http://127.0.0.1:" in proc.err
+
+
+def test_the_cli_and_the_command_agree_on_the_default_port() -> None:
+    from jobs.cli import cli
+    from jobs.commands.playground import DEFAULT_PORT
+
+    port = next(p for p in cli.commands["playground"].params if p.name == "port")
+    assert port.default == DEFAULT_PORT  # jobs/cli.py imports only click, so it spells the number itself
 
 
 def test_rehearsal_refuses_an_endpoint(jobs_cli: Callable[..., CliOutcome]) -> None:

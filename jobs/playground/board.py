@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from jobs import lab
-from jobs.checks import CHECKS, StyleProfile, no_recommendations
+from jobs.checks import StyleProfile, no_recommendations
 from jobs.compare.engine import cache_key, error_record
 from jobs.compare.plan import Variant
 from jobs.errors import JobsError, UsageError
@@ -118,10 +118,12 @@ def marks(text: str, checks: dict[str, Any]) -> list[dict[str, Any]]:
     check = checks.get("no_recommendations")
     if not check or check["passed"]:
         return []
-    spans = violations(text)
-    if not spans:
-        return [{"check": "no_recommendations", "evidence": check.get("evidence"), "start": None, "end": None}]
-    return [{"check": "no_recommendations", "evidence": text[a:b], "start": a, "end": b} for a, b in spans]
+    return _spans(text) or [{"check": "no_recommendations", "evidence": check.get("evidence"), "start": None,
+                             "end": None}]
+
+
+def _spans(text: str) -> list[dict[str, Any]]:
+    return [{"check": "no_recommendations", "evidence": text[a:b], "start": a, "end": b} for a, b in violations(text)]
 
 
 class _Live:
@@ -137,7 +139,7 @@ class _Live:
         self.text += piece
         if _SENTENCE_END.search(piece) or len(self.text) - self.checked >= 400:
             self.checked = len(self.text)
-            found = marks(self.text, {"no_recommendations": no_recommendations(self.text).to_json()})
+            found = _spans(self.text)
             if found != self.shown:
                 self.shown = found
                 self.emit(found)
@@ -348,7 +350,6 @@ class Board:
             return {"run_id": self.run_id, "columns": columns,
                     "variants": [v.to_json() for v in self.offered.values()], "deployments": deployments,
                     "questions": [lab.FIRST_QUESTION, *lab.QUESTIONS], "lab_system": lab.SYSTEM_PROMPT,
-                    "checks": {n: CHECKS[n].description for n in self.checks},
                     "stand_in": any(r["stand_in"] for r in self.rows), "answers": len(self.rows)}
 
     def export(self) -> dict[str, Any]:

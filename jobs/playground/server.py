@@ -107,7 +107,7 @@ class PlaygroundServer(ThreadingHTTPServer):
         return value in {f"{n}:{self.port}" for n in names}
 
     def start(self) -> "PlaygroundServer":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="playground", daemon=True)
         self._thread.start()
         return self

@@ -36,15 +36,18 @@
     }
   }
 
-  async function api(path, body) {
-    const options = body === undefined ? {} : {
+  // GET (no body) or POST JSON; the response once it is OK, else an ApiError with the server's reason.
+  async function call(path, body) {
+    const response = await fetch(path, body === undefined ? {} : {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    };
-    const response = await fetch(path, options);
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new ApiError(data.error || { message: `HTTP ${response.status}` });
-    return data;
+    });
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({}));
+      throw new ApiError(data.error || { message: `HTTP ${response.status}` });
+    }
+    return response;
   }
+  const api = async (path, body) => (await call(path, body)).json();
 
   const say = (text) => { status.textContent = text; };
   const problem = (error) => (error.hint ? `${error.message} (fix: ${error.hint})` : error.message);
@@ -172,7 +175,7 @@
   // ------------------------------------------------------------------ asking
   function setBusy(value) {
     busy = value;
-    document.querySelectorAll("button, select, .chip, #deployment-input-0, #deployment-input-1, .system")
+    document.querySelectorAll("button, select, .deployment-input, .system")
       .forEach((control) => { control.disabled = value; });
     const exporting = $("#export");
     if (value) exporting.setAttribute("aria-disabled", "true"); else exporting.removeAttribute("aria-disabled");
@@ -239,13 +242,7 @@
     const outcome = ["", ""];
     let streamed = false;
     try {
-      const response = await fetch("/api/ask", {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text }),
-      });
-      if (!response.ok) {
-        const data = await response.json().catch(() => ({}));
-        throw new ApiError(data.error || { message: `HTTP ${response.status}` });
-      }
+      const response = await call("/api/ask", { text });
       message.value = "";
       for await (const event of events(response)) onEvent(event, outcome);
       streamed = columns.every((column) => column.live === null);
