@@ -267,4 +267,5 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(data, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
 
     def _error(self, status: int, message: str, hint: str | None = None) -> None:
+        self.close_connection = True  # a refused request's body may be unread: never read it as the next request
         self._json(status, {"error": {"message": message, "hint": hint}})
