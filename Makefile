@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test typecheck unit rehearse bench bench-compare samples clean
+.PHONY: install browser test typecheck unit rehearse bench bench-compare samples clean
 
 $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,23 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Everything CI runs: install, type-check the Pulumi program, all tests.
-test: typecheck unit
+# The playground's browser test drives Debian's Chromium headless through Debian's chromedriver
+# (tests/test_playground_browser.py); nothing is downloaded at test time. Installed here when missing
+# (CI runs as root; elsewhere through sudo).
+CHROMIUM     := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; else \
+	  echo "installing Debian's chromium and chromium-driver for the playground's browser test"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+	    >/dev/null; \
+	fi
+
+# Everything CI runs: install, type-check the Pulumi program, all tests (the browser test included).
+test: typecheck browser unit
 
 # The main job, offline: validate the project's data, then rehearse the whole
 # fine-tuning flow against the local emulator.

@@ -387,7 +387,8 @@ class Api:
     def chat_stream(self, deployment: str, messages: Iterable[dict[str, Any]], **params: Any) -> Iterator[StreamEvent]:
         """A streamed chat completion, as events (:class:`StreamEvent`).
 
-        Opening the stream goes through the retry policy like every call. A stream that breaks off midway (a
+        Opening the stream goes through the retry policy like every call (``on_wait`` in ``params`` hears its
+        waits, as for :meth:`chat`). A stream that breaks off midway (a
         dropped connection, or an end without a ``finish_reason``) is sent again, after the policy's backoff,
         up to its ``max_attempts`` in all; the caller is told with a ``restart`` event. Then it is a
         :class:`~jobs.errors.JobsError` naming what was received, never a traceback.

@@ -486,6 +486,41 @@ def chat(json_mode: bool, **kwargs: Any) -> None:
     invoke("jobs.commands.chat:chat", json_mode=json_mode, conn=conn, request=ChatRequest(**kwargs))
 
 
+@cli.command()
+@click.option("--base-deployment", default=None, help="Base deployment (default: the stack's base_deployment).")
+@click.option("--tuned-deployment", default=None,
+              help="Fine-tuned deployment (default: the stack's fine_tuned_deployment).")
+@click.option("--variant", "variants", multiple=True, metavar="NAME[=DEPLOYMENT[:SYSTEM]]",
+              help="A variant a column can show, as for compare (repeatable; the first two given replace the "
+              "default pair base, tuned; one given replaces tuned).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on: loopback unless you ask (another address prints a warning).")
+@click.option("--port", type=int, default=8090, show_default=True,  # jobs/commands/playground.py:DEFAULT_PORT
+              help="Port to serve on (0 picks a free one).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
+@click.option("--rehearsal", is_flag=True,
+              help="No Azure: start the emulator in-process, fine-tune a stand-in model there (a few seconds) and "
+              "serve the playground on its base and fine-tuned deployments.")
+@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Training file the style check measures against (default data/travel-train.jsonl).")
+@connection_options
+def playground(json_mode: bool, rehearsal: bool, **kwargs: Any) -> None:
+    """The lab's chat playground as a local web page: base and fine-tuned side by side, checks live.
+
+    One question goes to both columns; the answers stream in with latency, tokens and compare's checks (a
+    no_recommendations violation is marked in the text); the session exports as a compare report.json.
+    Prints the URL and serves until Ctrl-C. docs/playground.md.
+    """
+    conn = _conn(kwargs)
+    from jobs.commands.playground import PlaygroundRequest
+
+    request = PlaygroundRequest(**kwargs)
+    if rehearsal:
+        invoke("jobs.commands.playground:rehearsal", json_mode=json_mode, request=request, endpoint=conn["endpoint"])
+    else:
+        invoke("jobs.commands.playground:serve", json_mode=json_mode, conn=conn, request=request)
+
+
 # --------------------------------------------------------------------------- end of commands
 
 

@@ -180,12 +180,12 @@ def test_clean_on_the_rehearsal_stack_removes_the_emulator_deployment(finished_j
                                                                        tmp_path: Path) -> None:
     """The rehearsal's deployer stands in for the `pulumi up` that removes the tuned deployment on Azure."""
     from jobs.api import JobInfo
-    from jobs.commands.rehearse import rehearsal_session
+    from emulator.rehearsal import rehearsal_session
     from jobs.flow.clean import clean
     from jobs.flow.promote import promote
 
     fj = finished_job
-    session = rehearsal_session(fj.url, tmp_path, json_mode=False)
+    session = rehearsal_session(fj.url, tmp_path, stack="rehearsal", json_mode=False)
     seed_state(session.state.directory, fj, stack="rehearsal")
     with session.state.locked():
         promote(session, JobInfo.of({"id": fj.job_id, "status": "succeeded",

@@ -70,7 +70,9 @@ def _module_name(path: Path) -> str:
 
 
 def test_the_product_never_imports_the_emulator() -> None:
-    allowed = {"jobs/commands/rehearse.py"}  # the offline rehearsal starts it, by design
+    # The offline rehearsal starts it, by design; so does `playground --rehearsal` (the README's first command
+    # points to it): the emulator in-process with a stand-in fine-tuned model, and the playground on it.
+    allowed = {"jobs/commands/rehearse.py", "jobs/commands/playground.py"}
     offenders = []
     for path in sorted((REPO / "jobs").rglob("*.py")) + sorted((REPO / "infra").rglob("*.py")):
         if str(path.relative_to(REPO)) in allowed:

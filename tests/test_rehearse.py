@@ -205,6 +205,9 @@ def test_rehearse_shows_where_the_report_and_the_chart_are_and_a_three_line_verd
     assert chart.read_bytes()[:4] == b"\x89PNG"
     base = Path(next(ln for ln in lines if ln.startswith("report (compare-base): ")).split(": ", 1)[1])
     assert base.is_file() and base.parent != chart.parent / "compare"
+    # and what to try next: the playground's own offline rehearsal
+    assert any(ln.startswith("next: chat with base and fine-tuned side by side") and
+               ln.endswith("`python -m jobs playground --rehearsal`") for ln in lines)
 
 
 def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@
    settings, from the real program under Pulumi's mocks (``infra/plan.py``): a plan, nothing is deployed.
 2. Starts the Azure OpenAI emulator in-process on a free loopback port (a temporary state folder, short but
    visible stage durations, the lab's base deployment ``gpt-4.1``).
-3. Builds a session for stack ``rehearsal`` whose deployer is the emulator's (``emulator/deployer.py``): a
+3. Builds a session for stack ``rehearsal`` (``emulator/rehearsal.py``) whose deployer is the emulator's (``emulator/deployer.py``): a
    throwaway stack file, never a Pulumi stack; the emulator stands in for both ``pulumi up``. A placeholder
    token (no Azure credential is read or sent) and a temporary run state (``.ftjobs/`` is never touched).
 4. Runs ``pipeline``'s steps (``jobs/flow/pipeline.py``): preflight, the stand-in ``pulumi up``, validate,
@@ -35,7 +35,6 @@ LABEL = STAND_IN_LABEL
 STACK = "rehearsal"
 BASE_DEPLOYMENT = contract.DEFAULT_BASE_DEPLOYMENT
 DEFAULT_DATA = TRAINING_FILE
-PLACEHOLDER_TOKEN = "rehearsal-placeholder-token"
 QUESTIONS = lab.QUESTIONS
 SYSTEM_PROMPT = lab.SYSTEM_PROMPT
 ROME_CASE = "lab-rome"  # the default suite's case with the lab's five questions, in one conversation
@@ -156,6 +155,8 @@ class RehearseResult:
             lines.append(f"metrics chart: {self.chart}")
         lines.append(f"rehearsal finished in {self.seconds:.1f} s"
                      + (f"; emulator and run state kept in {self.kept_dir}" if self.kept_dir else ""))
+        lines.append("next: chat with base and fine-tuned side by side in your browser, checks live, on a stand-in "
+                     "emulator like this one: `python -m jobs playground --rehearsal`")
         lines.append("with a real subscription: `python -m jobs pipeline --stack dev` does the same on Azure "
                      "(see the README)")
         return "\n".join(lines)
@@ -208,27 +209,6 @@ def _workspace(keep_dir: str | None) -> tuple[Path, bool]:
     return Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-")), True
 
 
-def rehearsal_session(url: str, root: Path, *, json_mode: bool) -> Any:
-    """The rehearsal's session: the emulator's deployer, a placeholder token, a private run state, fast polls."""
-    from emulator.deployer import EmulatorDeployer
-    from jobs import settings
-    from jobs.client import DEFAULT_API_VERSION, Credential
-    from jobs.retry import RetryPolicy
-    from jobs.session import Session, Target
-    from jobs.settings import Env, PollSettings
-    from jobs.state import RunState
-    from jobs.ui import Ui
-
-    env = Env.current().with_changes(**{settings.CRASH_AT: None})
-    return Session(stack=STACK, env=env, state=RunState(STACK, root / "ftjobs", env=env),
-                   deployer=EmulatorDeployer(url, STACK, root / f"Pulumi.{STACK}.stand-in.json"),
-                   ui=Ui(env=env, json_mode=json_mode),
-                   # a placeholder token: never a real credential, even to loopback
-                   target=Target(endpoint=url, api="dated", api_version=DEFAULT_API_VERSION,
-                                 credential=Credential("ad-token", PLACEHOLDER_TOKEN)),
-                   poll=PollSettings(first=0.5, cap=1.0, running_floor=1.0), retry=RetryPolicy.from_env(env))
-
-
 def three_line_verdict(compared: dict[str, Any], base_compared: dict[str, Any] | None) -> list[str]:
     """The verdict of base against fine-tuned, the lab's main check, and what the base variants showed."""
     check = "no_recommendations"
@@ -256,6 +236,7 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode:
     from emulator.serve import require_server_packages
 
     require_server_packages()
+    from emulator.rehearsal import rehearsal_session
     from emulator.server import EmulatorServer
     from jobs.flow.cost import Guards
     from jobs.flow.pipeline import Pipeline, PipelinePlan
@@ -272,7 +253,7 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode:
         emulator_dir = root / "emulator"
         emulator_dir.mkdir()
         server = EmulatorServer(str(emulator_dir), config=dict(EMULATOR_CONFIG), host="127.0.0.1", port=0).start()
-        session = rehearsal_session(server.url, root, json_mode=json_mode)
+        session = rehearsal_session(server.url, root, stack=STACK, json_mode=json_mode)
         session.say(f"rehearse: emulator at {server.url}; run state in {session.state.directory} (temporary)")
         steps = PipelinePlan(data=path, options=TrainingOptions().checked(), guards=Guards(yes=True), repeat=REPEAT,
                              concurrency=CONCURRENCY, out=out, command="python -m jobs rehearse")

@@ -3,7 +3,7 @@
 :class:`Conversation` holds the deployment, the system message and the history; :func:`ask` sends the next
 message through the session's connection (``Api.chat_stream``: the same client and retry policy as every
 call; a stream that breaks off midway is sent again or reported) and returns the answer with its checks.
-The ``chat`` command and the coming web playground drive it the same way. :func:`save` writes the
+The ``chat`` command and the web playground (``jobs/playground/``) drive it the same way. :func:`save` writes the
 conversation as one chat-format JSONL line: a suite line for ``compare --suite`` and ``grade``.
 """
 
@@ -47,13 +47,20 @@ class Reply:
                 "restarts": list(self.restarts)}
 
 
+def check_names(style: StyleProfile | None) -> tuple[str, ...]:
+    """The checks every answer gets: compare's default ones (``style`` only with a profile to measure against)."""
+    return DEFAULT_CHECKS if style else tuple(n for n in DEFAULT_CHECKS if n != "style")
+
+
 def ask(session: "Session", convo: Conversation, text: str, *, on_text: Callable[[str], None] = lambda _: None,
-        on_restart: Callable[[str], None] = lambda _: None, style: StyleProfile | None = None) -> Reply:
+        on_restart: Callable[[str], None] = lambda _: None, on_wait: Callable[[str, float], None] | None = None,
+        style: StyleProfile | None = None) -> Reply:
     """Send ``text``; ``on_text`` gets each piece as it streams, ``on_restart`` a note when the stream is sent
-    again (the text shown so far is void). The conversation grows only when an answer arrives."""
+    again (the text shown so far is void), ``on_wait`` the retry policy's waits before the stream opens
+    (``"rate"`` for a 429, and the seconds). The conversation grows only when an answer arrives."""
     restarts: list[str] = []
     answer: ChatAnswer | None = None
-    for event in session.api.chat_stream(convo.deployment, convo.messages(text)):
+    for event in session.api.chat_stream(convo.deployment, convo.messages(text), on_wait=on_wait):
         if event.kind == "delta":
             on_text(event.text)
         elif event.kind == "restart":
@@ -64,8 +71,7 @@ def ask(session: "Session", convo: Conversation, text: str, *, on_text: Callable
     if answer is None:  # pragma: no cover - chat_stream ends with "done" or raises
         raise JobsError(f"stream chat with {convo.deployment}: no answer", hint="ask again")
     convo.history += [{"role": "user", "content": text}, {"role": "assistant", "content": answer.text}]
-    checks = run_checks(answer.text, DEFAULT_CHECKS if style else DEFAULT_CHECKS[:-1],
-                        CheckContext(prompt=text, style=style))
+    checks = run_checks(answer.text, check_names(style), CheckContext(prompt=text, style=style))
     return Reply(answer=answer, checks=checks, restarts=tuple(restarts))
 
 

@@ -1,0 +1,192 @@
+"""``python -m jobs playground``: the lab's chat playground as a local web page, two columns side by side
+(``jobs/playground/``; docs/playground.md).
+
+The columns default to the stack's base and fine-tuned deployments (``--base-deployment`` and
+``--tuned-deployment`` as for ``compare``; ``--variant`` specs add variants, the first two given replace
+the default pair). It serves on loopback (127.0.0.1) unless ``--host`` names another address (then a
+warning says who can reach it), prints the URL, and runs until Ctrl-C or SIGTERM.
+
+``--rehearsal`` needs no Azure: it starts the emulator in-process, fine-tunes a stand-in model on
+``data/travel-train.jsonl`` there with the runner's own flow (as ``rehearse`` does, in a few seconds), and
+serves the playground on it with the lab's base deployment and the stand-in fine-tuned one. That is why
+this module, like ``rehearse``, may import the emulator (tests/test_emulator_program.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobs.errors import UsageError
+from jobs.session import Session
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jobs.compare.plan import Variant
+    from jobs.playground.server import PlaygroundServer
+
+Pair = tuple["Variant", "Variant"]
+
+DEFAULT_PORT = 8090
+STACK = "playground-rehearsal"
+# The emulator of --rehearsal: every stage short (the stand-in model is ready in a few seconds).
+EMULATOR_CONFIG: dict[str, Any] = {"file_processing_seconds": 0.2, "queue_seconds": 0.2, "training_seconds": 1.0}
+
+
+@dataclass(frozen=True)
+class PlaygroundRequest:
+    base_deployment: str | None = None
+    tuned_deployment: str | None = None
+    variants: tuple[str, ...] = ()  # compare's --variant specs
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    open_browser: bool = False
+    style_from: str | None = None
+
+
+@dataclass
+class PlaygroundStopped:
+    url: str
+    answers: int
+
+    def to_text(self) -> str:
+        return f"playground on {self.url} stopped after {self.answers} answers"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stopped": True, "url": self.url, "answers": self.answers}
+
+
+def _variants(session: Session, request: PlaygroundRequest) -> tuple[Pair, tuple["Variant", ...], str | None]:
+    """(the two columns' variants, every variant a column can show, a note for the terminal)."""
+    from jobs.compare.plan import READY_MADE, parse_variant, ready_made
+    from jobs.flow.compare import stack_deployments
+
+    base, tuned = stack_deployments(session, base=request.base_deployment, tuned=request.tuned_deployment)
+    if not base:
+        raise UsageError("the stack has no base_deployment output, so the playground has no base column",
+                         hint="pass --base-deployment NAME, or deploy the stack (`pulumi up`)")
+    offered = [ready_made(name, base=base, tuned=tuned) for name in READY_MADE if name != "tuned" or tuned]
+    picked = [parse_variant(spec, base=base, tuned=tuned) for spec in request.variants]
+    offered += [v for v in picked if v.name not in {o.name for o in offered}]
+    by_name = {v.name: v for v in offered}
+    note = None
+    if len(picked) >= 2:
+        columns = (picked[0], picked[1])
+    elif picked:
+        columns = (by_name["base"], picked[0])
+    elif tuned:
+        columns = (by_name["base"], by_name["tuned"])
+    else:
+        columns = (by_name["base"], by_name["base-no-system"])
+        note = ("the stack has no fine_tuned_deployment output yet: the right column shows base-no-system (pass "
+                "--tuned-deployment NAME, or pick another variant in the page)")
+    return columns, tuple(offered), note
+
+
+def _wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def start(session: Session, request: PlaygroundRequest) -> tuple["PlaygroundServer", Pair, str | None]:
+    """Build the board, bind and start serving in a background thread: (the running
+    :class:`~jobs.playground.server.PlaygroundServer`, the columns' variants, a note for the terminal)."""
+    from jobs.checks import StyleProfile
+    from jobs.compare.suite import default_style_path
+    from jobs.playground.board import Board
+    from jobs.playground.server import PlaygroundServer
+
+    if not 0 <= request.port <= 65535:
+        raise UsageError(f"--port {request.port} is out of range", hint="use 0 (any free port) or 1-65535")
+    columns, offered, note = _variants(session, request)
+    style = StyleProfile.from_file(request.style_from or default_style_path())
+    session.api  # connect now: a wrong endpoint or credential setting stops here, not in the page
+    board = Board(session, columns, offered=offered, style=style)
+    try:
+        server = PlaygroundServer(board, request.host, request.port)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {request.host}:{request.port}: {exc.strerror or exc}",
+                         hint="pick another --port (0: any free one), or a --host of this machine") from None
+    return server.start(), columns, note
+
+
+def serve(session: Session, *, request: PlaygroundRequest, json_mode: bool = False) -> PlaygroundStopped | None:
+    """The ``playground`` command: serve the page until Ctrl-C or SIGTERM."""
+    from jobs.playground.server import is_loopback
+
+    server, columns, note = start(session, request)
+    try:
+        out = session.ui.out
+        if json_mode:
+            out.write(json.dumps({"url": server.url, "columns": [v.to_json() for v in columns]}) + "\n")
+        else:
+            out.write(f"playground: {server.url}\n")
+        out.flush()
+        if not is_loopback(request.host):
+            session.say(f"warning: serving on {request.host}, not loopback: anyone who can reach this machine can "
+                        "use the playground, and through it your deployments (your credential never leaves this "
+                        "process)")
+        if note:
+            session.say(f"note: {note}")
+        session.say("  columns: " + " | ".join(f"{v.name} = {v.deployment}" for v in columns)
+                    + ". Open the URL in a browser; Ctrl-C stops the playground (export the session first).")
+        if request.open_browser:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        _wait_for_stop()
+    finally:
+        server.stop()
+    return None if json_mode else PlaygroundStopped(server.url, len(server.board.rows))
+
+
+# --------------------------------------------------------------------------- --rehearsal
+
+
+def rehearsal(*, request: PlaygroundRequest, endpoint: str | None = None,
+              json_mode: bool = False) -> PlaygroundStopped | None:
+    """``playground --rehearsal``: the emulator in-process, a stand-in fine-tuned model, then :func:`serve`."""
+    from emulator.serve import require_server_packages
+
+    if endpoint or request.base_deployment or request.tuned_deployment:
+        raise UsageError("--rehearsal starts its own emulator with its own deployments",
+                         hint="drop --endpoint/--base-deployment/--tuned-deployment, or drop --rehearsal")
+    require_server_packages()
+    from emulator.rehearsal import rehearsal_session
+    from emulator.server import EmulatorServer
+    from jobs.compare.suite import default_style_path
+    from jobs.flow.cost import Guards
+    from jobs.flow.run import run
+    from jobs.flow.train import TrainingOptions
+    from jobs.settings import PollSettings
+
+    data = default_style_path()  # data/travel-train.jsonl, the lab's training file
+    root = Path(tempfile.mkdtemp(prefix="ftjobs-playground-"))
+    emulator = None
+    try:
+        emulator = EmulatorServer(root / "emulator", config=dict(EMULATOR_CONFIG), host="127.0.0.1", port=0).start()
+        session = rehearsal_session(emulator.url, root, stack=STACK, json_mode=json_mode,
+                                    poll=PollSettings(first=0.2, cap=0.5, running_floor=0.5))
+        session.say(f"playground --rehearsal: emulator at {emulator.url}; fine-tuning a stand-in model on {data} "
+                    "there first (a few seconds; every answer will be an emulator stand-in)")
+        run(session, data, TrainingOptions().checked(), Guards(yes=True), up=True)
+        return serve(session, request=request, json_mode=json_mode)
+    finally:
+        if emulator is not None:
+            emulator.stop()
+        shutil.rmtree(root, ignore_errors=True)
