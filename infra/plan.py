@@ -252,10 +252,26 @@ def _dig(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
+# The plan's order: containers before what they hold, then by name. Pulumi's mocks register resources in the
+# order their inputs resolve, which varies from run to run; a plan a person compares must not.
+_PLAN_ORDER = ("resources:ResourceGroup", "cognitiveservices:Account", "cognitiveservices:Project",
+               "cognitiveservices:Deployment", "storage:StorageAccount", "keyvault:Vault",
+               "machinelearningservices:Workspace", "machinelearningservices:WorkspaceConnection",
+               "authorization:RoleAssignment")
+_WORKSPACE_ORDER = ("Hub", "Project")
+
+
+def _plan_rank(r: Recorded) -> tuple[int, int, str]:
+    kind = r.type.split(":", 1)[1] if ":" in r.type else r.type
+    rank = _PLAN_ORDER.index(kind) if kind in _PLAN_ORDER else len(_PLAN_ORDER)
+    ws = str(r.inputs.get("kind", ""))
+    return rank, _WORKSPACE_ORDER.index(ws) if ws in _WORKSPACE_ORDER else 0, r.name
+
+
 def plan_lines(run: EstateRun) -> list[str]:
-    """One line per declared resource: its type, Azure name and key settings."""
+    """One line per declared resource: its type, Azure name and key settings, in a stable order."""
     lines = []
-    for r in run.resources:
+    for r in sorted(run.resources, key=_plan_rank):
         if not r.custom:
             continue
         name = next((str(r.inputs[k]) for k in _NAME_KEYS if r.inputs.get(k)), r.name)

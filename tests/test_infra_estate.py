@@ -757,3 +757,33 @@ def test_a_confirmed_switch_goes_ahead_with_a_warning(run_estate: Run, caplog: p
     run = run_estate({**FOUNDRY, "allowTopologyChange": True}, previous_outputs=HUB_DEPLOYED)
     assert run.outputs["topology"] == "foundry" and len(run.of_type(PROJECT)) == 1
     assert any("topology changes from hub to foundry (allowTopologyChange is set)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("config, kinds", [
+    ({}, ["resources:ResourceGroup", "cognitiveservices:Account", "cognitiveservices:Deployment",
+          "storage:StorageAccount", "keyvault:Vault", "machinelearningservices:Workspace",
+          "machinelearningservices:Workspace", "machinelearningservices:WorkspaceConnection",
+          "authorization:RoleAssignment"]),
+    (FOUNDRY, None),
+])
+def test_the_plan_lists_containers_first_in_the_same_order_whatever_order_the_mocks_registered(
+        config: dict[str, Any], kinds: list[str] | None) -> None:
+    import dataclasses
+    import random
+
+    from infra.plan import plan_estate, plan_lines
+
+    run = plan_estate(config, stack="dev")
+    lines = plan_lines(run)
+    for seed in range(5):  # the mocks register in the order inputs resolve: any order must give the same plan
+        shuffled = list(run.resources)
+        random.Random(seed).shuffle(shuffled)
+        assert plan_lines(dataclasses.replace(run, resources=shuffled)) == lines
+    listed = [ln.split()[1] for ln in lines]
+    assert listed[0] == "resources:ResourceGroup" and listed[1] == "cognitiveservices:Account"
+    if kinds is not None:
+        assert listed == kinds
+        hub, project = [ln for ln in lines if "machinelearningservices:Workspace " in ln]
+        assert "(kind Hub)" in hub and "(kind Project)" in project
+    else:  # a Foundry project is a child of the account: listed right after it, before the deployment
+        assert listed.index("cognitiveservices:Project") < listed.index("cognitiveservices:Deployment")
