@@ -5,6 +5,9 @@
 - ``emulator_process(state_dir, config)``: the emulator as its own OS process (``EmulatorProcess``), stopped
   at the end of the test.
 - ``spec_validator``: validates real responses against the official Azure OpenAI specs.
+- ``em`` (one per test module): the emulator with the lab's base deployment and a fine-tuned deployment of a
+  model trained there on data/travel-train.jsonl (``tests.support.compare``), for compare, chat, playground.
+- ``proxy`` (one per test module): a recording proxy in front of ``em`` (``tests.support.playground``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from emulator.server import EmulatorServer
+from tests.support.compare import CompareEmulator, start_compare_emulator
 from tests.support.emulators import EmulatorProcess, fast_config
+from tests.support.playground import Recorded, recording_proxy
 from tests.support.spec import SpecValidator
 
 
@@ -59,3 +64,16 @@ def emulator_process(tmp_path: Path) -> Iterator[Callable[..., EmulatorProcess]]
 @pytest.fixture(scope="session")
 def spec_validator(shared_dir: Path) -> SpecValidator:
     return SpecValidator(shared_dir)
+
+
+@pytest.fixture(scope="module")
+def em(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompareEmulator]:
+    emulator = start_compare_emulator(tmp_path_factory.mktemp("compare-emulator"))
+    yield emulator
+    emulator.server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(em: CompareEmulator) -> Iterator[Recorded]:
+    with recording_proxy(em.url) as recorded:
+        yield recorded

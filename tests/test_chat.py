@@ -4,24 +4,17 @@ prompts, and streams that break off midway."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 
 from jobs.compare.suite import load_suite
 from tests.support.broken_stream import broken_stream_endpoint
 from tests.support.cli import CliOutcome
-from tests.support.compare import TUNED, CompareEmulator, start_compare_emulator
+from tests.support.compare import TUNED, CompareEmulator
 from tests.support.fake_pulumi import FakePulumi
 
 pytestmark = pytest.mark.usefixtures("runner_env")
-
-
-@pytest.fixture(scope="module")
-def em(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompareEmulator]:
-    emulator = start_compare_emulator(tmp_path_factory.mktemp("chat-emulator"))
-    yield emulator
-    emulator.server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import jsonschema
 import pytest
@@ -19,21 +19,13 @@ from jobs import lab
 from jobs.compare.report import SCHEMA_PATH
 from tests.support.cli import CliOutcome, run_jobs_process
 from tests.support.fake_pulumi import FakePulumi
-from tests.support.compare import (JUDGE, TUNED, CompareEmulator, HtmlReport, history_rows, pair_args, report_of,
-                                   start_compare_emulator)
+from tests.support.compare import JUDGE, TUNED, CompareEmulator, HtmlReport, history_rows, pair_args, report_of
 from tests.support.paths import MSLEARN, REPO
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 ROW_FIELDS = {"case_id", "variant", "repeat", "answer", "error", "latency_ms", "usage", "checks"}
-
-
-@pytest.fixture(scope="module")
-def em(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompareEmulator]:
-    emulator = start_compare_emulator(tmp_path_factory.mktemp("compare-emulator"))
-    yield emulator
-    emulator.server.stop()
 
 
 @pytest.fixture(scope="module")

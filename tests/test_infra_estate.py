@@ -50,18 +50,22 @@ def workspace(run: EstateRun, kind: str) -> Any:
     return found[0]
 
 
-def test_default_estate_declares_the_lab(run_estate: Run) -> None:
-    run = run_estate({})
-    counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT, PROJECT)}
-    assert counts == {RG: 1, STORAGE: 1, VAULT: 1, ACCOUNT: 1, WORKSPACE: 2, CONNECTION: 1, ROLE: 1, DEPLOYMENT: 1, PROJECT: 0}
+def assert_one_group_in_the_region(run: EstateRun) -> None:
+    """One resource group holds everything, in the configured region (role assignments live on their scope,
+    checked on their own)."""
     rg = run.one(RG)
-    # One resource group holds everything, in the configured region (role
-    # assignments live on their scope, checked below).
     for r in run.resources:
         if r.custom and r.type not in (RG, ROLE):
             assert r.inputs["resourceGroupName"] == rg.inputs["resourceGroupName"], r.name
             if "location" in r.inputs:
                 assert r.inputs["location"] == "swedencentral", r.name
+
+
+def test_default_estate_declares_the_lab(run_estate: Run) -> None:
+    run = run_estate({})
+    counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT, PROJECT)}
+    assert counts == {RG: 1, STORAGE: 1, VAULT: 1, ACCOUNT: 1, WORKSPACE: 2, CONNECTION: 1, ROLE: 1, DEPLOYMENT: 1, PROJECT: 0}
+    assert_one_group_in_the_region(run)
 
 
 def test_storage_and_vault_secure_defaults(run_estate: Run) -> None:
@@ -514,12 +518,7 @@ def test_foundry_estate_declares_the_2026_lab(run_estate: Run) -> None:
     counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT, PROJECT)}
     # No hub: no storage account, key vault, ML workspaces or connection.
     assert counts == {RG: 1, STORAGE: 0, VAULT: 0, ACCOUNT: 1, WORKSPACE: 0, CONNECTION: 0, ROLE: 1, DEPLOYMENT: 1, PROJECT: 1}
-    rg = run.one(RG)
-    for r in run.resources:
-        if r.custom and r.type not in (RG, ROLE):
-            assert r.inputs["resourceGroupName"] == rg.inputs["resourceGroupName"], r.name
-            if "location" in r.inputs:
-                assert r.inputs["location"] == "swedencentral", r.name
+    assert_one_group_in_the_region(run)
 
 
 def test_foundry_account_is_a_foundry_resource(run_estate: Run) -> None:

@@ -19,24 +19,11 @@ import pytest
 from jobs import lab
 from jobs.compare import report as reports
 from tests.support.cli import CliOutcome
-from tests.support.compare import TUNED, CompareEmulator, HtmlReport, start_compare_emulator
+from tests.support.compare import TUNED, CompareEmulator, HtmlReport
 from tests.support.playground import (BASE, ROME_STAY, PlaygroundProcess, Recorded, apply, ask, of_column,
                                       playground_on, post, process_env, recording_proxy)
 
 pytestmark = pytest.mark.usefixtures("runner_env")
-
-
-@pytest.fixture(scope="module")
-def em(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompareEmulator]:
-    emulator = start_compare_emulator(tmp_path_factory.mktemp("playground-emulator"))
-    yield emulator
-    emulator.server.stop()
-
-
-@pytest.fixture(scope="module")
-def proxy(em: CompareEmulator) -> Iterator[Recorded]:
-    with recording_proxy(em.url) as recorded:
-        yield recorded
 
 
 @pytest.fixture

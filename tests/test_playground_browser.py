@@ -19,26 +19,13 @@ import pytest
 from jobs import lab
 from jobs.compare import report as reports
 from tests.support.browser import chromium, named, screenshot, shrink_png, viewport, wait_for
-from tests.support.compare import TUNED, CompareEmulator, start_compare_emulator
+from tests.support.compare import TUNED, CompareEmulator
 from tests.support.paths import REPO
-from tests.support.playground import BASE, ROME_STAY, Recorded, playground_on, recording_proxy
+from tests.support.playground import BASE, ROME_STAY, Recorded, playground_on
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
 EDITED = "Answer in one short sentence, then ask one question."
-
-
-@pytest.fixture(scope="module")
-def em(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompareEmulator]:
-    emulator = start_compare_emulator(tmp_path_factory.mktemp("browser-emulator"))
-    yield emulator
-    emulator.server.stop()
-
-
-@pytest.fixture(scope="module")
-def proxy(em: CompareEmulator) -> Iterator[Recorded]:
-    with recording_proxy(em.url) as recorded:
-        yield recorded
 
 
 @pytest.fixture(scope="module")
