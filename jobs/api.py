@@ -46,6 +46,45 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, JobsError) and exc.status == 404
 
 
+HEAD_LIMIT = 64 * 1024  # at most this much of a streamed answer that is not the API is read, to show it
+
+
+def _body(resp: Any, limit: int = HEAD_LIMIT) -> tuple[bytes, bool]:
+    """(the answer's body, or its first ``limit`` bytes when it is a stream not read yet; whether it was cut).
+    A stream is closed after that read: the command stops anyway."""
+    try:
+        return resp.content or b"", False
+    except Exception:  # httpx(2).ResponseNotRead: a streamed answer whose body nobody has read
+        pass
+    got = bytearray()
+    try:
+        for chunk in resp.iter_bytes():
+            got += chunk
+            if len(got) >= limit:
+                return bytes(got[:limit]), True
+    except Exception:  # the connection broke off while reading: show what came
+        pass
+    finally:
+        resp.close()
+    return bytes(got), False
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP layer's errors while a stream is read: the openai SDK is built on httpx (2.x) or httpx2 (later
+    releases), and an answer broken off midway surfaces as theirs, or as the SDK's connection error."""
+    import importlib
+
+    import openai
+
+    found: list[type[BaseException]] = [openai.APIConnectionError]
+    for name in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(name).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def _sample(body: bytes, limit: int = 120) -> str:
     text = body[:limit].decode("utf-8", errors="replace")
     text = " ".join(text.split())
@@ -238,8 +277,9 @@ class Api:
     # ------------------------------------------------------------------ checking answers
     def _not_the_api(self, what: str, resp: Any, problem: str) -> NotTheApi:
         ctype = resp.headers.get("content-type") or "no content type"
-        body: bytes = resp.content or b""
-        received = f"{ctype}, {len(body)} bytes" + (f": {_sample(body)}" if body else "")
+        body, cut = _body(resp)
+        size = f"more than {len(body)}" if cut else str(len(body))
+        received = f"{ctype}, {size} bytes" + (f": {_sample(body)}" if body else "")
         return NotTheApi(
             f"{what}: {self.conn.endpoint} (from {self.conn.endpoint_source}) answered HTTP {resp.status_code} "
             f"with something that is not the Azure OpenAI API ({problem}); received {received}",
@@ -393,9 +433,6 @@ class Api:
         up to its ``max_attempts`` in all; the caller is told with a ``restart`` event. Then it is a
         :class:`~jobs.errors.JobsError` naming what was received, never a traceback.
         """
-        import httpx
-        import openai
-
         from jobs.retry import RetryPolicy
 
         what = f"stream chat with {deployment}"
@@ -416,7 +453,7 @@ class Api:
                     if piece:
                         yield StreamEvent("delta", text=piece)
                 problem = None if reading.finish_reason else "the stream ended without a finish_reason"
-            except (httpx.HTTPError, openai.APIConnectionError) as exc:
+            except transport_errors() as exc:
                 problem = f"the stream broke off ({type(exc).__name__}: {' '.join(str(exc).split()) or 'no detail'})"
             if problem is None:
                 yield StreamEvent("done", answer=reading.answer(_kept_headers(resp.headers)))

@@ -40,6 +40,8 @@ def _commands(training: Path) -> list[list[str]]:
         ["list"],
         ["metrics", "ftjob-x"],
         ["promote", "ftjob-x"],
+        ["chat", "--deployment", "gpt-4.1", "--prompt", "What can you do?"],  # a stream, not read yet
+        ["compare", "--variant", "base=gpt-4.1", "--variant", "tuned=gpt-4.1-ft", "--repeat", "1"],
     ]
 
 
@@ -91,3 +93,18 @@ def test_the_message_shows_the_first_bytes_and_the_size(runner_env: Path, jobs_c
     assert out.exit_code == 2
     assert f"text/html, {len(page)} bytes" in out.stderr
     assert "<html><head><title>Contoso proxy</title>" in out.stderr and "..." in out.stderr
+
+
+def test_the_playground_shows_it_in_each_column() -> None:
+    from tests.support.playground import ask, of_column, playground_on
+
+    body, ctype = ANSWERS["html"]
+    with bad_endpoint(body, ctype) as url, playground_on(url) as server:
+        events = ask(server.url, "What can you do?")
+    for column in (0, 1):
+        mine = of_column(events, column)
+        assert mine["kinds"] == ["start", "error"], mine
+        error = mine["end"]["error"]
+        assert "not the Azure OpenAI API" in error["message"] and "text/html" in error["message"], error
+        assert "Sign in to continue" in error["message"] and "internal error" not in error["message"]
+        assert "openai.azure.com" in error["hint"]
