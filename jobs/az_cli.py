@@ -1,4 +1,5 @@
-"""The Azure CLI bridge: the only module that runs ``az`` (the pipeline's preflight asks who is signed in).
+"""The Azure CLI bridge: the only module that runs ``az`` (the pipeline's preflight asks who is signed in;
+``pipeline --destroy-after`` deletes the hub's workspaces for good before ``pulumi destroy``).
 
 Pulumi's azure-native provider and ``DefaultAzureCredential`` both use the Azure CLI's sign-in when no
 service principal or managed identity is configured (env ``ARM_CLIENT_ID`` / ``ARM_USE_MSI`` /
@@ -51,3 +52,25 @@ def identity(env: Env) -> Identity:
     who = user.get("name") if isinstance(user, dict) else None
     return Identity(True, f"the Azure CLI: {who or 'signed in'}, subscription "
                           f"{account.get('name') or '?'}")
+
+
+@dataclass(frozen=True)
+class AzRun:
+    ok: bool
+    detail: str  # why it failed (the last lines az printed), or "" when it ran
+
+
+def run(argv: list[str], *, timeout: float = 600.0) -> AzRun:
+    """Run one ``az`` command (``argv`` without the program name), its output kept; never raises. Used for the
+    clean-up commands that must run before ``pulumi destroy`` (``jobs/softdelete.py``)."""
+    az = shutil.which("az")
+    if az is None:
+        return AzRun(False, "the Azure CLI (`az`) is not on PATH")
+    try:
+        proc = subprocess.run([az, *argv], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return AzRun(False, f"`az` did not finish ({type(exc).__name__})")
+    if proc.returncode != 0:
+        tail = " ".join((proc.stderr or proc.stdout or "").strip().splitlines()[-2:])
+        return AzRun(False, f"exit {proc.returncode}: {tail or 'no output'}")
+    return AzRun(True, "")

@@ -340,9 +340,42 @@ def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_afte
     DATA defaults to data/travel-train.jsonl. Every step is a checkpoint: after any interruption, run the same
     command again (or with --resume); no paid step runs twice.
     """
+    from jobs.commands.pipeline import PipelineRequest
+
     conn = _conn(kwargs)
-    invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **_training(kwargs), **kwargs,
-           suites=suites, repeat=repeat, destroy_after=destroy_after, resume=resume)
+    training = _training(kwargs)
+    request = PipelineRequest(data=kwargs.pop("data"), suites=suites, repeat=repeat, destroy_after=destroy_after,
+                              resume=resume, command=command_line(click.get_current_context(),
+                                                                  drop=("resume", "json_mode")))
+    invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **training, request=request)
+
+
+def command_line(ctx: click.Context, *, drop: tuple[str, ...] = ()) -> str:
+    """The command as the user gave it, rebuilt from what click parsed (every option not left at its default,
+    and ``--stack``), ready to paste: the "continue with ..." hints repeat it whole, guards included."""
+    import shlex
+
+    from click.core import ParameterSource
+
+    words = ["python", "-m", "jobs", str(ctx.info_name)]
+    options: list[str] = []
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = ctx.params.get(name)
+        if name in drop or value is None or value == () or value is False:
+            continue
+        if ctx.get_parameter_source(name) == ParameterSource.DEFAULT and name != "stack":
+            continue
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
+            continue
+        flag = max(param.opts, key=len)  # the long spelling
+        if getattr(param, "is_flag", False):
+            options.append(flag)
+        else:
+            for v in value if isinstance(value, tuple) else (value,):
+                options += [flag, format(v, "g") if isinstance(v, float) else str(v)]
+    return shlex.join(words + options)
 
 
 # --------------------------------------------------------------------------- runner: the stack and the rehearsal

@@ -12,7 +12,7 @@ Both read and write the names of the stack contract (``jobs/contract.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from jobs import contract
 from jobs.contract import StackOutputs
@@ -85,14 +85,24 @@ class PulumiDeployer:
 
     stand_in: str | None = None
 
-    def __init__(self, stack: str, *, outputs: StackOutputs | None = None):
+    def __init__(self, stack: str, *, outputs: StackOutputs | None = None,
+                 echo: Callable[[str], None] | None = None):
         self.stack = stack
         self._outputs: StackOutputs | None = outputs  # known already (else read on first use)
+        # hears every pulumi command just before it runs (the session's progress line; None: silent)
+        self.echo = echo
+
+    def _echo(self, argv: list[str]) -> None:
+        from jobs import pulumi_cli
+
+        if self.echo is not None and pulumi_cli.available():
+            self.echo(f"running `{pulumi_cli.format_command(argv)}`")
 
     def outputs(self) -> StackOutputs:
         from jobs import pulumi_cli
 
         if self._outputs is None:
+            self._echo(pulumi_cli.stack_output_argv(self.stack))
             self._outputs = StackOutputs.from_json(pulumi_cli.stack_outputs(self.stack))
         return self._outputs
 
@@ -111,6 +121,7 @@ class PulumiDeployer:
         default = contract.DEFAULT_FINE_TUNED_SKU
         if pulumi_cli.available():
             try:
+                self._echo(pulumi_cli.config_get_argv(self.stack, key))
                 value = pulumi_cli.config_get(self.stack, key)
             except pulumi_cli.PulumiMissing:
                 pass  # removed from PATH meanwhile: read the file below
@@ -133,6 +144,7 @@ class PulumiDeployer:
         for key, value in wanted:
             argv = pulumi_cli.config_set_argv(self.stack, key, value)  # refuses a value pulumi would misread
             try:
+                self._echo(argv)
                 pulumi_cli.config_set(self.stack, key, value)
             except pulumi_cli.PulumiMissing:
                 return changes + [Change(pulumi_cli.format_command(pulumi_cli.config_set_argv(self.stack, k, v)),
@@ -143,6 +155,7 @@ class PulumiDeployer:
     def apply(self) -> Change:
         from jobs import pulumi_cli
 
+        self._echo(pulumi_cli.up_argv(self.stack, yes=True))
         argv = pulumi_cli.up(self.stack, yes=True)
         self._outputs = None  # an update changes the outputs
         return Change(pulumi_cli.format_command(argv), done=True)
@@ -155,6 +168,7 @@ class PulumiDeployer:
     def destroy(self) -> Change:
         from jobs import pulumi_cli
 
+        self._echo(pulumi_cli.destroy_argv(self.stack, yes=True))
         argv = pulumi_cli.destroy(self.stack)
         self._outputs = None
         return Change(pulumi_cli.format_command(argv), done=True)
@@ -164,6 +178,7 @@ class PulumiDeployer:
 
         command = self.remove_command()
         try:
+            self._echo(pulumi_cli.config_rm_argv(self.stack, contract.FINE_TUNED_MODEL))
             pulumi_cli.config_rm(self.stack, contract.FINE_TUNED_MODEL)
         except pulumi_cli.PulumiMissing:
             return [Change(command, done=False)]

@@ -74,9 +74,12 @@ class Session:
         name = resolve_stack(stack, env)
         settings.status_every(env)
         settings.http_timeout(env)
-        return cls(stack=name, env=env, state=RunState(name, env=env), deployer=PulumiDeployer(name),
-                   ui=Ui(env=env, json_mode=json_mode), target=target, poll=PollSettings.from_env(env),
-                   retry=RetryPolicy.from_env(env))
+        deployer = PulumiDeployer(name)
+        session = cls(stack=name, env=env, state=RunState(name, env=env), deployer=deployer,
+                      ui=Ui(env=env, json_mode=json_mode), target=target, poll=PollSettings.from_env(env),
+                      retry=RetryPolicy.from_env(env))
+        deployer.echo = session.say  # every pulumi command is shown before it runs
+        return session
 
     # ------------------------------------------------------------------ the data plane
     @property

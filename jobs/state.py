@@ -242,6 +242,16 @@ class RunState:
 
         self.update(change)
 
+    def restart(self, flow: str) -> None:
+        """Start ``flow`` over: its marks move to ``flows[flow + ":previous"]`` (the one before is dropped)."""
+        def change(data: dict[str, Any]) -> None:
+            flows = data.setdefault("flows", {})
+            old = flows.pop(flow, None)
+            if old:
+                flows[f"{flow}:previous"] = old
+
+        self.update(change)
+
     def marks(self, flow: str) -> dict[str, Any]:
         """The finished steps of ``flow`` (see :meth:`mark`)."""
         value = (self.load().get("flows") or {}).get(flow)

@@ -3,6 +3,7 @@ as the real CLI would (its `up` stands in for ARM by registering the tuned deplo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import run_jobs_process
-from tests.support.clients import read_state, server_view
+from tests.support.clients import read_state, sdk_client, server_view
 from tests.support.fake_pulumi import FakePulumi
 from tests.support.paths import CWD, DATA
 
@@ -56,7 +57,9 @@ def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli
     set_model = calls.index(["config", "set", "--stack", "dev", "fineTunedModel",
                              stack.config["fineTunedModel"], *CWD])
     assert ups[0] < set_model < ups[1]
-    assert "pipeline: running `pulumi up --yes --stack dev" in out.stderr  # printed before it runs
+    shown = re.findall(r"^running `pulumi ([^`]*)`$", out.stderr, re.M)  # every call, printed before it runs
+    assert [line.split()[:2] for line in shown] == [c[:2] for c in calls], (shown, calls)
+    assert "running `pulumi up --yes --stack dev" in out.stderr
     assert out.stderr.count("cost estimate:") == 1  # shown once, in the preflight
     steps = re.findall(r"^  (\S+) +(?:done|skipped)", out.stdout, re.M)
     assert steps == ["preflight", "up-base", "train", "compare-base", "watch", "metrics", "promote", "up-tuned",
@@ -64,8 +67,9 @@ def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli
     view = server_view(job_emulator.url)
     assert len(view.training_files()) == 1 and len(view.jobs) == 1
     state = read_state(runner_env)
-    assert set(state["flows"]["pipeline"]) == {"preflight", "up-base", "train", "compare-base", "watch", "metrics",
-                                               "promote", "up-tuned", "ready", "compare"}
+    assert set(state["flows"]["pipeline"]) == {"inputs", "preflight", "up-base", "train", "compare-base", "watch",
+                                               "metrics", "promote", "up-tuned", "ready", "compare"}
+    assert state["flows"]["pipeline"]["inputs"]["data_sha256"] == hashlib.sha256(training_copy.read_bytes()).hexdigest()
     assert "answered after" in out.stdout
     # the base variants the lab tries, compared while the job trained; then base against the fine-tuned model
     base_report = json.loads((Path(state["flows"]["pipeline"]["compare-base"]["report"]).parent
@@ -81,19 +85,42 @@ def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli
     assert "cost: a DeveloperTier fine-tuned deployment" in out.stdout or "Developer fine-tuned deployment" in out.stdout
 
 
-@pytest.mark.parametrize("point", ["pipeline:up-base", "after_create", "pipeline:train", "watch_poll#2",
-                                   "pipeline:watch", "after_promote", "pipeline:promote", "pipeline:up-tuned"])
-def test_a_kill_between_steps_then_the_same_command_continues(point: str, stack: FakePulumi, training_copy: Path,
-                                                              job_emulator: Any, runner_env: Path) -> None:
+# every step's checkpoint, and points inside the paid ones; continued with --resume or with the same command
+@pytest.mark.parametrize("point, again", [
+    ("pipeline:preflight", "same"), ("pipeline:up-base", "--resume"), ("after_create", "same"),
+    ("pipeline:train", "--resume"), ("compare_row", "same"), ("pipeline:compare-base", "--resume"),
+    ("watch_poll#2", "same"), ("pipeline:watch", "--resume"), ("pipeline:metrics", "same"),
+    ("after_promote", "--resume"), ("pipeline:promote", "same"), ("pipeline:up-tuned", "--resume"),
+    ("pipeline:ready", "same"), ("pipeline:compare", "--resume")])
+def test_a_kill_between_steps_then_the_same_command_continues(point: str, again: str, stack: FakePulumi,
+                                                              training_copy: Path, job_emulator: Any,
+                                                              runner_env: Path) -> None:
     first = run_jobs_process(_args(training_copy), env={**os.environ, "FTJOBS_TEST_CRASH_AT": point}, timeout=120)
     assert first.exit_code == -signal.SIGKILL, first.stderr
-    second = run_jobs_process(_args(training_copy, "--resume"), env=dict(os.environ), timeout=120)
+    second = run_jobs_process(_args(training_copy, *([again] if again != "same" else [])), env=dict(os.environ),
+                              timeout=120)
     assert second.exit_code == 0, second.stderr
     view = server_view(job_emulator.url)
     assert len(view.training_files()) == 1 and len(view.jobs) == 1  # one upload, one job
     sets = [c for c in stack.calls() if c[:4] == ["config", "set", "--stack", "dev"] and c[4] == "fineTunedModel"]
     assert len(sets) == 1  # one promote
-    assert "skipped: done before" in second.stdout
+    assert len([c for c in stack.calls() if c[0] == "up"]) <= 3  # an interrupted up may run again, no more
+    assert ("skipped: done before" in second.stdout) is (point != "pipeline:preflight")  # it always runs again
+    assert "verdict: [emulator stand-in]" in second.stdout
+
+
+@pytest.mark.parametrize("point", ["pipeline:clean", "pipeline:destroy"])
+def test_a_kill_in_the_clean_up_then_the_same_command_finishes_it(point: str, stack: FakePulumi, training_copy: Path,
+                                                                  job_emulator: Any) -> None:
+    first = run_jobs_process(_args(training_copy, "--destroy-after"),
+                             env={**os.environ, "FTJOBS_TEST_CRASH_AT": point}, timeout=120)
+    assert first.exit_code == -signal.SIGKILL, first.stderr
+    second = run_jobs_process(_args(training_copy, "--destroy-after"), env=dict(os.environ), timeout=120)
+    assert second.exit_code == 0, second.stderr
+    assert [c for c in stack.calls() if c[0] == "destroy"] == [["destroy", "--yes", "--stack", "dev", *CWD]]
+    view = server_view(job_emulator.url)
+    assert view.jobs == [] and [f for f in view.files if f.status != "deleted"] == []
+    assert "every step of this pipeline was done before" in second.stdout if point == "pipeline:destroy" else True
 
 
 def test_destroy_after_leaves_no_file_model_or_deployment(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
@@ -108,7 +135,80 @@ def test_destroy_after_leaves_no_file_model_or_deployment(stack: FakePulumi, tra
     names = {d["name"] for d in httpx.get(f"{job_emulator.url}/++/deployments").json()["data"]}
     assert "gpt-4.1-ft-travel" not in names
     assert "az cognitiveservices account purge --name ais-ftlab-abc123" in out.stdout
-    assert "az ml workspace delete --name hub-ftlab-abc123" in out.stdout and "14 days" in out.stdout
+    # the hub's workspaces are deleted for good before destroy (afterwards only the portal can purge them):
+    # the project before its hub, both before `pulumi destroy`
+    deletes = [c for c in stack.az_calls() if c[:3] == ["ml", "workspace", "delete"]]
+    assert [c[c.index("--name") + 1] for c in deletes] == ["proj-ftlab-abc123", "hub-ftlab-abc123"]
+    assert all("--permanently-delete" in c and "--resource-group" in c for c in deletes)
+    assert out.stderr.index("running `az ml workspace delete --name hub-ftlab-abc123") < out.stderr.index(
+        "running `pulumi destroy --yes --stack dev")
+    assert "Azure ML workspace (hub) hub-ftlab-abc123: deleted for good before `pulumi destroy`" in out.stdout
+    assert "before `pulumi destroy`, to free the names" not in out.stdout  # no advice that cannot be followed
+    assert view.jobs == []  # the dated API deletes a fine-tuned model with its job
+    models = [m.id for m in sdk_client(job_emulator.url, api="v1").models.list().data]
+    assert models and not [m for m in models if "ft-travel" in m or m.startswith("ft:")]
+
+
+def test_destroy_after_when_az_cannot_delete_a_workspace(stack: FakePulumi, training_copy: Path,
+                                                          jobs_cli: Any) -> None:
+    stack.set_az(az_ml_fails=True)
+    out = jobs_cli(*_args(training_copy, "--destroy-after"))
+    assert out.exit_code == 0, out.stderr
+    assert "that did not work (exit 2: ERROR: 'ml' is misspelled" in out.stderr
+    assert ["destroy", "--yes", "--stack", "dev", *CWD] in stack.calls()  # destroy goes on
+    assert ("Azure ML workspace (hub) hub-ftlab-abc123: soft-deleted for 14 days" in out.stdout
+            and "Recently deleted" in out.stdout)
+
+
+def test_the_same_command_after_the_end_runs_nothing_and_new_starts_over(stack: FakePulumi, training_copy: Path,
+                                                                         jobs_cli: Any, job_emulator: Any,
+                                                                         runner_env: Path) -> None:
+    assert jobs_cli(*_args(training_copy)).exit_code == 0
+    calls = len(stack.calls())
+    again = jobs_cli(*_args(training_copy))
+    assert again.exit_code == 0, again.stderr
+    assert "every step of this pipeline was done before: nothing ran" in again.stdout
+    assert "--new` runs the lab again" in again.stdout
+    assert [c for c in stack.calls()[calls:] if c[0] in ("up", "destroy") or c[:2] == ["config", "set"]] == []
+    assert len(server_view(job_emulator.url).jobs) == 1
+    fresh = jobs_cli(*_args(training_copy, "--new"))
+    assert fresh.exit_code == 0, fresh.stderr
+    assert "pipeline: --new: starting over" in fresh.stderr
+    assert "skipped: done before" not in fresh.stdout
+    assert len(server_view(job_emulator.url).jobs) == 2  # --new: a new job, as asked
+    state = read_state(runner_env)
+    assert "train" in state["flows"]["pipeline:previous"] and "train" in state["flows"]["pipeline"]
+    both = jobs_cli(*_args(training_copy, "--new", "--resume"))
+    assert both.exit_code == 2 and "--new and --resume contradict each other" in both.stderr
+
+
+def test_other_inputs_on_a_stack_with_a_pipeline_are_refused(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
+                                                             job_emulator: Any, tmp_path: Path) -> None:
+    first = run_jobs_process(_args(training_copy, "--max-cost", "50"),
+                             env={**os.environ, "FTJOBS_TEST_CRASH_AT": "pipeline:train"}, timeout=120)
+    assert first.exit_code == -signal.SIGKILL, first.stderr
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(training_copy.read_bytes() + training_copy.read_bytes().splitlines(keepends=True)[0])
+    refused = jobs_cli(*_args(other))
+    assert refused.exit_code == 3, refused.stderr
+    assert "already has a pipeline started with other inputs (the data was" in refused.stderr
+    # the hint continues the recorded pipeline with its own command, guards included
+    assert f"`python -m jobs pipeline {training_copy} " in refused.stderr and "--max-cost 50" in refused.stderr
+    assert "--resume`" in refused.stderr and f"`python -m jobs pipeline {other} " in refused.stderr
+    assert len(server_view(job_emulator.url).jobs) == 1
+    options = jobs_cli(*_args(training_copy, "--epochs", "2"))
+    assert options.exit_code == 3 and "the training options, suites or --repeat differ" in options.stderr
+
+
+def test_a_failed_step_names_the_whole_command_that_continues(stack: FakePulumi, training_copy: Path,
+                                                              jobs_cli: Any, job_emulator: Any) -> None:
+    stack.fail("up")
+    out = jobs_cli(*_args(training_copy, "--max-cost", "50", "--epochs", "2", "--endpoint", job_emulator.url))
+    assert out.exit_code != 0
+    hint = next(ln for ln in out.stderr.splitlines() if "continue with" in ln)
+    for words in ("--max-cost 50", "--epochs 2", "--price-per-1m 25", "--yes", "--repeat 1", "--resume",
+                  f"--suite {SUITE}", f"--endpoint {job_emulator.url}"):
+        assert words in hint, (words, hint)
 
 
 @pytest.mark.parametrize("breakage, words", [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.flow.cost import Guards
@@ -13,16 +13,24 @@ from jobs.project import default_training_file
 from jobs.session import Session
 
 
-def pipeline(session: Session, *, data: str | None, options: TrainingOptions, guards: Guards,
-             suites: tuple[str, ...] = (), repeat: int = 3, destroy_after: bool = False,
-             resume: bool = False) -> PipelineOutcome:
+@dataclass(frozen=True)
+class PipelineRequest:
+    """The command's own options, as given (``jobs/cli.py`` builds it)."""
+
+    data: str | None = None  # default: the project's training file
+    suites: tuple[str, ...] = ()
+    repeat: int = 3
+    destroy_after: bool = False
+    resume: bool = False
+    command: str = "python -m jobs pipeline"  # the whole command as given, for the "continue with ..." hints
+
+
+def pipeline(session: Session, *, options: TrainingOptions, guards: Guards,
+             request: PipelineRequest = PipelineRequest()) -> PipelineOutcome:
     guards = guards.checked(session.env)
     options = options.checked()  # bad options fail before any step
-    path = Path(data) if data else default_training_file()
-    words = ["python", "-m", "jobs", "pipeline", *([data] if data else []), "--stack", session.stack]
-    words += [w for suite in suites for w in ("--suite", suite)] + (["--repeat", str(repeat)] if repeat != 3 else [])
-    words += ["--yes"] if guards.yes else []
-    words += ["--destroy-after"] if destroy_after else []
-    plan = PipelinePlan(data=path, options=options, guards=guards, suites=suites, destroy_after=destroy_after,
-                        resume=resume, command=shlex.join(words), repeat=repeat)
+    path = Path(request.data) if request.data else default_training_file()
+    plan = PipelinePlan(data=path, options=options, guards=guards, suites=request.suites,
+                        destroy_after=request.destroy_after, resume=request.resume, command=request.command,
+                        repeat=request.repeat)
     return pipeline_flow(session, plan)

@@ -28,6 +28,7 @@ from jobs.errors import ExitCode, JobsError, RefusedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
+    from jobs.softdelete import SoftDeleted
 
 MODEL_KEY = contract.FINE_TUNED_MODEL
 
@@ -136,7 +137,14 @@ def _still_deployed(session: "Session", promoted: Any) -> str | None:
 def soft_deleted(session: "Session") -> list[str]:
     """What ``pulumi destroy`` leaves soft-deleted for this stack, with the exact purge commands (the stack's
     outputs name the resources; none when they cannot be read)."""
-    from jobs.softdelete import purge_commands, purge_text
+    from jobs.softdelete import purge_text
+
+    return purge_text(soft_deleted_items(session))
+
+
+def soft_deleted_items(session: "Session") -> list["SoftDeleted"]:
+    """:func:`soft_deleted`'s resources, each with its command and when it can run."""
+    from jobs.softdelete import purge_commands
 
     if session.deployer.stand_in is not None or not session.deployer.available:
         return []
@@ -144,7 +152,7 @@ def soft_deleted(session: "Session") -> list[str]:
         outputs = session.deployer.outputs()
     except JobsError:
         return []
-    return purge_text(purge_commands(outputs))
+    return purge_commands(outputs)
 
 
 def clean(session: "Session", *, models: bool = False, yes: bool = False) -> CleanOutcome:

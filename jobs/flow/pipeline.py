@@ -21,16 +21,27 @@ step                      what it does
 
 A kill at any point, then the same command again (or ``--resume``), continues at the first step not marked
 done: no paid step runs twice (the train step itself also reuses or adopts its job, see jobs/flow/train.py).
-A failing step says which step, why, and the command that continues.
+A failing step says which step, why, and the command that continues (the whole command as given, guards
+included).
+
+The pipeline's inputs (the data's sha256, the training options, the suites, ``--repeat``) are recorded with
+its marks (``flows["pipeline"]["inputs"]``). The same command again after every step is done reports the
+finished pipeline (nothing runs); other inputs on a stack whose pipeline has marks are refused, naming the
+command that continues the recorded one; ``--new`` starts over (a new fine-tuning job: billed), the old marks
+kept as ``flows["pipeline:previous"]``. ``--destroy-after`` is not an input: added later, it runs the
+clean-up steps of a finished pipeline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+import shlex
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from jobs.errors import JobFailedError, JobsError, UsageError
+from jobs.errors import JobFailedError, JobsError, RefusedError, UsageError
 from jobs.flow import clean as clean_step
 from jobs.flow import promote as promote_step
 from jobs.flow import train, watch
@@ -45,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 FLOW = "pipeline"
 STEPS = ("preflight", "up-base", "train", "compare-base", "watch", "metrics", "promote", "up-tuned", "ready",
          "compare", "clean", "destroy")
+INPUTS = "inputs"  # the mark that records what the pipeline was started with
 BASE_VARIANTS = ("base-no-system", "base-short", "base")  # the lab's three tries with the base model
 COMPARED = ("base", "tuned")
 
@@ -63,6 +75,35 @@ class PipelinePlan:
     repeat: int = 3  # compare: each conversation this many times per variant
     concurrency: int = 8
     out: Path | None = None  # reports and the chart: default under the run-state folder
+
+    @property
+    def continue_command(self) -> str:
+        """The command that continues this pipeline: the one given, without ``--new``, with ``--resume``."""
+        return command_with(self.command, "--resume")
+
+    def inputs(self) -> dict[str, Any] | None:
+        """What makes two pipelines the same one, with its fingerprint; None when the data cannot be read
+        (the preflight says why)."""
+        try:
+            files = {"data": _sha256(self.data), "suites": [[s, _sha256(Path(s))] for s in self.suites]}
+        except OSError:
+            return None
+        what = {**files, "options": asdict(self.options), "repeat": self.repeat}
+        fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return {"fingerprint": fingerprint, "data": str(self.data), "data_sha256": files["data"]}
+
+
+def command_with(command: str, flag: str) -> str:
+    """``command`` with ``flag`` (``--resume`` or ``--new``) instead of either."""
+    return shlex.join([w for w in shlex.split(command) if w not in ("--new", "--resume")] + [flag])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -119,18 +160,59 @@ class Pipeline:
         self.outcome = PipelineOutcome(stack=session.stack, stand_in=session.deployer.stand_in)
         self.check: DataCheck | None = None
         self.done: dict[str, Any] = {}
+        self.inputs: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ the frame
     def run(self) -> PipelineOutcome:
         s = self.session
         with s.state.locked():
             self.done = s.state.marks(FLOW)
-            if self.plan.resume and not self.done:
-                raise UsageError(f"--resume: stack {s.stack} has no pipeline to resume (its run state "
-                                 f"{s.state.path} records no step)", hint=f"start it: {self.plan.command}")
+            self.inputs = self._same_pipeline()
+            finished = self._finished()
             for name in STEPS:
                 self._step(name)
+        if finished:
+            destroyed = " and its estate destroyed" if "destroy" in self.done else ""
+            self.outcome.notes.append(
+                f"every step of this pipeline was done before{destroyed}: nothing ran. "
+                f"`{command_with(self.plan.command, '--new')}` runs the lab again (a new fine-tuning job: billed)")
         return self.outcome
+
+    def _same_pipeline(self) -> dict[str, Any] | None:
+        """Whether this command continues the recorded pipeline (see the module docstring); its inputs."""
+        s, plan = self.session, self.plan
+        inputs = plan.inputs()
+        if plan.guards.new:
+            if plan.resume:
+                raise UsageError("--new and --resume contradict each other",
+                                 hint="--resume continues the recorded pipeline; --new starts another: pass one")
+            if self.done:
+                s.state.restart(FLOW)
+                self.done = {}
+                s.say(f"pipeline: --new: starting over (the previous pipeline's marks are kept in {s.state.path} "
+                      f"as flows[\"{FLOW}:previous\"])")
+            return inputs
+        if plan.resume and not self.done:
+            raise UsageError(f"--resume: stack {s.stack} has no pipeline to resume (its run state "
+                             f"{s.state.path} records no step)", hint=f"start it: {plan.command}")
+        prior = self.done.get(INPUTS)
+        if prior and inputs and prior.get("fingerprint") != inputs["fingerprint"]:
+            if prior.get("data_sha256") != inputs["data_sha256"]:
+                changed = (f"the data was {prior.get('data', '?')} (sha256 {str(prior.get('data_sha256'))[:12]}), now "
+                           f"{inputs['data']} (sha256 {inputs['data_sha256'][:12]})")
+            else:
+                changed = "the training options, suites or --repeat differ"
+            recorded = str(prior.get("command") or plan.command)
+            raise RefusedError(
+                f"stack {s.stack} already has a pipeline started with other inputs ({changed}); its finished "
+                "steps would be taken for this one's",
+                hint=f"continue that one: `{command_with(recorded, '--resume')}`; or start a new one: "
+                     f"`{command_with(plan.command, '--new')}` (a new fine-tuning job: billed)")
+        return inputs
+
+    def _finished(self) -> bool:
+        wanted = [n for n in STEPS if n != "preflight" and (self.plan.destroy_after or n not in ("clean", "destroy"))]
+        return bool(self.done) and all(n in self.done for n in wanted)
 
     def _step(self, name: str) -> None:
         fn: Callable[[], str] = getattr(self, "step_" + name.replace("-", "_"))
@@ -149,9 +231,12 @@ class Pipeline:
                 raise
             raise JobsError(f"pipeline step {name} failed: {exc.message}",
                             hint=((exc.hint + "; then ") if exc.hint else "") +
-                            f"continue with `{self.plan.command} --resume`",
+                            f"continue with `{self.plan.continue_command}`",
                             exit_code=exc.exit_code, status=exc.status) from None
         self.outcome.steps.append(StepRecord(name, "done", detail))
+        if name == "preflight" and self.inputs and INPUTS not in self.done:  # what this pipeline is started with
+            self.session.state.mark(FLOW, INPUTS, **self.inputs, command=self.plan.command)
+            self.done[INPUTS] = self.inputs
         self.session.state.mark(FLOW, name, detail=detail, **self._memo(name))
         self.done[name] = {"detail": detail, **self._memo(name)}
         self.session.checkpoint(f"pipeline:{name}")
@@ -183,8 +268,8 @@ class Pipeline:
 
     def _apply(self) -> str:
         d = self.session.deployer
-        self.session.say(f"pipeline: running `{d.apply_command(yes=True)}`" +
-                         (f" (stand-in: {d.stand_in})" if d.stand_in else ""))
+        if d.stand_in:  # a real stack's deployer shows each pulumi command as it runs it
+            self.session.say(f"pipeline: `{d.apply_command(yes=True)}` (stand-in: {d.stand_in})")
         change = d.apply()
         return change.stand_in or change.command
 
@@ -316,14 +401,29 @@ class Pipeline:
         return f"{len(result.deleted_files)} file(s), {len(result.deleted_models)} model(s) deleted"
 
     def step_destroy(self) -> str:
-        from jobs.flow.clean import soft_deleted
+        """The hub's workspaces are deleted for good first (afterwards only the portal can purge them), then
+        ``pulumi destroy``; what stays soft-deleted, with its purge commands, goes into the notes."""
+        from jobs import az_cli
+        from jobs.flow.clean import soft_deleted_items
+        from jobs.softdelete import BEFORE_DESTROY, purge_text
 
-        purge = soft_deleted(self.session)  # the names, while the stack still has its outputs
-        for line in purge:
-            self.session.say(f"pipeline: {line}")
+        items = soft_deleted_items(self.session)  # the names, while the stack still has its outputs
+        notes: list[str] = []
+        for item in (i for i in items if i.when == BEFORE_DESTROY):
+            self.session.say(f"pipeline: running `{item.command}` ({item.kind} {item.name}: otherwise soft-deleted "
+                             f"for {item.retention}, its name reserved)")
+            done = az_cli.run(shlex.split(item.command)[1:])
+            if done.ok:
+                notes.append(f"{item.kind} {item.name}: deleted for good before `pulumi destroy`")
+            else:
+                self.session.say(f"pipeline: that did not work ({done.detail}); `pulumi destroy` goes on")
+                notes.append(f"{item.kind} {item.name}: soft-deleted for {item.retention} (`{item.command}` did not "
+                             "work); to free its name sooner: the Azure portal's Azure Machine Learning > Recently "
+                             "deleted page")
+        purge = notes + purge_text([i for i in items if i.when != BEFORE_DESTROY])
         d = self.session.deployer
-        self.session.say(f"pipeline: running `{d.destroy_command()} --yes`" +
-                         (f" (stand-in: {d.stand_in})" if d.stand_in else ""))
+        if d.stand_in:
+            self.session.say(f"pipeline: `{d.destroy_command()} --yes` (stand-in: {d.stand_in})")
         change = d.destroy()
         self.outcome.notes += purge
         return change.stand_in or change.command

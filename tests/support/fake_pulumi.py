@@ -77,6 +77,16 @@ class FakePulumi:
     def calls(self) -> list[list[str]]:
         return self._lines("calls.jsonl")
 
+    def az_calls(self) -> list[list[str]]:
+        """The stand-in ``az``'s calls (tests/support/bin/az), in order."""
+        return self._lines("az-calls.jsonl")
+
+    def set_az(self, **values: Any) -> None:
+        """The stand-in ``az``'s settings: ``az_logged_in``, ``az_ml_fails``."""
+        data = self._settings()
+        data.update(values)
+        self._write(data)
+
     def envs(self) -> list[dict[str, str]]:
         """The environment of each call, in order."""
         return self._lines("env.jsonl")
