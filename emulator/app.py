@@ -648,17 +648,24 @@ def _input_messages(value: Any) -> list[dict[str, Any]]:
 
 
 def _truncate(content: str, max_tokens: int | None, model: str) -> tuple[str, str]:
-    """Cut an answer to ``max_tokens`` tokens (``finish_reason: length``), keeping the stand-in label."""
+    """Cut an answer to at most ``max_tokens`` tokens (``finish_reason: length``), as a model stops mid-answer.
+
+    The answer is the longest token prefix of ``content`` whose own count (the count ``usage`` reports) is at
+    most ``max_tokens``: the stand-in label is kept whenever it fits, and cut too when ``max_tokens`` is smaller
+    than the label (``max_tokens=1`` answers ``"["``).
+    """
     if max_tokens is None:
         return content, "stop"
     enc = _encoding(encoding_name(model))
     ids = enc.encode(content)
     if len(ids) <= max_tokens:
         return content, "stop"
-    if content.startswith(chat.LABEL):
-        label_len = len(enc.encode(chat.LABEL))
-        return chat.LABEL + enc.decode(ids[label_len:max(label_len, max_tokens)]), "length"
-    return enc.decode(ids[:max_tokens]), "length"
+    for n in range(max_tokens, 0, -1):
+        # a prefix can end inside a multi-byte character or re-tokenize differently: count what is sent
+        text = enc.decode(ids[:n])
+        if len(enc.encode(text)) <= max_tokens:
+            return text, "length"
+    return "", "length"
 
 
 # (method, path pattern after /openai or /openai/v1) -> the spec's operationId, which Azure names in its 429s

