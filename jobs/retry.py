@@ -67,6 +67,12 @@ API_VERSION_HINT = (
 )
 
 
+# The smallest env FTJOBS_RETRY_BASE and FTJOBS_RETRY_CAP (seconds): a typo such as 1e-9 would retry a
+# struggling service back to back. The cap may be below the base (every wait is then about the cap).
+BASE_MIN = 0.01
+CAP_MIN = 0.1
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 8
@@ -91,10 +97,10 @@ class RetryPolicy:
         attempts = "a number of attempts (1 to 1000)"
         return cls(
             max_attempts=env.whole("FTJOBS_RETRY_ATTEMPTS", 8, minimum=1, maximum=1000, unit=attempts),
-            base=env.number("FTJOBS_RETRY_BASE", 1.0, above=0, maximum=600, unit="seconds (more than 0, at most 600)",
-                            example="1"),
-            cap=env.number("FTJOBS_RETRY_CAP", 60.0, above=0, maximum=3600,
-                           unit="seconds (more than 0, at most 3600)", example="60"),
+            base=env.number("FTJOBS_RETRY_BASE", 1.0, above=0, minimum=BASE_MIN, maximum=600,
+                            unit=f"seconds ({BASE_MIN:g} to 600)", example="1"),
+            cap=env.number("FTJOBS_RETRY_CAP", 60.0, above=0, minimum=CAP_MIN, maximum=3600,
+                           unit=f"seconds ({CAP_MIN:g} to 3600)", example="60"),
             max_retry_after=env.number("FTJOBS_RETRY_MAX_WAIT", 900.0, minimum=0, maximum=86_400,
                                        unit="seconds (0 to 86400)", example="900"),
             max_total=env.number("FTJOBS_RETRY_MAX_TOTAL", 3600.0, minimum=0, maximum=7 * 86_400,

@@ -39,23 +39,37 @@ CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/flow/crash.py
 SECRETS = (API_KEY, AD_TOKEN)  # never printed, logged, written or passed to `pulumi`
 
 
+def out_of_range(value: float, *, minimum: float | None = None, above: float | None = None,
+                 maximum: float | None = None) -> str | None:
+    """What is wrong with ``value`` ("is not a finite number", "must be at least 1", ...), or None when it is fine.
+
+    The one order of the checks, for options and env vars alike: finite first (``nan`` compares false with
+    every bound, ``inf`` is no limit at all), then ``above`` (exclusive), ``minimum`` and ``maximum`` (inclusive).
+    """
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if above is not None and value <= above:
+        return f"must be greater than {above:g}"
+    if minimum is not None and value < minimum:
+        return f"must be at least {minimum:g}"
+    if maximum is not None and value > maximum:
+        return f"must be at most {maximum:g}"
+    return None
+
+
 def check_number(value: float, *, name: str, minimum: float | None = None, above: float | None = None,
                  maximum: float | None = None, unit: str = "seconds", example: str = "2",
                  fix: str | None = None) -> float:
     """``value`` if it is finite and in range, else a UsageError naming ``name`` (an option or a variable).
 
-    ``minimum``/``maximum`` are inclusive, ``above`` exclusive.
+    ``minimum``/``maximum`` are inclusive, ``above`` exclusive; see :func:`out_of_range`.
     """
     if fix is None:
         fix = f"pass {name} {example}" if name.startswith("-") else f"set {name}={example}"
-    if not math.isfinite(value):
-        raise UsageError(f"{name} {value!r} is not a finite number", hint=f"{fix} ({unit})")
-    if above is not None and value <= above:
-        raise UsageError(f"{name} {value:g} must be greater than {above:g}", hint=f"{fix} ({unit})")
-    if minimum is not None and value < minimum:
-        raise UsageError(f"{name} {value:g} must be at least {minimum:g}", hint=f"{fix} ({unit})")
-    if maximum is not None and value > maximum:
-        raise UsageError(f"{name} {value:g} must be at most {maximum:g}", hint=f"{fix} ({unit})")
+    problem = out_of_range(value, minimum=minimum, above=above, maximum=maximum)
+    if problem is not None:
+        shown = repr(value) if not math.isfinite(value) else f"{value:g}"
+        raise UsageError(f"{name} {shown} {problem}", hint=f"{fix} ({unit})")
     return value
 
 
@@ -125,14 +139,9 @@ class Env:
         except ValueError:
             kind = "a whole number" if convert is int else "a number"
             raise UsageError(f"env {name}={raw!r} is not {kind}", hint=fix) from None
-        if not math.isfinite(value):
-            raise UsageError(f"env {name}={raw!r} is not a finite number", hint=fix)
-        if above is not None and value <= above:
-            raise UsageError(f"env {name}={raw!r} must be greater than {above:g}", hint=fix)
-        if minimum is not None and value < minimum:
-            raise UsageError(f"env {name}={raw!r} must be at least {minimum:g}", hint=fix)
-        if maximum is not None and value > maximum:
-            raise UsageError(f"env {name}={raw!r} must be at most {maximum:g}", hint=fix)
+        problem = out_of_range(value, minimum=minimum, above=above, maximum=maximum)
+        if problem is not None:
+            raise UsageError(f"env {name}={raw!r} {problem}", hint=fix)
         return value
 
 
@@ -175,6 +184,10 @@ def status_every(env: Env) -> float:
     return env.number(STATUS_EVERY, 30.0, minimum=0, maximum=86_400, unit="seconds (0 to 86400)", example="30")
 
 
+HTTP_TIMEOUT_MIN = 1.0  # seconds: below that no HTTPS request to Azure completes (1e-9 would fail every call)
+HTTP_TIMEOUT_MAX = 3600.0
+
+
 def http_timeout(env: Env) -> float:
-    return env.number(HTTP_TIMEOUT, 120.0, above=0, maximum=3600, unit="seconds (more than 0, at most 3600)",
-                      example="120")
+    return env.number(HTTP_TIMEOUT, 120.0, minimum=HTTP_TIMEOUT_MIN, maximum=HTTP_TIMEOUT_MAX,
+                      unit=f"seconds ({HTTP_TIMEOUT_MIN:g} to {HTTP_TIMEOUT_MAX:g})", example="120")
