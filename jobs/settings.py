@@ -1,8 +1,10 @@
 """The environment, read once: the variables the runner understands and their checked values.
 
 The CLI edge takes one snapshot of the environment (:meth:`Env.current`) and
-hands it to the session; nothing else reads ``os.environ``, and nothing writes
-it. The rehearsal builds its own snapshot (:meth:`Env.with_changes`) instead of
+hands it to the session; nothing writes ``os.environ``. Two other modules read
+it: ``jobs/tokens.py`` (:data:`TIKTOKEN_DIR`, :data:`CACHE_DIR`, when it first
+loads a vocabulary) and ``jobs/pulumi_cli.py`` (the environment of a ``pulumi``
+child, without :data:`SECRETS`). The rehearsal builds its own snapshot (:meth:`Env.with_changes`) instead of
 changing the process's environment.
 
 Every number is checked where it is read: a value that is not a number, not
@@ -35,7 +37,17 @@ POLL_INTERVAL = "FTJOBS_POLL_INTERVAL"
 POLL_MAX = "FTJOBS_POLL_MAX"
 POLL_RUNNING_MIN = "FTJOBS_POLL_RUNNING_MIN"
 STATUS_EVERY = "FTJOBS_STATUS_EVERY"
+RETRY_ATTEMPTS = "FTJOBS_RETRY_ATTEMPTS"  # the retry knobs: jobs/retry.py:RetryPolicy.from_env
+RETRY_BASE = "FTJOBS_RETRY_BASE"
+RETRY_CAP = "FTJOBS_RETRY_CAP"
+RETRY_MAX_WAIT = "FTJOBS_RETRY_MAX_WAIT"
+RETRY_MAX_TOTAL = "FTJOBS_RETRY_MAX_TOTAL"
+RETRY_REFUSED = "FTJOBS_RETRY_REFUSED"
 CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/flow/crash.py
+# The token counter's folders. jobs/tokens.py reads these two itself, when it first loads a vocabulary: the
+# validator and the emulator count tokens without a session (and the vocabularies are cached per process).
+TIKTOKEN_DIR = "FTJOBS_TIKTOKEN_DIR"
+CACHE_DIR = "FTJOBS_CACHE_DIR"
 SECRETS = (API_KEY, AD_TOKEN)  # never printed, logged, written or passed to `pulumi`
 
 

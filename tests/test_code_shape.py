@@ -139,3 +139,33 @@ def test_stack_outputs_are_exported_in_the_contracts_names_and_order() -> None:
     assert list(contract.output_values(**values)) == list(contract.OUTPUTS)
     with pytest.raises(TypeError, match=r"unknown \['hub'\], missing \['hub_name'\]"):
         contract.output_values(**{("hub" if k == "hub_name" else k): v for k, v in values.items()})
+
+
+def _reads_os_environ(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(n, ast.Attribute) and n.attr in ("environ", "getenv", "environb")
+               and isinstance(n.value, ast.Name) and n.value.id == "os" for n in ast.walk(tree))
+
+
+def test_every_module_that_reads_the_environment_is_named_in_the_runner_docs() -> None:
+    """docs/runner.md says where the environment is read: jobs/settings.py, and each other reader by its path."""
+    doc = (REPO / "docs" / "runner.md").read_text(encoding="utf-8")
+    built = doc[doc.index("## How the runner is built"):].split("\n## ", 1)[0]
+    readers = [str(p.relative_to(REPO)) for p in sorted((REPO / "jobs").rglob("*.py")) if _reads_os_environ(p)]
+    assert "jobs/settings.py" in readers
+    assert [r for r in readers if f"`{r}`" not in built] == []
+    assert "nothing else reads" not in built
+
+
+def test_every_variable_the_runner_names_is_in_settings_and_documented() -> None:
+    """Each FTJOBS_* variable is a constant of jobs/settings.py and is described in docs/runner.md."""
+    import re
+
+    from jobs import settings
+
+    doc = (REPO / "docs" / "runner.md").read_text(encoding="utf-8")
+    named = {m for p in sorted((REPO / "jobs").rglob("*.py"))
+             for m in re.findall(r"\bFTJOBS_[A-Z0-9_]*[A-Z0-9]\b", p.read_text(encoding="utf-8"))}
+    constants = {v for k, v in vars(settings).items() if k.isupper() and isinstance(v, str) and v.startswith("FTJOBS_")}
+    assert sorted(named - constants) == []
+    assert sorted(v for v in named if f"`{v}" not in doc) == []
