@@ -71,8 +71,8 @@ def _release(job: dict[str, Any], t: float) -> None:
 
 def slot_group(job: dict[str, Any]) -> str:
     """Which running-job quota a job counts against: Developer, or Standard and Global together."""
-    kind = str(job.get("trainingType") or "").lower()
-    return "Developer" if kind.startswith("developer") else "Standard"
+    kind = str(job.get(contract.TRAINING_TYPE_FIELD) or "").lower()
+    return contract.TRAINING_DEVELOPER if kind.startswith("developer") else contract.TRAINING_STANDARD
 
 
 def _occupied(job: dict[str, Any], t: float) -> bool:
@@ -328,17 +328,17 @@ class Engine:
                                    or not all(c.isalnum() or c in "-_" for c in suffix)):
             raise errors.invalid_payload("The suffix can contain up to 40 characters (a-z, A-Z, 0-9, - and _).",
                                          "suffix")
-        training_type = body.get("trainingType")
+        training_type = body.get(contract.TRAINING_TYPE_FIELD)
         if training_type is not None:
             kind = str(training_type).lower()
             if kind not in TRAINING_TYPES:
                 raise errors.invalid_payload(
                     f"Unsupported trainingType '{training_type}'. Use standard, globalstandard or developerTier.",
-                    "trainingType")
-            if (kind == contract.TRAINING_TYPES["GlobalStandard"].lower() and not base.global_training) or (
+                    contract.TRAINING_TYPE_FIELD)
+            if (kind == contract.TRAINING_TYPES[contract.TRAINING_GLOBAL].lower() and not base.global_training) or (
                     kind.startswith("developer") and not base.developer_training):
                 raise errors.invalid_payload(f"The base model does not support trainingType '{training_type}'.",
-                                             "trainingType")
+                                             contract.TRAINING_TYPE_FIELD)
         method, hp_in = _method(body)
         if method == "dpo" and not base.dpo:
             raise errors.invalid_payload(errors.BASE_MODEL_NOT_SUPPORTED_FOR_DPO, "model")
@@ -373,7 +373,7 @@ class Engine:
             "training_file": training_file, "validation_file": valid_id or None, "suffix": suffix,
             "seed": body.get("seed") if isinstance(body.get("seed"), int) else int(_unit(job_id, "seed") * 2**31),
             "hyperparameters": hyperparameters, "method": {"type": method, method: {"hyperparameters": hyperparameters}},
-            "trainingType": body.get("trainingType"),
+            contract.TRAINING_TYPE_FIELD: body.get(contract.TRAINING_TYPE_FIELD),
             "integrations": body.get("integrations"),
             "epochs": epochs, "steps_per_epoch": steps_per_epoch, "total_steps": steps_per_epoch * epochs,
             "n_examples": checked.examples, "train_duration": float(self.config.training_seconds),
@@ -602,7 +602,7 @@ def render_job(rec: dict[str, Any], *, v1: bool) -> dict[str, Any]:
         "suffix": rec["suffix"],
         "error": rec["error"],
         "estimated_finish": None,
-        "trainingType": rec.get("trainingType"),
+        contract.TRAINING_TYPE_FIELD: rec.get(contract.TRAINING_TYPE_FIELD),
         "integrations": rec.get("integrations"),
     }
     if rec["status"] == "running" and rec.get("run_started_at") is not None:

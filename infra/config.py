@@ -53,21 +53,21 @@ class Key:
 # Every config key, in Pulumi.yaml's order. Pulumi.yaml documents the same keys
 # (a test keeps the two in step).
 KEYS: tuple[Key, ...] = (
-    Key("topology", "string", contract.DEFAULT_TOPOLOGY, "hub (the lab as specified: hub + project, storage, key vault) or foundry (the 2026 lab: a Foundry resource with a project, no hub)."),
+    Key(contract.TOPOLOGY, "string", contract.DEFAULT_TOPOLOGY, "hub (the lab as specified: hub + project, storage, key vault) or foundry (the 2026 lab: a Foundry resource with a project, no hub)."),
     Key("location", "string", "swedencentral", "Azure region of every resource; must support fine-tuning of fineTuneModel."),
     Key("namePrefix", "string", "ftlab", "2-10 lowercase letters/digits, first a letter; starts every resource name."),
     Key("nameSuffix", "string", None, "4-8 lowercase letters/digits (quote digits-only values in YAML); default: a stable hash of organization/project/stack/prefix/tenant/subscription."),
-    Key("baseModel", "string", "gpt-4.1", "Model of the base deployment (the lab's comparison chat)."),
+    Key("baseModel", "string", contract.DEFAULT_BASE_MODEL, "Model of the base deployment (the lab's comparison chat)."),
     Key("baseModelVersion", "string", "2025-04-14", "Version of baseModel."),
-    Key("baseDeploymentName", "string", None, "Name of the base deployment; default: baseModel."),
+    Key(contract.BASE_DEPLOYMENT_NAME, "string", None, "Name of the base deployment; default: baseModel."),
     Key("baseDeploymentSku", "string", "GlobalStandard", "Standard, GlobalStandard or DataZoneStandard."),
     Key("baseDeploymentCapacity", "integer", 5, "Base deployment rate limit in thousands of tokens per minute."),
     Key("versionUpgradeOption", "string", "NoAutoUpgrade", "Base deployment's version policy: NoAutoUpgrade (stays on baseModelVersion), OnceCurrentVersionExpired or OnceNewDefaultVersionAvailable."),
-    Key("fineTuneModel", "string", models.DEFAULT_MODEL, "Base model id the job fine-tunes, e.g. gpt-4.1-2025-04-14."),
-    Key("trainingType", "string", "Standard", "Training type of the job: Standard (regional), GlobalStandard or Developer."),
-    Key("fineTunedModel", "string", None, "Fine-tuned model id the job produced; when set, the tuned deployment is declared."),
-    Key("fineTunedDeploymentName", "string", None, "Name of the tuned deployment; default: <baseDeploymentName>-ft-travel."),
-    Key("fineTunedDeploymentSku", "string", contract.DEFAULT_FINE_TUNED_SKU, "Developer (24 h, no hourly fee), Standard or GlobalStandard."),
+    Key(contract.FINE_TUNE_MODEL, "string", models.DEFAULT_MODEL, "Base model id the job fine-tunes, e.g. gpt-4.1-2025-04-14."),
+    Key(contract.TRAINING_TYPE, "string", contract.DEFAULT_TRAINING_TYPE, "Training type of the job: Standard (regional), GlobalStandard or Developer."),
+    Key(contract.FINE_TUNED_MODEL, "string", None, "Fine-tuned model id the job produced; when set, the tuned deployment is declared."),
+    Key(contract.FINE_TUNED_DEPLOYMENT_NAME, "string", None, f"Name of the tuned deployment; default: <{contract.BASE_DEPLOYMENT_NAME}>-{contract.SUFFIX}."),
+    Key(contract.FINE_TUNED_DEPLOYMENT_SKU, "string", contract.DEFAULT_FINE_TUNED_SKU, "Developer (24 h, no hourly fee), Standard or GlobalStandard."),
     Key("fineTunedDeploymentCapacity", "integer", 50, "Tuned deployment rate limit in thousands of tokens per minute."),
     Key("raiPolicy", "string", "Microsoft.DefaultV2", "Content filter (RAI policy) of both deployments."),
     Key("operatorPrincipalId", "string", None, "Object id that gets the operator roles: OpenAI Contributor + Azure AI Developer (hub) or + Azure AI User (foundry)."),
@@ -76,7 +76,7 @@ KEYS: tuple[Key, ...] = (
     Key("keyVaultPurgeProtection", "boolean", False, "Turn on Key Vault purge protection (irreversible)."),
     Key("allowUnlistedRegion", "boolean", False, "Accept a location the region table does not list."),
     Key("allowUnlistedModel", "boolean", False, "Accept a baseModel/baseModelVersion the table does not list."),
-    Key("allowTopologyChange", "boolean", False, "Confirm switching a deployed stack to the other topology (the next up deletes the old topology's resources)."),
+    Key(contract.ALLOW_TOPOLOGY_CHANGE, "boolean", False, "Confirm switching a deployed stack to the other topology (the next up deletes the old topology's resources)."),
 )
 KEY_NAMES: tuple[str, ...] = tuple(k.name for k in KEYS)
 _DEFAULTS: dict[str, ConfigValue] = {k.name: k.default for k in KEYS}
@@ -286,25 +286,27 @@ def _parse(
     allow_model = _as_bool(values, "allowUnlistedModel")
 
     # The model to fine-tune: must be fine-tunable today.
-    ft_raw = _as_required_str(values, "fineTuneModel")
+    ft_raw = _as_required_str(values, contract.FINE_TUNE_MODEL)
     try:
         ft = models.resolve(ft_raw)
     except models.NotFineTunable as exc:
         raise ConfigError(
-            "fineTuneModel",
+            contract.FINE_TUNE_MODEL,
             ft_raw,
             f"{exc.model.model_id} can no longer be fine-tuned ({exc.model.note}); "
             f"fine-tunable models: {models.alternatives_text()}",
-            _set("fineTuneModel", models.DEFAULT_MODEL),
+            _set(contract.FINE_TUNE_MODEL, models.DEFAULT_MODEL),
         ) from None
     except models.UnknownModel:
-        raise _choices("fineTuneModel", ft_raw, models.fine_tunable_ids(), "not a fine-tunable model; fine-tunable models") from None
+        raise _choices(contract.FINE_TUNE_MODEL, ft_raw, models.fine_tunable_ids(), "not a fine-tunable model; fine-tunable models") from None
 
-    tt_raw = _as_required_str(values, "trainingType")
-    training_type = _pick(contract.TRAINING_TYPE, regions.TRAINING_ALIASES.get(tt_raw.lower(), tt_raw), regions.TRAINING_TYPES)
+    tt_raw = _as_required_str(values, contract.TRAINING_TYPE)
+    training_type = contract.training_type_name(tt_raw)
+    if training_type is None:
+        raise _choices(contract.TRAINING_TYPE, tt_raw, contract.TRAINING_TYPE_NAMES)
     if not regions.training_supported(ft, training_type):
-        allowed = [t for t in regions.TRAINING_TYPES if regions.training_supported(ft, t)]
-        raise _choices("trainingType", training_type, allowed, f"{ft.model_id} supports training types")
+        allowed = [t for t in contract.TRAINING_TYPE_NAMES if regions.training_supported(ft, t)]
+        raise _choices(contract.TRAINING_TYPE, training_type, allowed, f"{ft.model_id} supports training types")
 
     # Region: the table's training regions for this model and training type.
     loc_raw = _as_required_str(values, "location")
@@ -340,7 +342,7 @@ def _parse(
                 "baseModel",
                 base_model,
                 f"not in the model table; known models: {', '.join(known)}",
-                f"{_set('baseModel', 'gpt-4.1')}, or pulumi config set allowUnlistedModel true",
+                f"{_set('baseModel', contract.DEFAULT_BASE_MODEL)}, or pulumi config set allowUnlistedModel true",
             )
         if base_version not in known[base_model]:
             raise ConfigError(
@@ -349,10 +351,10 @@ def _parse(
                 f"{base_model} versions: {', '.join(known[base_model])}",
                 f"{_set('baseModelVersion', known[base_model][0])}, or pulumi config set allowUnlistedModel true",
             )
-    base_name = _as_str(values, "baseDeploymentName") or base_model
+    base_name = _as_str(values, contract.BASE_DEPLOYMENT_NAME) or base_model
     if not _DEPLOYMENT_RE.match(base_name):
         raise ConfigError(
-            "baseDeploymentName", base_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set("baseDeploymentName", "gpt-4.1")
+            contract.BASE_DEPLOYMENT_NAME, base_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set(contract.BASE_DEPLOYMENT_NAME, contract.DEFAULT_BASE_DEPLOYMENT)
         )
     base_sku_key = _pick("baseDeploymentSku", _as_required_str(values, "baseDeploymentSku"), tuple(regions.BASE_SKUS))
     base_rule = regions.BASE_SKUS[base_sku_key]
@@ -360,19 +362,19 @@ def _parse(
     upgrade = _pick("versionUpgradeOption", _as_required_str(values, "versionUpgradeOption"), VERSION_UPGRADE_OPTIONS)
 
     # Fine-tuned deployment.
-    ft_sku_raw = _as_required_str(values, "fineTunedDeploymentSku")
+    ft_sku_raw = _as_required_str(values, contract.FINE_TUNED_DEPLOYMENT_SKU)
     ft_sku_raw = regions.SKU_ALIASES.get(ft_sku_raw, ft_sku_raw)
     allowed_ft_skus = tuple(s for s in regions.FINE_TUNED_SKUS if s in ft.fine_tuned_deployment_skus)
-    ft_sku_key = _pick("fineTunedDeploymentSku", ft_sku_raw, allowed_ft_skus)
+    ft_sku_key = _pick(contract.FINE_TUNED_DEPLOYMENT_SKU, ft_sku_raw, allowed_ft_skus)
     ft_rule = regions.FINE_TUNED_SKUS[ft_sku_key]
-    ft_cap = _capacity(values, "fineTunedDeploymentCapacity", "fineTunedDeploymentSku", ft_sku_key, ft_rule)
+    ft_cap = _capacity(values, "fineTunedDeploymentCapacity", contract.FINE_TUNED_DEPLOYMENT_SKU, ft_sku_key, ft_rule)
     ft_name = _as_str(values, contract.FINE_TUNED_DEPLOYMENT_NAME) or contract.fine_tuned_deployment_name(base_name)
     if not _DEPLOYMENT_RE.match(ft_name):
         raise ConfigError(
-            "fineTunedDeploymentName", ft_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set("fineTunedDeploymentName", contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
+            contract.FINE_TUNED_DEPLOYMENT_NAME, ft_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set(contract.FINE_TUNED_DEPLOYMENT_NAME, contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
         )
     if ft_name == base_name:
-        raise ConfigError("fineTunedDeploymentName", ft_name, "is the same as baseDeploymentName", _set("fineTunedDeploymentName", contract.fine_tuned_deployment_name(base_name)))
+        raise ConfigError(contract.FINE_TUNED_DEPLOYMENT_NAME, ft_name, "is the same as baseDeploymentName", _set(contract.FINE_TUNED_DEPLOYMENT_NAME, contract.fine_tuned_deployment_name(base_name)))
 
     tuned = _as_str(values, contract.FINE_TUNED_MODEL)
     if tuned is not None:
@@ -380,10 +382,10 @@ def _parse(
         example = f"{ft.model_id}.ft-0123456789abcdef0123456789abcdef-{contract.SUFFIX}"
         if not m:
             raise ConfigError(
-                "fineTunedModel",
+                contract.FINE_TUNED_MODEL,
                 tuned,
                 "not a fine-tuned model id (<base-model-id>.ft-<hex>[-suffix], as `python -m jobs status` prints it)",
-                f"pulumi config set fineTunedModel {example}",
+                _set(contract.FINE_TUNED_MODEL, example),
             )
         try:
             tuned_base = models.resolve(tuned)
@@ -391,10 +393,10 @@ def _parse(
             tuned_base = None
         if tuned_base != ft:
             raise ConfigError(
-                "fineTunedModel",
+                contract.FINE_TUNED_MODEL,
                 tuned,
                 f"was not fine-tuned from fineTuneModel {ft.model_id}",
-                f"set fineTuneModel to the model the job tuned, or pulumi config set fineTunedModel {example}",
+                f"set {contract.FINE_TUNE_MODEL} to the model the job tuned, or {_set(contract.FINE_TUNED_MODEL, example)}",
             )
 
     rai = _as_required_str(values, "raiPolicy")
@@ -509,11 +511,10 @@ def previous_topology(outputs: Mapping[str, object] | None) -> str | None:
     first ``up`` is never refused. A stack deployed before the ``topology``
     output existed exported ``hub_name`` and was a hub.
     """
-    outputs = outputs or {}
-    value = outputs.get(contract.TOPOLOGY)
-    if isinstance(value, str) and value in contract.TOPOLOGIES:
-        return value
-    if outputs.get("hub_name"):
+    last = contract.StackOutputs.from_json(outputs)
+    if last.topology in contract.TOPOLOGIES:
+        return last.topology
+    if last.hub_name:
         return contract.TOPOLOGY_HUB
     return None
 

@@ -131,23 +131,23 @@ def build_estate(cfg: InfraConfig, opts: Optional[pulumi.ResourceOptions] = None
     roles = RoleAssignments("roles", subscription_id, grants, opts)
     deployments = ModelDeployments("models", cfg, rg.name, ai.account.name, opts)
     # Exactly the stack contract's outputs (jobs/contract.py), which the job runner reads.
-    outputs: dict[str, Any] = {
-        "resource_group": rg.name,
-        "location": cfg.location,
-        "ai_services_name": ai.account.name,
-        "ai_services_endpoint": ai.openai_endpoint,
-        "hub_name": foundry.hub.name if foundry else None,
-        "project_name": project_name,
-        "base_deployment": deployments.base.name,
-        "base_model": f"{cfg.base_model}-{cfg.base_model_version}",
-        "fine_tune_model": cfg.fine_tune_model,
-        "fine_tuned_deployment": deployments.fine_tuned.name if deployments.fine_tuned else None,
-        "fine_tuned_deployment_sku": cfg.fine_tuned_deployment_sku,
-        "ai_services_principal_id": ai.principal_id,
-        "topology": cfg.topology,
-        "project_endpoint": project.endpoint if project else None,
-        "key_vault_name": hub_storage.key_vault.name if hub_storage else None,
-    }
+    outputs: dict[str, Any] = contract.output_values(
+        resource_group=rg.name,
+        location=cfg.location,
+        ai_services_name=ai.account.name,
+        ai_services_endpoint=ai.openai_endpoint,
+        hub_name=foundry.hub.name if foundry else None,
+        project_name=project_name,
+        base_deployment=deployments.base.name,
+        base_model=f"{cfg.base_model}-{cfg.base_model_version}",
+        fine_tune_model=cfg.fine_tune_model,
+        fine_tuned_deployment=deployments.fine_tuned.name if deployments.fine_tuned else None,
+        fine_tuned_deployment_sku=cfg.fine_tuned_deployment_sku,
+        ai_services_principal_id=ai.principal_id,
+        topology=cfg.topology,
+        project_endpoint=project.endpoint if project else None,
+        key_vault_name=hub_storage.key_vault.name if hub_storage else None,
+    )
     return Estate(names, rg, ai, roles, deployments, outputs, hub_storage=hub_storage, foundry=foundry, project=project)
 
 

@@ -73,10 +73,7 @@ def base_models() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in table.items()}
 
 
-# Training types of a fine-tuning job, as the fine-tuning API (and
-# `python -m jobs run --training-type`) names them; "Global" is the portal's word.
-TRAINING_TYPES: tuple[str, ...] = contract.TRAINING_TYPE_NAMES
-TRAINING_ALIASES: dict[str, str] = {"global": "GlobalStandard"}
+# Training types of a fine-tuning job: contract.TRAINING_TYPE_NAMES, read with contract.training_type_name.
 
 
 def training_regions(model: models.FineTunableModel, training_type: str) -> tuple[str, ...] | None:
@@ -86,17 +83,17 @@ def training_regions(model: models.FineTunableModel, training_type: str) -> tupl
     run in any region that offers the model for Global Standard deployment,
     which Azure checks when the job is submitted.
     """
-    if training_type == "Standard":
+    if training_type == contract.TRAINING_STANDARD:
         return model.standard_training_regions
     return None
 
 
 def training_supported(model: models.FineTunableModel, training_type: str) -> bool:
-    if training_type == "GlobalStandard":
+    if training_type == contract.TRAINING_GLOBAL:
         return model.global_training
-    if training_type == "Developer":
+    if training_type == contract.TRAINING_DEVELOPER:
         return model.developer_training
-    return training_type == "Standard"
+    return training_type == contract.TRAINING_STANDARD
 
 
 def normalize_region(value: str) -> str:

@@ -3,7 +3,8 @@
 Each command is a thin click function that names one core function by its
 dotted path (``"jobs.commands.validate:validate"``). The core module is
 imported only when the command runs, so ``python -m jobs --help`` imports
-click and nothing else of weight.
+click and nothing else of weight (plus :mod:`jobs.contract`, standard library
+only, for the default suffix and the training types the options offer).
 
 The runner's commands get a :class:`jobs.session.Session`, built here once from
 ``--stack``/``--endpoint``/``--api``/``--api-version`` and one snapshot of the
@@ -24,9 +25,10 @@ from typing import Any, Callable
 
 import click
 
+from jobs import contract
 from jobs.errors import ExitCode, JobsError, UsageError
 
-_SUFFIX = "ft-travel"  # jobs/contract.py:SUFFIX (not imported here: --help stays click-only; a test keeps them equal)
+_SUFFIX = contract.SUFFIX
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -166,7 +168,7 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-_TRAINING_TYPES = click.Choice(["Standard", "GlobalStandard", "Developer"], case_sensitive=False)
+_TRAINING_TYPES = click.Choice(list(contract.TRAINING_TYPE_NAMES), case_sensitive=False)
 _method_option = click.option("--method", type=click.Choice(["supervised", "dpo"]), default="supervised",
                               show_default=True,
                               help="Training method: supervised (chat examples, the lab) or dpo (preference pairs).")
@@ -223,9 +225,7 @@ def _training_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _canon_training_type(value: str | None) -> str | None:
     if value is None:
         return None
-    from jobs.contract import training_type_name
-
-    return training_type_name(value)
+    return contract.training_type_name(value)
 
 
 @cli.command()

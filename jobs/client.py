@@ -16,7 +16,7 @@ This project's stack disables local (key) auth on the AI Services account, so
 against it only 2 and 3 work; a key is for resources created elsewhere or the
 emulator. When the token provider cannot get a token (no ``az login``), the
 call fails with a UsageError naming the fixes (``jobs/retry.py:credential_error``).
-``FTJOBS_HTTP_TIMEOUT`` (seconds, > 0) sets the HTTP timeout.
+``FTJOBS_HTTP_TIMEOUT`` (seconds, 1 to 3600) sets the HTTP timeout.
 
 API shapes: ``dated`` (``AzureOpenAI`` with a pinned api-version: ``--api-version``,
 env ``OPENAI_API_VERSION``, default ``2025-04-01-preview``) or ``v1``

@@ -10,8 +10,9 @@ and writes exactly these). Nothing else spells them out:
   :class:`StackOutputs`, the typed view the runner reads them through;
 - the default names: the model suffix ``ft-travel`` and the fine-tuned
   deployment's default name ``<base deployment>-ft-travel``;
-- the training types, as the CLI and the stack config name them and as Azure's
-  create-job body spells them (``trainingType``);
+- the training types, as the CLI and the stack config name them (the one
+  normaliser, :func:`training_type_name`) and as Azure's create-job body
+  spells them (its field :data:`TRAINING_TYPE_FIELD`);
 - the two topologies (``hub``: the lab as specified; ``foundry``: its 2026
   revision), the sentence ``promote`` says about a replaced deployment, and the
   fine-tuning quotas Microsoft documents (``MAX_*``, with their source).
@@ -20,7 +21,7 @@ and writes exactly these). Nothing else spells them out:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 # --------------------------------------------------------------------------- config keys (Pulumi.yaml)
 
@@ -48,7 +49,8 @@ DEFAULT_TOPOLOGY = TOPOLOGY_HUB
 
 SUFFIX = "ft-travel"  # the lab's model suffix
 DEPLOYMENT_NAME_MAX = 64
-DEFAULT_BASE_DEPLOYMENT = "gpt-4.1"  # the base deployment's name when baseDeploymentName is unset: baseModel
+DEFAULT_BASE_MODEL = "gpt-4.1"  # baseModel's default: the model of the base deployment
+DEFAULT_BASE_DEPLOYMENT = DEFAULT_BASE_MODEL  # the base deployment's name when baseDeploymentName is unset: baseModel
 # What infra/config.py deploys when fineTunedDeploymentSku is not set in the stack.
 DEFAULT_FINE_TUNED_SKU = "Developer"
 
@@ -62,20 +64,29 @@ DEFAULT_FINE_TUNED_DEPLOYMENT = fine_tuned_deployment_name(DEFAULT_BASE_DEPLOYME
 
 # --------------------------------------------------------------------------- training types
 
-# Our name (CLI --training-type, stack config trainingType) -> the value Azure's create-job body takes as
-# "trainingType" (an extra field the openai SDK does not know). Values as in Microsoft's fine-tuning docs.
-TRAINING_TYPES: dict[str, str] = {"Standard": "standard", "GlobalStandard": "globalstandard",
-                                  "Developer": "developerTier"}
+TRAINING_STANDARD = "Standard"  # regional: trains in the resource's region
+TRAINING_GLOBAL = "GlobalStandard"
+TRAINING_DEVELOPER = "Developer"
+DEFAULT_TRAINING_TYPE = TRAINING_STANDARD  # trainingType's default in the stack config
+
+# The create-job body's field for the training type (an extra field the openai SDK does not know).
+TRAINING_TYPE_FIELD = "trainingType"
+# Our name (CLI --training-type, stack config trainingType) -> the value Azure's create-job body takes in
+# TRAINING_TYPE_FIELD. Values as in Microsoft's fine-tuning docs.
+TRAINING_TYPES: dict[str, str] = {TRAINING_STANDARD: "standard", TRAINING_GLOBAL: "globalstandard",
+                                  TRAINING_DEVELOPER: "developerTier"}
 TRAINING_TYPE_NAMES: tuple[str, ...] = tuple(TRAINING_TYPES)
+# Other words accepted for a training type (lower case): "Global" is the portal's word.
+TRAINING_TYPE_ALIASES: dict[str, str] = {"global": TRAINING_GLOBAL}
 
 
 def training_type_name(value: str) -> str | None:
-    """Our spelling of a training type given in any case, or as Azure spells it; None when unknown."""
+    """Our spelling of a training type given in any case, as Azure spells it or by an alias; None when unknown."""
     low = value.strip().lower()
     for name, wire in TRAINING_TYPES.items():
         if low in (name.lower(), wire.lower()):
             return name
-    return None
+    return TRAINING_TYPE_ALIASES.get(low)
 
 
 # --------------------------------------------------------------------------- replaced deployments
@@ -105,7 +116,7 @@ def replace_note(deployment: str, old_model: str, new_model: str) -> str:
 # They replace the older figures (5 fine-tuned deployments, 1 running job).
 QUOTA_SOURCE = "https://learn.microsoft.com/azure/ai-foundry/openai/quotas-limits"
 MAX_FINE_TUNED_DEPLOYMENTS = 10  # per resource
-MAX_RUNNING_TRAINING_JOBS: dict[str, int] = {"Standard": 3, "GlobalStandard": 3, "Developer": 5}  # per resource
+MAX_RUNNING_TRAINING_JOBS: dict[str, int] = {TRAINING_STANDARD: 3, TRAINING_GLOBAL: 3, TRAINING_DEVELOPER: 5}  # per resource
 MAX_QUEUED_TRAINING_JOBS = 20
 MAX_TRAINING_JOBS = 100  # total per resource
 MAX_FINE_TUNING_FILES = 100  # per resource
@@ -159,3 +170,17 @@ class StackOutputs:
 
 
 OUTPUTS: tuple[str, ...] = tuple(f.name for f in fields(StackOutputs))
+
+_T = TypeVar("_T")
+
+
+def output_values(**values: _T) -> dict[str, _T]:
+    """The stack's outputs as the Pulumi program exports them: every name in :data:`OUTPUTS`, in its order.
+
+    A name outside the contract, or one left out, is a programming error (``TypeError``).
+    """
+    unknown = sorted(set(values) - set(OUTPUTS))
+    missing = [name for name in OUTPUTS if name not in values]
+    if unknown or missing:
+        raise TypeError(f"stack outputs: unknown {unknown}, missing {missing} (jobs/contract.py:StackOutputs)")
+    return {name: values[name] for name in OUTPUTS}

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from jobs.errors import ExitCode, JobsError, UsageError
+from jobs.settings import SECRETS
 
 EXECUTABLE = "pulumi"
 INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) or run the commands above by hand"
@@ -121,7 +122,7 @@ def _check_stack(stack: str) -> str:
 
 
 # Data-plane credentials the runner reads; `pulumi` never needs them, so its subprocesses do not get them.
-_SECRET_ENV = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN")
+_SECRET_ENV = SECRETS
 
 
 def _child_env() -> dict[str, str]:

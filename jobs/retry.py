@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
+from jobs import settings
 from jobs.errors import ExitCode, JobsError, UsageError
 from jobs.settings import Env
 
@@ -67,6 +68,12 @@ API_VERSION_HINT = (
 )
 
 
+# The smallest env FTJOBS_RETRY_BASE and FTJOBS_RETRY_CAP (seconds): a typo such as 1e-9 would retry a
+# struggling service back to back. The cap may be below the base (every wait is then about the cap).
+BASE_MIN = 0.01
+CAP_MIN = 0.1
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 8
@@ -90,16 +97,16 @@ class RetryPolicy:
         """The policy with env ``FTJOBS_RETRY_*`` applied (each checked: finite, in range)."""
         attempts = "a number of attempts (1 to 1000)"
         return cls(
-            max_attempts=env.whole("FTJOBS_RETRY_ATTEMPTS", 8, minimum=1, maximum=1000, unit=attempts),
-            base=env.number("FTJOBS_RETRY_BASE", 1.0, above=0, maximum=600, unit="seconds (more than 0, at most 600)",
-                            example="1"),
-            cap=env.number("FTJOBS_RETRY_CAP", 60.0, above=0, maximum=3600,
-                           unit="seconds (more than 0, at most 3600)", example="60"),
-            max_retry_after=env.number("FTJOBS_RETRY_MAX_WAIT", 900.0, minimum=0, maximum=86_400,
+            max_attempts=env.whole(settings.RETRY_ATTEMPTS, 8, minimum=1, maximum=1000, unit=attempts),
+            base=env.number(settings.RETRY_BASE, 1.0, above=0, minimum=BASE_MIN, maximum=600,
+                            unit=f"seconds ({BASE_MIN:g} to 600)", example="1"),
+            cap=env.number(settings.RETRY_CAP, 60.0, above=0, minimum=CAP_MIN, maximum=3600,
+                           unit=f"seconds ({CAP_MIN:g} to 3600)", example="60"),
+            max_retry_after=env.number(settings.RETRY_MAX_WAIT, 900.0, minimum=0, maximum=86_400,
                                        unit="seconds (0 to 86400)", example="900"),
-            max_total=env.number("FTJOBS_RETRY_MAX_TOTAL", 3600.0, minimum=0, maximum=7 * 86_400,
+            max_total=env.number(settings.RETRY_MAX_TOTAL, 3600.0, minimum=0, maximum=7 * 86_400,
                                  unit="seconds (0 to 604800)", example="600"),
-            refused_attempts=env.whole("FTJOBS_RETRY_REFUSED", 3, minimum=1, maximum=1000, unit=attempts,
+            refused_attempts=env.whole(settings.RETRY_REFUSED, 3, minimum=1, maximum=1000, unit=attempts,
                                        example="3"),
         )
 
@@ -253,7 +260,7 @@ def call_with_retry(
                         raise JobsError(
                             f"{label}: rate limited (429); the server asks to retry after {asked:.0f} s, "
                             f"longer than the {policy.max_retry_after:.0f} s this command waits",
-                            hint="run the same command again later, or raise FTJOBS_RETRY_MAX_WAIT (seconds)",
+                            hint=f"run the same command again later, or raise {settings.RETRY_MAX_WAIT} (seconds)",
                         ) from None
                     wait = asked
             attempt += 1
@@ -331,7 +338,7 @@ def _unreachable(exc: BaseException, label: str, tries: int, endpoint: str | Non
 def _gave_up(exc: BaseException, label: str, attempts: int, endpoint: str | None = None, *,
              max_total: float | None = None) -> JobsError:
     status = _status(exc)
-    budget = (f" (the next wait would pass the {max_total:g} s retry budget, FTJOBS_RETRY_MAX_TOTAL)"
+    budget = (f" (the next wait would pass the {max_total:g} s retry budget, {settings.RETRY_MAX_TOTAL})"
               if max_total is not None else "")
     if status is None:
         return JobsError(

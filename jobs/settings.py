@@ -1,8 +1,10 @@
 """The environment, read once: the variables the runner understands and their checked values.
 
 The CLI edge takes one snapshot of the environment (:meth:`Env.current`) and
-hands it to the session; nothing else reads ``os.environ``, and nothing writes
-it. The rehearsal builds its own snapshot (:meth:`Env.with_changes`) instead of
+hands it to the session; nothing writes ``os.environ``. Two other modules read
+it: ``jobs/tokens.py`` (:data:`TIKTOKEN_DIR`, :data:`CACHE_DIR`, when it first
+loads a vocabulary) and ``jobs/pulumi_cli.py`` (the environment of a ``pulumi``
+child, without :data:`SECRETS`). The rehearsal builds its own snapshot (:meth:`Env.with_changes`) instead of
 changing the process's environment.
 
 Every number is checked where it is read: a value that is not a number, not
@@ -35,8 +37,36 @@ POLL_INTERVAL = "FTJOBS_POLL_INTERVAL"
 POLL_MAX = "FTJOBS_POLL_MAX"
 POLL_RUNNING_MIN = "FTJOBS_POLL_RUNNING_MIN"
 STATUS_EVERY = "FTJOBS_STATUS_EVERY"
+RETRY_ATTEMPTS = "FTJOBS_RETRY_ATTEMPTS"  # the retry knobs: jobs/retry.py:RetryPolicy.from_env
+RETRY_BASE = "FTJOBS_RETRY_BASE"
+RETRY_CAP = "FTJOBS_RETRY_CAP"
+RETRY_MAX_WAIT = "FTJOBS_RETRY_MAX_WAIT"
+RETRY_MAX_TOTAL = "FTJOBS_RETRY_MAX_TOTAL"
+RETRY_REFUSED = "FTJOBS_RETRY_REFUSED"
 CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/flow/crash.py
+# The token counter's folders. jobs/tokens.py reads these two itself, when it first loads a vocabulary: the
+# validator and the emulator count tokens without a session (and the vocabularies are cached per process).
+TIKTOKEN_DIR = "FTJOBS_TIKTOKEN_DIR"
+CACHE_DIR = "FTJOBS_CACHE_DIR"
 SECRETS = (API_KEY, AD_TOKEN)  # never printed, logged, written or passed to `pulumi`
+
+
+def out_of_range(value: float, *, minimum: float | None = None, above: float | None = None,
+                 maximum: float | None = None) -> str | None:
+    """What is wrong with ``value`` ("is not a finite number", "must be at least 1", ...), or None when it is fine.
+
+    The one order of the checks, for options and env vars alike: finite first (``nan`` compares false with
+    every bound, ``inf`` is no limit at all), then ``above`` (exclusive), ``minimum`` and ``maximum`` (inclusive).
+    """
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if above is not None and value <= above:
+        return f"must be greater than {above:g}"
+    if minimum is not None and value < minimum:
+        return f"must be at least {minimum:g}"
+    if maximum is not None and value > maximum:
+        return f"must be at most {maximum:g}"
+    return None
 
 
 def check_number(value: float, *, name: str, minimum: float | None = None, above: float | None = None,
@@ -44,18 +74,14 @@ def check_number(value: float, *, name: str, minimum: float | None = None, above
                  fix: str | None = None) -> float:
     """``value`` if it is finite and in range, else a UsageError naming ``name`` (an option or a variable).
 
-    ``minimum``/``maximum`` are inclusive, ``above`` exclusive.
+    ``minimum``/``maximum`` are inclusive, ``above`` exclusive; see :func:`out_of_range`.
     """
     if fix is None:
         fix = f"pass {name} {example}" if name.startswith("-") else f"set {name}={example}"
-    if not math.isfinite(value):
-        raise UsageError(f"{name} {value!r} is not a finite number", hint=f"{fix} ({unit})")
-    if above is not None and value <= above:
-        raise UsageError(f"{name} {value:g} must be greater than {above:g}", hint=f"{fix} ({unit})")
-    if minimum is not None and value < minimum:
-        raise UsageError(f"{name} {value:g} must be at least {minimum:g}", hint=f"{fix} ({unit})")
-    if maximum is not None and value > maximum:
-        raise UsageError(f"{name} {value:g} must be at most {maximum:g}", hint=f"{fix} ({unit})")
+    problem = out_of_range(value, minimum=minimum, above=above, maximum=maximum)
+    if problem is not None:
+        shown = repr(value) if not math.isfinite(value) else f"{value:g}"
+        raise UsageError(f"{name} {shown} {problem}", hint=f"{fix} ({unit})")
     return value
 
 
@@ -125,14 +151,9 @@ class Env:
         except ValueError:
             kind = "a whole number" if convert is int else "a number"
             raise UsageError(f"env {name}={raw!r} is not {kind}", hint=fix) from None
-        if not math.isfinite(value):
-            raise UsageError(f"env {name}={raw!r} is not a finite number", hint=fix)
-        if above is not None and value <= above:
-            raise UsageError(f"env {name}={raw!r} must be greater than {above:g}", hint=fix)
-        if minimum is not None and value < minimum:
-            raise UsageError(f"env {name}={raw!r} must be at least {minimum:g}", hint=fix)
-        if maximum is not None and value > maximum:
-            raise UsageError(f"env {name}={raw!r} must be at most {maximum:g}", hint=fix)
+        problem = out_of_range(value, minimum=minimum, above=above, maximum=maximum)
+        if problem is not None:
+            raise UsageError(f"env {name}={raw!r} {problem}", hint=fix)
         return value
 
 
@@ -175,6 +196,10 @@ def status_every(env: Env) -> float:
     return env.number(STATUS_EVERY, 30.0, minimum=0, maximum=86_400, unit="seconds (0 to 86400)", example="30")
 
 
+HTTP_TIMEOUT_MIN = 1.0  # seconds: below that no HTTPS request to Azure completes (1e-9 would fail every call)
+HTTP_TIMEOUT_MAX = 3600.0
+
+
 def http_timeout(env: Env) -> float:
-    return env.number(HTTP_TIMEOUT, 120.0, above=0, maximum=3600, unit="seconds (more than 0, at most 3600)",
-                      example="120")
+    return env.number(HTTP_TIMEOUT, 120.0, minimum=HTTP_TIMEOUT_MIN, maximum=HTTP_TIMEOUT_MAX,
+                      unit=f"seconds ({HTTP_TIMEOUT_MIN:g} to {HTTP_TIMEOUT_MAX:g})", example="120")

@@ -35,13 +35,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from jobs import settings
 from jobs.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import tiktoken
 
-VOCAB_DIR_ENV = "FTJOBS_TIKTOKEN_DIR"  # optional override: a folder of <name>.tiktoken[.gz]
-CACHE_DIR_ENV = "FTJOBS_CACHE_DIR"  # where the compact vocabulary copies go (default: the user's cache folder)
+# Named with the runner's other variables (jobs/settings.py), read here: the validator and the emulator
+# count tokens without a session, and the vocabularies are cached per process.
+VOCAB_DIR_ENV = settings.TIKTOKEN_DIR  # optional override: a folder of <name>.tiktoken[.gz]
+CACHE_DIR_ENV = settings.CACHE_DIR  # where the compact vocabulary copies go (default: the user's cache folder)
 _CACHE_MAGIC = b"FTJVOCAB1\n"
 SUPPORTED = ("o200k_base", "cl100k_base")
 

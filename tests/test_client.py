@@ -266,7 +266,7 @@ def test_dead_endpoint_from_stack_outputs_names_the_stack(fake_pulumi: Any, monk
 
 def test_refusal_after_an_answer_is_a_restart_and_gets_the_full_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "placeholder")
-    monkeypatch.setenv("FTJOBS_RETRY_BASE", "0.001")
+    monkeypatch.setenv("FTJOBS_RETRY_BASE", "0.01")  # the smallest the runner takes
     conn = connect(endpoint="http://127.0.0.1:9")
     monkeypatch.setattr(conn, "_notify", lambda m: None)
     errors = [_refused() for _ in range(5)]

@@ -433,3 +433,20 @@ def test_replace_note_names_the_deployment_and_both_models() -> None:
         "the model of a deployment, so the next `pulumi up` deletes it and then creates it again with "
         "gpt-4.1-2025-04-14.ft-bbb-ft-travel (the name stays, the old model stops answering at once)"
     )
+
+
+def test_training_type_has_one_normaliser_for_the_cli_and_the_stack() -> None:
+    """trainingType is read with contract.training_type_name, the function the CLI uses: Azure's spelling and the
+    portal's word work in both, an unknown word is refused with the contract's names."""
+    from jobs import contract
+
+    for raw, name in (("developerTier", "Developer"), ("Global", "GlobalStandard"), ("STANDARD", "Standard")):
+        assert contract.training_type_name(raw) == name
+        assert parse({"trainingType": raw, "location": "swedencentral"}).training_type == name
+    assert contract.training_type_name("Turbo") is None
+    with pytest.raises(ConfigError) as info:
+        parse({"trainingType": "Turbo"})
+    assert (info.value.key, info.value.problem) == ("trainingType", "allowed values: Standard, GlobalStandard, Developer")
+    assert not hasattr(regions, "TRAINING_ALIASES")
+    assert parse({}).training_type == contract.DEFAULT_TRAINING_TYPE
+

@@ -29,6 +29,7 @@ from jobs import lab
 from jobs.checks import StyleProfile
 from jobs.compare.suite import Case, Suite
 from jobs.errors import UsageError
+from jobs.settings import check_number
 
 BASELINE, CANDIDATE = "base", "tuned"
 READY_MADE = ("base", "tuned", "base-no-system", "base-short")
@@ -173,8 +174,9 @@ class Plan:
         if not 1 <= self.repeat <= MAX_REPEAT:
             raise UsageError(f"--repeat {self.repeat} must be 1 to {MAX_REPEAT}", hint="e.g. --repeat 3")
         p = self.params
-        if p.temperature is not None and not (math.isfinite(p.temperature) and 0 <= p.temperature <= 2):
-            raise UsageError(f"--temperature {p.temperature} must be 0 to 2", hint="e.g. --temperature 0.7")
+        if p.temperature is not None:
+            check_number(p.temperature, name="--temperature", minimum=0, maximum=2, unit="sampling temperature, 0 to 2",
+                         example="0.7")
         if p.max_tokens is not None and p.max_tokens < 1:
             raise UsageError(f"--max-tokens {p.max_tokens} must be at least 1", hint="e.g. --max-tokens 400")
         if self.judge and self.judge in {v.deployment for v in self.variants}:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from jobs import settings
-from jobs.errors import RefusedError, UsageError
-from jobs.settings import PRICE_MAX, PRICE_UNIT, Env, check_price
+from jobs.errors import RefusedError
+from jobs.settings import PRICE_MAX, PRICE_UNIT, Env, check_number, check_price
 
 COST_MAX = 1_000_000.0
 
@@ -63,15 +63,12 @@ def resolve_price(price_per_1m: float | None, env: Env) -> float | None:
 
 
 def check_max_cost(max_cost: float | None) -> float | None:
-    """``--max-cost``: USD, 0 or more, finite (``inf`` would be no limit at all)."""
+    """``--max-cost``: USD, finite (``inf`` would be no limit at all), 0 to :data:`COST_MAX`."""
     if max_cost is None:
         return None
-    hint = "pass the most you accept to spend, in USD, e.g. --max-cost 5"
-    if not max_cost >= 0:  # also NaN
-        raise UsageError(f"--max-cost {max_cost:g} must not be negative", hint=hint)
-    if max_cost > COST_MAX:  # also inf
-        raise UsageError(f"--max-cost {max_cost:g} must be a finite amount, at most ${COST_MAX:,.0f}", hint=hint)
-    return max_cost
+    return check_number(max_cost, name="--max-cost", minimum=0, maximum=COST_MAX,
+                        unit=f"USD, 0 to {COST_MAX:,.0f}", example="5",
+                        fix="pass the most you accept to spend, in USD, e.g. --max-cost 5")
 
 
 @dataclass(frozen=True)

@@ -410,7 +410,8 @@ def _ensure_job(session: "Session", key: str, training_file: str, validation_fil
     body["method"] = {"type": m, m: {"hyperparameters": hp}} if hp else {"type": m}
     if options.seed is not None:
         body["seed"] = options.seed
-    extra = {"trainingType": contract.TRAINING_TYPES[options.training_type]} if options.training_type else None
+    extra = ({contract.TRAINING_TYPE_FIELD: contract.TRAINING_TYPES[options.training_type]}
+             if options.training_type else None)
     job = api.create_job(body, extra_body=extra,
                          reconcile=lambda: find_adoptable(session, training_file=training_file, options=options,
                                                           since=started))
