@@ -22,22 +22,22 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The playground's browser test drives Debian's Chromium headless through Debian's chromedriver
-# (tests/test_playground_browser.py); nothing is downloaded at test time. Installed here when missing
-# (CI runs as root; elsewhere through sudo).
+# The browser tests (tests/test_playground_browser.py, tests/test_compare_browser.py; their driver is
+# tests/support/browser.py) drive Debian's Chromium headless through Debian's chromedriver; nothing is
+# downloaded at test time. Installed here when missing (CI runs as root; elsewhere through sudo).
 CHROMIUM     := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 browser:
 	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; else \
-	  echo "installing Debian's chromium and chromium-driver for the playground's browser test"; \
+	  echo "installing Debian's chromium and chromium-driver for the browser tests"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
 	    >/dev/null; \
 	fi
 
-# Everything CI runs: install, type-check the Pulumi program, all tests (the browser test included).
+# Everything CI runs: install, type-check the Pulumi program, all tests (the browser tests included).
 test: typecheck browser unit
 
 # The main job, offline: validate the project's data, then rehearse the whole

@@ -5,6 +5,7 @@ plugin module listed here:
 - ``tests/fixtures_emulator.py``: the Azure OpenAI emulator on a free loopback port.
 - ``tests/fixtures_runner.py``: isolated run-state dir, runner invocation helpers.
 - ``tests/fixtures_stack.py``: stand-in ``pulumi`` executable on PATH that records its arguments.
+- ``tests/fixtures_browser.py``: headless Chromium for the browser tests (playground page, compare report).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures_emulator",
     "tests.fixtures_runner",
     "tests.fixtures_stack",
+    "tests.fixtures_browser",
 ]
 
 

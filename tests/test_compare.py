@@ -19,7 +19,8 @@ from jobs import lab
 from jobs.compare.report import SCHEMA_PATH
 from tests.support.cli import CliOutcome, run_jobs_process
 from tests.support.fake_pulumi import FakePulumi
-from tests.support.compare import JUDGE, TUNED, CompareEmulator, HtmlReport, history_rows, pair_args, report_of
+from tests.support.compare import (JUDGE, TUNED, CompareEmulator, HtmlReport, history_rows, pair_args, report_of,
+                                   run_compare)
 from tests.support.paths import MSLEARN, REPO
 
 pytestmark = pytest.mark.usefixtures("runner_env")
@@ -31,19 +32,9 @@ ROW_FIELDS = {"case_id", "variant", "repeat", "answer", "error", "latency_ms", "
 @pytest.fixture(scope="module")
 def lab_run(em: CompareEmulator, tmp_path_factory: pytest.TempPathFactory) -> tuple[CliOutcome, Path, Path]:
     """The default pair on the default suite, twice each, as the README's command runs it."""
-    from tests.support.cli import invoke_cli
-
     state = tmp_path_factory.mktemp("lab-run-state")
     out = tmp_path_factory.mktemp("lab-run-report")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FTJOBS_STATE_DIR", str(state))
-    mp.setenv("AZURE_OPENAI_API_KEY", "test-key-not-secret")
-    mp.setenv("CI", "1")
-    try:
-        result = invoke_cli(*pair_args(em, "--repeat", "2", "--out", str(out), "--concurrency", "6"))
-    finally:
-        mp.undo()
-    return result, out, state
+    return run_compare(state, *pair_args(em, "--repeat", "2", "--out", str(out), "--concurrency", "6")), out, state
 
 
 def test_the_lab_outcome_on_the_stand_ins(lab_run: tuple[CliOutcome, Path, Path]) -> None:

@@ -1,5 +1,5 @@
 """The parts of compare on their own: statistics, pacing (on a fake clock), the history's migrations, suite
-formats and their errors, and the options' parsing."""
+formats and their errors, the options' parsing, and report.html's marks."""
 
 from __future__ import annotations
 
@@ -285,3 +285,18 @@ def test_exit_code_4_is_documented() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "| 4 | a `compare --fail-under CHECK=RATE` gate failed" in readme
     assert "4 a compare gate failed" in (REPO / "docs" / "compare.md").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- report.html's marks
+
+
+def test_a_mark_names_its_check_in_words_and_everything_is_escaped() -> None:
+    from jobs.compare.html import highlight
+
+    text = "Stay at <Harborview> & book it. Or Hotel Roma."
+    out = highlight(text, [("no_recommendations", "<Harborview>"), ("judge_no_recommendations", "<Harborview>"),
+                           ("style", "Harborview"), ("asks_question", "not in the text"), ("tone", "Hotel Roma")])
+    assert out == ('Stay at <mark data-check="no_recommendations, judge_no_recommendations">&lt;Harborview&gt;</mark>'
+                   '<span class="violation">&#9888; no_recommendations, judge_no_recommendations</span> &amp; book it. '
+                   'Or <mark data-check="tone">Hotel Roma</mark><span class="violation">&#9888; tone</span>.')
+    assert highlight("a <b>", []) == "a &lt;b&gt;"

@@ -18,7 +18,7 @@ import pytest
 
 from jobs import lab
 from jobs.compare import report as reports
-from tests.support.browser import chromium, named, screenshot, shrink_png, viewport, wait_for
+from tests.support.browser import named, screenshot, shrink_png, viewport, wait_for
 from tests.support.compare import TUNED, CompareEmulator
 from tests.support.paths import REPO
 from tests.support.playground import BASE, ROME_STAY, Recorded, playground_on
@@ -26,18 +26,6 @@ from tests.support.playground import BASE, ROME_STAY, Recorded, playground_on
 pytestmark = pytest.mark.usefixtures("runner_env")
 
 EDITED = "Answer in one short sentence, then ask one question."
-
-
-@pytest.fixture(scope="module")
-def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("downloads")
-
-
-@pytest.fixture(scope="module")
-def browser(downloads: Path) -> Iterator[Any]:
-    driver = chromium(downloads)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture

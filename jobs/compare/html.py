@@ -1,7 +1,8 @@
 """``report.html``: one self-contained file (inline CSS and a few lines of inline script, no fonts, images or
 scripts from the network): the stand-in banner when the answers are the emulator's, the verdict banner,
 provenance, the per-check table with 95% intervals, repeat stability, latency/tokens/cost per variant, and
-the side-by-side matrix of answers with the offending words highlighted and a "differences only" filter.
+the side-by-side matrix of answers with the offending words highlighted (and the failed check named after them,
+not colour alone) and a "differences only" filter.
 Every text is escaped (``html.escape``): an answer cannot inject markup.
 """
 
@@ -20,16 +21,24 @@ table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:.3
 th{background:#f4f4f4}.num{text-align:right;white-space:nowrap}
 .banner{padding:.8rem 1rem;border-radius:6px;margin:.6rem 0}.pass{background:#e6f4ea;border:1px solid #8bc79b}
 .fail{background:#fde8e8;border:1px solid #e39a9a}.stand-in{background:#fff4d6;border:1px solid #e0b84f;font-weight:600}
-mark{background:#ffd24d;padding:0 .1rem}.badge{display:inline-block;font-size:.75rem;border-radius:3px;padding:0 .3rem;margin:.1rem}
+mark{background:#ffd24d;padding:0 .1rem;text-decoration:underline wavy #a30000}
+.violation{font-size:.75rem;font-weight:700;color:#a30000;margin-left:.2rem;white-space:nowrap}
+.badge{display:inline-block;font-size:.75rem;border-radius:3px;padding:0 .3rem;margin:.1rem}
 .badge.ok{background:#e6f4ea}.badge.bad{background:#fde8e8}.answer{white-space:pre-wrap}.error{color:#a30000}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:600}small{color:#555}
 """
 _SCRIPT = """
-document.getElementById('diff-only').addEventListener('change', function (e) {
-  document.querySelectorAll('#matrix tbody tr').forEach(function (tr) {
-    tr.hidden = e.target.checked && tr.getAttribute('data-differs') !== 'true';
-  });
-});
+(function () {
+  var box = document.getElementById('diff-only');
+  function filter() {
+    document.querySelectorAll('#matrix tbody tr').forEach(function (tr) {
+      tr.hidden = box.checked && tr.getAttribute('data-differs') !== 'true';
+    });
+  }
+  box.addEventListener('change', filter);
+  window.addEventListener('pageshow', filter);  // a browser that restores the ticked box restores the filter
+  filter();
+})();
 """
 
 
@@ -37,16 +46,24 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def highlight(text: str, spans: list[str]) -> str:
-    """``text`` escaped, with each of ``spans`` (where found) wrapped in ``<mark>``."""
-    marks: list[tuple[int, int]] = []
-    for span in spans:
+def highlight(text: str, spans: list[tuple[str, str]]) -> str:
+    """``text`` escaped, with each ``(check, span)`` of ``spans`` (where found) wrapped in ``<mark>`` and followed
+    by the check's name in words (never colour alone); a span two checks found is marked once, naming both."""
+    marks: list[tuple[int, int, list[str]]] = []
+    for check, span in spans:
         start = text.find(span) if span else -1
-        if start >= 0 and not any(a < start + len(span) and start < b for a, b in marks):
-            marks.append((start, start + len(span)))
+        if start < 0:
+            continue
+        same = [m for m in marks if (m[0], m[1]) == (start, start + len(span))]
+        if same:
+            same[0][2].append(check)
+        elif not any(a < start + len(span) and start < b for a, b, _ in marks):
+            marks.append((start, start + len(span), [check]))
     out, at = [], 0
-    for a, b in sorted(marks):
-        out += [_e(text[at:a]), "<mark>", _e(text[a:b]), "</mark>"]
+    for a, b, checks in sorted(marks):
+        names = ", ".join(checks)
+        out += [_e(text[at:a]), f'<mark data-check="{_e(names)}">', _e(text[a:b]),
+                f'</mark><span class="violation">&#9888; {_e(names)}</span>']
         at = b
     out.append(_e(text[at:]))
     return "".join(out)
@@ -68,7 +85,8 @@ def _answer_cell(row: dict[str, Any] | None, stand_in: bool) -> str:
         return f'<td class="error">{_e(err.get("kind"))}: {_e(err.get("message"))}</td>'
     text = shown_answer(row, stand_in)
     checks = row.get("checks") or {}
-    spans = [str(c["evidence"]) for c in checks.values() if not c.get("passed") and isinstance(c.get("evidence"), str)]
+    spans = [(str(name), c["evidence"]) for name, c in checks.items()
+             if not c.get("passed") and isinstance(c.get("evidence"), str)]
     badges = "".join(f'<span class="badge {"ok" if c.get("passed") else "bad"}" title="{_e(c.get("evidence"))}">'
                      f'{_e(name)} {"&#10003;" if c.get("passed") else "&#10007;"}</span>' for name, c in checks.items())
     return f'<td><div class="answer">{highlight(text, spans)}</div><div>{badges}</div></td>'

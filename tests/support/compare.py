@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from emulator.server import EmulatorServer
+from tests.support.cli import CliOutcome, invoke_cli
 from tests.support.clients import run_job_on
 from tests.support.emulators import fast_config
 from tests.support.paths import REPO
@@ -55,6 +57,19 @@ def start_compare_emulator(state_dir: Path, **config: Any) -> CompareEmulator:
 def pair_args(em: CompareEmulator, *extra: str) -> list[str]:
     """``compare`` against the emulator with the default pair named explicitly."""
     return ["compare", "--endpoint", em.url, "--base-deployment", "gpt-4.1", "--tuned-deployment", TUNED, *extra]
+
+
+def run_compare(state_dir: Path, *args: str) -> CliOutcome:
+    """``python -m jobs ARGS`` in process with its own run state, for a run a whole test module reads (a
+    module-scoped fixture cannot use the per-test ``runner_env``)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FTJOBS_STATE_DIR", str(state_dir))
+    mp.setenv("AZURE_OPENAI_API_KEY", "test-key-not-secret")
+    mp.setenv("CI", "1")
+    try:
+        return invoke_cli(*args)
+    finally:
+        mp.undo()
 
 
 def report_of(out_dir: Path) -> dict[str, Any]:
