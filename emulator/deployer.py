@@ -4,7 +4,8 @@ The second implementation of the deployer seam (``jobs/deploy.py``). Its stack c
 the rehearsal's folder, never a ``Pulumi.<stack>.yaml``: a rehearsal cannot touch a real stack. Setting the
 model writes that file; applying registers (or removes) the fine-tuned deployment through the emulator's admin
 route ``/++/deployments``, standing in for the second ``pulumi up``. Every change reports the pulumi command it
-stands in for.
+stands in for. The account's deployments (:meth:`EmulatorDeployer.deployments`) are the emulator's, read from
+``GET /++/deployments``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,20 @@ class EmulatorDeployer:
 
     def model_in_stack_file(self) -> tuple[str, str | None]:
         return self.config_path.name, self._config().get(contract.FINE_TUNED_MODEL)
+
+    def deployments(self) -> list[str] | None:
+        """Every deployment the emulator serves (``GET /++/deployments``: ``{"data": [{"name", "model", ...}]}``);
+        ``None`` when the emulator does not answer that within a few seconds."""
+        try:
+            resp = httpx.get(self.url + "/++/deployments", timeout=5.0)
+            data = resp.json() if resp.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return None
+        names = [item.get("name") for item in items if isinstance(item, dict)]
+        return [n for n in names if isinstance(n, str) and n]
 
     # ------------------------------------------------------------------ the admin route
     def _admin(self, method: str, path: str, body: dict[str, Any] | None) -> None:

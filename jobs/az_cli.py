@@ -1,5 +1,17 @@
-"""The Azure CLI bridge: the only module that runs ``az`` (the pipeline's preflight asks who is signed in;
-``pipeline --destroy-after`` deletes the hub's workspaces for good before ``pulumi destroy``).
+"""The Azure CLI bridge: the only module that runs ``az``. Two read-only commands, and the clean-up runner:
+
+=====================  ==============================================================================================
+:func:`identity`       ``az account show --output json``: who is signed in (the pipeline's preflight)
+:func:`deployments`    ``az cognitiveservices account deployment list --resource-group RG --name ACCOUNT --output
+                       json``: the names of every deployment of the stack's AI Services account (the playground's
+                       Deployment suggestions, through ``jobs.deploy.PulumiDeployer.deployments``)
+:func:`run`            one clean-up command of ``jobs/softdelete.py``: ``pipeline --destroy-after`` deletes the hub's
+                       workspaces for good (``az ml workspace delete --permanently-delete``) before ``pulumi destroy``
+=====================  ==============================================================================================
+
+``az`` is found on ``PATH`` (tests put a stand-in first there). Each runs with stdin closed and a bounded
+timeout; its output is parsed (``run`` keeps the last lines of a failure), never printed or logged (``az`` prints no token for either command, and the
+data-plane credentials ``AZURE_OPENAI_API_KEY`` / ``AZURE_OPENAI_AD_TOKEN`` are not passed to it).
 
 Pulumi's azure-native provider and ``DefaultAzureCredential`` both use the Azure CLI's sign-in when no
 service principal or managed identity is configured (env ``ARM_CLIENT_ID`` / ``ARM_USE_MSI`` /
@@ -10,14 +22,24 @@ the pipeline can create anything.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 
+from jobs import settings
 from jobs.settings import Env
 
 ENV_IDENTITIES = ("ARM_CLIENT_ID", "ARM_USE_MSI", "ARM_USE_OIDC", "AZURE_CLIENT_ID")
 TIMEOUT = 60.0
+# Listing deployments only fills in suggestions: it must not keep anyone waiting long.
+LIST_TIMEOUT = 30.0
+# Data-plane credentials the runner reads; `az` never needs them, so it does not get them.
+_SECRET_ENV = (settings.API_KEY, settings.AD_TOKEN)
+
+
+def _child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
 
 
 @dataclass(frozen=True)
@@ -37,7 +59,7 @@ def identity(env: Env) -> Identity:
                                f"({', '.join(ENV_IDENTITIES)})")
     try:
         proc = subprocess.run([az, "account", "show", "--output", "json"], capture_output=True, text=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL, env=_child_env())
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Identity(False, f"`az account show` did not answer ({type(exc).__name__})")
     if proc.returncode != 0:
@@ -54,6 +76,36 @@ def identity(env: Env) -> Identity:
                           f"{account.get('name') or '?'}")
 
 
+def deployments_argv(resource_group: str, account: str) -> list[str]:
+    """The command :func:`deployments` runs (``az`` first, as a user would type it)."""
+    return ["az", "cognitiveservices", "account", "deployment", "list", "--resource-group", resource_group,
+            "--name", account, "--output", "json"]
+
+
+def deployments(resource_group: str, account: str, *, timeout: float = LIST_TIMEOUT) -> list[str] | None:
+    """The names of every deployment of the AI Services account ``account`` in ``resource_group``, in the
+    order ``az`` lists them; ``None`` when they cannot be listed here (``az`` missing or failing, nobody signed
+    in, no answer within ``timeout``, an answer that is not the JSON array of deployments), never an error."""
+    az = shutil.which("az")
+    if az is None or not resource_group or not account:
+        return None
+    try:
+        proc = subprocess.run([az, *deployments_argv(resource_group, account)[1:]], capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL, env=_child_env())
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    if proc.returncode != 0:
+        return None
+    try:
+        data = json.loads(proc.stdout or "")
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, list):
+        return None
+    names = [item.get("name") for item in data if isinstance(item, dict)]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+
+
 @dataclass(frozen=True)
 class AzRun:
     ok: bool
@@ -67,7 +119,8 @@ def run(argv: list[str], *, timeout: float = 600.0) -> AzRun:
     if az is None:
         return AzRun(False, "the Azure CLI (`az`) is not on PATH")
     try:
-        proc = subprocess.run([az, *argv], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run([az, *argv], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                              env=_child_env())
     except (OSError, subprocess.TimeoutExpired) as exc:
         return AzRun(False, f"`az` did not finish ({type(exc).__name__})")
     if proc.returncode != 0:

@@ -6,7 +6,9 @@
 - ``emulator.deployer.EmulatorDeployer``: the rehearsal's throwaway stack, where the local emulator stands in
   for ``pulumi up``. Only the rehearsal builds it; the product never names the emulator.
 
-Both read and write the names of the stack contract (``jobs/contract.py``).
+Both read and write the names of the stack contract (``jobs/contract.py``), and both can name the deployments
+that exist (:meth:`Deployer.deployments`: the playground's suggestions): the real stack asks the Azure CLI
+(``jobs/az_cli.py``) about the account of its outputs, the rehearsal asks the emulator.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ class Deployer(Protocol):
 
     def model_in_stack_file(self) -> tuple[str, str | None]:
         """(where the stack's settings live, the fineTunedModel they set), read without running pulumi."""
+        ...
+
+    def deployments(self) -> list[str] | None:
+        """The names of every deployment of the stack's account (not only the stack's own); ``None`` when they
+        cannot be listed here. Never raises: a caller only loses suggestions. May take seconds (a subprocess or
+        a request): call it off the thread that serves a user."""
         ...
 
 
@@ -199,6 +207,21 @@ class PulumiDeployer:
 
         path, model = pulumi_cli.read_stack_file_config(self.stack, contract.FINE_TUNED_MODEL)
         return path.name, model
+
+    def deployments(self) -> list[str] | None:
+        """``az cognitiveservices account deployment list`` (``jobs/az_cli.py``) on the outputs'
+        ``resource_group`` and ``ai_services_name``; ``None`` without them (no ``pulumi``, a stack never deployed)
+        or without a working, signed-in ``az``."""
+        from jobs import az_cli
+        from jobs.errors import JobsError
+
+        try:
+            outputs = self.outputs()
+        except JobsError:
+            return None
+        if not outputs.resource_group or not outputs.ai_services_name:
+            return None
+        return az_cli.deployments(outputs.resource_group, outputs.ai_services_name)
 
     @property
     def available(self) -> bool:

@@ -151,7 +151,7 @@ def test_destroy_after_leaves_no_file_model_or_deployment(stack: FakePulumi, tra
 
 def test_destroy_after_when_az_cannot_delete_a_workspace(stack: FakePulumi, training_copy: Path,
                                                           jobs_cli: Any) -> None:
-    stack.set_az(az_ml_fails=True)
+    stack.set_az(ml_fails=True)
     out = jobs_cli(*_args(training_copy, "--destroy-after"))
     assert out.exit_code == 0, out.stderr
     assert "that did not work (exit 2: ERROR: 'ml' is misspelled" in out.stderr

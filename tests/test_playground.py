@@ -2,7 +2,9 @@
 streamed answers of both columns with their live checks, history, clear and apply, failures that stay in
 their column, the export that grade and compare --against read, the guards, loopback binding), and the
 command as its own process (its URL, the warning for another host, no key in anything it serves, the
-offline --rehearsal). The page itself in a real browser: tests/test_playground_browser.py."""
+offline --rehearsal), and the Deployment field's suggestions: every deployment of the account, from the
+emulator (a rehearsal's session) or from a stand-in `az` (a real stack's). The page itself in a real browser:
+tests/test_playground_browser.py; the listing's parts: tests/test_account_deployments.py."""
 
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ import pytest
 from jobs import lab
 from jobs.compare import report as reports
 from tests.support.cli import CliOutcome
-from tests.support.compare import TUNED, CompareEmulator, HtmlReport
+from tests.support.clients import TEST_KEY
+from tests.support.compare import JUDGE, TUNED, CompareEmulator, HtmlReport
+from tests.support.fake_pulumi import FakePulumi, path_without_az
 from tests.support.playground import (BASE, ROME_STAY, PlaygroundProcess, Recorded, apply, ask, of_column,
-                                      playground_on, post, process_env, recording_proxy)
+                                      playground_on, post, process_env, recording_proxy, settled_state)
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
@@ -354,6 +358,7 @@ def test_rehearsal_needs_no_azure(tmp_path: Path) -> None:
         state = httpx.get(f"{proc.url}api/state", timeout=10).json()
         assert [c["variant"]["deployment"] for c in state["columns"]] == ["gpt-4.1", TUNED]
         events = ask(proc.url, ROME_STAY)
+        settled = settled_state(proc.url)  # the emulator's own list: the same two deployments
     finally:
         code = proc.stop()
     assert code == 0, proc.err
@@ -361,6 +366,7 @@ def test_rehearsal_needs_no_azure(tmp_path: Path) -> None:
     assert base["stand_in"] and base["checks"]["no_recommendations"]["passed"] is False
     assert tuned["stand_in"] and tuned["checks"]["no_recommendations"]["passed"] is True
     assert "playground --rehearsal: emulator at http://127.0.0.1:" in proc.err
+    assert settled["account_deployments"] == "listed" and settled["deployments"] == ["gpt-4.1", TUNED]
 
 
 def test_the_cli_and_the_command_agree_on_the_default_port() -> None:
@@ -388,3 +394,91 @@ def test_deployments_come_from_the_stack(fake_pulumi: Any, em: CompareEmulator) 
         assert "tuned" not in [v["name"] for v in server.board.state()["variants"]]
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- the account's deployments
+
+ACCOUNT = {"resource_group": "rg-ftlab-abc123", "ai_services_name": "ais-ftlab-abc123"}
+AZ_LIST = ["cognitiveservices", "account", "deployment", "list", "--resource-group", "rg-ftlab-abc123", "--name",
+           "ais-ftlab-abc123", "--output", "json"]
+
+
+def test_the_deployment_field_suggests_every_deployment_of_the_emulator(em: CompareEmulator, tmp_path: Path) -> None:
+    """A rehearsal's session on the emulator: its stack names only the base deployment, the emulator also serves
+    the fine-tuned one and a judge; the suggestions hold all three, and a suggested one answers in a column."""
+    from emulator.rehearsal import rehearsal_session
+    from jobs.commands.playground import PlaygroundRequest, start
+
+    session = rehearsal_session(em.url, tmp_path / "rehearsal", stack="pg-listing", json_mode=True)
+    server, columns, _ = start(session, PlaygroundRequest(port=0))
+    try:
+        assert [v.deployment for v in columns] == [BASE, BASE]  # no fine-tuned model in this stack
+        state = settled_state(server.url)
+        assert state["account_deployments"] == "listed"
+        assert state["deployments"] == sorted([BASE, JUDGE, TUNED])
+        assert {v["deployment"] for v in state["variants"]} == {BASE}  # JUDGE and TUNED: from the emulator only
+        apply(server.url, {"index": 1, "deployment": JUDGE})
+        events = ask(server.url, ROME_STAY)
+        assert of_column(events, 1)["start"]["deployment"] == JUDGE and of_column(events, 1)["end"]["kind"] == "done"
+    finally:
+        server.stop()
+
+
+def test_a_stacks_suggestions_come_from_az(fake_pulumi: FakePulumi, em: CompareEmulator) -> None:
+    from jobs.commands.playground import PlaygroundRequest, start
+    from jobs.session import Session
+
+    fake_pulumi.set_outputs({"ai_services_endpoint": em.url, "base_deployment": BASE,
+                             "fine_tuned_deployment": TUNED, **ACCOUNT})
+    fake_pulumi.set_az(deployments={"rg-ftlab-abc123/ais-ftlab-abc123": [BASE, TUNED, "gpt-4o-mini-eval",
+                                                                          "not a/deployment name"]})
+    server, _, _ = start(Session.for_stack("dev"), PlaygroundRequest(port=0))
+    try:
+        state = settled_state(server.url)
+    finally:
+        server.stop()
+    assert state["account_deployments"] == "listed"
+    assert state["deployments"] == sorted([BASE, TUNED, "gpt-4o-mini-eval"])  # a name apply would refuse: left out
+    assert fake_pulumi.az_calls() == [AZ_LIST]  # once, with the stack's resource group and account
+    assert all(TEST_KEY not in json.dumps(env) for env in fake_pulumi.az_envs())  # the data-plane key stays here
+
+
+@pytest.mark.parametrize("breakage", ["no-az", "not-signed-in", "not-json", "no-such-account", "no-account-outputs",
+                                      "another-endpoint"])
+def test_without_a_list_the_suggestions_are_the_stacks(breakage: str, fake_pulumi: FakePulumi, em: CompareEmulator,
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.commands.playground import PlaygroundRequest, start
+    from jobs.session import Session, Target
+
+    outputs: dict[str, Any] = {"ai_services_endpoint": em.url, "base_deployment": BASE, "fine_tuned_deployment": TUNED,
+                               **ACCOUNT}
+    fake_pulumi.set_az(deployments={"rg-ftlab-abc123/ais-ftlab-abc123": [BASE, TUNED, "gpt-4o-mini-eval"]})
+    target = Target()
+    if breakage == "no-az":
+        monkeypatch.setenv("PATH", path_without_az(tmp_path / "bin"))
+    elif breakage == "not-signed-in":
+        fake_pulumi.set_az(logged_in=False)
+    elif breakage == "not-json":
+        fake_pulumi.set_az(raw="WARNING: something went wrong\n")
+    elif breakage == "no-such-account":
+        outputs["ai_services_name"] = "ais-gone"
+    elif breakage == "no-account-outputs":
+        del outputs["resource_group"]
+    else:  # the page talks to another endpoint than the stack's account: its deployments are not that one's
+        outputs["ai_services_endpoint"] = "https://ais-ftlab-abc123.cognitiveservices.azure.com/"
+        target = Target(endpoint=em.url)
+    fake_pulumi.set_outputs(outputs)
+    server, _, _ = start(Session.for_stack("dev", target=target), PlaygroundRequest(port=0))
+    try:
+        state = settled_state(server.url)
+        assert state["account_deployments"] == "unavailable"
+        assert state["deployments"] == [BASE, TUNED]  # as before: the stack's
+        events = ask(server.url, ROME_STAY)  # and the page works as ever
+        assert [of_column(events, c)["end"]["kind"] for c in (0, 1)] == ["done", "done"]
+    finally:
+        server.stop()
+    ran = fake_pulumi.az_calls()
+    if breakage in ("no-az", "no-account-outputs", "another-endpoint"):
+        assert ran == []
+    else:
+        assert [c[:5] for c in ran] == [AZ_LIST[:5]]

@@ -3,8 +3,10 @@
 
 The columns default to the stack's base and fine-tuned deployments (``--base-deployment`` and
 ``--tuned-deployment`` as for ``compare``; ``--variant`` specs add variants, the first two given replace
-the default pair). It serves on loopback (127.0.0.1) unless ``--host`` names another address (then a
-warning says who can reach it), prints the URL, and runs until Ctrl-C or SIGTERM.
+the default pair). The Deployment field also suggests every deployment of the account, as the session's
+deployer lists them (``Deployer.deployments``: ``az`` for a real stack, the emulator for ``--rehearsal``),
+when the page talks to that account. It serves on loopback (127.0.0.1) unless ``--host`` names another
+address (then a warning says who can reach it), prints the URL, and runs until Ctrl-C or SIGTERM.
 
 ``--rehearsal`` needs no Azure: it starts the emulator in-process, fine-tunes a stand-in model on
 ``data/travel-train.jsonl`` there with the runner's own flow (as ``rehearse`` does, in a few seconds), and
@@ -21,7 +23,8 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlsplit
 
 from jobs.errors import UsageError
 from jobs.session import Session
@@ -88,6 +91,38 @@ def _variants(session: Session, request: PlaygroundRequest) -> tuple[Pair, tuple
     return columns, tuple(offered), note
 
 
+def same_account(endpoint: str, other: str | None) -> bool:
+    """Whether two endpoints are one account: the same host and port, or, on Azure (``*.azure.com``), the
+    same first label (``https://NAME.openai.azure.com`` and ``https://NAME.cognitiveservices.azure.com``)."""
+    if not other:
+        return False
+    try:
+        a, b = urlsplit(endpoint.strip()), urlsplit(other.strip())
+        ports = a.port, b.port  # a port that is not a number raises
+    except ValueError:
+        return False
+    if not a.hostname or not b.hostname:
+        return False
+    ha, hb = a.hostname.lower(), b.hostname.lower()
+    if ha.endswith(".azure.com") and hb.endswith(".azure.com"):
+        return ha.split(".", 1)[0] == hb.split(".", 1)[0]
+    return (ha, ports[0]) == (hb, ports[1])
+
+
+def _account_listing(session: Session) -> Callable[[], list[str] | None]:
+    """The deployer's list of the account's deployments, for the board's background thread: only when the
+    stack's outputs are known already (read for the endpoint or the columns: never a ``pulumi`` run for the
+    suggestions alone) and name the account the page talks to (``--endpoint`` may name another one)."""
+
+    def listing() -> list[str] | None:
+        outputs = session.deployer.loaded_outputs()
+        if outputs is None or not same_account(session.connection.endpoint, outputs.ai_services_endpoint):
+            return None
+        return session.deployer.deployments()
+
+    return listing
+
+
 def _wait_for_stop() -> None:
     """Until Ctrl-C or SIGTERM."""
     stop = threading.Event()
@@ -116,7 +151,7 @@ def start(session: Session, request: PlaygroundRequest) -> tuple["PlaygroundServ
     columns, offered, note = _variants(session, request)
     style = StyleProfile.from_file(request.style_from or default_style_path())
     session.api  # connect now: a wrong endpoint or credential setting stops here, not in the page
-    board = Board(session, columns, offered=offered, style=style)
+    board = Board(session, columns, offered=offered, style=style, listing=_account_listing(session))
     try:
         server = PlaygroundServer(board, request.host, request.port)
     except OSError as exc:

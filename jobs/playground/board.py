@@ -22,6 +22,13 @@ Applying a variant, a deployment or a system message to a column starts a new co
 new case in the export), so that every exported conversation has one variant per column; "Clear chat"
 starts a new one in both. In the export a variant keeps its name unless the session used that name for
 another setup (or in the other column): then it is ``NAME #2``, ``NAME #3``, ...
+
+The Deployment field suggests the columns' and variants' deployments and every deployment of the account
+that ``listing`` names (the session's deployer, :meth:`jobs.deploy.Deployer.deployments`). The list is read
+on a background thread when the board is built, and again when :meth:`Board.state` finds it older than
+:data:`REFRESH_SECONDS`; the page never waits for it, and a failed or impossible listing (``None``) keeps the
+names known so far. ``state()["account_deployments"]`` says where it stands: ``pending``, ``listed`` or
+``unavailable``.
 """
 
 from __future__ import annotations
@@ -49,10 +56,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Event = dict[str, Any]
 Emit = Callable[[Event], None]
+Listing = Callable[[], "list[str] | None"]
 
 SUITE = "playground"
 EDITED = "edited in the playground"
 MAX_MESSAGE = 20_000  # characters of one question
+REFRESH_SECONDS = 300.0  # the account's deployments are listed again after this long (at the next state)
 # Azure's deployment names; anything else could turn the request path into another route.
 DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SENTENCE_END = re.compile(r"[.!?:;\n]")
@@ -151,6 +160,70 @@ class _Live:
             self.emit([])
 
 
+class AccountDeployments:
+    """The account's deployment names from ``listing``, read off the request threads (one read at a time).
+
+    The status (:meth:`known`): ``pending`` until the first read answers, then ``listed`` (once any read named
+    them) or ``unavailable`` (no listing, or it answered ``None``). A later read that fails keeps the names known.
+    """
+
+    def __init__(self, listing: Listing | None, *, refresh: float = REFRESH_SECONDS,
+                 redact: Callable[[str], str] = lambda text: text):
+        self._listing, self.refresh, self._redact = listing, refresh, redact
+        self._lock = threading.Lock()
+        self._names: tuple[str, ...] = ()
+        self._status = "unavailable" if listing is None else "pending"
+        self._running = False
+        self._at: float | None = None  # when the last read answered (monotonic)
+
+    def fetch(self) -> None:
+        """Start a read in the background, unless one is running (or there is nothing to read)."""
+        if self._listing is None:
+            return
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._read, name="playground-deployments", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._listing is not None
+        try:
+            found = self._listing()
+        except Exception as exc:  # a deployer promises None, not an exception: the suggestions stay as they are
+            found = None
+            print(self._redact(f"playground: listing the account's deployments failed ({type(exc).__name__}: "
+                               f"{exc}); the Deployment suggestions stay as they are"), file=sys.stderr)
+        with self._lock:
+            self._running, self._at = False, time.monotonic()
+            if found is not None:
+                self._names = tuple(dict.fromkeys(n for n in found if isinstance(n, str)
+                                                  and DEPLOYMENT_NAME.fullmatch(n)))
+                self._status = "listed"
+            elif self._status == "pending":
+                self._status = "unavailable"
+
+    @property
+    def reading(self) -> bool:
+        """A read is under way."""
+        with self._lock:
+            return self._running
+
+    def known(self) -> tuple[tuple[str, ...], str]:
+        """(the names known now, the status), without reading again."""
+        with self._lock:
+            return self._names, self._status
+
+    def current(self) -> tuple[tuple[str, ...], str]:
+        """:meth:`known`, and a new read starts when the last answer is older than ``refresh``."""
+        with self._lock:
+            stale = (self._listing is not None and not self._running and self._at is not None
+                     and time.monotonic() - self._at > self.refresh)
+        if stale:
+            self.fetch()
+        return self.known()
+
+
 def _system_source(system: str | None, base: Variant) -> str:
     if system == base.system:
         return base.system_source
@@ -161,7 +234,7 @@ class Board:
     """The playground's two columns and every answer of the session (see the module docstring)."""
 
     def __init__(self, session: "Session", columns: tuple[Variant, Variant], *, offered: tuple[Variant, ...] = (),
-                 style: StyleProfile | None = None):
+                 style: StyleProfile | None = None, listing: Listing | None = None):
         self.session, self.style = session, style
         self.checks = check_names(style)
         self.offered = {v.name: v for v in (*offered, *columns)}  # the variants a column can show, by name
@@ -175,6 +248,8 @@ class Board:
         self.columns = [Column(i, v, self._label(i, v), Conversation(v.deployment, v.system, v.system_source))
                         for i, v in enumerate(columns)]
         self._new_conversation(self.columns)
+        self.account = AccountDeployments(listing, redact=lambda text: self.session.connection.redact(text))
+        self.account.fetch()
 
     # ------------------------------------------------------------------ the columns
     def _label(self, index: int, v: Variant) -> str:
@@ -338,7 +413,8 @@ class Board:
 
     def state(self) -> dict[str, Any]:
         """Everything the page shows, as JSON: the columns with their conversations so far, the variants and
-        deployments a column can show, the lab's questions."""
+        deployments a column can show (with the account's, as far as they are listed), the lab's questions."""
+        account, listed = self.account.current()
         with self._lock:
             columns = [{"index": c.index, "variant": c.variant.to_json(), "label": c.label, "case_id": c.case_id,
                         "busy": c.busy,
@@ -346,9 +422,10 @@ class Board:
                                        if r["case_id"] == c.case_id and r["variant"] == c.label]}
                        for c in self.columns]
             deployments = sorted({v.deployment for v in self.offered.values()}
-                                 | {c.variant.deployment for c in self.columns})
+                                 | {c.variant.deployment for c in self.columns} | set(account))
             return {"run_id": self.run_id, "columns": columns,
                     "variants": [v.to_json() for v in self.offered.values()], "deployments": deployments,
+                    "account_deployments": listed,
                     "questions": [lab.FIRST_QUESTION, *lab.QUESTIONS], "lab_system": lab.SYSTEM_PROMPT,
                     "stand_in": any(r["stand_in"] for r in self.rows), "answers": len(self.rows)}
 

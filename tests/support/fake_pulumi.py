@@ -15,6 +15,10 @@ The script (stdlib only, any Python 3) keeps everything in its home folder, env 
 - fails like the real CLI (exit 255, "no Pulumi.yaml project file found") when neither the ``--cwd``
   folder (the runner always passes it) nor a parent holds ``Pulumi.yaml``;
 - exits 0, unless ``fail("config set", code, stderr)`` asked a subcommand to fail.
+
+The stand-in ``az`` beside it (``tests/support/bin/az``) shares the home: ``account show`` and
+``cognitiveservices account deployment list`` (:meth:`FakePulumi.set_az`), its calls in ``az-calls.jsonl``
+(:meth:`FakePulumi.az_calls`). :func:`path_without_az` hides it.
 """
 
 from __future__ import annotations
@@ -29,10 +33,19 @@ BIN = Path(__file__).resolve().parent / "bin"
 HOME_ENV = "FAKE_PULUMI_HOME"
 
 
-def path_without_pulumi(path: str | None = None) -> str:
-    """``PATH`` without any folder that holds a ``pulumi`` executable."""
+def path_without_pulumi(path: str | None = None, *, names: tuple[str, ...] = ("pulumi",)) -> str:
+    """``PATH`` without any folder that holds a ``pulumi`` executable (or any of ``names``)."""
     entries = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
-    return os.pathsep.join(e for e in entries if e and not (Path(e) / "pulumi").exists())
+    return os.pathsep.join(e for e in entries if e and not any((Path(e) / n).exists() for n in names))
+
+
+def path_without_az(folder: Path) -> str:
+    """A ``PATH`` with the stand-in ``pulumi`` (linked into ``folder``) and no ``az`` anywhere."""
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "pulumi"
+    if not link.exists():
+        link.symlink_to(BIN / "pulumi")
+    return f"{folder}{os.pathsep}{path_without_pulumi(names=('pulumi', 'az'))}"
 
 
 @dataclass
@@ -77,16 +90,6 @@ class FakePulumi:
     def calls(self) -> list[list[str]]:
         return self._lines("calls.jsonl")
 
-    def az_calls(self) -> list[list[str]]:
-        """The stand-in ``az``'s calls (tests/support/bin/az), in order."""
-        return self._lines("az-calls.jsonl")
-
-    def set_az(self, **values: Any) -> None:
-        """The stand-in ``az``'s settings: ``az_logged_in``, ``az_ml_fails``."""
-        data = self._settings()
-        data.update(values)
-        self._write(data)
-
     def envs(self) -> list[dict[str, str]]:
         """The environment of each call, in order."""
         return self._lines("env.jsonl")
@@ -122,6 +125,26 @@ class FakePulumi:
         data = self._settings()
         data["stacks"] = list(names)
         self._write(data)
+
+    def set_az(self, *, deployments: dict[str, list[str]] | None = None, logged_in: bool | None = None,
+               raw: str | None = None, sleep: float | None = None, ml_fails: bool | None = None) -> None:
+        """What the stand-in ``az`` answers: ``deployments`` by ``"RG/ACCOUNT"`` (the deployment list of that
+        account), ``logged_in=False`` (every command fails as when nobody is signed in), ``raw`` (what the
+        deployment list prints instead), ``sleep`` (seconds it waits first), ``ml_fails`` (``az ml workspace
+        delete`` fails as without the ml extension)."""
+        data = self._settings()
+        for key, value in (("az_deployments", deployments), ("az_logged_in", logged_in), ("az_raw", raw),
+                           ("az_sleep", sleep), ("az_ml_fails", ml_fails)):
+            if value is not None:
+                data[key] = value
+        self._write(data)
+
+    def az_calls(self) -> list[list[str]]:
+        """The stand-in ``az``'s argvs, in order."""
+        return self._lines("az-calls.jsonl")
+
+    def az_envs(self) -> list[dict[str, str]]:
+        return self._lines("az-env.jsonl")
 
     def fail(self, subcommand: str, code: int = 1, stderr: str = "error: failed\n") -> None:
         data = self._settings()

@@ -10,6 +10,7 @@ import selectors
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,6 +57,19 @@ def of_column(events: list[dict[str, Any]], column: int) -> dict[str, Any]:
             "text": "".join(e["text"] for e in mine if e["kind"] == "delta"),
             "checks_live": [e["marks"] for e in mine if e["kind"] == "check"], "end": mine[-1],
             "waits": [e["note"] for e in mine if e["kind"] == "wait"]}
+
+
+def settled_state(page: str, *, timeout: float = 30) -> dict[str, Any]:
+    """``GET /api/state`` once the account's deployments are no longer ``pending`` (listed or unavailable)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = httpx.get(f"{page}api/state", timeout=10)
+        assert resp.status_code == 200, resp.text
+        state: dict[str, Any] = resp.json()
+        if state["account_deployments"] != "pending":
+            return state
+        assert time.monotonic() < deadline, "the account's deployments were still pending"
+        time.sleep(0.05)
 
 
 def post(page: str, route: str, body: dict[str, Any]) -> httpx.Response:

@@ -56,9 +56,27 @@
   function render(next) {
     state = next;
     $("#stand-in-banner").hidden = !state.stand_in;
-    const list = $("#deployments");
-    list.replaceChildren(...state.deployments.map((name) => { const o = el("option"); o.value = name; return o; }));
+    renderDeployments(state.deployments);
     columns.forEach((column) => renderColumn(column, state.columns[column.index]));
+  }
+
+  // The Deployment fields' suggestions (one datalist for both).
+  function renderDeployments(names) {
+    const list = $("#deployments");
+    list.replaceChildren(...names.map((name) => { const o = el("option"); o.value = name; return o; }));
+  }
+
+  // The account's deployments are listed in the background after the server starts: while the state says
+  // "pending", ask again now and then and update only the suggestions (an answer may be arriving).
+  async function awaitAccountDeployments(tries) {
+    if (!state || state.account_deployments !== "pending" || tries <= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const next = await api("/api/state").catch(() => null);
+    if (!next) return;
+    state.deployments = next.deployments;
+    state.account_deployments = next.account_deployments;
+    renderDeployments(next.deployments);
+    awaitAccountDeployments(tries - 1);
   }
 
   function renderColumn(column, data) {
@@ -303,6 +321,7 @@
   async function load() {
     try {
       render(await api("/api/state"));
+      awaitAccountDeployments(30);
       const chips = $(".chips");
       state.questions.forEach((question) => {
         const chip = el("button", "chip", question);
