@@ -121,8 +121,8 @@ def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
     assert state["promoted"]["applied"] is True  # in the rehearsal's throwaway stack, not a Pulumi stack
     stand_in = json.loads((keep / "Pulumi.rehearsal.stand-in.json").read_text())
     assert stand_in == {"fineTunedModel": data["fine_tuned_model"]}
-    assert set(state["flows"]["pipeline"]) == {"preflight", "up-base", "train", "compare-base", "watch", "metrics",
-                                               "promote", "up-tuned", "ready", "compare"}
+    assert set(state["flows"]["pipeline"]) == {"inputs", "preflight", "up-base", "train", "compare-base", "watch",
+                                               "metrics", "promote", "up-tuned", "ready", "compare"}
     assert data["compare"]["report"] == str(keep / "report" / "compare" / "report.html")
     assert data["reports"]["compare-base"] == str(keep / "report" / "compare-base" / "report.html")
     assert Path(data["chart"]).parent == keep / "report" and Path(data["chart"]).read_bytes()[:4] == b"\x89PNG"
