@@ -224,16 +224,31 @@ def test_the_deployments_and_endpoint_come_from_the_stack(em: CompareEmulator, j
     assert [(v["name"], v["deployment"]) for v in result.json["variants"]] == [("base", "gpt-4.1"), ("tuned", TUNED)]
 
 
-def test_a_missing_deployment_stops_the_run_and_keeps_its_rows(em: CompareEmulator,
-                                                               jobs_cli: Callable[..., CliOutcome]) -> None:
-    """No other request could succeed: a 404 deployment stops the run at once (exit 2); --resume continues."""
+def test_a_missing_deployment_fails_its_rows_while_the_others_finish(em: CompareEmulator,
+                                                                     jobs_cli: Callable[..., CliOutcome],
+                                                                     tmp_path: Path) -> None:
+    """A 404 deployment never aborts the run: its first row fails, its others are not asked, the other variant
+    finishes, the report is written; the command then exits 2 naming the deployment and the resume command."""
     result = jobs_cli("compare", "--endpoint", em.url, "--variant", "base=gpt-4.1", "--variant", "ghost=no-such-dep",
-                      "--suite", str(MSLEARN / "travel-finetune-validation.jsonl"), "--repeat", "1")
+                      "--suite", str(MSLEARN / "travel-finetune-validation.jsonl"), "--repeat", "1",
+                      "--out", str(tmp_path / "r"))
     assert result.exit_code == 2, result.stderr
     assert "chat with no-such-dep: HTTP 404" in result.stderr and "fix:" in result.stderr
+    assert "rows are recorded as failed" in result.stderr and "compare --resume cmp-" in result.stderr
     assert "Traceback" not in result.stderr
+    report = report_of(tmp_path / "r")
+    base = [r for r in report["rows"] if r["variant"] == "base"]
+    ghost = [r for r in report["rows"] if r["variant"] == "ghost"]
+    assert len(base) == len(ghost) == 5  # the lab's five validation questions
+    assert all(r["answer"] and r["error"] is None for r in base)  # the other variant finished
+    assert all(r["answer"] is None for r in ghost)
+    asked = sum(1 for r in ghost if r["error"]["status"] == 404)
+    assert 1 <= asked <= 4  # asked until the first 404 came back (at most one call per thread), then never
+    assert all(r["error"]["kind"] == "skipped" and "not asked" in r["error"]["message"]
+               for r in ghost if r["error"]["status"] != 404)
+    assert "rows failed" in report["verdict"]["headline"]
     run = jobs_cli("compare", "--list", "--json").json["runs"][0]
-    assert run["status"] == "running" and run["rows"] < 10
+    assert run["status"] == "finished" and run["rows"] == 10
 
 
 def _trigger_suite(tmp_path: Path) -> Path:

@@ -47,13 +47,13 @@ def _row(case: str, variant: str, repeat: int, passed: bool | None, *, turn: int
 
 def test_summary_paired_and_stability() -> None:
     rows = [
-        # item a: base fails twice, tuned passes twice -> a win
+        # case a: base fails twice, tuned passes twice -> a win
         _row("a", "base", 0, False), _row("a", "base", 1, False), _row("a", "tuned", 0, True), _row("a", "tuned", 1, True),
-        # item b: both pass -> a tie
+        # case b: both pass -> a tie
         _row("b", "base", 0, True), _row("b", "base", 1, True), _row("b", "tuned", 0, True), _row("b", "tuned", 1, True),
-        # item c: base passes, tuned passes only half the time (no majority) -> a loss
+        # case c: base passes, tuned passes only half the time (no majority) -> a loss
         _row("c", "base", 0, True), _row("c", "base", 1, True), _row("c", "tuned", 0, True), _row("c", "tuned", 1, False),
-        # item d: tuned failed to answer once: only its other repeat counts; base answered nothing -> unpaired
+        # case d: tuned failed to answer once: only its other repeat counts; base answered nothing -> unpaired
         _row("d", "base", 0, None), _row("d", "base", 1, None), _row("d", "tuned", 0, None), _row("d", "tuned", 1, True),
     ]
     summary = stats.summary(rows, ["base", "tuned"], ["c"])
@@ -62,8 +62,34 @@ def test_summary_paired_and_stability() -> None:
     assert summary["tuned"]["c"]["rate"] == pytest.approx(6 / 7)
     assert stats.paired(rows, "base", "tuned", ["c"])["c"] == {"wins": 1, "ties": 1, "losses": 1, "p_value": 1.0}
     s = stats.stability(rows, ["base", "tuned"], ["c"], 2)
-    assert s["tuned"]["items"] == 3 and s["tuned"]["pass_k"]["c"] == pytest.approx(2 / 3)  # a, b (not c; d: 1 answer)
+    assert s["tuned"]["cases"] == 3 and s["tuned"]["pass_k"]["c"] == pytest.approx(2 / 3)  # a, b (not c; d: 1 answer)
     assert s["base"]["pass_k"]["c"] == pytest.approx(2 / 3) and s["base"]["distinct_answers"] == 1.0
+    assert s["tuned"]["per_case"]["c"] == {"distinct_answers": 1, "pass_k": {"c": False}}
+    assert "d" not in s["tuned"]["per_case"]
+
+
+def _answer(case: str, variant: str, repeat: int, turn: int, passed: bool, text: str = "text") -> dict[str, Any]:
+    return {**_row(case, variant, repeat, passed, turn=turn), "answer": text}
+
+
+def test_a_conversation_is_one_pair_and_one_stability_unit() -> None:
+    """Five turns of one conversation are one case: one win, not five; its repeats' distinct conversations."""
+    rows = []
+    for repeat in (0, 1, 2):
+        for turn in range(1, 6):
+            rows.append(_answer("rome", "base", repeat, turn, passed=turn != 3))  # base fails turn 3 every time
+            rows.append(_answer("rome", "tuned", repeat, turn, passed=True, text=f"t{turn}" + ("!" if repeat == 2 and turn == 5 else "")))
+    rows += [_answer("solo", "base", 0, 1, True), _answer("solo", "tuned", 0, 1, True)]
+    paired = stats.paired(rows, "base", "tuned", ["c"])["c"]
+    assert (paired["wins"], paired["ties"], paired["losses"]) == (1, 1, 0)
+    s = stats.stability(rows, ["base", "tuned"], ["c"], 3)
+    assert s["tuned"]["per_case"]["rome"] == {"distinct_answers": 2, "pass_k": {"c": True}}  # repeat 2 differs
+    assert s["base"]["per_case"]["rome"] == {"distinct_answers": 1, "pass_k": {"c": False}}
+    assert "solo" not in s["tuned"]["per_case"]  # answered on 1 of the 3 repeats
+    assert s["tuned"]["cases"] == 1 and s["tuned"]["pass_k"]["c"] == 1.0 and s["base"]["pass_k"]["c"] == 0.0
+    # a turn one variant never answered is left out of the case for both
+    partial = [r for r in rows if not (r["case_id"] == "rome" and r["variant"] == "tuned" and r["turn"] == 3)]
+    assert stats.paired(partial, "base", "tuned", ["c"])["c"]["wins"] == 0
 
 
 # --------------------------------------------------------------------------- pacing

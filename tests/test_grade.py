@@ -106,5 +106,22 @@ def test_validate_shows_the_grading_of_the_answers(jobs_cli: Callable[..., CliOu
     assert mixed.exit_code == 0  # the grading never changes validity
     assert mixed.json["answers"]["failing_lines"]["no_recommendations"] == [2, 5]
     assert mixed.json["answers"]["checks"]["no_recommendations"]["passed"] == 8
+    assert mixed.json["answers"]["all"] is True and "answers only" not in result.stdout
     invalid = jobs_cli("validate", str(MSLEARN / "travel-finetune-validation.jsonl"), "--json")
     assert invalid.exit_code == 1 and "answers" not in invalid.json
+
+
+def test_validate_grades_the_first_answers_of_a_big_file(jobs_cli: Callable[..., CliOutcome],
+                                                         tmp_path: Path) -> None:
+    """validate stays fast on a big file: its first 200 answers are graded, and it says so; grade grades all."""
+    lines = [{"messages": [{"role": "system", "content": LAB}, {"role": "user", "content": f"Question {i}?"},
+                           {"role": "assistant", "content": BAD if i in (3, 120) else GOOD}]} for i in range(1, 151)]
+    path = _write(tmp_path / "big.jsonl", lines)
+    text = jobs_cli("validate", str(path))
+    assert text.exit_code == 0, text.stderr
+    assert "no_recommendations 99/100" in text.stdout
+    assert f"(the first 100 answers only; `python -m jobs grade {path}` grades them all)" in text.stdout
+    data = jobs_cli("validate", str(path), "--json").json["answers"]
+    assert data["graded"] == 100 and data["all"] is False and data["failing_lines"]["no_recommendations"] == [3]
+    every = jobs_cli("grade", str(path), "--json").json
+    assert every["summary"]["no_recommendations"]["passed"] == 148

@@ -8,10 +8,12 @@ the deployment's other requests too.
 
 Failures never abort the run: a content-filter refusal (HTTP 400 ``content_filter``, or an answer cut with
 ``finish_reason: content_filter``) or a call that failed after the retry policy gave up is recorded on its
-row (``error``), and the conversation's later turns are recorded as skipped. Only what no other request
-could survive stops the run at once: the endpoint is not the API, the credential or role is refused
-(401/403), the deployment does not exist (404) or the endpoint cannot be reached; its finished rows are
-kept for ``--resume``.
+row (``error``), and the conversation's later turns are recorded as skipped. A deployment that does not
+exist (404) fails its row, and its other rows are recorded as not asked (:class:`NotAsked`) without a call:
+the other variants finish and the report is written (:attr:`Engine.missing` says which deployments; the flow
+then exits 2 naming them). Only what no other request could survive stops the run at once: the endpoint is
+not the API, the credential or role is refused (401/403) or the endpoint cannot be reached; its finished
+rows are kept for ``--resume``.
 
 A row is identified by (case, turn, variant, repeat); its ``cache_key`` is the sha256 of what was sent
 (deployment, messages, parameters, the repeat index). ``--resume`` reuses a recorded row with the same key
@@ -61,14 +63,21 @@ def row_key(row: dict[str, Any]) -> RowKey:
     return (str(row["case_id"]), int(row["turn"]), str(row["variant"]), int(row["repeat"]))
 
 
+class NotAsked(JobsError):
+    """A row not sent: its deployment answered 404 (does not exist) earlier in this run."""
+
+
 def is_fatal(exc: JobsError) -> bool:
-    """No other request can succeed either: not the API, credential/role refused, no such deployment, no
-    endpoint."""
-    return isinstance(exc, NotTheApi) or exc.status in (401, 403, 404) or (
+    """No other request can succeed either: not the API, credential/role refused, no endpoint."""
+    if isinstance(exc, NotAsked):
+        return False
+    return isinstance(exc, NotTheApi) or exc.status in (401, 403) or (
         exc.status is None and exc.exit_code == ExitCode.USAGE)
 
 
 def error_record(exc: JobsError) -> dict[str, Any]:
+    if isinstance(exc, NotAsked):
+        return {"kind": "skipped", "status": None, "code": None, "message": exc.message}
     code = exc.code or ""
     kind = "content_filter" if "content_filter" in code.lower() or "responsibleai" in code.lower() else "call"
     return {"kind": kind, "status": exc.status, "code": code or None, "message": exc.message}
@@ -91,6 +100,7 @@ class Engine:
         self.reuse = reuse or {}
         self.rows: dict[RowKey, dict[str, Any]] = {}
         self.sent = 0  # chat calls made by this run (answers and judge calls)
+        self.missing: dict[str, JobsError] = {}  # deployment -> its 404: its later rows are not asked
         self.reused = 0  # rows of the resumed run kept as they were
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -179,14 +189,22 @@ class Engine:
     def _paced(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any]) -> ChatAnswer:
         """One call through the deployment's budget and the session's connection (its retry policy); the real
         usage and the rate-limit headers go back to the budget."""
+        with self._lock:
+            gone = self.missing.get(deployment)
+        if gone is not None:
+            raise NotAsked(f"not asked: {deployment} answered HTTP 404 earlier in this run "
+                           f"({gone.message.splitlines()[0]})", hint=gone.hint)
         budget = self.pacer.budget(deployment)
         ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages), params.get("max_tokens")))
         with self._lock:
             self.sent += 1
         try:
             answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget), **params)
-        except JobsError:
+        except JobsError as exc:
             budget.settle(ticket, total_tokens=None, completion_tokens=None)
+            if exc.status == 404:
+                with self._lock:
+                    self.missing.setdefault(deployment, exc)
             raise
         usage = answer.usage or {}
         budget.settle(ticket, total_tokens=_int(usage.get("total_tokens")),

@@ -139,7 +139,7 @@ def _stability(report: dict[str, Any]) -> str:
         cells = "".join(f'<td class="num">{pct(s["pass_k"].get(c))}</td>' for c in checks)
         distinct = "n/a" if s["distinct_answers"] is None else f'{s["distinct_answers"]:.2f}'
         rows.append(f'<tr><td>{_e(name)}</td><td class="num">{s["k"]}</td>{cells}<td class="num">{distinct}</td></tr>')
-    return (f'<table id="stability"><thead><tr><th>variant</th><th>k</th>{head}<th>distinct answers per item</th>'
+    return (f'<table id="stability"><thead><tr><th>variant</th><th>k</th>{head}<th>distinct answers per case</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 

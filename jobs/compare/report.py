@@ -3,7 +3,7 @@ Schema), and its three renderings, ``report.md`` (for a PR comment), ``report.ht
 and the terminal text.
 
 :func:`build` turns a plan's rows into the report: per check and variant the pass rate with its 95% Wilson
-interval (``summary``), the candidate against the baseline item by item (``paired``: wins, ties, losses and
+interval (``summary``), the candidate against the baseline case by case (``paired``: wins, ties, losses and
 McNemar's exact p-value), repeat stability, latency/tokens/cost per variant, the ``--fail-under`` gates and a
 verdict. When the endpoint was the emulator (an answer carries the stand-in header or label), the whole
 report is marked ``stand_in`` and every rendering says so; answers keep their ``[emulator stand-in]`` label.
@@ -264,7 +264,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                      f"{paired['losses']} | {p_text(paired['p_value'])} |")
     pair = report["pair"]
     lines += ["", f"Rates with 95% Wilson intervals; wins/ties/losses: {pair['candidate']} against "
-              f"{pair['baseline']}, item by item (majority over repeats)."]
+              f"{pair['baseline']}, case by case (a case passes when each of its turns passes on most repeats)."]
     if report["gates"]:
         lines += ["", "| gate | rate | threshold | |", "|---|---|---|---|"]
         lines += [f"| {g['check']} ({g['variant']}) | {pct(g['rate'])} | {pct(g['threshold'])} | "

@@ -7,9 +7,12 @@
   (capped at 1).
 - :func:`summary`, :func:`paired`, :func:`stability`: the report's per-check tables, from rows.
 
-The unit of pairing is an *item* (one asked turn of one case), never a single repeat: repeats of one item
-are not independent. Per item each variant's result is its majority over the repeats (passes when more than
-half pass); a win is an item the candidate passes and the baseline fails, a loss the reverse, a tie the rest.
+The unit of pairing is a *case* (one conversation of the suite), never a single repeat or turn: repeats of
+one prompt are not independent, nor are the turns of one conversation (each answer is the next turn's
+history). A case's result for a variant: each of its turns (those both variants answered) passes on a
+majority of the repeats (more than half); a win is a case the candidate passes and the baseline fails, a loss
+the reverse, a tie the rest. Repeat stability is per case too: ``pass^k`` (the case passed on every one of
+the k repeats, every turn) and the number of distinct answers (distinct conversations) over the k repeats.
 """
 
 from __future__ import annotations
@@ -93,47 +96,64 @@ def _majority(results: list[bool]) -> bool:
     return sum(results) * 2 > len(results)
 
 
+def _case_results(base: dict[tuple[str, int], list[bool]],
+                  cand: dict[tuple[str, int], list[bool]]) -> dict[str, tuple[bool, bool]]:
+    """case_id -> (baseline passes, candidate passes), over the turns both answered (see the module docstring)."""
+    turns: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for item in sorted(set(base) & set(cand)):
+        turns[item[0]].append(item)
+    return {case: (all(_majority(base[i]) for i in items), all(_majority(cand[i]) for i in items))
+            for case, items in turns.items()}
+
+
 def paired(rows: Sequence[Row], baseline: str, candidate: str, checks: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """check -> {wins, ties, losses, p_value}: the candidate against the baseline, item by item (items both
+    """check -> {wins, ties, losses, p_value}: the candidate against the baseline, case by case (cases both
     answered); p_value is McNemar's exact test on the wins and losses."""
     out: dict[str, dict[str, Any]] = {}
     for name in checks:
-        base, cand = _item_results(rows, baseline, name), _item_results(rows, candidate, name)
-        wins = ties = losses = 0
-        for item in sorted(set(base) & set(cand)):
-            b, c = _majority(base[item]), _majority(cand[item])
-            if c and not b:
-                wins += 1
-            elif b and not c:
-                losses += 1
-            else:
-                ties += 1
-        out[name] = {"wins": wins, "ties": ties, "losses": losses, "p_value": round(mcnemar_exact(wins, losses), 6)}
+        cases = _case_results(_item_results(rows, baseline, name), _item_results(rows, candidate, name))
+        wins = sum(1 for b, c in cases.values() if c and not b)
+        losses = sum(1 for b, c in cases.values() if b and not c)
+        out[name] = {"wins": wins, "ties": len(cases) - wins - losses, "losses": losses,
+                     "p_value": round(mcnemar_exact(wins, losses), 6)}
     return out
 
 
 def stability(rows: Sequence[Row], variants: Iterable[str], checks: Iterable[str], repeat: int) -> dict[str, Any]:
-    """variant -> {"pass_k": {check: share of items passed on every one of the k repeats}, "distinct_answers":
-    mean number of different answers per item, "items": n, "k": repeat}; only items answered on all k
-    repeats count."""
-    out: dict[str, Any] = {}
+    """variant -> {"k": repeat, "cases": n, "pass_k": {check: share of cases passed on every repeat},
+    "distinct_answers": mean distinct conversations per case, "per_case": {case_id: {"distinct_answers": n,
+    "pass_k": {check: bool}}}}. Only cases whose every turn was answered on all k repeats count."""
+    checks = list(checks)
     answered = list(_answered(rows))
+    all_turns: dict[str, set[int]] = defaultdict(set)
+    for r in rows:
+        all_turns[r["case_id"]].add(int(r["turn"]))
+    out: dict[str, Any] = {}
     for v in variants:
-        texts: dict[tuple[str, int], set[str]] = defaultdict(set)
-        seen: dict[tuple[str, int], int] = defaultdict(int)
+        runs: dict[tuple[str, int], dict[int, Row]] = defaultdict(dict)  # (case, repeat) -> turn -> row
         for r in answered:
             if r["variant"] == v:
-                key = (r["case_id"], int(r["turn"]))
-                texts[key].add(" ".join(str(r["answer"]).split()))
-                seen[key] += 1
-        full = [k for k, n in seen.items() if n >= repeat]
+                runs[(r["case_id"], int(r["repeat"]))][int(r["turn"])] = r
+        per_case: dict[str, Any] = {}
+        for case in sorted({c for c, _ in runs}):
+            full = [runs[(case, k)] for k in range(repeat)
+                    if set(runs.get((case, k), {})) >= all_turns[case]]
+            if len(full) < repeat:
+                continue
+            transcripts = {tuple(" ".join(str(t[n]["answer"]).split()) for n in sorted(t)) for t in full}
+            passes: dict[str, bool] = {}
+            for name in checks:
+                results = [[(t[n].get("checks") or {}).get(name) for n in sorted(t)] for t in full]
+                if any(res is not None for run in results for res in run):
+                    passes[name] = all(bool(res.get("passed")) for run in results for res in run if res is not None)
+            per_case[case] = {"distinct_answers": len(transcripts), "pass_k": passes}
         pass_k: dict[str, float | None] = {}
         for name in checks:
-            items = _item_results(answered, v, name)
-            scored = [k for k in full if len(items.get(k, [])) >= repeat]
-            pass_k[name] = (sum(all(items[k]) for k in scored) / len(scored)) if scored else None
-        distinct = (sum(len(texts[k]) for k in full) / len(full)) if full else None
-        out[v] = {"k": repeat, "items": len(full), "pass_k": pass_k, "distinct_answers": distinct}
+            scored = [c["pass_k"][name] for c in per_case.values() if name in c["pass_k"]]
+            pass_k[name] = (sum(scored) / len(scored)) if scored else None
+        distinct = (sum(c["distinct_answers"] for c in per_case.values()) / len(per_case)) if per_case else None
+        out[v] = {"k": repeat, "cases": len(per_case), "pass_k": pass_k, "distinct_answers": distinct,
+                  "per_case": per_case}
     return out
 
 

@@ -182,7 +182,20 @@ def _run(session: "Session", store: History, run_id: str, plan: Plan, reuse: dic
     paths = reports.write(report, folder)
     store.finish_run(run_id, summary={k: report[k] for k in ("summary", "paired", "verdict", "pair")},
                      report_dir=str(folder), stand_in=report["stand_in"])
+    if engine.missing:  # the other variants finished and the report is written; the run still failed
+        _missing_error(run_id, rows, engine.missing, paths)
     return CompareOutcome(report=report, paths=paths, sent=engine.sent, reused=engine.reused, pacing=meta["pacing"])
+
+
+def _missing_error(run_id: str, rows: list[dict[str, Any]], missing: dict[str, Any], paths: dict[str, str]) -> None:
+    deployment, first = next(iter(missing.items()))
+    failed = {d: sum(1 for r in rows if r["deployment"] == d and r["error"] is not None) for d in missing}
+    also = f" (also missing: {', '.join(d for d in missing if d != deployment)})" if len(missing) > 1 else ""
+    raise UsageError(
+        f"{first.message.splitlines()[0]}{also}: its {failed[deployment]} rows are recorded as failed, the other "
+        f"variants' rows were sent and the report is written ({paths['html']})",
+        hint=(first.hint + "; then " if first.hint else "") +
+        f"`python -m jobs compare --resume {run_id}` sends only the failed rows", status=404)
 
 
 def _check_gates(plan: Plan, options: RunOptions) -> None:
