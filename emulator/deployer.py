@@ -125,6 +125,9 @@ class EmulatorDeployer:
     def destroy_command(self) -> str:
         return shlex.join(["pulumi", "destroy", "--stack", self.stack])
 
+    def fine_tuned_model(self) -> str | None:
+        return self._config().get(contract.FINE_TUNED_MODEL)
+
     def model_in_stack_file(self) -> tuple[str, str | None]:
         return self.config_path.name, self._config().get(contract.FINE_TUNED_MODEL)
 

@@ -52,6 +52,10 @@ class Deployer(Protocol):
         """(the fine-tuned deployment's SKU, where that came from); None only when it cannot be told."""
         ...
 
+    def fine_tuned_model(self) -> str | None:
+        """The ``fineTunedModel`` the stack is set to now; None when it is not set or cannot be told."""
+        ...
+
     def set_model(self, model: str, deployment_name: str | None) -> list[Change]:
         """Put the fine-tuned model (and optionally the deployment's name) into the stack's config."""
         ...
@@ -141,6 +145,22 @@ class PulumiDeployer:
         if value:
             return value, str(path)
         return default, f"the infra default ({key} not set in {path})"
+
+    def fine_tuned_model(self) -> str | None:
+        """``pulumi config get fineTunedModel``, else (no ``pulumi``) ``Pulumi.<stack>.yaml``."""
+        from jobs import pulumi_cli
+        from jobs.errors import JobsError
+
+        key = contract.FINE_TUNED_MODEL
+        if pulumi_cli.available():
+            try:
+                self._echo(pulumi_cli.config_get_argv(self.stack, key))
+                return pulumi_cli.config_get(self.stack, key)
+            except pulumi_cli.PulumiMissing:
+                pass  # removed from PATH meanwhile: read the file below
+            except JobsError:
+                return None
+        return pulumi_cli.read_stack_file_config(self.stack, key)[1]
 
     def set_model(self, model: str, deployment_name: str | None) -> list[Change]:
         from jobs import pulumi_cli

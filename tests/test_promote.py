@@ -87,7 +87,7 @@ def test_warning_follows_the_stack_sku(fake_pulumi: FakePulumi, stack_state_dir:
 def test_sku_from_stack_outputs_skips_config_get(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
     result = promote_job(job(), stack="dev", outputs=StackOutputs(fine_tuned_deployment_sku="Developer"))
     assert result.sku == "Developer"
-    assert not any(c[:2] == ["config", "get"] for c in fake_pulumi.calls())
+    assert not any(c[:2] == ["config", "get"] and "fineTunedDeploymentSku" in c for c in fake_pulumi.calls())
 
 
 def test_up_runs_pulumi_up_yes(fake_pulumi: FakePulumi, stack_state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -379,6 +379,26 @@ def test_a_real_stack_is_never_probed_over_http(fake_pulumi: FakePulumi, stack_s
         monkeypatch.setattr(httpx, name, boom)
     result = promote_job(job(), stack="dev")
     assert result.emulator_deployment is None and result.stand_in is None
+
+
+def test_a_model_set_elsewhere_is_named_as_replaced(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:
+    """No run state here: the stack's own setting (set from another machine) tells what the apply replaces."""
+    older = MODEL.replace("0123456789abcdef", "aaaaaaaaaaaaaaaa")
+    fake_pulumi.set_config(fineTunedModel=older)
+    result = promote_job(job(), stack="dev")
+    assert result.replaced_model == older
+    assert f"already serves {older}" in result.to_text()
+    assert ["config", "get", "--stack", "dev", "fineTunedModel", *CWD] in fake_pulumi.calls()
+
+
+@pytest.mark.usefixtures("no_pulumi")
+def test_without_pulumi_the_replaced_model_comes_from_the_stack_file(stack_state_dir: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    older = MODEL.replace("0123456789abcdef", "bbbbbbbbbbbbbbbb")
+    monkeypatch.chdir(_project(tmp_path / "proj", f"config:\n  foundry-finetune:fineTunedModel: {older}\n"))
+    result = promote_job(job(), stack="dev")
+    assert not result.applied and result.manual_commands  # the commands to run by hand, and what they replace
+    assert result.replaced_model == older and f"already serves {older}" in result.to_text()
 
 
 def test_re_promoting_says_the_old_deployment_is_replaced(fake_pulumi: FakePulumi, stack_state_dir: Path) -> None:

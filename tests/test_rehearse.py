@@ -13,6 +13,7 @@ import pytest
 
 from jobs.commands import rehearse as rh
 from jobs.errors import UsageError
+from tests.support.cli import MARKER_ENV, processes_marked
 from tests.support.fake_pulumi import FakePulumi, path_without_pulumi
 from tests.support.paths import REPO
 
@@ -32,9 +33,15 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     work = tmp_path_factory.mktemp("rehearse-cwd")
     fake = FakePulumi.create(tmp_path_factory.mktemp("rehearse-bin"))
     # no DATA argument: the README's first command, on the project's data/travel-train.jsonl
-    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse"], cwd=work, env=_env(fake),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse"], cwd=work,
+                          env={**_env(fake), MARKER_ENV: "rehearse-text-run"}, capture_output=True, text=True,
+                          timeout=120)
     return proc, work, fake
+
+
+def test_rehearse_leaves_no_process_behind(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
+    assert text_run[0].returncode == 0
+    assert processes_marked("rehearse-text-run") == []  # the emulator, the plan's program: all stopped
 
 
 def test_rehearse_exits_0_with_a_fine_tuned_model(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
@@ -219,8 +226,8 @@ def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) ->
     tmp_root = tmp_path / "tmp"
     tmp_root.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "jobs", "rehearse"], cwd=tmp_path,
-                            env={**_env(None), "TMPDIR": str(tmp_root)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            env={**_env(None), "TMPDIR": str(tmp_root), MARKER_ENV: "rehearse-ctrl-c"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     deadline = time.monotonic() + 60
     seen = ""
@@ -231,3 +238,4 @@ def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) ->
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_root.iterdir()) == []  # the emulator's folder, the run state and the report folder are gone
+    assert processes_marked("rehearse-ctrl-c") == []

@@ -130,6 +130,7 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
     result = PromoteOutcome(job_id=job.id, fine_tuned_model=model, stack=session.stack, applied=False,
                             deployment_name=deployment_name, stand_in=deployer.stand_in)
     before = session.state.load().get("promoted") or {}
+    old = _model_before(deployer, before)  # what the stack deploys now, if anything
     result.sku, sku_source = deployer.fine_tuned_sku()
     try:
         changes = deployer.set_model(model, deployment_name)
@@ -138,15 +139,14 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
         raise JobsError(exc.message, hint=(exc.hint or "") +
                         f"; the job is kept: run `python -m jobs promote {job.id}` once fixed") from None
     result.applied = all(c.done for c in changes)
+    if old and old != model:  # the next apply replaces the deployment: said whether it runs here or by hand
+        loaded = deployer.loaded_outputs()
+        name = (deployment_name or before.get("deployment_name") or (loaded and loaded.fine_tuned_deployment)
+                or contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
+        result.replaced_model = old
+        result.notes.append(contract.replace_note(str(name), old, model))
     if result.applied:
         result.commands_run = [c.command for c in changes]
-        old = before.get("fine_tuned_model")
-        if before.get("applied") and old and old != model:
-            loaded = deployer.loaded_outputs()
-            name = (deployment_name or before.get("deployment_name") or (loaded and loaded.fine_tuned_deployment)
-                    or contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
-            result.replaced_model = str(old)
-            result.notes.append(contract.replace_note(str(name), str(old), model))
     else:
         if result.sku:
             result.notes.append(f"deployment SKU {result.sku}, from {sku_source}")
@@ -169,6 +169,15 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
     _record(session, result)
     session.checkpoint("after_promote")
     return result
+
+
+def _model_before(deployer: Any, before: dict[str, Any]) -> str | None:
+    """The fine-tuned model the stack is set to before this promote: the stack's own setting (so a model set
+    from another machine counts), else what this machine's run state last applied."""
+    model = deployer.fine_tuned_model()
+    if not model and before.get("applied"):
+        model = before.get("fine_tuned_model")
+    return str(model) if model else None
 
 
 def latest_succeeded_job_id(session: "Session") -> str:

@@ -76,3 +76,24 @@ def stack_env(url: str, state_dir: Path, *, pulumi: FakePulumi | None = None, **
         env.update(pulumi.env)
     env.update(extra)
     return env
+
+
+MARKER_ENV = "FTJOBS_TEST_PROCESS_MARKER"  # read by nobody: it marks a test's processes and their children
+
+
+def processes_marked(marker: str) -> list[int]:
+    """The live processes whose environment carries ``MARKER_ENV=marker`` (a process started with it, and
+    every child that inherited it), from /proc."""
+    needle = f"{MARKER_ENV}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if needle in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
