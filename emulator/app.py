@@ -28,6 +28,7 @@ from emulator.finetune import PURPOSES, Engine, render_checkpoint, render_event,
 from emulator.limits import FaultInjector, RateLimiter, rate_limit_error
 from emulator.net import is_loopback
 from emulator.store import Store
+from jobs.stand_in import STAND_IN_HEADER as STAND_IN_HEADER_NAME
 
 log = logging.getLogger("emulator")
 
@@ -52,7 +53,7 @@ RETIRED_API_VERSIONS = frozenset({
 })
 # The v1 surface takes no api-version; these values are tolerated as well.
 V1_API_VERSIONS = frozenset({"preview", "v1", "latest"})
-STAND_IN_HEADER = {"x-emulator": "stand-in"}
+STAND_IN_HEADER = {STAND_IN_HEADER_NAME: "stand-in"}  # the header the product reads (jobs/stand_in.py)
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -25,7 +25,9 @@ import hashlib
 import re
 from typing import Any
 
-LABEL = "[emulator stand-in] "
+from jobs.stand_in import STAND_IN_LABEL
+
+LABEL = STAND_IN_LABEL + " "  # the mark the product reads (jobs/stand_in.py), then the answer
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOP = set("a an the and or of to in on for is are be i you my me we it this that with at by from what where "

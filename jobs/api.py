@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from jobs.errors import JobsError, UsageError
+from jobs.stand_in import STAND_IN_HEADER, STAND_IN_LABEL  # re-exported: the SDK layer's callers read them here
 from jobs.status import FileStatus, JobStatus, normalise, normalise_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -222,11 +223,6 @@ class Page:
     last_id: str | None
 
 
-# What marks an answer as an emulator stand-in, wherever it is shown: the emulator starts every answer with
-# the label and sends the header (docs/emulator.md, "Stand-in answers"). The product only reads them; it never names
-# the emulator otherwise.
-STAND_IN_LABEL = "[emulator stand-in]"
-STAND_IN_HEADER = "x-emulator"
 
 
 def _kept_headers(headers: Any) -> dict[str, str]:

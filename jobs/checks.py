@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from jobs.api import STAND_IN_LABEL
+from jobs.stand_in import STAND_IN_LABEL
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from jobs.api import STAND_IN_LABEL
+from jobs.stand_in import STAND_IN_LABEL
 from jobs.compare.stats import pct
 from tests.support.browser import named, wait_for
 from tests.support.compare import CompareEmulator, pair_args, report_of, run_compare

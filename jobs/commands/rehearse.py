@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import contract, lab
-from jobs.api import STAND_IN_LABEL
+from jobs.stand_in import STAND_IN_LABEL
 from jobs.checks import strip_label
 from jobs.errors import JobsError, UsageError
 from jobs.project import TRAINING_FILE, default_training_file

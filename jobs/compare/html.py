@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from jobs.api import STAND_IN_LABEL
+from jobs.stand_in import STAND_IN_LABEL
 from jobs.compare.stats import p_text, pct
 
 _CSS = """

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from jobs.api import STAND_IN_LABEL
+from jobs.stand_in import STAND_IN_LABEL
 from jobs.checks import CHECKS
 from jobs.compare import stats
 from jobs.compare.stats import p_text, pct

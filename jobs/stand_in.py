@@ -1,0 +1,7 @@
+"""What marks an answer as an emulator stand-in, wherever it is shown: the emulator starts every answer with
+the label and sends the header (docs/emulator.md, "Stand-in answers"). The product only reads them; it never
+names the emulator otherwise. Standard library only and nothing else here, so the checks (and ``validate``,
+which grades with them) import it without the SDK layer."""
+
+STAND_IN_LABEL = "[emulator stand-in]"
+STAND_IN_HEADER = "x-emulator"
