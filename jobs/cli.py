@@ -215,7 +215,9 @@ def _training_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Training price, USD per 1M billed tokens (env FTJOBS_PRICE_PER_1M)."),
         click.option("--max-cost", type=float, default=None, help="Refuse (exit 3) if the estimate is above this (USD)."),
         click.option("--yes", "-y", is_flag=True, help="Create the billed job without asking."),
-        click.option("--new", is_flag=True, help="Start a new job even if one exists for this file and parameters (pipeline: the whole lab over)."),
+        click.option("--new", is_flag=True,
+                     help="Start a new job even if one exists for this file and parameters (pipeline: the whole lab "
+                     "over)."),
     ]
     for opt in reversed(opts):
         func = opt(func)
