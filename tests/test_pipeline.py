@@ -188,7 +188,8 @@ def test_other_inputs_on_a_stack_with_a_pipeline_are_refused(stack: FakePulumi, 
                              env={**os.environ, "FTJOBS_TEST_CRASH_AT": "pipeline:train"}, timeout=120)
     assert first.exit_code == -signal.SIGKILL, first.stderr
     other = tmp_path / "other.jsonl"
-    other.write_bytes(training_copy.read_bytes() + training_copy.read_bytes().splitlines(keepends=True)[0])
+    data = training_copy.read_bytes()  # valid data with one example more (refused after the data is validated)
+    other.write_bytes(data.rstrip(b"\n") + b"\n" + data.splitlines(keepends=True)[1])
     refused = jobs_cli(*_args(other))
     assert refused.exit_code == 3, refused.stderr
     assert "already has a pipeline started with other inputs (the data was" in refused.stderr

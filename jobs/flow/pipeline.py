@@ -81,16 +81,16 @@ class PipelinePlan:
         """The command that continues this pipeline: the one given, without ``--new``, with ``--resume``."""
         return command_with(self.command, "--resume")
 
-    def inputs(self) -> dict[str, Any] | None:
-        """What makes two pipelines the same one, with its fingerprint; None when the data cannot be read
-        (the preflight says why)."""
+    def inputs(self, data_sha256: str) -> dict[str, Any] | None:
+        """What makes two pipelines the same one, with its fingerprint (``data_sha256``: the validated data's,
+        from the preflight); None when a suite cannot be read (its compare step says why)."""
         try:
-            files = {"data": _sha256(self.data), "suites": [[s, _sha256(Path(s))] for s in self.suites]}
+            files = {"data": data_sha256, "suites": [[s, _sha256(Path(s))] for s in self.suites]}
         except OSError:
             return None
         what = {**files, "options": asdict(self.options), "repeat": self.repeat}
         fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        return {"fingerprint": fingerprint, "data": str(self.data), "data_sha256": files["data"]}
+        return {"fingerprint": fingerprint, "data": str(self.data), "data_sha256": data_sha256}
 
 
 def command_with(command: str, flag: str) -> str:
@@ -167,7 +167,7 @@ class Pipeline:
         s = self.session
         with s.state.locked():
             self.done = s.state.marks(FLOW)
-            self.inputs = self._same_pipeline()
+            self._start()
             finished = self._finished()
             for name in STEPS:
                 self._step(name)
@@ -178,10 +178,9 @@ class Pipeline:
                 f"`{command_with(self.plan.command, '--new')}` runs the lab again (a new fine-tuning job: billed)")
         return self.outcome
 
-    def _same_pipeline(self) -> dict[str, Any] | None:
-        """Whether this command continues the recorded pipeline (see the module docstring); its inputs."""
+    def _start(self) -> None:
+        """``--new`` starts over; ``--resume`` needs a recorded pipeline (see the module docstring)."""
         s, plan = self.session, self.plan
-        inputs = plan.inputs()
         if plan.guards.new:
             if plan.resume:
                 raise UsageError("--new and --resume contradict each other",
@@ -191,10 +190,15 @@ class Pipeline:
                 self.done = {}
                 s.say(f"pipeline: --new: starting over (the previous pipeline's marks are kept in {s.state.path} "
                       f"as flows[\"{FLOW}:previous\"])")
-            return inputs
-        if plan.resume and not self.done:
+        elif plan.resume and not self.done:
             raise UsageError(f"--resume: stack {s.stack} has no pipeline to resume (its run state "
                              f"{s.state.path} records no step)", hint=f"start it: {plan.command}")
+
+    def _same_inputs(self, check: DataCheck) -> None:
+        """Refuse other inputs on a stack whose pipeline has marks (see the module docstring); keeps this
+        pipeline's inputs for the preflight's mark."""
+        s, plan = self.session, self.plan
+        inputs = self.inputs = plan.inputs(check.sha256)
         prior = self.done.get(INPUTS)
         if prior and inputs and prior.get("fingerprint") != inputs["fingerprint"]:
             if prior.get("data_sha256") != inputs["data_sha256"]:
@@ -208,7 +212,6 @@ class Pipeline:
                 "steps would be taken for this one's",
                 hint=f"continue that one: `{command_with(recorded, '--resume')}`; or start a new one: "
                      f"`{command_with(plan.command, '--new')}` (a new fine-tuning job: billed)")
-        return inputs
 
     def _finished(self) -> bool:
         wanted = [n for n in STEPS if n != "preflight" and (self.plan.destroy_after or n not in ("clean", "destroy"))]
@@ -291,6 +294,7 @@ class Pipeline:
         if problems:
             raise refuse(problems)
         assert self.check is not None
+        self._same_inputs(self.check)
         if "train" not in self.done:  # the money guard, once, before anything is created
             est = CostEstimate(billed_tokens_per_epoch=self.check.billed_tokens_per_epoch,
                                epochs=plan.options.epochs or self.check.epochs, price_per_1m=plan.guards.price_per_1m,
