@@ -43,6 +43,28 @@ def _child_env() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class _Ran:
+    """One ``az`` call: its process, or why there is none (``missing``: not on PATH; else ``error``, the
+    exception's name: it did not start or finish)."""
+
+    proc: "subprocess.CompletedProcess[str] | None"
+    missing: bool = False
+    error: str = ""
+
+
+def _az(args: list[str], timeout: float) -> _Ran:
+    """``az ARGS``: output captured, stdin closed, bounded, without the data-plane credentials; never raises."""
+    az = shutil.which("az")
+    if az is None:
+        return _Ran(None, missing=True)
+    try:
+        return _Ran(subprocess.run([az, *args], capture_output=True, text=True, timeout=timeout,
+                                   stdin=subprocess.DEVNULL, env=_child_env()))
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        return _Ran(None, error=type(exc).__name__)
+
+
+@dataclass(frozen=True)
 class Identity:
     ok: bool
     source: str  # how the identity is known, or why there is none
@@ -53,15 +75,13 @@ def identity(env: Env) -> Identity:
     for name in ENV_IDENTITIES:
         if env.is_set(name):
             return Identity(True, f"env {name}")
-    az = shutil.which("az")
-    if az is None:
+    ran = _az(["account", "show", "--output", "json"], TIMEOUT)
+    if ran.missing:
         return Identity(False, "the Azure CLI (`az`) is not on PATH and no service principal is configured "
                                f"({', '.join(ENV_IDENTITIES)})")
-    try:
-        proc = subprocess.run([az, "account", "show", "--output", "json"], capture_output=True, text=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL, env=_child_env())
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Identity(False, f"`az account show` did not answer ({type(exc).__name__})")
+    proc = ran.proc
+    if proc is None:
+        return Identity(False, f"`az account show` did not answer ({ran.error})")
     if proc.returncode != 0:
         return Identity(False, "`az account show` says nobody is signed in")
     try:
@@ -86,15 +106,10 @@ def deployments(resource_group: str, account: str, *, timeout: float = LIST_TIME
     """The names of every deployment of the AI Services account ``account`` in ``resource_group``, in the
     order ``az`` lists them; ``None`` when they cannot be listed here (``az`` missing or failing, nobody signed
     in, no answer within ``timeout``, an answer that is not the JSON array of deployments), never an error."""
-    az = shutil.which("az")
-    if az is None or not resource_group or not account:
+    if not resource_group or not account:
         return None
-    try:
-        proc = subprocess.run([az, *deployments_argv(resource_group, account)[1:]], capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, env=_child_env())
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        return None
-    if proc.returncode != 0:
+    proc = _az(deployments_argv(resource_group, account)[1:], timeout).proc
+    if proc is None or proc.returncode != 0:
         return None
     try:
         data = json.loads(proc.stdout or "")
@@ -115,14 +130,12 @@ class AzRun:
 def run(argv: list[str], *, timeout: float = 600.0) -> AzRun:
     """Run one ``az`` command (``argv`` without the program name), its output kept; never raises. Used for the
     clean-up commands that must run before ``pulumi destroy`` (``jobs/softdelete.py``)."""
-    az = shutil.which("az")
-    if az is None:
+    ran = _az(argv, timeout)
+    if ran.missing:
         return AzRun(False, "the Azure CLI (`az`) is not on PATH")
-    try:
-        proc = subprocess.run([az, *argv], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              env=_child_env())
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return AzRun(False, f"`az` did not finish ({type(exc).__name__})")
+    proc = ran.proc
+    if proc is None:
+        return AzRun(False, f"`az` did not finish ({ran.error})")
     if proc.returncode != 0:
         tail = " ".join((proc.stderr or proc.stdout or "").strip().splitlines()[-2:])
         return AzRun(False, f"exit {proc.returncode}: {tail or 'no output'}")

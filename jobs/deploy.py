@@ -108,7 +108,7 @@ class PulumiDeployer:
         from jobs import pulumi_cli
 
         if self.echo is not None and pulumi_cli.available():
-            self.echo(f"running `{pulumi_cli.format_command(argv)}`")
+            self.echo(pulumi_cli.announce(argv))
 
     def outputs(self) -> StackOutputs:
         from jobs import pulumi_cli
@@ -121,46 +121,40 @@ class PulumiDeployer:
     def loaded_outputs(self) -> StackOutputs | None:
         return self._outputs
 
-    def fine_tuned_sku(self) -> tuple[str | None, str]:
-        """From the outputs (if read), else ``pulumi config get``, else ``Pulumi.<stack>.yaml``, else the default."""
+    def _setting(self, key: str) -> tuple[bool, str | None, str]:
+        """(whether it could be read, the value of config ``key`` or None when unset, where it was read):
+        ``pulumi config get`` when ``pulumi`` is on PATH, else ``Pulumi.<stack>.yaml``."""
         from jobs import pulumi_cli
         from jobs.errors import JobsError
 
+        if pulumi_cli.available():
+            try:
+                self._echo(pulumi_cli.config_get_argv(self.stack, key))
+                return True, pulumi_cli.config_get(self.stack, key), "the stack config"
+            except pulumi_cli.PulumiMissing:
+                pass  # removed from PATH meanwhile: read the file below
+            except JobsError:
+                return False, None, f"`pulumi config get {key}` failed"
+        path, value = pulumi_cli.read_stack_file_config(self.stack, key)
+        return True, value, str(path)
+
+    def fine_tuned_sku(self) -> tuple[str | None, str]:
+        """From the outputs (if read), else the stack's setting (:meth:`_setting`), else the default."""
         key = contract.FINE_TUNED_DEPLOYMENT_SKU
         outputs = self._outputs
         if outputs is not None and outputs.fine_tuned_deployment_sku:
             return outputs.fine_tuned_deployment_sku, "the stack outputs"
-        default = contract.DEFAULT_FINE_TUNED_SKU
-        if pulumi_cli.available():
-            try:
-                self._echo(pulumi_cli.config_get_argv(self.stack, key))
-                value = pulumi_cli.config_get(self.stack, key)
-            except pulumi_cli.PulumiMissing:
-                pass  # removed from PATH meanwhile: read the file below
-            except JobsError:
-                return None, f"`pulumi config get {key}` failed"  # cannot tell: both warnings
-            else:
-                return (value, "the stack config") if value else (default, f"the infra default ({key} not set)")
-        path, value = pulumi_cli.read_stack_file_config(self.stack, key)
+        read, value, where = self._setting(key)
+        if not read:
+            return None, where  # cannot tell: both warnings
         if value:
-            return value, str(path)
-        return default, f"the infra default ({key} not set in {path})"
+            return value, where
+        unset = f"{key} not set" if where == "the stack config" else f"{key} not set in {where}"
+        return contract.DEFAULT_FINE_TUNED_SKU, f"the infra default ({unset})"
 
     def fine_tuned_model(self) -> str | None:
-        """``pulumi config get fineTunedModel``, else (no ``pulumi``) ``Pulumi.<stack>.yaml``."""
-        from jobs import pulumi_cli
-        from jobs.errors import JobsError
-
-        key = contract.FINE_TUNED_MODEL
-        if pulumi_cli.available():
-            try:
-                self._echo(pulumi_cli.config_get_argv(self.stack, key))
-                return pulumi_cli.config_get(self.stack, key)
-            except pulumi_cli.PulumiMissing:
-                pass  # removed from PATH meanwhile: read the file below
-            except JobsError:
-                return None
-        return pulumi_cli.read_stack_file_config(self.stack, key)[1]
+        """The stack's setting (:meth:`_setting`); None when unset or unreadable."""
+        return self._setting(contract.FINE_TUNED_MODEL)[1]
 
     def set_model(self, model: str, deployment_name: str | None) -> list[Change]:
         from jobs import pulumi_cli

@@ -108,6 +108,11 @@ def format_command(argv: Sequence[str]) -> str:
     return shlex.join(args)
 
 
+def announce(argv: Sequence[str]) -> str:
+    """The line shown just before a pulumi command runs (every one is shown: docs/runner.md)."""
+    return f"running `{format_command(argv)}`"
+
+
 def available() -> bool:
     return shutil.which(EXECUTABLE) is not None
 

@@ -38,16 +38,16 @@ def pulumi_problems(session: "Session", *, yes: bool) -> list[Problem]:
     if not pulumi_cli.available():
         return [Problem("the `pulumi` CLI is not on PATH", PULUMI_INSTALL)]
     try:
-        session.say(f"running `{pulumi_cli.format_command(pulumi_cli.whoami_argv())}`")
+        session.say(pulumi_cli.announce(pulumi_cli.whoami_argv()))
         pulumi_cli.whoami()
     except JobsError:
         return [Problem("`pulumi` is not logged in to a backend",
                         "pulumi login   (or `pulumi login --local` to keep the state on this machine)")]
-    session.say(f"running `{pulumi_cli.format_command(pulumi_cli.stack_ls_argv())}`")
+    session.say(pulumi_cli.announce(pulumi_cli.stack_ls_argv()))
     if not pulumi_cli.has_stack(stack):
         create = pulumi_cli.format_command(pulumi_cli.stack_init_argv(stack))
         if yes or session.ui.ask(f"stack {stack} does not exist; create it now with `{create}`? [y/N] "):
-            session.say(f"running `{create}`")
+            session.say(pulumi_cli.announce(pulumi_cli.stack_init_argv(stack)))
             pulumi_cli.stack_init(stack)
         else:
             return [Problem(f"the project has no stack {stack!r}", create)]
@@ -60,7 +60,7 @@ def config_problem(session: "Session") -> Problem | None:
     from infra.config import ConfigError, parse
     from jobs import pulumi_cli
 
-    session.say(f"running `{pulumi_cli.format_command(pulumi_cli.config_all_argv(session.stack))}`")
+    session.say(pulumi_cli.announce(pulumi_cli.config_all_argv(session.stack)))
     values, secret = pulumi_cli.config_values(session.stack)
     project = pulumi_cli.DEFAULT_PROJECT
     bare = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{project}:")}
