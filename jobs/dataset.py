@@ -2,14 +2,16 @@
 
 Public API (used by ``validate``, the runner's ``upload``/``run`` and the emulator)::
 
-    validate_file(path, *, model=None, price_per_1m=None, method="supervised", min_examples=10) -> Report
+    validate_file(path, *, model=None, price_per_1m=None, method="supervised", min_examples=10,
+                  validation=False) -> Report
     validate_bytes(data, filename="upload.jsonl", *, model=None, price_per_1m=None, method=..., min_examples=...)
     validate_stream(stream, filename, *, model=None, price_per_1m=None, size=None, method=..., min_examples=...)
 
 ``method`` is ``"supervised"`` (chat ``messages`` lines), ``"dpo"`` (preference pairs: ``input``,
 ``preferred_output``, ``non_preferred_output``) or ``"any"`` (each line by its own format: what the emulator
 checks at upload, before a job says which method the file is for). ``min_examples`` is Azure's minimum for a
-training file (10); a validation file has none (pass 0).
+training file (10); ``validation=True`` checks a validation file instead: Azure sets no minimum, but an empty
+one is an error, and its report carries no training estimate (it is not trained on).
 
 A :class:`Report` has ``valid``, ``examples``, ``errors`` / ``warnings`` (lists of
 :class:`Problem` ``(line, rule, message)``, 1-based lines, 0 for the file), ``stats``,
@@ -44,6 +46,7 @@ from jobs import models
 from jobs.errors import UsageError
 
 MIN_EXAMPLES = 10  # training files: "Fine tuning jobs will not proceed without at least 10 training examples"
+MIN_VALIDATION_EXAMPLES = 1  # Azure sets no minimum for a validation file, but an empty one validates nothing
 METHODS = ("supervised", "dpo")
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Azure: training files must be under 512 MB
 # The longest o200k/cl100k token is 128 bytes; a line over context x 128 bytes cannot be
@@ -121,6 +124,7 @@ class Report:
     errors_total: int = 0
     warnings_total: int = 0
     method: str = "supervised"
+    validation: bool = False  # a validation file: no minimum of 10, no training cost
 
     @property
     def exit_code(self) -> int:
@@ -141,6 +145,7 @@ class Report:
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,
             "method": self.method,
+            "validation": self.validation,
         }
 
     def to_text(self) -> str:
@@ -150,26 +155,47 @@ class Report:
             out.append(f"{self.path}:0: note: {self.errors_total - shown_e} more errors and "
                        f"{self.warnings_total - shown_w} more warnings not shown "
                        f"(counts by rule: {_fmt_counts(self.rule_counts)})")
-        s, e = self.stats, self.estimate
         verdict = "valid" if self.valid else "INVALID"
-        kind = " DPO (preference)" if self.method == "dpo" else ""
-        out.append(f"{self.path}: {verdict}: {self.examples}{kind} examples, {self.errors_total} errors, "
-                   f"{self.warnings_total} warnings")
-        out.append(f"  tokens per example: min {s.tokens_min:,}, median {_num(s.tokens_median)}, "
-                   f"p90 {_num(s.tokens_p90)}, max {s.tokens_max:,}"
-                   + (f" (limit {e.training_context:,})" if e.training_context else ""))
-        out.append(f"  total tokens: {s.total_tokens:,}; assistant (trained) tokens: {s.assistant_tokens:,}")
-        out.append(f"  counted with {s.encoding} for {e.model}, by the OpenAI cookbook's num_tokens_from_messages "
-                   "convention (3 per message + 1 per name + 3 reply priming; tools and tool calls approximated)")
-        out.append(f"  epochs: {e.epochs} ({e.epochs_source})")
-        out.append(f"  billed tokens: {e.billed_tokens:,} (= training tokens x {e.epochs} epochs)")
+        kind = (" DPO (preference)" if self.method == "dpo" else "") + (" validation" if self.validation else "")
+        out.append(f"{self.path}: {verdict}: {_plural(self.examples, kind.lstrip() + ' example' if kind else 'example')}"
+                   f", {_plural(self.errors_total, 'error')}, {_plural(self.warnings_total, 'warning')}")
+        if self.stats.counted_examples:
+            out += self._token_lines()
+        out += self._cost_lines()
+        out.append(f"  sha256: {self.sha256}")
+        return "\n".join(out)
+
+    def _token_lines(self) -> list[str]:
+        s, e = self.stats, self.estimate
+        return [f"  tokens per example: min {s.tokens_min:,}, median {_num(s.tokens_median)}, "
+                f"p90 {_num(s.tokens_p90)}, max {s.tokens_max:,}"
+                + (f" (limit {e.training_context:,})" if e.training_context else ""),
+                f"  total tokens: {s.total_tokens:,}; assistant (trained) tokens: {s.assistant_tokens:,}",
+                f"  counted with {s.encoding} for {e.model}, by the OpenAI cookbook's num_tokens_from_messages "
+                "convention (3 per message + 1 per name + 3 reply priming; tools and tool calls approximated)"]
+
+    def _cost_lines(self) -> list[str]:
+        """Epochs, billed tokens and cost: only for a valid training file (an invalid one is not trained on as
+        it is, and a validation file is not trained on at all: fine-tuning is billed by the tokens of the
+        training data, help.openai.com "Billing guide for the Reinforcement Fine-Tuning API", read 2026-12-06)."""
+        if self.validation:
+            return ["  a validation file is not trained on: the training cost is the training file's "
+                    "(`python -m jobs validate TRAINING.jsonl`)"] if self.valid else []
+        if not self.valid:
+            return ["  no training estimate for an invalid file: fix the errors above and validate again"]
+        e = self.estimate
+        out = [f"  epochs: {e.epochs} ({e.epochs_source})",
+               f"  billed tokens: {e.billed_tokens:,} (= training tokens x {e.epochs} epochs)"]
         if e.cost_usd is not None:
             out.append(f"  estimated training cost: ${e.cost_usd:,.2f} at ${_num(e.price_per_1m or 0)} "
                        "per 1M billed tokens")
         else:
             out.append("  cost: pass --price-per-1m USD (the training price per 1M tokens) for an estimate")
-        out.append(f"  sha256: {self.sha256}")
-        return "\n".join(out)
+        return out
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _num(v: float) -> str:
@@ -281,7 +307,7 @@ def _resolve_model(model: str | None) -> tuple[str, str, int | None, Problem | N
 
 class _Validator:
     def __init__(self, filename: str, model: str | None, price_per_1m: float | None, method: str = "supervised",
-                 min_examples: int = MIN_EXAMPLES):
+                 min_examples: int = MIN_EXAMPLES, validation: bool = False):
         if price_per_1m is not None:
             from jobs.settings import check_price
 
@@ -292,7 +318,8 @@ class _Validator:
         self.price = price_per_1m
         self.method = method
         self.check = R.check_preference_example if method == "dpo" else R.check_example
-        self.min_examples = min_examples
+        self.validation = validation
+        self.min_examples = MIN_VALIDATION_EXAMPLES if validation else min_examples
         self.model_id, self.encoding_name, self.context, model_problem, self.row = _resolve_model(model)
         self.warned_vision = False
         from jobs import tokens  # heavy import (tiktoken) only when validating
@@ -537,14 +564,16 @@ class _Validator:
             self.line(n, raw)
         if blank_run[1]:
             self.error(blank_run[0], R.TRAILING_BLANK_LINES,
-                       f"{blank_run[1]} blank line(s) at the end of the file; remove them")
+                       f"{_plural(blank_run[1], 'blank line')} at the end of the file; remove them")
         size = nbytes if size is None else max(size, nbytes)
         if size >= MAX_FILE_BYTES:
             self.error(0, R.FILE_TOO_LARGE, f"the file is {size:,} bytes; Azure accepts training files "
                                             f"under {MAX_FILE_BYTES:,} bytes (512 MB): split it")
         if self.examples < self.min_examples:
-            what = "the file is empty" if nbytes == 0 else f"{self.examples} example(s)"
-            self.error(0, R.TOO_FEW_EXAMPLES, f"{what}; Azure needs at least {self.min_examples} training examples")
+            what = "the file is empty" if nbytes == 0 else _plural(self.examples, "example")
+            need = ("a validation file needs at least one example" if self.validation else
+                    f"Azure needs at least {self.min_examples} training examples")
+            self.error(0, R.TOO_FEW_EXAMPLES, f"{what}; {need}")
         if self.image_examples > R.MAX_IMAGE_EXAMPLES:
             self.error(0, R.TOO_MANY_IMAGE_EXAMPLES, f"{self.image_examples:,} examples with images; Azure takes at "
                                                      f"most {R.MAX_IMAGE_EXAMPLES:,} per training file: split it")
@@ -608,6 +637,7 @@ class _Validator:
             errors_total=self.errors_total,
             warnings_total=self.warnings_total,
             method=self.method,
+            validation=self.validation,
         )
 
 
@@ -616,9 +646,9 @@ class _Validator:
 
 def validate_stream(stream: IO[bytes], filename: str, *, model: str | None = None,
                     price_per_1m: float | None = None, size: int | None = None, method: str = "supervised",
-                    min_examples: int = MIN_EXAMPLES) -> Report:
+                    min_examples: int = MIN_EXAMPLES, validation: bool = False) -> Report:
     """Validate a binary stream (read once, line by line). ``filename`` is used in messages."""
-    return _Validator(filename, model, price_per_1m, method, min_examples).run(stream, size)
+    return _Validator(filename, model, price_per_1m, method, min_examples, validation).run(stream, size)
 
 
 def validate_bytes(data: bytes, filename: str = "upload.jsonl", *, model: str | None = None,
@@ -631,8 +661,9 @@ def validate_bytes(data: bytes, filename: str = "upload.jsonl", *, model: str | 
 
 def validate_file(path: str | os.PathLike[str], *, model: str | None = None,
                   price_per_1m: float | None = None, method: str = "supervised",
-                  min_examples: int = MIN_EXAMPLES) -> Report:
-    """Validate a JSONL file on disk. Raises UsageError if it cannot be read."""
+                  min_examples: int = MIN_EXAMPLES, validation: bool = False) -> Report:
+    """Validate a JSONL file on disk. Raises UsageError if it cannot be read. ``validation``: the file is a
+    validation file (at least one example, no training estimate)."""
     shown = str(path)
     if not shown.strip():
         raise UsageError("no file given (the path is empty)", hint="pass the path of a .jsonl file")
@@ -644,7 +675,7 @@ def validate_file(path: str | os.PathLike[str], *, model: str | None = None,
     if not p.is_file():  # a device (/dev/zero never ends), a FIFO, a socket
         raise UsageError(f"{shown} is not a regular file (a device, a pipe or a socket)",
                          hint="pass the path of a .jsonl file on disk")
-    validator = _Validator(shown, model, price_per_1m, method, min_examples)
+    validator = _Validator(shown, model, price_per_1m, method, min_examples, validation)
     try:
         with open(p, "rb", buffering=1 << 20) as f:
             return validator.run(f, os.fstat(f.fileno()).st_size)
