@@ -60,7 +60,7 @@ def test_json_output_shape(mslearn_data: Path) -> None:
     (["/no/such/file.jsonl"], "no such file"),
     (["{hotel}", "--model", "gpt-99"], "unknown model"),
     (["{hotel}", "--price-per-1m", "-3"], "--price-per-1m"),
-    (["{dir}"], "is a directory"),  # click's own check
+    (["{dir}"], "is a folder, not a file"),
     ([""], "no file given (the path is empty)"),
     (["/dev/zero"], "/dev/zero is not a regular file"),  # a device never ends: refused, not read
     (["{hotel}", "--price-per-1m", "inf"], "--price-per-1m"),

@@ -73,9 +73,15 @@ def stack_variants(session: "Session", specs: Iterable[str], *, base: str | None
     return tuple(parse_variant(s, base=base, tuned=tuned, prompt=prompt) for s in specs)
 
 
+COMPARE_OPTIONS = "pass --base-deployment and --tuned-deployment (or --variant NAME=DEPLOYMENT)"
+
+
 def stack_deployments(session: "Session", *, base: str | None, tuned: str | None, need_base: bool = True,
-                      need_tuned: bool = True) -> tuple[str | None, str | None]:
-    """(base, tuned) deployment names: the options, else the stack's outputs."""
+                      need_tuned: bool = True, purpose: str = "to compare",
+                      options: str = COMPARE_OPTIONS) -> tuple[str | None, str | None]:
+    """(base, tuned) deployment names: the options, else the stack's outputs. When the outputs cannot be read,
+    the error says why in full (with the command to run by hand when ``pulumi`` is missing) and names
+    ``options``, the caller's own way to name the deployments (``chat`` and ``playground`` pass theirs)."""
     from jobs.errors import JobsError
 
     if (base or not need_base) and (tuned or not need_tuned):
@@ -83,9 +89,8 @@ def stack_deployments(session: "Session", *, base: str | None, tuned: str | None
     try:
         outputs = session.deployer.outputs()
     except JobsError as exc:
-        raise UsageError(f"the deployments to compare are not known: {exc.message.splitlines()[0]}",
-                         hint="pass --base-deployment and --tuned-deployment (or --variant NAME=DEPLOYMENT), or "
-                         "deploy the stack so that its outputs name them") from None
+        raise UsageError(f"the deployments {purpose} are not known: {exc.message}",
+                         hint=f"{options}, or " + (exc.hint or "deploy the stack so that its outputs name them")) from None
     return base or outputs.base_deployment, tuned or outputs.fine_tuned_deployment
 
 
