@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 from typing import Any, Callable
 
@@ -30,6 +31,51 @@ from jobs.errors import ExitCode, JobsError, UsageError
 
 _SUFFIX = contract.SUFFIX
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _PathRefused(click.ClickException):
+    """A path option click refused (a folder given as a file, ...), shown as the project's ``error:``/``fix:``
+    lines with exit 2 instead of click's usage text. click prints it through :meth:`show`."""
+
+    exit_code = int(ExitCode.USAGE)
+
+    def __init__(self, error: UsageError):
+        super().__init__(error.message)
+        self.error = error
+
+    def show(self, file: Any = None) -> None:
+        _print_error(self.error, json_mode=False)
+
+
+class _Path(click.Path):
+    """``click.Path`` for a file (``dir_okay=False``) or a folder (``file_okay=False``) whose refusals name the
+    option, the path and the fix."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        name = _option_name(param)
+        if self.file_okay and not self.dir_okay and os.path.isdir(value):
+            raise _PathRefused(UsageError(f"{name}: {value} is a folder, not a file",
+                                          hint=f"pass the path of a file as {name}"))
+        if self.dir_okay and not self.file_okay and os.path.exists(value) and not os.path.isdir(value):
+            raise _PathRefused(UsageError(f"{name}: {value} is a file, not a folder",
+                                          hint=f"pass a folder as {name} (it is created if missing), or move "
+                                          "the file aside"))
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            raise _PathRefused(UsageError(f"{name}: {exc.message}", hint=f"check the path given as {name}")) from None
+
+
+def _option_name(param: click.Parameter | None) -> str:
+    if param is None:
+        return "the path"
+    if isinstance(param, click.Option) and param.opts:
+        return max(param.opts, key=len)
+    return (param.name or "path").upper()
+
+
+FILE = _Path(dir_okay=False, path_type=str)
+FOLDER = _Path(file_okay=False, path_type=str)
 
 
 def _load(target: str) -> Callable[..., Any]:
@@ -117,7 +163,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("path", type=FILE)
 @click.option("--model", default=None, help="Base model to check against (default: gpt-4.1-2025-04-14).")
 @click.option("--method", type=click.Choice(["supervised", "dpo"]), default="supervised", show_default=True,
               help="Training method the file is for: supervised (chat messages) or dpo (preference pairs).")
@@ -138,9 +184,9 @@ def validate(path: str, model: str | None, method: str, validation_file: bool, p
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless you ask).")
 @click.option("--port", type=int, default=8089, show_default=True, help="Port to listen on (0 picks a free one).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=str), default=".emulator", show_default=True,
+@click.option("--state-dir", type=FOLDER, default=".emulator", show_default=True,
               help="Where files and jobs persist across restarts.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--config", "config_file", type=FILE, default=None,
               help="JSON config: deployments, limits, latency, faults, stage durations.")
 def emulator(host: str, port: int, state_dir: str, config_file: str | None) -> None:
     """Serve a local Azure OpenAI data-plane emulator (rehearsal and tests only)."""
@@ -231,7 +277,7 @@ def _canon_training_type(value: str | None) -> str | None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("path", type=FILE)
 @click.option("--model", default=None, help="Base model to validate against (default gpt-4.1-2025-04-14).")
 @click.option("--no-wait", is_flag=True, help="Do not wait for the file to be processed.")
 @_method_option
@@ -243,7 +289,7 @@ def upload(path: str, model: str | None, no_wait: bool, method: str, json_mode: 
 
 
 @cli.command()
-@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("data", required=False, type=FILE)
 @click.option("--file-id", default=None, help="Train on an already uploaded file instead of DATA.jsonl.")
 @_training_options
 @click.option("--wait", is_flag=True, help="Watch the job until it ends (exit 1 if it fails).")
@@ -313,7 +359,7 @@ def list_(limit: int, json_mode: bool, **conn: Any) -> None:
 
 
 @cli.command()
-@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("data", required=False, type=FILE)
 @_training_options
 @click.option("--up", is_flag=True, help="After promoting, also run `pulumi up --yes` (hourly fees!).")
 @connection_options
@@ -327,9 +373,9 @@ def run(json_mode: bool, **kwargs: Any) -> None:
 
 
 @cli.command()
-@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.argument("data", required=False, type=FILE)
 @_training_options
-@click.option("--suite", "suites", multiple=True, type=click.Path(dir_okay=False, path_type=str),
+@click.option("--suite", "suites", multiple=True, type=FILE,
               help="Compare on this suite (repeatable; default: the project's suite in data/).")
 @click.option("--repeat", type=int, default=3, show_default=True, help="Compare: each conversation N times per variant.")
 @click.option("--destroy-after", is_flag=True, help="Finally delete files, models and the whole stack.")
@@ -401,7 +447,7 @@ def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_
 
 @cli.command()
 @click.argument("job_id", required=False)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--plot", "plot_path", type=FILE, default=None,
               help="Write a PNG chart of loss and token accuracy by step.")
 @click.option("--rows", type=int, default=20, show_default=True, help="Rows of results.csv to show (0: all).")
 @connection_options
@@ -420,8 +466,8 @@ def clean(models: bool, yes: bool, json_mode: bool, **conn: Any) -> None:
 
 
 @cli.command()
-@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
-@click.option("--keep", "keep_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+@click.argument("data", required=False, type=FILE)
+@click.option("--keep", "keep_dir", type=FOLDER, default=None,
               help="Keep the rehearsal's emulator and run state in this folder (default: a temp folder, removed).")
 @json_option
 def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
@@ -437,13 +483,13 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
 
 
 @cli.command()
-@click.option("--suite", "suites", multiple=True, type=click.Path(dir_okay=False, path_type=str),
+@click.option("--suite", "suites", multiple=True, type=FILE,
               help="Suite file: chat JSONL, query JSONL, or a YAML/JSON suite (repeatable; default "
               "data/compare-suite.yaml).")
 @click.option("--base-deployment", default=None, help="Base deployment (default: the stack's base_deployment).")
 @click.option("--tuned-deployment", default=None,
               help="Fine-tuned deployment (default: the stack's fine_tuned_deployment).")
-@click.option("--system-prompt", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--system-prompt", type=FILE, default=None,
               help="System message file for base and tuned (default: the lab's).")
 @click.option("--variant", "variants", multiple=True, metavar="NAME[=DEPLOYMENT[:SYSTEM]]",
               help="A variant (repeatable; replaces the default pair base, tuned): base, tuned, base-no-system, "
@@ -452,7 +498,7 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Requests in flight at once.")
 @click.option("--judge", default=None, metavar="DEPLOYMENT",
               help="A third deployment that grades each answer against a rubric (temperature 0, JSON).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=str), default=None,
+@click.option("--out", type=FOLDER, default=None,
               help="Folder for report.json/.html/.md (default: <run state>/compare/<run id>/).")
 @click.option("--fail-under", "fail_under", multiple=True, metavar="CHECK=RATE",
               help="Exit 4 when the tuned variant's pass rate of CHECK is below RATE (0-1 or 0%-100%; repeatable).")
@@ -467,7 +513,7 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
               help="Pace a deployment to these limits (default: learned from x-ratelimit-* headers).")
 @click.option("--price", "prices", multiple=True, metavar="DEPLOYMENT=IN/OUT",
               help="USD per 1M input/output tokens, for the report's cost column.")
-@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--style-from", type=FILE, default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
 @connection_options
 def compare(json_mode: bool, list_runs: bool, **kwargs: Any) -> None:
@@ -486,10 +532,10 @@ def compare(json_mode: bool, list_runs: bool, **kwargs: Any) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--system-prompt", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.argument("path", type=FILE)
+@click.option("--system-prompt", type=FILE, default=None,
               help="The system message the answers were written under (default: each line's own, else the lab's).")
-@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--style-from", type=FILE, default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
 @json_option
 def grade(path: str, system_prompt: str | None, style_from: str | None, json_mode: bool) -> None:
@@ -504,10 +550,10 @@ def grade(path: str, system_prompt: str | None, style_from: str | None, json_mod
 @click.option("--deployment", default=None, help="Chat with this deployment instead.")
 @click.option("--system", type=click.Choice(["lab", "short", "none"]), default="lab", show_default=True,
               help="The lab's system message, its short one, or none.")
-@click.option("--system-prompt", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--system-prompt", type=FILE, default=None,
               help="A system message file (overrides --system).")
 @click.option("--prompt", default=None, help="Ask once, print the answer and its checks, and exit.")
-@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--style-from", type=FILE, default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
 @connection_options
 def chat(json_mode: bool, **kwargs: Any) -> None:
@@ -536,7 +582,7 @@ def chat(json_mode: bool, **kwargs: Any) -> None:
 @click.option("--rehearsal", is_flag=True,
               help="No Azure: start the emulator in-process, fine-tune a stand-in model there (a few seconds) and "
               "serve the playground on its base and fine-tuned deployments.")
-@click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--style-from", type=FILE, default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
 @connection_options
 def playground(json_mode: bool, rehearsal: bool, **kwargs: Any) -> None:

@@ -207,6 +207,18 @@ def connect(target: "Target", *, env: Env, stack: str, outputs: Callable[[], "St
                       _secret=cred.secret, endpoint_source=source, policy=policy)
 
 
+def _quiet_azure_identity() -> None:
+    """azure-identity logs every credential it tried at WARNING; with no logging configured, Python prints those
+    ~15 lines on stderr (``logging.lastResort``) before our own error names the fix (jobs/retry.py). A
+    ``NullHandler`` on its logger keeps them off the terminal; an application that configures logging still gets
+    them through propagation."""
+    import logging
+
+    log = logging.getLogger("azure.identity")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+
+
 def build_client(shape: str, url: str, version: str | None, cred: Credential, timeout: float) -> Any:
     """The ``openai`` client, dated (``AzureOpenAI``) or v1 (``OpenAI`` on ``/openai/v1/``); SDK retries off."""
     import openai
@@ -214,6 +226,7 @@ def build_client(shape: str, url: str, version: str | None, cred: Credential, ti
     def token_provider() -> Callable[[], str]:
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
+        _quiet_azure_identity()
         provider: Callable[[], str] = get_bearer_token_provider(DefaultAzureCredential(), token_scope(url))
         return provider
 

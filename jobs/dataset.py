@@ -2,14 +2,16 @@
 
 Public API (used by ``validate``, the runner's ``upload``/``run`` and the emulator)::
 
-    validate_file(path, *, model=None, price_per_1m=None, method="supervised", min_examples=10) -> Report
+    validate_file(path, *, model=None, price_per_1m=None, method="supervised", min_examples=10,
+                  validation=False) -> Report
     validate_bytes(data, filename="upload.jsonl", *, model=None, price_per_1m=None, method=..., min_examples=...)
     validate_stream(stream, filename, *, model=None, price_per_1m=None, size=None, method=..., min_examples=...)
 
 ``method`` is ``"supervised"`` (chat ``messages`` lines), ``"dpo"`` (preference pairs: ``input``,
 ``preferred_output``, ``non_preferred_output``) or ``"any"`` (each line by its own format: what the emulator
 checks at upload, before a job says which method the file is for). ``min_examples`` is Azure's minimum for a
-training file (10); a validation file has none (pass 0).
+training file (10); ``validation=True`` checks a validation file instead: Azure sets no minimum, but an empty
+one is an error, and its report carries no training estimate (it is not trained on).
 
 A :class:`Report` has ``valid``, ``examples``, ``errors`` / ``warnings`` (lists of
 :class:`Problem` ``(line, rule, message)``, 1-based lines, 0 for the file), ``stats``,
@@ -37,13 +39,14 @@ import os
 from array import array
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 
 from jobs import dataset_rules as R
 from jobs import models
 from jobs.errors import UsageError
 
 MIN_EXAMPLES = 10  # training files: "Fine tuning jobs will not proceed without at least 10 training examples"
+MIN_VALIDATION_EXAMPLES = 1  # Azure sets no minimum for a validation file, but an empty one validates nothing
 METHODS = ("supervised", "dpo")
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Azure: training files must be under 512 MB
 # The longest o200k/cl100k token is 128 bytes; a line over context x 128 bytes cannot be
@@ -121,6 +124,7 @@ class Report:
     errors_total: int = 0
     warnings_total: int = 0
     method: str = "supervised"
+    validation: bool = False  # a validation file: no minimum of 10, no training cost
 
     @property
     def exit_code(self) -> int:
@@ -141,6 +145,7 @@ class Report:
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,
             "method": self.method,
+            "validation": self.validation,
         }
 
     def to_text(self) -> str:
@@ -150,26 +155,47 @@ class Report:
             out.append(f"{self.path}:0: note: {self.errors_total - shown_e} more errors and "
                        f"{self.warnings_total - shown_w} more warnings not shown "
                        f"(counts by rule: {_fmt_counts(self.rule_counts)})")
-        s, e = self.stats, self.estimate
         verdict = "valid" if self.valid else "INVALID"
-        kind = " DPO (preference)" if self.method == "dpo" else ""
-        out.append(f"{self.path}: {verdict}: {self.examples}{kind} examples, {self.errors_total} errors, "
-                   f"{self.warnings_total} warnings")
-        out.append(f"  tokens per example: min {s.tokens_min:,}, median {_num(s.tokens_median)}, "
-                   f"p90 {_num(s.tokens_p90)}, max {s.tokens_max:,}"
-                   + (f" (limit {e.training_context:,})" if e.training_context else ""))
-        out.append(f"  total tokens: {s.total_tokens:,}; assistant (trained) tokens: {s.assistant_tokens:,}")
-        out.append(f"  counted with {s.encoding} for {e.model}, by the OpenAI cookbook's num_tokens_from_messages "
-                   "convention (3 per message + 1 per name + 3 reply priming; tools and tool calls approximated)")
-        out.append(f"  epochs: {e.epochs} ({e.epochs_source})")
-        out.append(f"  billed tokens: {e.billed_tokens:,} (= training tokens x {e.epochs} epochs)")
+        kind = (" DPO (preference)" if self.method == "dpo" else "") + (" validation" if self.validation else "")
+        out.append(f"{self.path}: {verdict}: {_plural(self.examples, kind.lstrip() + ' example' if kind else 'example')}"
+                   f", {_plural(self.errors_total, 'error')}, {_plural(self.warnings_total, 'warning')}")
+        if self.stats.counted_examples:
+            out += self._token_lines()
+        out += self._cost_lines()
+        out.append(f"  sha256: {self.sha256}")
+        return "\n".join(out)
+
+    def _token_lines(self) -> list[str]:
+        s, e = self.stats, self.estimate
+        return [f"  tokens per example: min {s.tokens_min:,}, median {_num(s.tokens_median)}, "
+                f"p90 {_num(s.tokens_p90)}, max {s.tokens_max:,}"
+                + (f" (limit {e.training_context:,})" if e.training_context else ""),
+                f"  total tokens: {s.total_tokens:,}; assistant (trained) tokens: {s.assistant_tokens:,}",
+                f"  counted with {s.encoding} for {e.model}, by the OpenAI cookbook's num_tokens_from_messages "
+                "convention (3 per message + 1 per name + 3 reply priming; tools and tool calls approximated)"]
+
+    def _cost_lines(self) -> list[str]:
+        """Epochs, billed tokens and cost: only for a valid training file (an invalid one is not trained on as
+        it is, and a validation file is not trained on at all: fine-tuning is billed by the tokens of the
+        training data, help.openai.com "Billing guide for the Reinforcement Fine-Tuning API", read 2026-12-06)."""
+        if self.validation:
+            return ["  a validation file is not trained on: the training cost is the training file's "
+                    "(`python -m jobs validate TRAINING.jsonl`)"] if self.valid else []
+        if not self.valid:
+            return ["  no training estimate for an invalid file: fix the errors above and validate again"]
+        e = self.estimate
+        out = [f"  epochs: {e.epochs} ({e.epochs_source})",
+               f"  billed tokens: {e.billed_tokens:,} (= training tokens x {e.epochs} epochs)"]
         if e.cost_usd is not None:
             out.append(f"  estimated training cost: ${e.cost_usd:,.2f} at ${_num(e.price_per_1m or 0)} "
                        "per 1M billed tokens")
         else:
             out.append("  cost: pass --price-per-1m USD (the training price per 1M tokens) for an estimate")
-        out.append(f"  sha256: {self.sha256}")
-        return "\n".join(out)
+        return out
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _num(v: float) -> str:
@@ -277,65 +303,21 @@ def _resolve_model(model: str | None) -> tuple[str, str, int | None, Problem | N
 
 
 # --------------------------------------------------------------------------- the validator
+# Four parts: the problems found (_Problems), the bytes of the file line by line (_Reader, _BlankRun), the
+# token counts (_TokenTally), and the validator that runs the rules over them (_Validator).
 
 
-class _Validator:
-    def __init__(self, filename: str, model: str | None, price_per_1m: float | None, method: str = "supervised",
-                 min_examples: int = MIN_EXAMPLES):
-        if price_per_1m is not None:
-            from jobs.settings import check_price
+class _Problems:
+    """The problems of one file: the first :data:`MAX_STORED_PROBLEMS` of each kind kept, the totals exact."""
 
-            check_price(price_per_1m)
-        if method not in (*METHODS, "any"):
-            raise UsageError(f"unknown method {method!r} (--method)", hint=f"use one of: {', '.join(METHODS)}")
-        self.filename = filename
-        self.price = price_per_1m
-        self.method = method
-        self.check = R.check_preference_example if method == "dpo" else R.check_example
-        self.min_examples = min_examples
-        self.model_id, self.encoding_name, self.context, model_problem, self.row = _resolve_model(model)
-        self.warned_vision = False
-        from jobs import tokens  # heavy import (tiktoken) only when validating
-
-        self.tokens = tokens
-        self.counter = tokens.counter(self.encoding_name)
-        self.count = self.counter.count  # exact tiktoken counts (jobs/tokens.py)
-        self.encode: Any = None  # tiktoken's encode_ordinary, once the counter uses it (big files)
+    def __init__(self) -> None:
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
         self.counts: dict[str, int] = {}
         self.errors_total = 0
         self.warnings_total = 0
-        if model_problem:
-            self._add(model_problem)
-        elif method == "dpo" and self.row is not None and not self.row.dpo:
-            dpo_models = ", ".join(m.model_id for m in models.FINE_TUNABLE if m.dpo)
-            self._add(Problem(0, R.MODEL_NOT_DPO_CAPABLE, f"{self.model_id} cannot be trained with DPO on Azure; "
-                                                          f"use one of: {dpo_models} (or --method supervised)"))
-        self.line_limit = max(MIN_LINE_LIMIT, (self.context or 65_536) * BYTES_PER_TOKEN_BOUND)
-        self.examples = 0
-        self._line = 0
-        self.hist: dict[int, int] = {}
-        self.total_tokens = 0
-        self.assistant_tokens = 0
-        self.billable = 0  # sum(min(context, tokens))
-        self.messages = 0
-        self.multi_turn = 0
-        self.image_parts = 0
-        self.image_examples = 0
-        self.counted = 0
-        self.dups = _DigestTable()
-        self.systems: dict[int, int] = {}
-        self.system_count = 0
-        self.warned_system = False
-        self.cache: dict[str, int] = {}
-        self._reset_cache()
-        self.role_tokens = {role: self.count(role) for role in R.ROLES}
-        self.per_message, self.per_name = tokens.TOKENS_PER_MESSAGE, tokens.TOKENS_PER_NAME
-        self.priming = tokens.REPLY_PRIMING
 
-    # ---- problems
-    def _add(self, p: Problem) -> None:
+    def add(self, p: Problem) -> None:
         self.counts[p.rule] = self.counts.get(p.rule, 0) + 1
         if p.rule in R.WARNING_RULES:
             self.warnings_total += 1
@@ -347,44 +329,251 @@ class _Validator:
                 self.errors.append(p)
 
     def error(self, line: int, rule: str, message: str) -> None:
-        self._add(Problem(line, rule, message))
+        self.add(Problem(line, rule, message))
+
+
+class _Reader:
+    """The file's lines, read with a byte limit (a 100 MB line is never held whole) and hashed as they pass."""
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        self.stream, self.limit = stream, limit
+        self.sha = hashlib.sha256()
+        self.nbytes = 0
+
+    def _read(self, size: int) -> bytes:
+        raw = self.stream.readline(size)
+        self.sha.update(raw)
+        self.nbytes += len(raw)
+        return raw
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """(1-based line number, at most ``limit + 1`` bytes of the line)."""
+        n = 0
+        while raw := self._read(self.limit + 1):
+            n += 1
+            yield n, raw
+
+    def over_limit(self, raw: bytes) -> bool:
+        return len(raw) > self.limit and not raw.endswith(b"\n")
+
+    def image_line(self, raw: bytes) -> tuple[bytes, bool]:
+        """The rest of a line over the limit that holds a base64 image: images are not tokens, so a vision
+        example may be far longer than the token bound (64 images of up to 10 MB each); it is read whole up to
+        Azure's file limit. Returns (the line, whether it was read whole)."""
+        parts = [raw]
+        length = len(raw)
+        while not parts[-1].endswith(b"\n") and length < MAX_FILE_BYTES:
+            chunk = self._read(1 << 20)
+            if not chunk:
+                break
+            length += len(chunk)
+            parts.append(chunk)
+        return b"".join(parts), length < MAX_FILE_BYTES
+
+    def skip_line(self, raw: bytes) -> int:
+        """Read past the rest of a line without keeping it; its length in bytes."""
+        length = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = self._read(1 << 20)
+            if not raw:
+                break
+            length += len(raw)
+        return length
+
+    def drain(self) -> None:
+        """Hash the rest of the file unread (a UTF-16 file is reported once)."""
+        for chunk in iter(lambda: self.stream.read(1 << 20), b""):
+            self.sha.update(chunk)
+            self.nbytes += len(chunk)
+
+
+class _BlankRun:
+    """Runs of blank lines: one problem per run between examples (a file of a million newlines stays cheap),
+    one for the run at the end of the file."""
+
+    def __init__(self, problems: _Problems):
+        self.problems = problems
+        self.first = self.count = 0
+
+    def add(self, n: int) -> None:
+        if not self.count:
+            self.first = n
+        self.count += 1
+
+    def end(self) -> None:
+        if self.count:
+            first, count = self.first, self.count
+            where = "an empty line" if count == 1 else f"{count} empty lines (lines {first}-{first + count - 1})"
+            self.problems.error(first, R.BLANK_LINE, f"{where} between examples; every line must be one JSON "
+                                                     "object (delete the empty lines)")
+        self.first = self.count = 0
+
+    def trailing(self) -> None:
+        if self.count:
+            self.problems.error(self.first, R.TRAILING_BLANK_LINES,
+                                f"{_plural(self.count, 'blank line')} at the end of the file; remove them")
+
+
+class _TokenTally:
+    """Each example's tokens by the cookbook's convention (jobs/tokens.py), their histogram (exact median and
+    p90) and the billable total (each example capped at the training context)."""
+
+    def __init__(self, encoding_name: str, context: int | None, model_id: str, problems: _Problems):
+        from jobs import tokens  # heavy import (tiktoken) only when validating
+
+        self.tokens = tokens
+        self.encoding_name, self.context, self.model_id, self.problems = encoding_name, context, model_id, problems
+        self.counter = tokens.counter(encoding_name)
+        self.count = self.counter.count  # exact tiktoken counts
+        self.encode: Any = None  # tiktoken's encode_ordinary, once the counter uses it (big files)
+        self.hist: dict[int, int] = {}
+        self.total_tokens = self.assistant_tokens = self.messages = self.multi_turn = 0
+        self.image_parts = self.counted = 0
+        self.billable = 0  # sum(min(context, tokens))
+        self.cache: dict[str, int] = {}
+        self._reset_cache()
+        self.role_tokens = {role: self.count(role) for role in R.ROLES}
+        self.per_message, self.per_name = tokens.TOKENS_PER_MESSAGE, tokens.TOKENS_PER_NAME
+        self.priming = tokens.REPLY_PRIMING
+
+    def use_tiktoken(self) -> None:
+        """A big file: tiktoken's encoder repays building its tables."""
+        self.encode = self.counter.use_tiktoken()
+
+    def add(self, n: int, info: R.ExampleInfo) -> None:
+        """The cookbook's count for one example. Likely-repeated strings (system messages, tool definitions) come
+        from a small cache; the rest are tokenized directly (once each)."""
+        total = self.per_message * info.n_messages + self.per_name * info.n_names + self.priming + info.fixed
+        if info.shared:
+            total += self._shared(info.shared)
+        encode = self.encode
+        if encode is not None:  # tiktoken's encoder: map() keeps the per-string loop in C
+            trained = sum(map(len, map(encode, info.trained)))
+            total += sum(map(len, map(encode, info.plain))) + trained
+        else:
+            count = self.count
+            trained = sum(map(count, info.trained))
+            total += sum(map(count, info.plain)) + trained
+        self.counted += 1
+        self.total_tokens += total
+        self.assistant_tokens += trained
+        self.messages += info.n_messages
+        self.image_parts += info.image_parts
+        if info.n_messages > 3 or (info.n_messages == 3 and not info.has_system):
+            self.multi_turn += 1
+        hist = self.hist
+        hist[total] = hist.get(total, 0) + 1
+        context = self.context
+        if context and total > context:
+            self.billable += context
+            self.problems.error(n, R.EXAMPLE_TOO_LONG, f"{total:,} tokens, over {self.model_id}'s training "
+                                                       f"context of {context:,}; shorten or split it")
+        else:
+            self.billable += total
+
+    def _shared(self, strings: list[str]) -> int:
+        cache, total = self.cache, 0
+        for s in strings:
+            v = cache.get(s)
+            if v is None:
+                v = self.count(s)
+                if len(cache) >= CACHE_MAX_ENTRIES:
+                    self._reset_cache()
+                cache[s] = v
+            total += v
+        return total
+
+    def _reset_cache(self) -> None:
+        """Bound the cache: drop everything, keep the roles. Hot strings come back at once."""
+        self.cache.clear()
+        for role in R.ROLES:
+            self.cache[role] = self.count(role)
+
+    def stats(self, distinct_system_messages: int, image_examples: int) -> Stats:
+        hist = self.hist
+        return Stats(
+            tokens_min=min(hist) if hist else 0, tokens_median=quantile(hist, 0.5), tokens_p90=quantile(hist, 0.9),
+            tokens_max=max(hist) if hist else 0, total_tokens=self.total_tokens,
+            assistant_tokens=self.assistant_tokens, messages=self.messages, multi_turn_examples=self.multi_turn,
+            distinct_system_messages=distinct_system_messages, image_parts=self.image_parts,
+            image_examples=image_examples, counted_examples=self.counted, encoding=self.encoding_name,
+            convention=self.tokens.CONVENTION)
+
+
+class _Validator:
+    def __init__(self, filename: str, model: str | None, price_per_1m: float | None, method: str = "supervised",
+                 min_examples: int = MIN_EXAMPLES, validation: bool = False):
+        if price_per_1m is not None:
+            from jobs.settings import check_price
+
+            check_price(price_per_1m)
+        if method not in (*METHODS, "any"):
+            raise UsageError(f"unknown method {method!r} (--method)", hint=f"use one of: {', '.join(METHODS)}")
+        self.filename, self.price, self.method, self.validation = filename, price_per_1m, method, validation
+        self.check = R.check_preference_example if method == "dpo" else R.check_example
+        self.min_examples = MIN_VALIDATION_EXAMPLES if validation else min_examples
+        self.model_id, self.encoding_name, self.context, model_problem, self.row = _resolve_model(model)
+        self.problems = _Problems()
+        self.error = self.problems.error
+        if model_problem:
+            self.problems.add(model_problem)
+        elif method == "dpo" and self.row is not None and not self.row.dpo:
+            dpo_models = ", ".join(m.model_id for m in models.FINE_TUNABLE if m.dpo)
+            self.error(0, R.MODEL_NOT_DPO_CAPABLE, f"{self.model_id} cannot be trained with DPO on Azure; "
+                                                   f"use one of: {dpo_models} (or --method supervised)")
+        self.line_limit = max(MIN_LINE_LIMIT, (self.context or 65_536) * BYTES_PER_TOKEN_BOUND)
+        self.tally = _TokenTally(self.encoding_name, self.context, self.model_id, self.problems)
+        self.examples = 0
+        self._line = 0
+        self.dups = _DigestTable()
+        self.systems: dict[int, int] = {}
+        self.system_count = 0
+        self.warned_system = self.warned_vision = False
+        self.image_examples = 0
 
     def _problem(self, rule: str, message: str) -> None:
-        self._add(Problem(self._line, rule, message))
+        self.problems.add(Problem(self._line, rule, message))
 
     # ---- one line
     def line(self, n: int, raw: bytes) -> None:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self.examples += 1
-            self.error(n, R.INVALID_UTF8, f"byte {exc.start + 1} ({raw[exc.start:exc.start + 1]!r}) is not "
-                                          "UTF-8; save the file as UTF-8")
-            return
         self.examples += 1
-        try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            msg = getattr(exc, "msg", str(exc))
-            col = getattr(exc, "colno", None)
-            self.error(n, R.INVALID_JSON, f"not valid JSON: {msg}" + (f" at column {col}" if col else "")
-                       + "; each line must be one complete JSON object")
+        obj = self._parse(n, raw)
+        if obj is _UNPARSED:
             return
-        except RecursionError:
-            self.error(n, R.INVALID_JSON, "JSON nested too deeply to be a training example")
-            return
-
         self._line = n
         check = self.check
         if self.method == "any" and type(obj) is dict and "messages" not in obj and "input" in obj:
             check = R.check_preference_example
         try:
-            info = check(obj, self._problem, self.role_tokens)
+            info = check(obj, self._problem, self.tally.role_tokens)
         except RecursionError:  # pathological nesting inside a message
             self.error(n, R.DATA_TYPE, "JSON nested too deeply to be a training example")
             return
-        if info is None:
-            return
+        if info is not None:
+            self._example(n, raw, info)
+            self.tally.add(n, info)
+
+    def _parse(self, n: int, raw: bytes) -> Any:
+        """The line's JSON value, or :data:`_UNPARSED` after reporting why it has none."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.error(n, R.INVALID_UTF8, f"byte {exc.start + 1} ({raw[exc.start:exc.start + 1]!r}) is not "
+                                          "UTF-8; save the file as UTF-8")
+            return _UNPARSED
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            msg = getattr(exc, "msg", str(exc))
+            col = getattr(exc, "colno", None)
+            self.error(n, R.INVALID_JSON, f"not valid JSON: {msg}" + (f" at column {col}" if col else "")
+                       + "; each line must be one complete JSON object")
+        except RecursionError:
+            self.error(n, R.INVALID_JSON, "JSON nested too deeply to be a training example")
+        return _UNPARSED
+
+    def _example(self, n: int, raw: bytes, info: R.ExampleInfo) -> None:
+        """The checks across examples: duplicates, images for the model, one system message."""
         # Python's own 64-bit hash of the bytes: fast, and stable within one process, which is all
         # duplicate detection needs (2^-64 chance of a false "duplicate" warning).
         dup = self.dups.add(hash(raw.strip()) & 0xFFFF_FFFF_FFFF_FFFF, n)
@@ -401,185 +590,86 @@ class _Validator:
                            f"the example has images, but {self.model_id} cannot be fine-tuned with images; "
                            f"use a vision model ({vision}) or remove the image parts")
         if info.system_text is not None:
-            key = hash(info.system_text)  # keep hashes, not the (possibly long) texts
-            first = self.systems.get(key)
-            if first is None:
-                self.system_count += 1
-                if len(self.systems) < 10_000:  # past that, distinct_system_messages is a lower bound
-                    self.systems[key] = n
-                if self.system_count == 2 and not self.warned_system:
-                    self.warned_system = True
-                    earlier = next(iter(self.systems.values()))
-                    self.error(n, R.MULTIPLE_SYSTEM_MESSAGES,
-                               f"system message differs from the one on line {earlier}; train with the "
-                               "one system message your app will use")
-        self.count_tokens(n, info)
+            self._system_message(n, info.system_text)
 
-    # ---- tokens
-    def count_tokens(self, n: int, info: R.ExampleInfo) -> None:
-        """The cookbook's count for one example. Likely-repeated strings (system messages, tool
-        definitions) come from a small cache; the rest are tokenized directly (once each)."""
-        count = self.count
-        total = self.per_message * info.n_messages + self.per_name * info.n_names + self.priming + info.fixed
-        if info.shared:
-            cache = self.cache
-            for s in info.shared:
-                v = cache.get(s)
-                if v is None:
-                    v = count(s)
-                    if len(cache) >= CACHE_MAX_ENTRIES:
-                        self._reset_cache()
-                    cache[s] = v
-                total += v
-        encode = self.encode
-        if encode is not None:  # tiktoken's encoder: map() keeps the per-string loop in C
-            trained = sum(map(len, map(encode, info.trained)))
-            total += sum(map(len, map(encode, info.plain))) + trained
-        else:
-            trained = sum(map(count, info.trained))
-            total += sum(map(count, info.plain)) + trained
-        self.counted += 1
-        self.total_tokens += total
-        self.assistant_tokens += trained
-        self.messages += info.n_messages
-        self.image_parts += info.image_parts
-        if info.n_messages > 3 or (info.n_messages == 3 and not info.has_system):
-            self.multi_turn += 1
-        hist = self.hist
-        hist[total] = hist.get(total, 0) + 1
-        context = self.context
-        if context:
-            if total > context:
-                self.billable += context
-                self.error(n, R.EXAMPLE_TOO_LONG, f"{total:,} tokens, over {self.model_id}'s training "
-                                                  f"context of {context:,}; shorten or split it")
-            else:
-                self.billable += total
-        else:
-            self.billable += total
-
-    def _reset_cache(self) -> None:
-        """Bound the cache: drop everything, keep the roles. Hot strings come back at once."""
-        self.cache.clear()
-        for role in R.ROLES:
-            self.cache[role] = self.count(role)
+    def _system_message(self, n: int, text: str) -> None:
+        key = hash(text)  # keep hashes, not the (possibly long) texts
+        if key in self.systems:
+            return
+        self.system_count += 1
+        if len(self.systems) < 10_000:  # past that, distinct_system_messages is a lower bound
+            self.systems[key] = n
+        if self.system_count == 2 and not self.warned_system:
+            self.warned_system = True
+            earlier = next(iter(self.systems.values()))
+            self.error(n, R.MULTIPLE_SYSTEM_MESSAGES, f"system message differs from the one on line {earlier}; "
+                                                      "train with the one system message your app will use")
 
     # ---- the file
     def run(self, stream: IO[bytes], size: int | None) -> Report:
-        if size is not None and size > self.tokens.LARGE_INPUT_BYTES:
-            self.encode = self.counter.use_tiktoken()  # a big file: tiktoken's encoder repays building its tables
-        sha = hashlib.sha256()
-        nbytes = 0
-        n = 0
-        blank_run = [0, 0]  # [first line, count] of blank lines not yet followed by an example
-        limit = self.line_limit
-        first = True
-        while True:
-            raw = stream.readline(limit + 1)
-            if not raw:
-                break
-            sha.update(raw)
-            nbytes += len(raw)
-            n += 1
-            if first:
-                first = False
+        if size is not None and size > self.tally.tokens.LARGE_INPUT_BYTES:
+            self.tally.use_tiktoken()
+        reader = _Reader(stream, self.line_limit)
+        blanks = _BlankRun(self.problems)
+        for n, raw in reader.lines():
+            if n == 1:
                 if raw.startswith(_UTF16_BOMS):
                     self.examples += 1
-                    self.error(0, R.INVALID_UTF8, "the file is UTF-16 (it starts with a UTF-16 byte-order "
-                                                  "mark); save it as UTF-8")
-                    for chunk in iter(lambda: stream.read(1 << 20), b""):
-                        sha.update(chunk)
-                        nbytes += len(chunk)
+                    self.error(0, R.INVALID_UTF8, "the file is UTF-16 (it starts with a UTF-16 byte-order mark); "
+                                                  "save it as UTF-8")
+                    reader.drain()
                     break
                 if raw.startswith(_BOM):
                     raw = raw[3:]
-            whole_image_line = False
-            if len(raw) > limit and not raw.endswith(b"\n") and _IMAGE_DATA in raw:
-                # Base64 images are not tokens: a vision example may be far longer than the token bound
-                # (64 images of up to 10 MB each), so such a line is read whole, up to Azure's file limit.
-                parts = [raw]
-                length = len(raw)
-                while not parts[-1].endswith(b"\n") and length < MAX_FILE_BYTES:
-                    chunk = stream.readline(1 << 20)
-                    if not chunk:
-                        break
-                    sha.update(chunk)
-                    nbytes += len(chunk)
-                    length += len(chunk)
-                    parts.append(chunk)
-                raw = b"".join(parts)
-                del parts
-                whole_image_line = length < MAX_FILE_BYTES
-            if len(raw) > limit and not raw.endswith(b"\n") and not whole_image_line:
-                # Over the streaming limit: skip the rest of the line without keeping it.
-                length = len(raw)
-                while not raw.endswith(b"\n"):
-                    raw = stream.readline(1 << 20)
-                    if not raw:
-                        break
-                    sha.update(raw)
-                    nbytes += len(raw)
-                    length += len(raw)
-                self._blank_lines_end(blank_run)
-                self.examples += 1
-                self.error(n, R.EXAMPLE_TOO_LONG,
-                           f"line is {length:,} bytes, more than any example within {self.model_id}'s "
-                           f"{self.context or 65_536:,}-token context can take "
-                           f"(limit {limit:,} bytes); not parsed")
-                continue
+            if reader.over_limit(raw):
+                kept = self._long_line(reader, n, raw, blanks)
+                if kept is None:
+                    continue
+                raw = kept
             if not raw.strip():
-                if not blank_run[1]:
-                    blank_run[0] = n
-                blank_run[1] += 1
+                blanks.add(n)
                 continue
-            if blank_run[1]:
-                self._blank_lines_end(blank_run)
+            blanks.end()
             self.line(n, raw)
-        if blank_run[1]:
-            self.error(blank_run[0], R.TRAILING_BLANK_LINES,
-                       f"{blank_run[1]} blank line(s) at the end of the file; remove them")
-        size = nbytes if size is None else max(size, nbytes)
+        blanks.trailing()
+        size = reader.nbytes if size is None else max(size, reader.nbytes)
+        self._file_checks(size, reader.nbytes)
+        return self._report(reader.sha.hexdigest(), size)
+
+    def _long_line(self, reader: _Reader, n: int, raw: bytes, blanks: _BlankRun) -> bytes | None:
+        """A line longer than the streaming limit: a vision example is read whole; any other is skipped without
+        being kept, and reported (None)."""
+        whole = False
+        if _IMAGE_DATA in raw:
+            raw, whole = reader.image_line(raw)
+        if whole or not reader.over_limit(raw):
+            return raw
+        length = reader.skip_line(raw)
+        blanks.end()
+        self.examples += 1
+        self.error(n, R.EXAMPLE_TOO_LONG, f"line is {length:,} bytes, more than any example within "
+                                          f"{self.model_id}'s {self.context or 65_536:,}-token context can take "
+                                          f"(limit {self.line_limit:,} bytes); not parsed")
+        return None
+
+    def _file_checks(self, size: int, nbytes: int) -> None:
         if size >= MAX_FILE_BYTES:
             self.error(0, R.FILE_TOO_LARGE, f"the file is {size:,} bytes; Azure accepts training files "
                                             f"under {MAX_FILE_BYTES:,} bytes (512 MB): split it")
         if self.examples < self.min_examples:
-            what = "the file is empty" if nbytes == 0 else f"{self.examples} example(s)"
-            self.error(0, R.TOO_FEW_EXAMPLES, f"{what}; Azure needs at least {self.min_examples} training examples")
+            what = "the file is empty" if nbytes == 0 else _plural(self.examples, "example")
+            need = ("a validation file needs at least one example" if self.validation else
+                    f"Azure needs at least {self.min_examples} training examples")
+            self.error(0, R.TOO_FEW_EXAMPLES, f"{what}; {need}")
         if self.image_examples > R.MAX_IMAGE_EXAMPLES:
             self.error(0, R.TOO_MANY_IMAGE_EXAMPLES, f"{self.image_examples:,} examples with images; Azure takes at "
                                                      f"most {R.MAX_IMAGE_EXAMPLES:,} per training file: split it")
         if self.filename.lower().endswith(".txt"):
             self.error(0, R.TXT_EXTENSION, "the file is named .txt; Azure expects JSON Lines: rename it to .jsonl")
-        return self._report(sha.hexdigest(), size)
-
-    def _blank_lines_end(self, blank_run: list[int]) -> None:
-        """One problem per run of blank lines (a file of a million newlines stays cheap)."""
-        first, count = blank_run
-        if count:
-            where = "an empty line" if count == 1 else f"{count} empty lines (lines {first}-{first + count - 1})"
-            self.error(first, R.BLANK_LINE, f"{where} between examples; every line must be one JSON object "
-                                            "(delete the empty lines)")
-        blank_run[:] = [0, 0]
 
     def _report(self, sha: str, size: int) -> Report:
         epochs = default_epochs(self.examples)
-        billed = self.billable * epochs
-        stats = Stats(
-            tokens_min=min(self.hist) if self.hist else 0,
-            tokens_median=quantile(self.hist, 0.5),
-            tokens_p90=quantile(self.hist, 0.9),
-            tokens_max=max(self.hist) if self.hist else 0,
-            total_tokens=self.total_tokens,
-            assistant_tokens=self.assistant_tokens,
-            messages=self.messages,
-            multi_turn_examples=self.multi_turn,
-            distinct_system_messages=self.system_count,
-            image_parts=self.image_parts,
-            image_examples=self.image_examples,
-            counted_examples=self.counted,
-            encoding=self.encoding_name,
-            convention=self.tokens.CONVENTION,
-        )
+        billed = self.tally.billable * epochs
         estimate = Estimate(
             model=self.model_id,
             training_context=self.context,
@@ -588,27 +678,21 @@ class _Validator:
                           f"kept within {MIN_TARGET_EXAMPLES}..{MAX_TARGET_EXAMPLES:,} examples x epochs, "
                           f"{MIN_DEFAULT_EPOCHS}..{MAX_DEFAULT_EPOCHS} epochs",
             billed_tokens=billed,
-            billed_tokens_per_epoch=self.billable,
+            billed_tokens_per_epoch=self.tally.billable,
             price_per_1m=self.price,
             cost_usd=None if self.price is None else round(billed * self.price / 1_000_000, 6),
         )
-        self.errors.sort(key=lambda p: p.line)
-        self.warnings.sort(key=lambda p: p.line)
-        return Report(
-            path=self.filename,
-            valid=self.errors_total == 0,
-            examples=self.examples,
-            errors=self.errors,
-            warnings=self.warnings,
-            stats=stats,
-            estimate=estimate,
-            sha256=sha,
-            size_bytes=size,
-            rule_counts=dict(self.counts),
-            errors_total=self.errors_total,
-            warnings_total=self.warnings_total,
-            method=self.method,
-        )
+        p = self.problems
+        p.errors.sort(key=lambda e: e.line)
+        p.warnings.sort(key=lambda w: w.line)
+        return Report(path=self.filename, valid=p.errors_total == 0, examples=self.examples, errors=p.errors,
+                      warnings=p.warnings, stats=self.tally.stats(self.system_count, self.image_examples),
+                      estimate=estimate, sha256=sha, size_bytes=size, rule_counts=dict(p.counts),
+                      errors_total=p.errors_total, warnings_total=p.warnings_total, method=self.method,
+                      validation=self.validation)
+
+
+_UNPARSED = object()  # _Validator._parse: the line has no JSON value
 
 
 # --------------------------------------------------------------------------- public API
@@ -616,23 +700,24 @@ class _Validator:
 
 def validate_stream(stream: IO[bytes], filename: str, *, model: str | None = None,
                     price_per_1m: float | None = None, size: int | None = None, method: str = "supervised",
-                    min_examples: int = MIN_EXAMPLES) -> Report:
+                    min_examples: int = MIN_EXAMPLES, validation: bool = False) -> Report:
     """Validate a binary stream (read once, line by line). ``filename`` is used in messages."""
-    return _Validator(filename, model, price_per_1m, method, min_examples).run(stream, size)
+    return _Validator(filename, model, price_per_1m, method, min_examples, validation).run(stream, size)
 
 
 def validate_bytes(data: bytes, filename: str = "upload.jsonl", *, model: str | None = None,
                    price_per_1m: float | None = None, method: str = "supervised",
-                   min_examples: int = MIN_EXAMPLES) -> Report:
+                   min_examples: int = MIN_EXAMPLES, validation: bool = False) -> Report:
     """Validate file content held in memory (the emulator's upload and job creation)."""
     return validate_stream(io.BytesIO(data), filename, model=model, price_per_1m=price_per_1m, size=len(data),
-                           method=method, min_examples=min_examples)
+                           method=method, min_examples=min_examples, validation=validation)
 
 
 def validate_file(path: str | os.PathLike[str], *, model: str | None = None,
                   price_per_1m: float | None = None, method: str = "supervised",
-                  min_examples: int = MIN_EXAMPLES) -> Report:
-    """Validate a JSONL file on disk. Raises UsageError if it cannot be read."""
+                  min_examples: int = MIN_EXAMPLES, validation: bool = False) -> Report:
+    """Validate a JSONL file on disk. Raises UsageError if it cannot be read. ``validation``: the file is a
+    validation file (at least one example, no training estimate)."""
     shown = str(path)
     if not shown.strip():
         raise UsageError("no file given (the path is empty)", hint="pass the path of a .jsonl file")
@@ -644,7 +729,7 @@ def validate_file(path: str | os.PathLike[str], *, model: str | None = None,
     if not p.is_file():  # a device (/dev/zero never ends), a FIFO, a socket
         raise UsageError(f"{shown} is not a regular file (a device, a pipe or a socket)",
                          hint="pass the path of a .jsonl file on disk")
-    validator = _Validator(shown, model, price_per_1m, method, min_examples)
+    validator = _Validator(shown, model, price_per_1m, method, min_examples, validation)
     try:
         with open(p, "rb", buffering=1 << 20) as f:
             return validator.run(f, os.fstat(f.fileno()).st_size)

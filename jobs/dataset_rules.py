@@ -284,14 +284,17 @@ def _check_messages(messages: list[Any], report: Report, info: ExampleInfo, role
                     call_ids: set[str], *, label: str = "message", train: bool = True,
                     roles: tuple[str, ...] = ROLES) -> None:
     """Check one list of messages and collect its strings into ``info``. ``train``: assistant content is trained
-    (False for a DPO ``input``); ``roles``: the roles allowed here (DPO outputs: assistant and tool)."""
-    shared, plain, trained_strings = info.shared, info.plain, info.trained
-    answers = trained_strings if train else plain
+    (False for a DPO ``input``); ``roles``: the roles allowed here (DPO outputs: assistant and tool).
+
+    The common ``{"role": system|user|assistant, "content": "non-empty"}`` message takes the fast path inline;
+    any other goes through :data:`MESSAGE_CHECKS`, one small check per concern, in order."""
+    shared, plain = info.shared, info.plain
+    answers = info.trained if train else plain
     simple = _SIMPLE_ROLES if roles is ROLES else _SIMPLE_ROLES.intersection(roles)
     info.n_messages += len(messages)
+    context = _Context(report, info, call_ids, label, train, roles)
     for i, msg in enumerate(messages):
-        # Fast path: the common {"role": system|user|assistant, "content": "non-empty"} message.
-        if type(msg) is dict and len(msg) == 2:
+        if type(msg) is dict and len(msg) == 2:  # the fast path
             role = msg.get("role")
             content = msg.get("content")
             if type(content) is str and content and type(role) is str and role in simple:
@@ -314,118 +317,179 @@ def _check_messages(messages: list[Any], report: Report, info: ExampleInfo, role
         if not isinstance(msg, dict):
             report(DATA_TYPE, f"{_where(i, label=label)} must be a JSON object, got {_type(msg)}")
             continue
-        role = msg.get("role")
-        here = _where(i, role, label)
-        unknown = [k for k in msg if k not in MESSAGE_KEYS]
-        if unknown:
-            report(MESSAGE_UNRECOGNIZED_KEY,
-                   f"{here} has unrecognized key(s) {', '.join(map(repr, unknown))}; "
-                   f"allowed: {', '.join(sorted(MESSAGE_KEYS))}")
-        if "role" not in msg:
-            report(MESSAGE_MISSING_KEY, f"{_where(i, label=label)} has no `role`")
-        elif role not in ROLES:
-            report(UNRECOGNIZED_ROLE, f"{_where(i, label=label)} has role {role!r}; expected one of {', '.join(ROLES)}")
-        elif role not in roles:
-            report(INVALID_OUTPUT_ROLE, f"{here}: an output may only hold {' and '.join(roles)} messages")
+        message = _Message(i, msg, label, train)
+        for check in MESSAGE_CHECKS:
+            check(message, context)
+
+
+class _Context:
+    """What the checks of one list of messages share."""
+
+    __slots__ = ("report", "info", "call_ids", "label", "train", "roles")
+
+    def __init__(self, report: Report, info: ExampleInfo, call_ids: set[str], label: str, train: bool,
+                 roles: tuple[str, ...]) -> None:
+        self.report, self.info, self.call_ids = report, info, call_ids
+        self.label, self.train, self.roles = label, train, roles
+
+
+class _Message:
+    """One message off the fast path: where it is, its role, and whether its answer is trained."""
+
+    __slots__ = ("i", "msg", "role", "here", "has_calls", "trained")
+
+    def __init__(self, i: int, msg: dict[str, Any], label: str, train: bool) -> None:
+        self.i, self.msg = i, msg
+        self.role = msg.get("role")
+        self.here = _where(i, self.role, label)
+        self.has_calls = "tool_calls" in msg or "function_call" in msg
+        self.trained = train  # False for a weight-0 answer (_check_weight)
+
+    @property
+    def calls_trained(self) -> bool:
+        """An assistant's calls are trained like its text."""
+        return self.role == "assistant" and self.trained
+
+
+def _check_keys(m: _Message, c: _Context) -> None:
+    unknown = [k for k in m.msg if k not in MESSAGE_KEYS]
+    if unknown:
+        c.report(MESSAGE_UNRECOGNIZED_KEY, f"{m.here} has unrecognized key(s) {', '.join(map(repr, unknown))}; "
+                                           f"allowed: {', '.join(sorted(MESSAGE_KEYS))}")
+
+
+def _check_role(m: _Message, c: _Context) -> None:
+    if "role" not in m.msg:
+        c.report(MESSAGE_MISSING_KEY, f"{_where(m.i, label=c.label)} has no `role`")
+    elif m.role not in ROLES:
+        c.report(UNRECOGNIZED_ROLE, f"{_where(m.i, label=c.label)} has role {m.role!r}; expected one of "
+                                    f"{', '.join(ROLES)}")
+    elif m.role not in c.roles:
+        c.report(INVALID_OUTPUT_ROLE, f"{m.here}: an output may only hold {' and '.join(c.roles)} messages")
+    else:
+        c.info.shared.append(m.role)
+
+
+def _check_has_content(m: _Message, c: _Context) -> None:
+    if "content" not in m.msg and not (m.role == "assistant" and m.has_calls):
+        c.report(MESSAGE_MISSING_KEY, f"{m.here} has no `content`")
+
+
+def _check_weight(m: _Message, c: _Context) -> None:
+    """``weight``: assistant messages only, 0 or 1; 0 leaves the answer untrained."""
+    if "weight" not in m.msg:
+        return
+    w = m.msg["weight"]
+    if m.role != "assistant":
+        c.report(WEIGHT_NOT_ON_ASSISTANT, f"{m.here} has `weight`; only assistant messages may")
+    elif isinstance(w, bool) or not isinstance(w, (int, float)) or w not in (0, 1):
+        c.report(INVALID_WEIGHT, f"{m.here} has weight {json.dumps(w)}; it must be 0 or 1")
+    else:
+        m.trained = c.train and w == 1
+
+
+def _check_name(m: _Message, c: _Context) -> None:
+    if "name" in m.msg:
+        name = m.msg["name"]
+        if not isinstance(name, str) or not name:
+            c.report(INVALID_NAME, f"{m.here} `name` must be a non-empty string, got {_type(name)}")
         else:
-            shared.append(role)
-        has_calls = "tool_calls" in msg or "function_call" in msg
-        if "content" not in msg and not (role == "assistant" and has_calls):
-            report(MESSAGE_MISSING_KEY, f"{here} has no `content`")
+            c.info.n_names += 1
+            c.info.shared.append(name)
+    elif m.role == "function":
+        c.report(INVALID_NAME, f"{m.here} needs the `name` of the function that answered")
 
-        # weight: assistant only, 0 or 1
-        trained = train
-        if "weight" in msg:
-            w = msg["weight"]
-            if role != "assistant":
-                report(WEIGHT_NOT_ON_ASSISTANT, f"{here} has `weight`; only assistant messages may")
-            elif isinstance(w, bool) or not isinstance(w, (int, float)) or w not in (0, 1):
-                report(INVALID_WEIGHT, f"{here} has weight {json.dumps(w)}; it must be 0 or 1")
-            else:
-                trained = train and w == 1
 
-        if "name" in msg:
-            name = msg["name"]
-            if not isinstance(name, str) or not name:
-                report(INVALID_NAME, f"{here} `name` must be a non-empty string, got {_type(name)}")
-            else:
-                info.n_names += 1
-                shared.append(name)
-        elif role == "function":
-            report(INVALID_NAME, f"{here} needs the `name` of the function that answered")
+def _check_tool_calls(m: _Message, c: _Context) -> None:
+    if "tool_calls" not in m.msg:
+        return
+    calls = m.msg["tool_calls"]
+    if m.role != "assistant":
+        c.report(TOOL_CALLS_MALFORMED, f"{m.here} has `tool_calls`; only assistant messages may")
+        return
+    if not isinstance(calls, list) or not calls:
+        c.report(TOOL_CALLS_MALFORMED, f"{m.here} `tool_calls` must be a non-empty list")
+        return
+    for j, call in enumerate(calls):
+        where = f"{m.here} tool_calls[{j}]"
+        if (not isinstance(call, dict) or not isinstance(call.get("id"), str) or not call["id"]
+                or call.get("type") != "function"):
+            c.report(TOOL_CALLS_MALFORMED, f"{where} must have a string `id`, \"type\": \"function\" and a `function`")
+            continue
+        c.call_ids.add(call["id"])
+        c.info.plain.append(call["id"])
+        _check_arguments(f"{where}.function", call.get("function"), c.report, c.info, m.calls_trained)
 
-        # tool calls (an assistant's calls are trained like its text)
-        calls_trained = role == "assistant" and trained
-        if "tool_calls" in msg:
-            calls = msg["tool_calls"]
-            if role != "assistant":
-                report(TOOL_CALLS_MALFORMED, f"{here} has `tool_calls`; only assistant messages may")
-            elif not isinstance(calls, list) or not calls:
-                report(TOOL_CALLS_MALFORMED, f"{here} `tool_calls` must be a non-empty list")
-            else:
-                for j, call in enumerate(calls):
-                    where = f"{here} tool_calls[{j}]"
-                    if (not isinstance(call, dict) or not isinstance(call.get("id"), str) or not call["id"]
-                            or call.get("type") != "function"):
-                        report(TOOL_CALLS_MALFORMED,
-                               f"{where} must have a string `id`, \"type\": \"function\" and a `function`")
-                        continue
-                    call_ids.add(call["id"])
-                    plain.append(call["id"])
-                    _check_arguments(f"{where}.function", call.get("function"), report, info, calls_trained)
-        if "function_call" in msg:
-            if role != "assistant":
-                report(TOOL_CALLS_MALFORMED, f"{here} has `function_call`; only assistant messages may")
-            else:
-                _check_arguments(f"{here} function_call", msg["function_call"], report, info, calls_trained)
-        if "tool_call_id" in msg and role != "tool":
-            report(MESSAGE_UNRECOGNIZED_KEY, f"{here} has `tool_call_id`; only tool messages may")
-        if role == "tool":
-            tcid = msg.get("tool_call_id")
-            if not isinstance(tcid, str) or not tcid:
-                report(TOOL_MESSAGE_MISSING_ID, f"{here} needs a string `tool_call_id` naming "
-                                                "the assistant tool call it answers")
-            elif tcid not in call_ids:
-                report(TOOL_MESSAGE_MISSING_ID, f"{here} answers tool_call_id {tcid!r}, which no "
-                                                "earlier assistant tool call in this example made")
-            else:
-                plain.append(tcid)
 
-        # content
-        if "content" in msg:
-            content = msg["content"]
-            if isinstance(content, str):
-                if content or (role == "assistant" and has_calls):
-                    if role == "assistant" and trained:
-                        trained_strings.append(content)
-                    elif role == "system":
-                        shared.append(content)
-                    else:
-                        plain.append(content)
-                else:
-                    report(MISSING_CONTENT, f"{here} has empty content")
-            elif content is None:
-                if not (role == "assistant" and has_calls):
-                    report(MISSING_CONTENT, f"{here} has null content (only an assistant message "
-                                            "with tool_calls may)")
-            elif isinstance(content, list):
-                if not content:
-                    report(MISSING_CONTENT, f"{here} has an empty content list")
-                elif role in ROLES:
-                    _check_content_parts(here, role, content, report, info, role == "assistant" and trained)
-            else:
-                report(MISSING_CONTENT, f"{here} content must be a string or a list of parts, "
-                                        f"got {_type(content)}")
+def _check_function_call(m: _Message, c: _Context) -> None:
+    if "function_call" not in m.msg:
+        return
+    if m.role != "assistant":
+        c.report(TOOL_CALLS_MALFORMED, f"{m.here} has `function_call`; only assistant messages may")
+    else:
+        _check_arguments(f"{m.here} function_call", m.msg["function_call"], c.report, c.info, m.calls_trained)
 
-        if role == "system":
-            info.has_system = True
-            if info.system_text is None:
-                c = msg.get("content")
-                info.system_text = c if isinstance(c, str) else json.dumps(c, sort_keys=True)
-        elif role == "user":
-            info.has_user = True
-        elif role == "assistant":
-            info.has_assistant = True
+
+def _check_tool_call_id(m: _Message, c: _Context) -> None:
+    """A tool message answers a call an earlier assistant message made; no other message has a call id."""
+    if "tool_call_id" in m.msg and m.role != "tool":
+        c.report(MESSAGE_UNRECOGNIZED_KEY, f"{m.here} has `tool_call_id`; only tool messages may")
+    if m.role != "tool":
+        return
+    tcid = m.msg.get("tool_call_id")
+    if not isinstance(tcid, str) or not tcid:
+        c.report(TOOL_MESSAGE_MISSING_ID, f"{m.here} needs a string `tool_call_id` naming the assistant tool "
+                                          "call it answers")
+    elif tcid not in c.call_ids:
+        c.report(TOOL_MESSAGE_MISSING_ID, f"{m.here} answers tool_call_id {tcid!r}, which no earlier assistant "
+                                          "tool call in this example made")
+    else:
+        c.info.plain.append(tcid)
+
+
+def _check_content(m: _Message, c: _Context) -> None:
+    if "content" not in m.msg:
+        return
+    content, role, info = m.msg["content"], m.role, c.info
+    answer_with_calls = role == "assistant" and m.has_calls
+    if isinstance(content, str):
+        if not content and not answer_with_calls:
+            c.report(MISSING_CONTENT, f"{m.here} has empty content")
+        elif role == "assistant" and m.trained:
+            info.trained.append(content)
+        else:
+            (info.shared if role == "system" else info.plain).append(content)
+    elif content is None:
+        if not answer_with_calls:
+            c.report(MISSING_CONTENT, f"{m.here} has null content (only an assistant message with tool_calls may)")
+    elif isinstance(content, list):
+        if not content:
+            c.report(MISSING_CONTENT, f"{m.here} has an empty content list")
+        elif role in ROLES:
+            _check_content_parts(m.here, role, content, c.report, info, role == "assistant" and m.trained)
+    else:
+        c.report(MISSING_CONTENT, f"{m.here} content must be a string or a list of parts, got {_type(content)}")
+
+
+def _note_role(m: _Message, c: _Context) -> None:
+    """What the example-level checks need: which roles it has, and its first system message."""
+    info = c.info
+    if m.role == "system":
+        info.has_system = True
+        if info.system_text is None:
+            content = m.msg.get("content")
+            info.system_text = content if isinstance(content, str) else json.dumps(content, sort_keys=True)
+    elif m.role == "user":
+        info.has_user = True
+    elif m.role == "assistant":
+        info.has_assistant = True
+
+
+# The checks of a message off the fast path, in the order their problems are reported.
+MESSAGE_CHECKS: tuple[Callable[[_Message, _Context], None], ...] = (
+    _check_keys, _check_role, _check_has_content, _check_weight, _check_name, _check_tool_calls,
+    _check_function_call, _check_tool_call_id, _check_content, _note_role,
+)
 
 
 def _legacy(obj: dict[str, Any], report: Report) -> bool:

@@ -43,6 +43,9 @@ file, suffix and creation time) instead of creating a second one.
 ``model_deleted: true`` on a job whose model it deleted, drops deleted files
 from ``files`` and resets ``promoted`` to null once ``fineTunedModel`` is unset.
 
+``version`` is :data:`SCHEMA_VERSION`; a state with a higher version (written by a newer version of this
+project) is refused, naming the file and the fix, rather than read with this version's meaning of its keys.
+
 Writes are atomic (temp file in the same folder, fsync, ``os.replace``); a
 ``filelock`` lock file guards concurrent runs on the same stack. No secret is
 ever written here: only ids, names, parameters and hashes.
@@ -199,6 +202,7 @@ class RunState:
 
         if not isinstance(data, dict):
             raise bad(f"the top level is a JSON {_json_type(data)}, expected an object")
+        self._check_version(data.get("version"))
         for key in ("files", "jobs", "pending", "pending_uploads", "flows"):
             value = data.get(key)
             if value is None:
@@ -214,6 +218,20 @@ class RunState:
         latest = data.get("latest_job")
         if latest is not None and not isinstance(latest, str):
             raise bad(f'"latest_job" is a JSON {_json_type(latest)}, expected a string or null')
+
+    def _check_version(self, version: Any) -> None:
+        """Refuse a state written by a newer version of this project (its keys may mean something else here)."""
+        if version is None:
+            return
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise UsageError(f'run state {self.path} has the wrong shape: "version" is {json.dumps(version)}, '
+                             f"expected a whole number from 1 to {SCHEMA_VERSION}", hint=_FIX_HINT)
+        if version > SCHEMA_VERSION:
+            raise UsageError(
+                f"run state {self.path} has version {version}, newer than this project's {SCHEMA_VERSION}: it was "
+                "written by a newer foundry-finetune",
+                hint="update this checkout (`git pull`, then `make install`) and run the command again; or move "
+                "the file aside to start a fresh state (`python -m jobs list` shows the jobs on the server)")
 
     def save(self, data: dict[str, Any]) -> None:
         from jobs.atomic import write_atomic

@@ -125,3 +125,48 @@ def test_validate_grades_the_first_answers_of_a_big_file(jobs_cli: Callable[...,
     assert data["graded"] == 100 and data["all"] is False and data["failing_lines"]["no_recommendations"] == [3]
     every = jobs_cli("grade", str(path), "--json").json
     assert every["summary"]["no_recommendations"]["passed"] == 148
+
+
+# --------------------------------------------------------------------------- bad files (issue 21, items 10 and 11)
+
+
+@pytest.mark.parametrize("content, words", [
+    ('{"messages": [{"role": "user", "content": "Caf\xe9?"}, {"role": "assistant", "content": "Yes."}]}\n'.encode(
+        "latin-1"), ":1: byte 47 of the line (b'\\xe9') is not UTF-8"),
+    (b'\xef\xbb\xbf{"query": "q", "response": "fine"}\n{"query": "q", "response": "caf\xc3"}\n',
+     ":2: byte 32 of the line (b'\\xc3') is not UTF-8"),
+    ("\ufeff".encode("utf-16-le") + '{"query": "q", "response": "r"}\n'.encode("utf-16-le"),
+     ":1: byte 1 of the line (b'\\xff') is not UTF-8"),
+    (bytes(range(128, 256)) * 4, ":1: byte 1 of the line (b'\\x80') is not UTF-8"),
+])
+def test_grade_a_file_that_is_not_utf8(tmp_path: Path, jobs_cli: Callable[..., CliOutcome], content: bytes,
+                                       words: str) -> None:
+    path = tmp_path / "answers.jsonl"
+    path.write_bytes(content)
+    result = jobs_cli("grade", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert f"error: {path}{words}" in result.stderr and "fix: save the file as UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize("line, kind", [("[1,2,3]", "an array ([1, 2, 3])"), ('"text"', 'a string ("text")'),
+                                        ("42", "a number (42)"), ("null", "null (null)"), ("true", "a boolean")])
+def test_grade_refuses_a_line_that_is_not_an_object(tmp_path: Path, jobs_cli: Callable[..., CliOutcome], line: str,
+                                                    kind: str) -> None:
+    path = tmp_path / "answers.jsonl"
+    path.write_text('{"query": "Food in Rome?", "response": "Pasta! Hungry?"}\n' + line + "\n")
+    result = jobs_cli("grade", str(path))
+    assert result.exit_code == 2, result.stdout
+    assert f"error: {path}:2: {kind}" in result.stderr and "not a JSON object" in result.stderr
+    assert '{"messages": [' in result.stderr and '{"query": ..., "response": ...}' in result.stderr  # the shapes
+    assert "graded" not in result.stdout
+
+
+def test_grade_counts_only_the_answers_it_graded(tmp_path: Path, jobs_cli: Callable[..., CliOutcome]) -> None:
+    path = _write(tmp_path / "answers.jsonl", [
+        {"messages": [{"role": "system", "content": LAB}, {"role": "user", "content": "Food?"},
+                      {"role": "assistant", "content": GOOD}]},
+        {"messages": [{"role": "user", "content": "no answer here"}]},
+    ])
+    result = jobs_cli("grade", str(path))
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"{path}: 1 answer graded, 1 not graded (chat-jsonl)")

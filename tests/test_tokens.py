@@ -228,3 +228,75 @@ def test_cl100k_counter_is_tiktokens_encoder(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(tokens, "_counters", {})
     monkeypatch.setattr(tokens, "_cache", {})
     assert tokens.counter("cl100k_base").count("tiktoken is great!") == 6  # built under the lock, no deadlock
+
+
+# --------------------------------------------------------------------------- long runs without spaces (issue 21, item 1)
+# One "piece" of the pre-tokenizer can be as long as the text (no spaces, no punctuation); its byte-pair merge must
+# stay near-linear. The counts are checked against tiktoken's Rust encoder (the 100k runs) and against puretiktoken's
+# independent pure-Python merge (random byte strings).
+
+_UNSPACED_RUNS = {
+    "lowercase": lambda rnd, n: "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n)),
+    "uppercase": lambda rnd, n: "".join(rnd.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(n)),
+    "one letter": lambda rnd, n: "a" * n,
+    "base64": lambda rnd, n: "".join(rnd.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+                                     for _ in range(n)),
+    "punctuation": lambda rnd, n: "".join(rnd.choice("!#$%&()*+,-./:;<=>?@[]^_`{|}~") for _ in range(n)),
+    "cjk": lambda rnd, n: "".join(chr(rnd.randint(0x4E00, 0x9FFF)) for _ in range(n)),
+    "cyrillic": lambda rnd, n: "".join(chr(rnd.randint(0x430, 0x44F)) for _ in range(n)),
+    "whitespace": lambda rnd, n: "".join(rnd.choice(" \t\n") for _ in range(n)),
+    "accented latin": lambda rnd, n: "".join(rnd.choice("éèàùâêîôûçëïüÿœæ") for _ in range(n)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_UNSPACED_RUNS))
+def test_counter_is_exact_on_100k_unspaced_runs(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    text = _UNSPACED_RUNS[kind](random.Random(kind), 100_000)
+    counter = _fresh_counter(monkeypatch)
+    got = counter.count(text)
+    assert counter._encode is None  # counted by the Python merge, not handed to tiktoken
+    assert got == len(tokens.get_encoding("o200k_base").encode_ordinary(text))
+
+
+class _CountingRanks(dict[bytes, int]):
+    lookups = 0
+
+    def get(self, key: bytes, default: object = None) -> object:  # type: ignore[override]
+        type(self).lookups += 1
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        type(self).lookups += 1
+        return super().__contains__(key)
+
+
+def test_merge_does_linear_work_on_an_unspaced_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 6,000-letter run is one piece: its merge looks up O(n) pairs (the quadratic rescan did ~10 million)."""
+    import random
+
+    counter = _fresh_counter(monkeypatch)
+    counter._ranks = _CountingRanks(counter._ranks)
+    _CountingRanks.lookups = 0
+    text = _UNSPACED_RUNS["lowercase"](random.Random(6), 6_000)
+    assert counter.count(text) == len(tokens.get_encoding("o200k_base").encode_ordinary(text))
+    assert _CountingRanks.lookups < 4 * len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=600) | st.lists(st.sampled_from([b"a", b"b", b"ab", b" ", b"\xc3\xa9", b"1"]),
+                                                        min_size=1, max_size=400).map(b"".join))
+def test_merge_equals_puretiktoken_on_any_bytes(piece: bytes) -> None:
+    from puretiktoken._bpe import byte_pair_encode
+
+    ranks = tokens.counter("o200k_base")._ranks
+    if not ranks:  # another test switched the shared counter to tiktoken
+        ranks = tokens.TokenCounter()._ranks
+    assert tokens._merge(piece, ranks) == len(byte_pair_encode(piece, ranks))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="aAbB1 '.\n\u00e9\u4e2d", min_size=500, max_size=3000))
+def test_counter_equals_tiktoken_on_long_text_from_small_alphabets(text: str) -> None:
+    assert tokens.counter("o200k_base").count(text) == len(tokens.get_encoding("o200k_base").encode_ordinary(text))

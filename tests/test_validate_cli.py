@@ -28,7 +28,7 @@ def test_text_output_is_compiler_style(tmp_path: Path) -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith(f"{path}:3: example_missing_assistant_message: ")
-    assert f"{path}: INVALID: 12 examples, 1 errors, 0 warnings" in lines
+    assert f"{path}: INVALID: 12 examples, 1 error, 0 warnings" in lines
 
 
 def test_text_summary(mslearn_data: Path) -> None:
@@ -60,7 +60,7 @@ def test_json_output_shape(mslearn_data: Path) -> None:
     (["/no/such/file.jsonl"], "no such file"),
     (["{hotel}", "--model", "gpt-99"], "unknown model"),
     (["{hotel}", "--price-per-1m", "-3"], "--price-per-1m"),
-    (["{dir}"], "is a directory"),  # click's own check
+    (["{dir}"], "is a folder, not a file"),
     ([""], "no file given (the path is empty)"),
     (["/dev/zero"], "/dev/zero is not a regular file"),  # a device never ends: refused, not read
     (["{hotel}", "--price-per-1m", "inf"], "--price-per-1m"),
@@ -140,3 +140,72 @@ def test_lone_surrogates_and_odd_keys_print_safely(tmp_path: Path) -> None:
     code, out, _ = run(str(path), "--json")
     rules = {(e["line"], e["rule"]) for e in json.loads(out)["errors"]}
     assert rules == {(2, "unrecognized_role"), (2, "message_unrecognized_key")}
+
+
+# --------------------------------------------------------------------------- issue 21, items 12 and 13
+
+_COST_WORDS = ("epochs:", "billed tokens", "estimated training cost", "--price-per-1m")
+
+
+@pytest.mark.parametrize("name, data", [
+    ("empty", b""),
+    ("blank", b"\n\n"),
+    ("binary", bytes(range(128, 256)) * 30),
+    ("one line too long to parse", b'{"messages": "' + b"a" * (65_536 * 128 + 10) + b'"}\n'),
+])
+def test_an_invalid_file_gets_no_training_estimate(tmp_path: Path, name: str, data: bytes) -> None:
+    path = write(tmp_path, data)
+    code, out, _ = run(str(path), "--price-per-1m", "25")
+    assert code == 1 and f"{path}: INVALID: " in out
+    for words in _COST_WORDS:
+        assert words not in out, (name, out)
+    assert "tokens per example" not in out  # nothing was counted
+    assert "no training estimate for an invalid file" in out
+
+
+def test_an_invalid_file_with_counted_examples_keeps_its_token_figures(tmp_path: Path) -> None:
+    path = write(tmp_path, with_defect(messages(SYS, USER), at=3))
+    code, out, _ = run(str(path), "--price-per-1m", "25")
+    assert code == 1 and "tokens per example: min " in out
+    for words in _COST_WORDS:
+        assert words not in out
+
+
+def test_counts_are_singular_for_one(tmp_path: Path) -> None:
+    path = write(tmp_path, (line(example(1)) + "\n\n").encode())
+    code, out, _ = run(str(path))
+    assert code == 1
+    assert f"{path}: INVALID: 1 example, 1 error, 1 warning" in out
+    assert "too_few_examples: 1 example; Azure needs at least 10" in out
+    assert "trailing_blank_lines: 1 blank line at the end" in out
+
+
+@pytest.mark.parametrize("data", [b"", b"\n"])
+def test_an_empty_validation_file_is_invalid(tmp_path: Path, data: bytes) -> None:
+    path = write(tmp_path, data, name="valid.jsonl")
+    code, out, _ = run(str(path), "--validation")
+    assert code == 1
+    assert "too_few_examples: " in out and "a validation file needs at least one example" in out
+    code, out, _ = run(str(path), "--validation", "--json")
+    assert json.loads(out)["valid"] is False and json.loads(out)["validation"] is True
+
+
+def test_a_validation_file_gets_no_training_cost(tmp_path: Path) -> None:
+    path = write(tmp_path, "".join(line(example(i)) + "\n" for i in range(3)).encode(), name="valid.jsonl")
+    code, out, _ = run(str(path), "--validation", "--price-per-1m", "25")
+    assert code == 0 and f"{path}: valid: 3 validation examples, 0 errors, 0 warnings" in out
+    assert "tokens per example: min " in out
+    for words in _COST_WORDS:
+        assert words not in out
+    assert "a validation file is not trained on" in out
+
+
+def test_run_refuses_an_empty_validation_file(tmp_path: Path) -> None:
+    from jobs.errors import JobFailedError
+    from jobs.flow.data import VALIDATION, check_data
+
+    path = write(tmp_path, b"", name="valid.jsonl")
+    with pytest.raises(JobFailedError, match="a validation file needs at least one example"):
+        check_data(path, model=None, say=lambda _: None, what=VALIDATION)
+    ok = write(tmp_path, (line(example(1)) + "\n").encode(), name="one.jsonl")
+    assert check_data(ok, model=None, say=lambda _: None, what=VALIDATION).examples == 1

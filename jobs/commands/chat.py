@@ -17,6 +17,8 @@ from jobs.errors import JobsError, UsageError
 from jobs.session import Session
 
 SYSTEMS = lab.PROMPTS
+START_OPTIONS = "pass --deployment NAME"
+SWITCH_OPTIONS = "name the deployment: /switch DEPLOYMENT"
 HELP = ("commands: /system lab|short|none|TEXT  /clear  /switch [base|tuned|DEPLOYMENT]  /save FILE  /help  /quit "
         "(an empty line does nothing)")
 
@@ -67,12 +69,14 @@ class _Deployments:
     def __init__(self, session: Session, request: ChatRequest):
         self.session, self.request = session, request
         self._known: tuple[str | None, str | None] | None = None
+        self.options = START_OPTIONS  # how to name a deployment instead: an option at start, /switch in the chat
 
     def names(self) -> tuple[str | None, str | None]:
         if self._known is None:
             from jobs.flow.compare import stack_deployments
 
-            self._known = stack_deployments(self.session, base=None, tuned=None)
+            self._known = stack_deployments(self.session, base=None, tuned=None, purpose="to chat with",
+                                            options=self.options)
         return self._known
 
     def pick(self, side: str | None) -> str:
@@ -83,7 +87,7 @@ class _Deployments:
         if not name:
             which = "fine_tuned_deployment" if side == "tuned" else "base_deployment"
             raise UsageError(f"the stack has no {which} output to chat with",
-                             hint="pass --deployment NAME, or deploy the stack (`pulumi up`)")
+                             hint=f"{self.options}, or deploy the stack (`pulumi up`)")
         return name
 
 
@@ -155,6 +159,7 @@ def _repl(session: Session, convo: Any, deployments: _Deployments, style: Any) -
     out = session.ui.out
     printer = _Printer(out)
     ended = ChatEnded(answers=0)
+    deployments.options = SWITCH_OPTIONS
     session.say(f"chat with {convo.deployment}, system message: {convo.system_source}. {HELP}")
     while True:
         line = session.ui.read_line("you> ")

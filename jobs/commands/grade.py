@@ -26,7 +26,10 @@ class GradeResult:
 
     def to_text(self) -> str:
         g = self.grading
-        lines = [f"{g.path}: {len(g.rows)} answers graded ({g.shape}); rules from {g.system_source}"]
+        graded = sum(1 for r in g.rows if not r.get("error"))
+        skipped = len(g.rows) - graded
+        lines = [f"{g.path}: {graded} answer{'' if graded == 1 else 's'} graded"
+                 + (f", {skipped} not graded" if skipped else "") + f" ({g.shape}); rules from {g.system_source}"]
         from jobs.compare.stats import pct
 
         for name, cell in g.summary().items():

@@ -69,7 +69,9 @@ def _variants(session: Session, request: PlaygroundRequest) -> tuple[Pair, tuple
     from jobs.compare.plan import READY_MADE, parse_variant, ready_made
     from jobs.flow.compare import stack_deployments
 
-    base, tuned = stack_deployments(session, base=request.base_deployment, tuned=request.tuned_deployment)
+    base, tuned = stack_deployments(session, base=request.base_deployment, tuned=request.tuned_deployment,
+                                    purpose="for the playground",
+                                    options="pass --base-deployment and --tuned-deployment")
     if not base:
         raise UsageError("the stack has no base_deployment output, so the playground has no base column",
                          hint="pass --base-deployment NAME, or deploy the stack (`pulumi up`)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.dataset import MIN_EXAMPLES, Report, validate_file
+from jobs.dataset import Report, validate_file
 
 
 GRADE_LIMIT = 100  # answers graded by validate (the lab's and the project's files: all of them)
@@ -55,11 +55,11 @@ def validate(path: str, model: str | None = None, price_per_1m: float | None = N
              validation_file: bool = False, json_mode: bool = False) -> ValidateResult:
     """Core of ``validate``: the result carries ``exit_code`` (0 valid, 1 invalid).
 
-    ``method`` is ``supervised`` or ``dpo``; ``validation_file`` drops the training minimum of 10 examples.
+    ``method`` is ``supervised`` or ``dpo``; ``validation_file`` checks a validation file: no training minimum of
+    10 examples (one at least) and no training estimate.
     Raises :class:`jobs.errors.UsageError` (exit 2) for a missing file or an unknown model.
     """
-    report = validate_file(path, model=model, price_per_1m=price_per_1m, method=method,
-                           min_examples=0 if validation_file else MIN_EXAMPLES)
+    report = validate_file(path, model=model, price_per_1m=price_per_1m, method=method, validation=validation_file)
     if not report.valid or method != "supervised":
         return ValidateResult(report)
     from jobs.compare.grade import Tally, graded_lines

@@ -94,24 +94,37 @@ class Grading:
         return {v: t.summary() for v, t in out.items()}
 
 
+_SHAPES = ('grade takes {"messages": [..., {"role": "assistant", ...}]} or {"query": ..., "response": ...} lines, '
+           'or a compare report.json')
+
+
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) of each non-blank line; the file is read as bytes and each line decoded, so a
+    byte that is not UTF-8 is reported with its line and position (as ``validate`` does), never as a traceback."""
     try:
-        fh = path.open("r", encoding="utf-8-sig")
+        fh = path.open("rb")
     except FileNotFoundError:
         raise UsageError(f"{path} does not exist", hint="pass a JSONL file of answers, or a compare report.json") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}",
+                         hint="pass a JSONL file of answers, or a compare report.json") from None
     with fh:
         for number, raw in enumerate(fh, 1):
-            if not raw.strip():
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.start + 1]
+                raise UsageError(f"{path}:{number}: byte {exc.start + 1} of the line ({bad!r}) is not UTF-8",
+                                 hint="save the file as UTF-8") from None
+            if not text.strip():
                 continue
             try:
-                yield number, json.loads(raw)
+                yield number, json.loads(text)
             except ValueError as exc:
                 raise UsageError(f"{path}:{number}: not valid JSON ({exc})",
                                  hint='each line is {"messages": [...]} or {"query": ..., "response": ...}') from None
-            except UnicodeDecodeError:
-                raise UsageError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
 
 
 def _chat_row(number: int, messages: Any, options: GradeOptions) -> tuple[dict[str, Any], str | None, str | None]:
@@ -138,8 +151,9 @@ def graded_lines(path: str | Path, options: GradeOptions = GradeOptions()) -> It
     first = ""
     for number, obj in _lines(p):
         if not isinstance(obj, dict):
-            yield first or "chat-jsonl", {"line": number, "checks": {}, "error": "not a JSON object"}
-            continue
+            kind = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+            raise UsageError(f"{p}:{number}: {kind.get(type(obj), 'null')} ({json.dumps(obj)[:40]}), not a JSON "
+                             "object", hint=_SHAPES)
         if "messages" in obj:
             shape = "chat-jsonl"
             row, answer, prompt = _chat_row(number, obj["messages"], options)
@@ -152,9 +166,7 @@ def graded_lines(path: str | Path, options: GradeOptions = GradeOptions()) -> It
             row = ({"line": number, "system": options.system or lab.SYSTEM_PROMPT} if answer is not None
                    else {"line": number, "checks": {}, "error": '"response" is not a string'})
         else:
-            raise UsageError(f"{p}:{number}: neither chat messages nor a query/response pair",
-                             hint='grade takes {"messages": [..., {"role": "assistant", ...}]} or '
-                             '{"query": ..., "response": ...} lines, or a compare report.json')
+            raise UsageError(f"{p}:{number}: neither chat messages nor a query/response pair", hint=_SHAPES)
         if first and shape != first:
             raise UsageError(f"{p}:{number}: mixes chat lines and query/response lines", hint="keep one shape per file")
         first = shape

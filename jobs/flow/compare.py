@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from jobs.compare import report as reports
 from jobs.compare.engine import Engine, row_key
-from jobs.compare.history import History
+from jobs.compare.history import History, HistoryError
 from jobs.compare.judge import RUBRIC_SHA256
 from jobs.compare.pacing import Pacer
 from jobs.compare.plan import CANDIDATE, Plan, RunOptions, SystemPrompt, Variant, parse_variant
@@ -73,9 +73,15 @@ def stack_variants(session: "Session", specs: Iterable[str], *, base: str | None
     return tuple(parse_variant(s, base=base, tuned=tuned, prompt=prompt) for s in specs)
 
 
+COMPARE_OPTIONS = "pass --base-deployment and --tuned-deployment (or --variant NAME=DEPLOYMENT)"
+
+
 def stack_deployments(session: "Session", *, base: str | None, tuned: str | None, need_base: bool = True,
-                      need_tuned: bool = True) -> tuple[str | None, str | None]:
-    """(base, tuned) deployment names: the options, else the stack's outputs."""
+                      need_tuned: bool = True, purpose: str = "to compare",
+                      options: str = COMPARE_OPTIONS) -> tuple[str | None, str | None]:
+    """(base, tuned) deployment names: the options, else the stack's outputs. When the outputs cannot be read,
+    the error says why in full (with the command to run by hand when ``pulumi`` is missing) and names
+    ``options``, the caller's own way to name the deployments (``chat`` and ``playground`` pass theirs)."""
     from jobs.errors import JobsError
 
     if (base or not need_base) and (tuned or not need_tuned):
@@ -83,9 +89,8 @@ def stack_deployments(session: "Session", *, base: str | None, tuned: str | None
     try:
         outputs = session.deployer.outputs()
     except JobsError as exc:
-        raise UsageError(f"the deployments to compare are not known: {exc.message.splitlines()[0]}",
-                         hint="pass --base-deployment and --tuned-deployment (or --variant NAME=DEPLOYMENT), or "
-                         "deploy the stack so that its outputs name them") from None
+        raise UsageError(f"the deployments {purpose} are not known: {exc.message}",
+                         hint=f"{options}, or " + (exc.hint or "deploy the stack so that its outputs name them")) from None
     return base or outputs.base_deployment, tuned or outputs.fine_tuned_deployment
 
 
@@ -132,9 +137,10 @@ def compare(session: "Session", plan: Plan, options: RunOptions = RunOptions()) 
         against = _against(store, options.against) if options.against else None
         meta = provenance(session, plan, options)
         run_id = new_run_id()
-        store.start_run(run_id, plan=plan.to_json(), meta=meta)
-        session.say(f"compare: run {run_id}: {_size(plan)}")
-        return _run(session, store, run_id, plan, {}, options, meta, against)
+        with store.lock_run(run_id):
+            store.start_run(run_id, plan=plan.to_json(), meta=meta)
+            session.say(f"compare: run {run_id}: {_size(plan)}")
+            return _run(session, store, run_id, plan, {}, options, meta, against)
     finally:
         store.close()
 
@@ -152,13 +158,14 @@ def resume(session: "Session", ref: str = "latest", options: RunOptions = RunOpt
                              hint="`python -m jobs compare --list` lists the runs")
         run_id, plan = run["run_id"], Plan.from_json(run["plan"]).checked()
         _check_gates(plan, options)
-        reuse = {row_key(r): r for r in store.rows(run_id)}
-        kept = sum(1 for r in reuse.values() if r.get("error") is None)
-        session.say(f"compare: resuming {run_id} with its own plan ({kept} of its rows answered; {_size(plan)})")
-        store.reopen_run(run_id)
-        against = _against(store, options.against) if options.against else None
-        meta = {**(run.get("meta") or {}), "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        return _run(session, store, run_id, plan, reuse, options, meta, against)
+        with store.lock_run(run_id):  # a second resume of the same run is refused, not sent twice
+            reuse = {row_key(r): r for r in store.rows(run_id)}  # read under the lock: another run may have ended
+            kept = sum(1 for r in reuse.values() if r.get("error") is None)
+            session.say(f"compare: resuming {run_id} with its own plan ({kept} of its rows answered; {_size(plan)})")
+            store.reopen_run(run_id)
+            against = _against(store, options.against) if options.against else None
+            meta = {**(run.get("meta") or {}), "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            return _run(session, store, run_id, plan, reuse, options, meta, against)
     finally:
         store.close()
 
@@ -180,11 +187,26 @@ def _run(session: "Session", store: History, run_id: str, plan: Plan, reuse: dic
                                                 prices=options.prices, against=against))
     folder = Path(options.out) if options.out else store.path.parent / run_id
     paths = reports.write(report, folder)
-    store.finish_run(run_id, summary={k: report[k] for k in ("summary", "paired", "verdict", "pair")},
-                     report_dir=str(folder), stand_in=report["stand_in"])
+    _finish(store, run_id, report, folder, paths)
     if engine.missing:  # the other variants finished and the report is written; the run still failed
         _missing_error(run_id, rows, engine.missing, paths)
     return CompareOutcome(report=report, paths=paths, sent=engine.sent, reused=engine.reused, pacing=meta["pacing"])
+
+
+def _finish(store: History, run_id: str, report: dict[str, Any], folder: Path, paths: dict[str, str]) -> None:
+    """Mark the run finished in the history; when the history could not be written (now or for a row during the
+    run), the report is written all the same and the error says so."""
+    failure = store.write_failure
+    if failure is None:
+        try:
+            store.finish_run(run_id, summary={k: report[k] for k in ("summary", "paired", "verdict", "pair")},
+                             report_dir=str(folder), stand_in=report["stand_in"])
+        except HistoryError as exc:
+            failure = exc
+    if failure is not None:
+        raise HistoryError(f"{failure.message}; the report is written ({paths['html']}), but the history was not "
+                           f"updated: `compare --list`, `--against {run_id}` and `--resume` miss this run's last rows",
+                           hint=failure.hint)
 
 
 def _missing_error(run_id: str, rows: list[dict[str, Any]], missing: dict[str, Any], paths: dict[str, str]) -> None:

@@ -38,12 +38,12 @@ def _shown(lines: list[str], total: int) -> list[str]:
 def check_data(path: str | Path, *, model: str | None, say: Callable[[str], None], what: str = "training file",
                method: str = "supervised") -> DataCheck:
     """Validate ``path`` for ``model`` and the training ``method``; refuse an invalid file, show the warnings of
-    a valid one. A validation file has no minimum number of examples (Azure's 10 apply to training files)."""
+    a valid one. A validation file needs one example, not Azure's 10 for training files."""
     from jobs.dataset import validate_file
 
     p = Path(path)
     # a missing, unreadable or non-regular file is a UsageError
-    report = validate_file(p, model=model, method=method, **({"min_examples": 0} if what == VALIDATION else {}))
+    report = validate_file(p, model=model, method=method, validation=what == VALIDATION)
     if not report.valid:
         lines = [e.format(str(p)) for e in report.errors]
         raise JobFailedError(
