@@ -411,6 +411,15 @@ def metrics(job_id: str | None, plot_path: str | None, rows: int, json_mode: boo
 
 
 @cli.command()
+@click.argument("job_id", required=False)
+@connection_options
+def checkpoints(job_id: str | None, json_mode: bool, **conn: Any) -> None:
+    """A job's checkpoints: step, id, deployable model id, and the training metrics at that step (default: latest
+    job). --json prints a list with Azure's field names."""
+    invoke("jobs.commands.checkpoints:checkpoints", json_mode=json_mode, conn=conn, job_id=job_id)
+
+
+@cli.command()
 @click.option("--models", is_flag=True, help="Also delete the fine-tuned models of this project's jobs.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @connection_options
