@@ -388,15 +388,19 @@ def command_line(ctx: click.Context, *, drop: tuple[str, ...] = ()) -> str:
 @click.argument("job_id", required=False)
 @click.option("--up", "run_up", is_flag=True, help="Also run `pulumi up --yes` (deploys the model: hourly fees!).")
 @click.option("--deployment-name", default=None, help="Also set fineTunedDeploymentName in the stack.")
+@click.option("--checkpoint", default=None, metavar="STEP|ID|best",
+              help="Promote this checkpoint instead of the final model (best: the latest compare --checkpoints "
+              "choice).")
 @connection_options
-def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_mode: bool, **conn: Any) -> None:
+def promote(job_id: str | None, run_up: bool, deployment_name: str | None, checkpoint: str | None, json_mode: bool,
+            **conn: Any) -> None:
     """Set a succeeded job's fine-tuned model in the stack (fineTunedModel).
 
     JOB_ID defaults to the latest succeeded job of the stack's run state.
     Without the pulumi executable it prints the commands to run by hand (exit 0).
     """
     invoke("jobs.commands.promote:promote", json_mode=json_mode, conn=conn, job_id=job_id, up=run_up,
-           deployment_name=deployment_name)
+           deployment_name=deployment_name, checkpoint=checkpoint)
 
 
 @cli.command()

@@ -62,7 +62,11 @@ from jobs.settings import Env
 
 STATE_DIR_ENV = settings.STATE_DIR
 DEFAULT_STATE_DIR = ".ftjobs"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2 (issue 23, choosing a checkpoint) adds ``selections`` (job id -> the latest ``compare --checkpoints``
+# choice), ``checkpoint_deployments`` (deployment name -> a temporary checkpoint deployment, recorded before it is
+# created) and ``promoted.checkpoint`` (which checkpoint was promoted and why; null for the final model).
+# :func:`migrate` brings an older file up to date when it is read.
 
 
 def state_dir(env: Env | None = None) -> Path:
@@ -121,7 +125,29 @@ def _safe_stack(stack: str) -> str:
 
 def empty_state(stack: str) -> dict[str, Any]:
     return {"version": SCHEMA_VERSION, "stack": stack, "files": {}, "jobs": {}, "pending": {}, "promoted": None,
-            "pending_uploads": {}, "latest_job": None}
+            "pending_uploads": {}, "latest_job": None, "selections": {}, "checkpoint_deployments": {}}
+
+
+def _migrate_1_to_2(data: dict[str, Any]) -> None:
+    data.setdefault("selections", {})
+    data.setdefault("checkpoint_deployments", {})
+    promoted = data.get("promoted")
+    if isinstance(promoted, dict):
+        promoted.setdefault("checkpoint", None)  # version 1 always promoted the job's final model
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: _migrate_1_to_2}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a state file written by an older runner up to :data:`SCHEMA_VERSION`, in place (no version: 1)."""
+    version = data.get("version") if isinstance(data.get("version"), int) else 1
+    while version in _MIGRATIONS and version < SCHEMA_VERSION:
+        _MIGRATIONS[version](data)
+        version += 1
+    if version <= SCHEMA_VERSION:
+        data["version"] = SCHEMA_VERSION
+    return data
 
 
 class RunState:
@@ -185,9 +211,10 @@ class RunState:
                 hint=_FIX_HINT,
             ) from None
         self._check_shape(data)
+        migrate(data)
         base = empty_state(self.stack)
         base.update(data)
-        for key in ("files", "jobs", "pending", "pending_uploads"):
+        for key in ("files", "jobs", "pending", "pending_uploads", "selections", "checkpoint_deployments"):
             if base.get(key) is None:
                 base[key] = {}
         return base
@@ -199,7 +226,7 @@ class RunState:
 
         if not isinstance(data, dict):
             raise bad(f"the top level is a JSON {_json_type(data)}, expected an object")
-        for key in ("files", "jobs", "pending", "pending_uploads", "flows"):
+        for key in ("files", "jobs", "pending", "pending_uploads", "flows", "selections", "checkpoint_deployments"):
             value = data.get(key)
             if value is None:
                 continue

@@ -57,3 +57,90 @@ def test_checkpoint_metrics_missing_from_the_object_come_from_results_csv() -> N
     cp.fill_from(table)
     assert cp.metrics == {"train_loss": 0.99, "valid_loss": 1.4, "train_mean_token_accuracy": 0.7}
     assert cp.to_azure()["id"] == "ftchkpt-a" and cp.to_azure()["step_number"] == 2
+
+
+# ----------------------------------------------------------------- promote --checkpoint
+
+def _steps(fj: FinishedJob, env: dict[str, str]) -> list[dict[str, object]]:
+    proc = _jobs_cli(["checkpoints", fj.job_id, "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    data: list[dict[str, object]] = json.loads(proc.stdout)
+    return data
+
+
+def test_promote_a_checkpoint_by_step_records_it_and_status_shows_it(finished_job: FinishedJob,
+                                                                       tmp_path: Path) -> None:
+    from jobs.state import RunState
+    from tests.support.fake_pulumi import FakePulumi
+    from tests.support.paths import CWD
+
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
+    first = _steps(fj, env)[0]
+    proc = _jobs_cli(["promote", fj.job_id, "--checkpoint", str(first["step_number"])], env)
+    assert proc.returncode == 0, proc.stderr
+    model = str(first["fine_tuned_model_checkpoint"])
+    assert ":ckpt-step-" in model
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", model, *CWD] in fake.calls()
+    assert f"checkpoint: checkpoint step {first['step_number']}" in proc.stdout
+    promoted = RunState("dev", tmp_path / "state").load()["promoted"]
+    assert promoted["fine_tuned_model"] == model
+    assert promoted["checkpoint"]["step"] == first["step_number"] and promoted["checkpoint"]["via"] == "step"
+    assert promoted["checkpoint"]["checkpoint_id"] == first["id"]
+    proc = _jobs_cli(["status", fj.job_id, "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["promoted"]["checkpoint"]["model"] == model
+    proc = _jobs_cli(["status", fj.job_id], env)
+    assert f"promoted:         {model}  (checkpoint step {first['step_number']}" in proc.stdout
+
+
+def test_promote_best_without_a_selection_refuses_and_names_the_command(finished_job: FinishedJob,
+                                                                          tmp_path: Path) -> None:
+    from tests.support.fake_pulumi import FakePulumi
+
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
+    proc = _jobs_cli(["promote", fj.job_id, "--checkpoint", "best"], env)
+    assert proc.returncode == 2
+    assert f"python -m jobs compare --checkpoints {fj.job_id}" in proc.stderr and "Traceback" not in proc.stderr
+    assert not fake.calls()
+    proc = _jobs_cli(["promote", fj.job_id, "--checkpoint", "999999"], env)
+    assert proc.returncode == 2 and "no such checkpoint" in proc.stderr and "python -m jobs checkpoints" in proc.stderr
+
+
+def test_promote_best_takes_the_latest_selection(finished_job: FinishedJob, tmp_path: Path) -> None:
+    from jobs.state import RunState
+    from tests.support.fake_pulumi import FakePulumi
+    from tests.support.paths import CWD
+
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
+    first = _steps(fj, env)[0]
+    chosen = {"step": first["step_number"], "checkpoint_id": first["id"],
+              "model": first["fine_tuned_model_checkpoint"], "reason": "step 10 beat the final model"}
+    RunState("dev", tmp_path / "state").update(lambda d: d["selections"].update(
+        {fj.job_id: {"at": 1, "run_id": "run-1", "report": "r/report.json", "chosen": chosen}}))
+    proc = _jobs_cli(["promote", fj.job_id, "--checkpoint", "best", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["fine_tuned_model"] == first["fine_tuned_model_checkpoint"]
+    assert out["checkpoint"]["via"] == "best" and "beat the final model" in out["checkpoint"]["reason"]
+    assert "run-1" in out["checkpoint"]["reason"]
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", first["fine_tuned_model_checkpoint"], *CWD] \
+        in fake.calls()
+
+
+def test_run_state_version_1_is_migrated(tmp_path: Path) -> None:
+    from jobs.state import SCHEMA_VERSION, RunState
+
+    rs = RunState("dev", tmp_path)
+    rs.path.parent.mkdir(parents=True, exist_ok=True)
+    rs.path.write_text(json.dumps({"version": 1, "stack": "dev", "jobs": {},
+                                   "promoted": {"job_id": "ftjob-1", "fine_tuned_model": "m", "applied": True}}))
+    data = rs.load()
+    assert SCHEMA_VERSION == 2 and data["version"] == 2
+    assert data["promoted"]["checkpoint"] is None
+    assert data["selections"] == {} and data["checkpoint_deployments"] == {}
