@@ -141,7 +141,8 @@ _MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: _migrate_1_to_2}
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
     """Bring a state file written by an older runner up to :data:`SCHEMA_VERSION`, in place (no version: 1)."""
-    version = data.get("version") if isinstance(data.get("version"), int) else 1
+    raw = data.get("version")
+    version = raw if isinstance(raw, int) else 1
     while version in _MIGRATIONS and version < SCHEMA_VERSION:
         _MIGRATIONS[version](data)
         version += 1

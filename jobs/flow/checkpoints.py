@@ -58,8 +58,9 @@ def record_selection(session: "Session", job_id: str, chosen: dict[str, Any], *,
 
 
 def _from_selection(session: "Session", job_id: str, final_model: str | None) -> ChosenCheckpoint:
-    entry = (session.state.load().get("selections") or {}).get(job_id)
-    chosen = entry.get("chosen") if isinstance(entry, dict) else None
+    found = (session.state.load().get("selections") or {}).get(job_id)
+    entry: dict[str, Any] = found if isinstance(found, dict) else {}
+    chosen = entry.get("chosen")
     if not isinstance(chosen, dict) or not isinstance(chosen.get("model"), str):
         raise UsageError(f"--checkpoint best: no checkpoint selection recorded for job {job_id} in stack "
                          f"{session.stack!r}", hint=compare_hint(job_id))
