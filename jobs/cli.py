@@ -312,10 +312,17 @@ def list_(limit: int, json_mode: bool, **conn: Any) -> None:
     invoke("jobs.commands.list:list_jobs", json_mode=json_mode, conn=conn, limit=limit)
 
 
+_holdout_option = click.option(
+    "--holdout", type=int, default=None, metavar="N",
+    help="Set N training examples aside before upload (reproducibly, by --seed) as the suite that "
+    "`compare --checkpoints` judges on.")
+
+
 @cli.command()
 @click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=str))
 @_training_options
 @click.option("--up", is_flag=True, help="After promoting, also run `pulumi up --yes` (hourly fees!).")
+@_holdout_option
 @connection_options
 def run(json_mode: bool, **kwargs: Any) -> None:
     """Validate, upload, train, watch and promote in one go; rerun to resume after any interruption.
@@ -334,9 +341,10 @@ def run(json_mode: bool, **kwargs: Any) -> None:
 @click.option("--repeat", type=int, default=3, show_default=True, help="Compare: each conversation N times per variant.")
 @click.option("--destroy-after", is_flag=True, help="Finally delete files, models and the whole stack.")
 @click.option("--resume", is_flag=True, help="Continue a pipeline that stopped (the same command again does too).")
+@_holdout_option
 @connection_options
 def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_after: bool, resume: bool,
-             **kwargs: Any) -> None:
+             holdout: int | None, **kwargs: Any) -> None:
     """The whole lab in order: preflight, pulumi up, fine-tune, compare, promote, pulumi up, wait, compare.
 
     DATA defaults to data/travel-train.jsonl. Every step is a checkpoint: after any interruption, run the same
@@ -347,7 +355,7 @@ def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_afte
     conn = _conn(kwargs)
     training = _training(kwargs)
     request = PipelineRequest(data=kwargs.pop("data"), suites=suites, repeat=repeat, destroy_after=destroy_after,
-                              resume=resume, command=command_line(click.get_current_context(),
+                              resume=resume, holdout=holdout, command=command_line(click.get_current_context(),
                                                                   drop=("resume", "json_mode")))
     invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **training, request=request)
 

@@ -65,7 +65,8 @@ DEFAULT_STATE_DIR = ".ftjobs"
 SCHEMA_VERSION = 2
 # Version 2 (issue 23, choosing a checkpoint) adds ``selections`` (job id -> the latest ``compare --checkpoints``
 # choice), ``checkpoint_deployments`` (deployment name -> a temporary checkpoint deployment, recorded before it is
-# created) and ``promoted.checkpoint`` (which checkpoint was promoted and why; null for the final model).
+# created), ``holdouts`` (sha256 of a training copy -> its held-out suite, jobs/flow/holdout.py) and
+# ``promoted.checkpoint`` (which checkpoint was promoted and why; null for the final model).
 # :func:`migrate` brings an older file up to date when it is read.
 
 
@@ -125,12 +126,14 @@ def _safe_stack(stack: str) -> str:
 
 def empty_state(stack: str) -> dict[str, Any]:
     return {"version": SCHEMA_VERSION, "stack": stack, "files": {}, "jobs": {}, "pending": {}, "promoted": None,
-            "pending_uploads": {}, "latest_job": None, "selections": {}, "checkpoint_deployments": {}}
+            "pending_uploads": {}, "latest_job": None, "selections": {}, "checkpoint_deployments": {},
+            "holdouts": {}}
 
 
 def _migrate_1_to_2(data: dict[str, Any]) -> None:
     data.setdefault("selections", {})
     data.setdefault("checkpoint_deployments", {})
+    data.setdefault("holdouts", {})
     promoted = data.get("promoted")
     if isinstance(promoted, dict):
         promoted.setdefault("checkpoint", None)  # version 1 always promoted the job's final model
@@ -215,7 +218,8 @@ class RunState:
         migrate(data)
         base = empty_state(self.stack)
         base.update(data)
-        for key in ("files", "jobs", "pending", "pending_uploads", "selections", "checkpoint_deployments"):
+        for key in ("files", "jobs", "pending", "pending_uploads", "selections", "checkpoint_deployments",
+                    "holdouts"):
             if base.get(key) is None:
                 base[key] = {}
         return base
@@ -227,7 +231,8 @@ class RunState:
 
         if not isinstance(data, dict):
             raise bad(f"the top level is a JSON {_json_type(data)}, expected an object")
-        for key in ("files", "jobs", "pending", "pending_uploads", "flows", "selections", "checkpoint_deployments"):
+        for key in ("files", "jobs", "pending", "pending_uploads", "flows", "selections", "checkpoint_deployments",
+                    "holdouts"):
             value = data.get(key)
             if value is None:
                 continue

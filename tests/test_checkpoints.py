@@ -144,3 +144,71 @@ def test_run_state_version_1_is_migrated(tmp_path: Path) -> None:
     assert SCHEMA_VERSION == 2 and data["version"] == 2
     assert data["promoted"]["checkpoint"] is None
     assert data["selections"] == {} and data["checkpoint_deployments"] == {}
+
+
+# ----------------------------------------------------------------- holdout and the contamination guard
+
+def _examples(n: int) -> bytes:
+    return b"".join(json.dumps({"messages": [{"role": "user", "content": f"Question {i}?"},
+                                             {"role": "assistant", "content": f"Answer {i}."}]}).encode() + b"\n"
+                    for i in range(n))
+
+
+def test_holdout_split_is_reproducible_and_refuses_too_many(tmp_path: Path) -> None:
+    import pytest
+
+    from jobs.compare.suite import load_suite
+    from jobs.errors import UsageError
+    from jobs.flow.holdout import split
+
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(_examples(30))
+    a = split(data, 5, tmp_path / "s1", seed=7)
+    b = split(data, 5, tmp_path / "s2", seed=7)
+    assert a.suite.read_bytes() == b.suite.read_bytes() and a.train_sha256 == b.train_sha256
+    held = a.suite.read_text().splitlines()
+    kept = a.train.read_text().splitlines()
+    assert len(held) == 5 and len(kept) == 25 and not set(held) & set(kept)
+    assert split(data, 5, tmp_path / "s3", seed=8).suite.read_bytes() != a.suite.read_bytes()
+    suite = load_suite(a.suite)  # the held-out part is a chat-JSONL suite
+    assert len(suite.cases) == 5 and all(c.reference for c in suite.cases)
+    with pytest.raises(UsageError) as err:
+        split(data, 21, tmp_path / "s4")
+    assert "--holdout 21" in err.value.message and "1 to 20" in err.value.message
+
+
+def test_contamination_names_the_cases_that_were_trained_on(tmp_path: Path) -> None:
+    from jobs.compare.contamination import contaminated, warning
+    from jobs.compare.suite import load_suite
+    from jobs.flow.holdout import split
+
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(_examples(20))
+    parts = split(data, 4, tmp_path)
+    assert contaminated([load_suite(parts.suite)], parts.train) == []  # held out: clean
+    leaked = contaminated([load_suite(parts.suite)], data)  # judged against the full file: all four leak
+    assert len(leaked) == 4
+    text = warning(leaked, data)
+    assert text is not None and "4 suite case(s)" in text and "--holdout" in text
+
+
+def test_run_holdout_trains_on_the_rest_and_compare_warns_on_trained_prompts(emulator: object,
+                                                                              tmp_path: Path) -> None:
+    from jobs.state import RunState
+
+    url = getattr(emulator, "url")
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(_examples(24))
+    env = stack_env(url, tmp_path / "state")
+    proc = _jobs_cli(["run", str(data), "--holdout", "6", "--seed", "3", "--yes", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    state = RunState("dev", tmp_path / "state").load()
+    (entry,) = state["holdouts"].values()
+    assert entry["n"] == 6 and entry["seed"] == 3 and Path(entry["suite"]).is_file()
+    uploaded = [f for f in state["files"].values()]
+    assert [f["examples"] for f in uploaded if "examples" in f] in ([18], [])
+    assert any(sha in state["holdouts"] for sha in state["files"])  # the upload is the training copy
+    # the full file's prompts include the held-out ones: compare warns before sending anything
+    proc = _jobs_cli(["compare", "--suite", entry["suite"], "--style-from", str(data), "--variant", "a=x",
+                      "--variant", "b=y", "--repeat", "1"], env)
+    assert "6 suite case(s) ask a prompt that is also in the training file" in proc.stderr + proc.stdout

@@ -108,9 +108,19 @@ def _plan(session: Session, req: CompareRequest) -> Any:
                               tuned=req.tuned_deployment, prompt=SystemPrompt.from_file(req.system_prompt))
     suites = tuple(load_suite(p) for p in (req.suites or (str(default_suite_path()),)))
     style_path = req.style_from or str(default_style_path())
+    _warn_contamination(session, suites, Path(style_path))
     return Plan(suites=suites, variants=variants, repeat=req.repeat, judge=req.judge,
                 params=ChatParams(temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed),
                 style=StyleProfile.from_file(style_path))
+
+
+def _warn_contamination(session: Session, suites: Any, training: Path) -> None:
+    """Say so when a suite prompt is also a prompt of the training file (the style file is the training file)."""
+    from jobs.compare.contamination import contaminated, warning
+
+    text = warning(contaminated(suites, training), training)
+    if text:
+        session.say(text)
 
 
 def compare(session: Session, *, request: CompareRequest) -> CompareResult:
