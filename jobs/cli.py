@@ -490,8 +490,15 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
               help="USD per 1M input/output tokens, for the report's cost column.")
 @click.option("--style-from", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
+@click.option("--checkpoints", default=None, is_flag=False, flag_value="latest", metavar="[JOB_ID]",
+              help="Judge every checkpoint of the job (default: the stack's latest) on the suite, choose one by "
+              "--primary, and delete the temporary deployments (docs/compare.md, 'Choosing a checkpoint').")
+@click.option("--primary", default=None, metavar="CHECK",
+              help="With --checkpoints: the check that decides (default no_recommendations).")
+@click.option("--yes", "-y", is_flag=True, help="With --checkpoints: accept hourly-billed temporary deployments.")
 @connection_options
-def compare(json_mode: bool, list_runs: bool, **kwargs: Any) -> None:
+def compare(json_mode: bool, list_runs: bool, checkpoints: str | None, primary: str | None, yes: bool,
+            **kwargs: Any) -> None:
     """Does fine-tuning beat prompting? The same conversations to each variant, every answer checked.
 
     Writes report.json, report.html and report.md; exit 4 when a --fail-under gate fails.
@@ -503,6 +510,12 @@ def compare(json_mode: bool, list_runs: bool, **kwargs: Any) -> None:
     from jobs.commands.compare import CompareRequest
 
     request = CompareRequest(**kwargs)
+    if checkpoints is not None:
+        invoke("jobs.commands.compare:compare_checkpoints", json_mode=json_mode, conn=conn, request=request,
+               job_id=None if checkpoints == "latest" else checkpoints, primary=primary, yes=yes)
+        return
+    if primary is not None or yes:
+        raise click.UsageError("--primary and --yes belong to --checkpoints")
     invoke("jobs.commands.compare:compare", json_mode=json_mode, conn=conn, request=request)
 
 

@@ -212,3 +212,42 @@ def test_run_holdout_trains_on_the_rest_and_compare_warns_on_trained_prompts(emu
     proc = _jobs_cli(["compare", "--suite", entry["suite"], "--style-from", str(data), "--variant", "a=x",
                       "--variant", "b=y", "--repeat", "1"], env)
     assert "6 suite case(s) ask a prompt that is also in the training file" in proc.stderr + proc.stdout
+
+
+# ----------------------------------------------------------------- compare --checkpoints
+
+def _emulator_deployments(url: str) -> dict[str, str]:
+    import httpx
+
+    data = httpx.get(f"{url}/++/deployments", timeout=10).json()["data"]
+    return {d["name"]: d["model"] for d in data}
+
+
+def test_compare_checkpoints_deploys_judges_chooses_and_cleans_up(finished_job: FinishedJob, tmp_path: Path) -> None:
+    from jobs.state import RunState
+
+    fj = finished_job
+    env = stack_env(fj.url, tmp_path / "state")
+    out = tmp_path / "report"
+    proc = _jobs_cli(["compare", "--checkpoints", fj.job_id, "--repeat", "1", "--out", str(out), "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    steps = [c["step_number"] for c in _steps(fj, env)]
+    assert [c["step"] for c in data["checkpoints"]] == steps
+    assert all(d.startswith("ckpt-eval-") for d in data["deployments"])
+    assert "Developer" in data["sku"]
+    report = json.loads((out / "report.json").read_text())
+    chosen = report["chosen"]
+    assert chosen["primary"] == "no_recommendations" and chosen["reason"] and "Holm" in chosen["rule"]
+    assert {c["variant"] for c in report["checkpoints"]} == {v["name"] for v in report["variants"]}
+    for c in report["checkpoints"]:
+        cell = c["rates"]["no_recommendations"]
+        assert cell["total"] > 0 and len(cell["ci95"]) == 2
+    assert (out / "checkpoints.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Checkpoints: which one to deploy" in (out / "report.md").read_text()
+    assert 'id="checkpoints"' in (out / "report.html").read_text()
+    # every temporary deployment is gone, on the server and in the run state
+    assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
+    state = RunState("dev", tmp_path / "state").load()
+    assert state["checkpoint_deployments"] == {}
+    assert state["selections"][fj.job_id]["chosen"]["model"] == chosen["model"]
