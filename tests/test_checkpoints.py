@@ -251,3 +251,40 @@ def test_compare_checkpoints_deploys_judges_chooses_and_cleans_up(finished_job: 
     state = RunState("dev", tmp_path / "state").load()
     assert state["checkpoint_deployments"] == {}
     assert state["selections"][fj.job_id]["chosen"]["model"] == chosen["model"]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("crash_at", ["ckpt_recorded#1", "ckpt_deployed#2", "compare_row#20"])
+def test_kill_9_then_rerun_leaves_no_deployment_and_asks_nothing_twice(finished_job: FinishedJob, tmp_path: Path,
+                                                                       crash_at: str) -> None:
+    from jobs.state import RunState
+    from tests.support.compare import history_rows
+    from tests.support.playground import recording_proxy
+
+    fj = finished_job
+    state_dir = tmp_path / "state"
+    args = ["compare", "--checkpoints", fj.job_id, "--repeat", "1", "--out", str(tmp_path / "r")]
+    with recording_proxy(fj.url) as proxy:
+        killed = _jobs_cli(args, stack_env(proxy.url, state_dir, FTJOBS_TEST_CRASH_AT=crash_at))
+        assert killed.returncode == -9, killed.stderr
+        recorded = RunState("dev", state_dir).load()["checkpoint_deployments"]
+        assert recorded  # written before the deployment was created
+        live = [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
+        assert set(live) <= set(recorded)
+        answered = len([r for r in history_rows(state_dir) if r.get("error") is None]) \
+            if (state_dir / "compare").exists() else 0
+        before = len([r for r in proxy.requests if r["path"].split("?")[0].endswith("/chat/completions")])
+
+        rerun = _jobs_cli([*args, "--json"], stack_env(proxy.url, state_dir))
+        assert rerun.returncode == 0, rerun.stderr
+        asked = len([r for r in proxy.requests if r["path"].split("?")[0].endswith("/chat/completions")]) - before
+    data = json.loads(rerun.stdout)
+    rows = json.loads((tmp_path / "r" / "report.json").read_text())["rows"]
+    assert asked == len(rows) - answered == data["sent"]  # what was answered before the kill is not asked again
+    assert data["reused"] == answered
+    if crash_at.startswith("compare_row"):
+        assert answered >= 20
+    assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
+    assert RunState("dev", state_dir).load()["checkpoint_deployments"] == {}

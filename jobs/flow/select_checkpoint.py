@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,7 +159,7 @@ def _interrupted(session: "Session", plan: "Plan") -> str | None:
 
     store = history(session)
     try:
-        want = plan.checked().to_json()
+        want = json.loads(json.dumps(plan.checked().to_json()))  # as stored: tuples are lists
         return next((r["run_id"] for r in store.runs(50) if r.get("status") == "running" and r.get("plan") == want),
                     None)
     finally:
