@@ -288,3 +288,72 @@ def test_kill_9_then_rerun_leaves_no_deployment_and_asks_nothing_twice(finished_
         assert answered >= 20
     assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
     assert RunState("dev", state_dir).load()["checkpoint_deployments"] == {}
+
+
+def test_promote_best_after_compare_checkpoints_deploys_the_choice(finished_job: FinishedJob, tmp_path: Path) -> None:
+    from tests.support.fake_pulumi import FakePulumi
+    from tests.support.paths import CWD
+
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
+    proc = _jobs_cli(["compare", "--checkpoints", fj.job_id, "--repeat", "1", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    chosen = json.loads(proc.stdout)["chosen"]
+    proc = _jobs_cli(["promote", fj.job_id, "--checkpoint", "best", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["fine_tuned_model"] == chosen["model"] and out["checkpoint"]["reason"].startswith(chosen["reason"])
+    assert ["config", "set", "--stack", "dev", "fineTunedModel", chosen["model"], *CWD] in fake.calls()
+
+
+def _model_without_developer(monkeypatch: "pytest.MonkeyPatch") -> None:
+    import dataclasses
+
+    from jobs import models
+
+    real = models.resolve
+    monkeypatch.setattr(models, "resolve", lambda m: dataclasses.replace(
+        real(m), fine_tuned_deployment_skus=("Standard", "GlobalStandard")))
+
+
+def test_hourly_billed_checkpoints_ask_first_and_need_yes_without_a_terminal(monkeypatch: "pytest.MonkeyPatch") -> None:
+    from types import SimpleNamespace
+
+    from jobs.errors import RefusedError
+    from jobs.flow import ckpt_deployments as temp
+    from jobs.flow.select_checkpoint import _sku
+
+    said: list[str] = []
+    asked: list[str] = []
+    azure = temp.AzCli("rg", "acct")
+    assert _sku(SimpleNamespace(say=said.append), "gpt-4.1-2025-04-14", 3, azure, False) == "Developer"  # type: ignore[arg-type]
+    _model_without_developer(monkeypatch)
+    no_tty = SimpleNamespace(say=said.append, ui=SimpleNamespace(ask=lambda q: asked.append(q)))
+    with pytest.raises(RefusedError) as err:
+        _sku(no_tty, "gpt-4.1-2025-04-14", 3, azure, False)  # type: ignore[arg-type]
+    assert "--yes" in (err.value.hint or "") and "billed per hour" in err.value.message
+    assert len(asked) == 1 and "billed per hour" in asked[0]
+    declined = SimpleNamespace(say=said.append, ui=SimpleNamespace(ask=lambda q: False))
+    with pytest.raises(RefusedError):
+        _sku(declined, "gpt-4.1-2025-04-14", 3, azure, False)  # type: ignore[arg-type]
+    assert _sku(no_tty, "gpt-4.1-2025-04-14", 3, azure, True) == "Standard"  # type: ignore[arg-type]
+    assert "billed per hour" in said[-1]
+
+
+def test_azure_temporary_deployments_go_through_az_cli(monkeypatch: "pytest.MonkeyPatch") -> None:
+    from jobs import az_cli
+    from jobs.flow import ckpt_deployments as temp
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(az_cli, "run", lambda argv, timeout=600.0: calls.append(argv) or az_cli.AzRun(True, ""))
+    monkeypatch.setattr(az_cli, "deployments", lambda rg, acct, timeout=30.0: ["ckpt-eval-abc-s10"])
+    backend = temp.AzCli("rg-lab", "ais-lab")
+    backend.create("ckpt-eval-abc-s10", "m.ft-1:ckpt-step-10", "Developer")
+    backend.delete("ckpt-eval-abc-s10")
+    backend.delete("ckpt-eval-abc-s20")  # not there: nothing to run
+    assert calls[0][:5] == ["cognitiveservices", "account", "deployment", "create", "--resource-group"]
+    assert calls[0][calls[0].index("--deployment-name") + 1] == "ckpt-eval-abc-s10"
+    assert "m.ft-1:ckpt-step-10" in calls[0] and calls[0][calls[0].index("--sku-name") + 1] == "Developer"
+    assert calls[1][:4] == ["cognitiveservices", "account", "deployment", "delete"] and len(calls) == 2
+    assert temp.deployment_name("ftjob-0123456789abcdef", 30) == "ckpt-eval-89abcdef-s30"
