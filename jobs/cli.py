@@ -342,9 +342,12 @@ def run(json_mode: bool, **kwargs: Any) -> None:
 @click.option("--destroy-after", is_flag=True, help="Finally delete files, models and the whole stack.")
 @click.option("--resume", is_flag=True, help="Continue a pipeline that stopped (the same command again does too).")
 @_holdout_option
+@click.option("--select-checkpoint", is_flag=True,
+              help="After watch: judge every checkpoint on the suite (compare --checkpoints) and promote the chosen "
+              "one instead of the final model.")
 @connection_options
 def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_after: bool, resume: bool,
-             holdout: int | None, **kwargs: Any) -> None:
+             holdout: int | None, select_checkpoint: bool, **kwargs: Any) -> None:
     """The whole lab in order: preflight, pulumi up, fine-tune, compare, promote, pulumi up, wait, compare.
 
     DATA defaults to data/travel-train.jsonl. Every step is a checkpoint: after any interruption, run the same
@@ -355,7 +358,7 @@ def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_afte
     conn = _conn(kwargs)
     training = _training(kwargs)
     request = PipelineRequest(data=kwargs.pop("data"), suites=suites, repeat=repeat, destroy_after=destroy_after,
-                              resume=resume, holdout=holdout, command=command_line(click.get_current_context(),
+                              resume=resume, holdout=holdout, select_checkpoint=select_checkpoint, command=command_line(click.get_current_context(),
                                                                   drop=("resume", "json_mode")))
     invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **training, request=request)
 

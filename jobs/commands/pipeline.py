@@ -24,6 +24,7 @@ class PipelineRequest:
     resume: bool = False
     command: str = "python -m jobs pipeline"  # the whole command as given, for the "continue with ..." hints
     holdout: int | None = None  # --holdout N: examples set aside before upload (jobs/flow/holdout.py)
+    select_checkpoint: bool = False  # --select-checkpoint: judge every checkpoint, promote the chosen one
 
 
 def pipeline(session: Session, *, options: TrainingOptions, guards: Guards,
@@ -37,5 +38,5 @@ def pipeline(session: Session, *, options: TrainingOptions, guards: Guards,
         path = set_aside(session, path, request.holdout, seed=options.seed).train
     plan = PipelinePlan(data=path, options=options, guards=guards, suites=request.suites,
                         destroy_after=request.destroy_after, resume=request.resume, command=request.command,
-                        repeat=request.repeat)
+                        repeat=request.repeat, select_checkpoint=request.select_checkpoint)
     return pipeline_flow(session, plan)
