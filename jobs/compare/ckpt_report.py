@@ -68,13 +68,16 @@ def markdown(report: dict[str, Any], chart_name: str | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def html(report: dict[str, Any], chart_name: str | None) -> str:
+def html(report: dict[str, Any], chart_png: bytes | None) -> str:
+    """The section; the chart is inlined as a data: URI, so the page stays one self-contained file."""
+    import base64
+
     esc = _html.escape
     head, body = table(report)
     chosen = report["chosen"]
     rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-    img = (f'<p><img src="{esc(chart_name)}" alt="pass rate and validation loss by step" width="900"></p>'
-           if chart_name else "")
+    img = (f'<p><img src="data:image/png;base64,{base64.b64encode(chart_png).decode()}" '
+           'alt="pass rate and validation loss by step" width="900"></p>' if chart_png else "")
     which = "the final model" if chosen["final"] else f"step {chosen['step']}"
     return (f'<section id="checkpoints"><h2>Checkpoints: which one to deploy</h2>'
             f"<p>Primary check: <code>{esc(chosen['primary'])}</code>. Pass rates with 95% Wilson intervals.</p>"
@@ -139,7 +142,7 @@ def write(report: dict[str, Any], folder: Path) -> dict[str, str]:
     md.write_text(md.read_text(encoding="utf-8") + markdown(report, name), encoding="utf-8")
     page = Path(paths["html"])
     content = page.read_text(encoding="utf-8")
-    section = html(report, name)
+    section = html(report, png.read_bytes() if png else None)
     content = content.replace("</body>", section + "</body>", 1) if "</body>" in content else content + section
     page.write_text(content, encoding="utf-8")
     if png:
