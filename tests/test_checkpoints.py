@@ -357,3 +357,12 @@ def test_azure_temporary_deployments_go_through_az_cli(monkeypatch: "pytest.Monk
     assert "m.ft-1:ckpt-step-10" in calls[0] and calls[0][calls[0].index("--sku-name") + 1] == "Developer"
     assert calls[1][:4] == ["cognitiveservices", "account", "deployment", "delete"] and len(calls) == 2
     assert temp.deployment_name("ftjob-0123456789abcdef", 30) == "ckpt-eval-89abcdef-s30"
+
+
+def test_the_stack_accepts_a_checkpoint_as_fine_tuned_model() -> None:
+    from infra.config import ConfigError, parse
+
+    tuned = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
+    assert parse({"fineTunedModel": f"{tuned}:ckpt-step-20"}).fine_tuned_model == f"{tuned}:ckpt-step-20"
+    with pytest.raises(ConfigError):
+        parse({"fineTunedModel": f"{tuned}:ckpt-step-"})
