@@ -366,3 +366,30 @@ def test_the_stack_accepts_a_checkpoint_as_fine_tuned_model() -> None:
     assert parse({"fineTunedModel": f"{tuned}:ckpt-step-20"}).fine_tuned_model == f"{tuned}:ckpt-step-20"
     with pytest.raises(ConfigError):
         parse({"fineTunedModel": f"{tuned}:ckpt-step-"})
+
+
+@pytest.mark.parametrize("v1", [False, True])
+def test_a_checkpoint_model_deploys_and_answers_labelled_on_both_surfaces(finished_job: FinishedJob, v1: bool) -> None:
+    import httpx
+
+    from jobs.stand_in import STAND_IN_HEADER, STAND_IN_LABEL
+    from tests.support.http import Raw
+
+    fj = finished_job
+    first = httpx.get(f"{fj.url}/openai/fine_tuning/jobs/{fj.job_id}/checkpoints",
+                      params={"api-version": "2025-04-01-preview"},
+                      headers={"Authorization": "Bearer fake-entra-token"}, timeout=10).json()["data"]
+    model = next(c["fine_tuned_model_checkpoint"] for c in first if ":ckpt-step-" in c["fine_tuned_model_checkpoint"])
+    name = f"ckpt-eval-test-{'v1' if v1 else 'dated'}"
+    assert httpx.post(f"{fj.url}/++/deployments", json={"name": name, "model": model}, timeout=10).status_code == 201
+    raw = Raw(fj.url, v1=v1)
+    try:
+        body = {"messages": [{"role": "user", "content": "What's a must-see in Paris?"}]}
+        resp = raw.post("/chat/completions", json={**body, "model": name}) if v1 else \
+            raw.post(f"/deployments/{name}/chat/completions", json=body)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers.get(STAND_IN_HEADER) and resp.json()["choices"][0]["message"]["content"].startswith(
+            STAND_IN_LABEL)
+    finally:
+        raw.close()
+        httpx.delete(f"{fj.url}/++/deployments/{name}", timeout=10)
