@@ -145,7 +145,9 @@ _DEPLOYMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _RAI_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
 _REGION_RE = re.compile(r"^[a-z][a-z0-9]{2,39}$")
-_FT_MODEL_RE = re.compile(r"^(?P<base>[A-Za-z0-9.-]+)\.ft-[0-9a-f]{8,}(?:-[A-Za-z0-9_-]+)?$")
+# A checkpoint deploys under `<fine-tuned model>:ckpt-step-N` (Learn, "Customize a model with fine-tuning", "Deploy a
+# checkpoint"; `promote --checkpoint` sets it).
+_FT_MODEL_RE = re.compile(r"^(?P<base>[A-Za-z0-9.-]+)\.ft-[0-9a-f]{8,}(?:-[A-Za-z0-9_-]+)?(?::ckpt-step-[0-9]+)?$")
 
 
 def _set(key: str, example: str) -> str:

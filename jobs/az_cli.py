@@ -140,3 +140,25 @@ def run(argv: list[str], *, timeout: float = 600.0) -> AzRun:
         tail = " ".join((proc.stderr or proc.stdout or "").strip().splitlines()[-2:])
         return AzRun(False, f"exit {proc.returncode}: {tail or 'no output'}")
     return AzRun(True, "")
+
+
+# Temporary checkpoint deployments (``compare --checkpoints``, jobs/flow/ckpt_deployments.py): created and deleted
+# outside the Pulumi stack. The arguments are those of `az cognitiveservices account deployment create/delete`
+# (Learn, Azure CLI reference "az cognitiveservices account deployment", read 2026-12); a fine-tuned model or a
+# checkpoint deploys with format OpenAI and version "1" (Learn, "Deploy a fine-tuned model", CLI tab).
+def deployment_create_argv(resource_group: str, account: str, name: str, model: str, sku: str,
+                           capacity: int = 1) -> list[str]:
+    return ["az", "cognitiveservices", "account", "deployment", "create", "--resource-group", resource_group,
+            "--name", account, "--deployment-name", name, "--model-name", model, "--model-version", "1",
+            "--model-format", "OpenAI", "--sku-name", sku, "--sku-capacity", str(capacity), "--output", "none"]
+
+
+def deployment_delete_argv(resource_group: str, account: str, name: str) -> list[str]:
+    return ["az", "cognitiveservices", "account", "deployment", "delete", "--resource-group", resource_group,
+            "--name", account, "--deployment-name", name]
+
+
+def deployment_exists(resource_group: str, account: str, name: str) -> bool | None:
+    """Whether the account has deployment ``name``; None when ``az`` cannot tell."""
+    names = deployments(resource_group, account, timeout=TIMEOUT)
+    return None if names is None else name in names

@@ -358,10 +358,17 @@ def list_(limit: int, json_mode: bool, **conn: Any) -> None:
     invoke("jobs.commands.list:list_jobs", json_mode=json_mode, conn=conn, limit=limit)
 
 
+_holdout_option = click.option(
+    "--holdout", type=int, default=None, metavar="N",
+    help="Set N training examples aside before upload (reproducibly, by --seed) as the suite that "
+    "`compare --checkpoints` judges on.")
+
+
 @cli.command()
 @click.argument("data", required=False, type=FILE)
 @_training_options
 @click.option("--up", is_flag=True, help="After promoting, also run `pulumi up --yes` (hourly fees!).")
+@_holdout_option
 @connection_options
 def run(json_mode: bool, **kwargs: Any) -> None:
     """Validate, upload, train, watch and promote in one go; rerun to resume after any interruption.
@@ -380,9 +387,13 @@ def run(json_mode: bool, **kwargs: Any) -> None:
 @click.option("--repeat", type=int, default=3, show_default=True, help="Compare: each conversation N times per variant.")
 @click.option("--destroy-after", is_flag=True, help="Finally delete files, models and the whole stack.")
 @click.option("--resume", is_flag=True, help="Continue a pipeline that stopped (the same command again does too).")
+@_holdout_option
+@click.option("--select-checkpoint", is_flag=True,
+              help="After watch: judge every checkpoint on the suite (compare --checkpoints) and promote the chosen "
+              "one instead of the final model.")
 @connection_options
 def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_after: bool, resume: bool,
-             **kwargs: Any) -> None:
+             holdout: int | None, select_checkpoint: bool, **kwargs: Any) -> None:
     """The whole lab in order: preflight, pulumi up, fine-tune, compare, promote, pulumi up, wait, compare.
 
     DATA defaults to data/travel-train.jsonl. Every step is a checkpoint: after any interruption, run the same
@@ -393,7 +404,7 @@ def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_afte
     conn = _conn(kwargs)
     training = _training(kwargs)
     request = PipelineRequest(data=kwargs.pop("data"), suites=suites, repeat=repeat, destroy_after=destroy_after,
-                              resume=resume, command=command_line(click.get_current_context(),
+                              resume=resume, holdout=holdout, select_checkpoint=select_checkpoint, command=command_line(click.get_current_context(),
                                                                   drop=("resume", "json_mode")))
     invoke("jobs.commands.pipeline:pipeline", json_mode=json_mode, conn=conn, **training, request=request)
 
@@ -434,15 +445,19 @@ def command_line(ctx: click.Context, *, drop: tuple[str, ...] = ()) -> str:
 @click.argument("job_id", required=False)
 @click.option("--up", "run_up", is_flag=True, help="Also run `pulumi up --yes` (deploys the model: hourly fees!).")
 @click.option("--deployment-name", default=None, help="Also set fineTunedDeploymentName in the stack.")
+@click.option("--checkpoint", default=None, metavar="STEP|ID|best",
+              help="Promote this checkpoint instead of the final model (best: the latest compare --checkpoints "
+              "choice).")
 @connection_options
-def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_mode: bool, **conn: Any) -> None:
+def promote(job_id: str | None, run_up: bool, deployment_name: str | None, checkpoint: str | None, json_mode: bool,
+            **conn: Any) -> None:
     """Set a succeeded job's fine-tuned model in the stack (fineTunedModel).
 
     JOB_ID defaults to the latest succeeded job of the stack's run state.
     Without the pulumi executable it prints the commands to run by hand (exit 0).
     """
     invoke("jobs.commands.promote:promote", json_mode=json_mode, conn=conn, job_id=job_id, up=run_up,
-           deployment_name=deployment_name)
+           deployment_name=deployment_name, checkpoint=checkpoint)
 
 
 @cli.command()
@@ -454,6 +469,15 @@ def promote(job_id: str | None, run_up: bool, deployment_name: str | None, json_
 def metrics(job_id: str | None, plot_path: str | None, rows: int, json_mode: bool, **conn: Any) -> None:
     """Checkpoints and results.csv of a job as a table, and optionally a chart (default: latest job)."""
     invoke("jobs.commands.metrics:metrics", json_mode=json_mode, conn=conn, job_id=job_id, plot=plot_path, rows=rows)
+
+
+@cli.command()
+@click.argument("job_id", required=False)
+@connection_options
+def checkpoints(job_id: str | None, json_mode: bool, **conn: Any) -> None:
+    """A job's checkpoints: step, id, deployable model id, and the training metrics at that step (default: latest
+    job). --json prints a list with Azure's field names."""
+    invoke("jobs.commands.checkpoints:checkpoints", json_mode=json_mode, conn=conn, job_id=job_id)
 
 
 @cli.command()
@@ -515,8 +539,15 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
               help="USD per 1M input/output tokens, for the report's cost column.")
 @click.option("--style-from", type=FILE, default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
+@click.option("--checkpoints", default=None, is_flag=False, flag_value="latest", metavar="[JOB_ID]",
+              help="Judge every checkpoint of the job (default: the stack's latest) on the suite, choose one by "
+              "--primary, and delete the temporary deployments (docs/compare.md, 'Choosing a checkpoint').")
+@click.option("--primary", default=None, metavar="CHECK",
+              help="With --checkpoints: the check that decides (default no_recommendations).")
+@click.option("--yes", "-y", is_flag=True, help="With --checkpoints: accept hourly-billed temporary deployments.")
 @connection_options
-def compare(json_mode: bool, list_runs: bool, **kwargs: Any) -> None:
+def compare(json_mode: bool, list_runs: bool, checkpoints: str | None, primary: str | None, yes: bool,
+            **kwargs: Any) -> None:
     """Does fine-tuning beat prompting? The same conversations to each variant, every answer checked.
 
     Writes report.json, report.html and report.md; exit 4 when a --fail-under gate fails.
@@ -528,6 +559,12 @@ def compare(json_mode: bool, list_runs: bool, **kwargs: Any) -> None:
     from jobs.commands.compare import CompareRequest
 
     request = CompareRequest(**kwargs)
+    if checkpoints is not None:
+        invoke("jobs.commands.compare:compare_checkpoints", json_mode=json_mode, conn=conn, request=request,
+               job_id=None if checkpoints == "latest" else checkpoints, primary=primary, yes=yes)
+        return
+    if primary is not None or yes:
+        raise click.UsageError("--primary and --yes belong to --checkpoints")
     invoke("jobs.commands.compare:compare", json_mode=json_mode, conn=conn, request=request)
 
 

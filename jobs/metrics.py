@@ -257,14 +257,35 @@ def load_results(raw: bytes | str, *, source: str = "results.csv") -> MetricsTab
 
 @dataclass
 class Checkpoint:
+    """One ``fine_tuning.job.checkpoint``. Field names as Azure sends them (spec 2025-04-01-preview,
+    ``FineTuningJobCheckpoint`` and its example get_finetuning_job_checkpoints.json; Learn REST "Fine Tuning - Get
+    Checkpoints", read 2026-12): ``id``, ``step_number``, ``fine_tuned_model_checkpoint`` (the deployable model
+    name, ``<model>:ckpt-step-N``) and ``metrics`` (``train_loss``, ``train_mean_token_accuracy``, ``valid_loss``,
+    ...)."""
+
     step: int | None
     model: str | None  # fine_tuned_model_checkpoint
     created_at: int | None
     metrics: dict[str, float | None]
+    id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "fine_tuned_model_checkpoint": self.model, "created_at": self.created_at,
-                "metrics": self.metrics}
+        return {"id": self.id, "step": self.step, "fine_tuned_model_checkpoint": self.model,
+                "created_at": self.created_at, "metrics": self.metrics}
+
+    def to_azure(self) -> dict[str, Any]:
+        """The checkpoint under Azure's own field names (``checkpoints --json``)."""
+        return {"id": self.id, "step_number": self.step, "fine_tuned_model_checkpoint": self.model,
+                "created_at": self.created_at, "metrics": self.metrics}
+
+    def fill_from(self, table: "MetricsTable | None") -> None:
+        """Take the metrics the checkpoint object lacks from results.csv's row at the same step."""
+        if table is None or self.step is None:
+            return
+        row = next((r for r in table.rows if r.get(STEP) == float(self.step)), None)
+        for column in (row and table.columns) or ():
+            if column != STEP and self.metrics.get(column) is None and row and row.get(column) is not None:
+                self.metrics[column] = row[column]
 
 
 def _as_mapping(obj: Any) -> Mapping[str, Any]:
@@ -301,7 +322,9 @@ def parse_checkpoints(items: Iterable[Any]) -> list[Checkpoint]:
         step = data.get("step_number", _as_mapping(data.get("metrics")).get("step"))
         step_f = _maybe_float(step)
         created = data.get("created_at")
+        ident = data.get("id")
         out.append(Checkpoint(
+            id=ident if isinstance(ident, str) else None,
             step=int(step_f) if step_f is not None else None,
             model=data.get("fine_tuned_model_checkpoint"),
             created_at=int(created) if isinstance(created, (int, float)) else None,

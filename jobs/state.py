@@ -65,7 +65,12 @@ from jobs.settings import Env
 
 STATE_DIR_ENV = settings.STATE_DIR
 DEFAULT_STATE_DIR = ".ftjobs"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2 (issue 23, choosing a checkpoint) adds ``selections`` (job id -> the latest ``compare --checkpoints``
+# choice), ``checkpoint_deployments`` (deployment name -> a temporary checkpoint deployment, recorded before it is
+# created), ``holdouts`` (sha256 of a training copy -> its held-out suite, jobs/flow/holdout.py) and
+# ``promoted.checkpoint`` (which checkpoint was promoted and why; null for the final model).
+# :func:`migrate` brings an older file up to date when it is read.
 
 
 def state_dir(env: Env | None = None) -> Path:
@@ -124,7 +129,32 @@ def _safe_stack(stack: str) -> str:
 
 def empty_state(stack: str) -> dict[str, Any]:
     return {"version": SCHEMA_VERSION, "stack": stack, "files": {}, "jobs": {}, "pending": {}, "promoted": None,
-            "pending_uploads": {}, "latest_job": None}
+            "pending_uploads": {}, "latest_job": None, "selections": {}, "checkpoint_deployments": {},
+            "holdouts": {}}
+
+
+def _migrate_1_to_2(data: dict[str, Any]) -> None:
+    data.setdefault("selections", {})
+    data.setdefault("checkpoint_deployments", {})
+    data.setdefault("holdouts", {})
+    promoted = data.get("promoted")
+    if isinstance(promoted, dict):
+        promoted.setdefault("checkpoint", None)  # version 1 always promoted the job's final model
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: _migrate_1_to_2}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a state file written by an older runner up to :data:`SCHEMA_VERSION`, in place (no version: 1)."""
+    raw = data.get("version")
+    version = raw if isinstance(raw, int) else 1
+    while version in _MIGRATIONS and version < SCHEMA_VERSION:
+        _MIGRATIONS[version](data)
+        version += 1
+    if version <= SCHEMA_VERSION:
+        data["version"] = SCHEMA_VERSION
+    return data
 
 
 class RunState:
@@ -188,9 +218,11 @@ class RunState:
                 hint=_FIX_HINT,
             ) from None
         self._check_shape(data)
+        migrate(data)
         base = empty_state(self.stack)
         base.update(data)
-        for key in ("files", "jobs", "pending", "pending_uploads"):
+        for key in ("files", "jobs", "pending", "pending_uploads", "selections", "checkpoint_deployments",
+                    "holdouts"):
             if base.get(key) is None:
                 base[key] = {}
         return base
@@ -203,7 +235,8 @@ class RunState:
         if not isinstance(data, dict):
             raise bad(f"the top level is a JSON {_json_type(data)}, expected an object")
         self._check_version(data.get("version"))
-        for key in ("files", "jobs", "pending", "pending_uploads", "flows"):
+        for key in ("files", "jobs", "pending", "pending_uploads", "flows", "selections", "checkpoint_deployments",
+                    "holdouts"):
             value = data.get(key)
             if value is None:
                 continue

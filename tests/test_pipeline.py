@@ -283,3 +283,23 @@ def test_a_deployment_that_never_answers_fails_the_ready_step_with_the_fix(stack
     assert "deployment late did not answer within 0.5 s" in info.value.message
     assert "DeploymentNotFound" in info.value.message
     assert "run the same command again" in (info.value.hint or "")
+
+
+def test_select_checkpoint_step_survives_a_kill_and_promotes_the_choice(stack: FakePulumi, training_copy: Path,
+                                                                        job_emulator: Any, runner_env: Path) -> None:
+    import httpx
+
+    args = _args(training_copy, "--select-checkpoint")
+    first = run_jobs_process(args, env={**os.environ, "FTJOBS_TEST_CRASH_AT": "ckpt_deployed#2"}, timeout=120)
+    assert first.exit_code == -signal.SIGKILL, first.stderr
+    assert read_state(runner_env)["checkpoint_deployments"]  # recorded before created: the rerun finds them
+    second = run_jobs_process(args, env=dict(os.environ), timeout=180)
+    assert second.exit_code == 0, second.stderr
+    steps = re.findall(r"^  (\S+) +(?:done|skipped)", second.stdout, re.M)
+    assert steps.index("metrics") < steps.index("select") < steps.index("promote")
+    state = read_state(runner_env)
+    chosen = state["selections"][state["flows"]["pipeline"]["train"]["job_id"]]["chosen"]
+    assert stack.config["fineTunedModel"] == chosen["model"]
+    assert state["promoted"]["checkpoint"]["via"] == "best"
+    live = httpx.get(f"{job_emulator.url}/++/deployments", timeout=10).json()["data"]
+    assert not [d for d in live if d["name"].startswith("ckpt-eval-")] and state["checkpoint_deployments"] == {}

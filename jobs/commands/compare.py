@@ -108,9 +108,19 @@ def _plan(session: Session, req: CompareRequest) -> Any:
                               tuned=req.tuned_deployment, prompt=SystemPrompt.from_file(req.system_prompt))
     suites = tuple(load_suite(p) for p in (req.suites or (str(default_suite_path()),)))
     style_path = req.style_from or str(default_style_path())
+    _warn_contamination(session, suites, Path(style_path))
     return Plan(suites=suites, variants=variants, repeat=req.repeat, judge=req.judge,
                 params=ChatParams(temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed),
                 style=StyleProfile.from_file(style_path))
+
+
+def _warn_contamination(session: Session, suites: Any, training: Path) -> None:
+    """Say so when a suite prompt is also a prompt of the training file (the style file is the training file)."""
+    from jobs.compare.contamination import contaminated, warning
+
+    text = warning(contaminated(suites, training), training)
+    if text:
+        session.say(text)
 
 
 def compare(session: Session, *, request: CompareRequest) -> CompareResult:
@@ -127,3 +137,31 @@ def compare(session: Session, *, request: CompareRequest) -> CompareResult:
     else:
         outcome = flow.compare(session, _plan(session, request), options)
     return CompareResult(outcome, rich=session.ui.rich_output())
+
+
+_NOT_WITH_CHECKPOINTS = ("base_deployment", "tuned_deployment", "system_prompt", "variants", "judge", "fail_under",
+                         "against", "temperature", "max_tokens", "seed")
+
+
+def compare_checkpoints(session: Session, *, request: CompareRequest, job_id: str | None, primary: str | None,
+                        yes: bool) -> Any:
+    """``compare --checkpoints [JOB]``: a thin shell over ``jobs/flow/select_checkpoint.py``."""
+    from jobs.compare.plan import Price, RateLimit, RunOptions
+    from jobs.compare.select import DEFAULT_PRIMARY
+    from jobs.errors import UsageError
+    from jobs.flow.select_checkpoint import SelectRequest, select_checkpoint
+
+    for name in _NOT_WITH_CHECKPOINTS:
+        if getattr(request, name) not in (None, (), ""):
+            flag = "--" + name.replace("_", "-").rstrip("s") if name == "variants" else "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} does not go with --checkpoints: the variants are the job's checkpoints",
+                             hint="leave it out; --suite, --repeat, --out, --concurrency, --primary and --yes apply")
+    if job_id is not None and not job_id.strip():
+        raise UsageError("--checkpoints: the job id is empty", hint="pass a job id, or nothing for the latest job")
+    options = RunOptions(concurrency=request.concurrency,
+                         rate_limits=tuple(RateLimit.parse(s) for s in request.rate_limits),
+                         prices=tuple(Price.parse(s) for s in request.prices),
+                         out=Path(request.out) if request.out else None)
+    req = SelectRequest(job_id=job_id.strip() if job_id else None, suites=request.suites, repeat=request.repeat,
+                        primary=primary or DEFAULT_PRIMARY, yes=yes, style_from=request.style_from)
+    return select_checkpoint(session, req, options)

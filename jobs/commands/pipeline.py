@@ -23,6 +23,8 @@ class PipelineRequest:
     destroy_after: bool = False
     resume: bool = False
     command: str = "python -m jobs pipeline"  # the whole command as given, for the "continue with ..." hints
+    holdout: int | None = None  # --holdout N: examples set aside before upload (jobs/flow/holdout.py)
+    select_checkpoint: bool = False  # --select-checkpoint: judge every checkpoint, promote the chosen one
 
 
 def pipeline(session: Session, *, options: TrainingOptions, guards: Guards,
@@ -30,7 +32,11 @@ def pipeline(session: Session, *, options: TrainingOptions, guards: Guards,
     guards = guards.checked(session.env)
     options = options.checked()  # bad options fail before any step
     path = Path(request.data) if request.data else default_training_file()
+    if request.holdout is not None:
+        from jobs.flow.holdout import set_aside
+
+        path = set_aside(session, path, request.holdout, seed=options.seed).train
     plan = PipelinePlan(data=path, options=options, guards=guards, suites=request.suites,
                         destroy_after=request.destroy_after, resume=request.resume, command=request.command,
-                        repeat=request.repeat)
+                        repeat=request.repeat, select_checkpoint=request.select_checkpoint)
     return pipeline_flow(session, plan)

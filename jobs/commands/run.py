@@ -12,7 +12,12 @@ from jobs.session import Session
 
 
 def run(session: Session, *, data: str | None, options: TrainingOptions, guards: Guards,
-        up: bool = False) -> run_flow.RunOutcome:
+        up: bool = False, holdout: int | None = None) -> run_flow.RunOutcome:
     guards = guards.checked(session.env)
     options = options.checked()  # bad options fail before any request
-    return run_flow.run(session, Path(data) if data else default_training_file(), options, guards, up=up)
+    path = Path(data) if data else default_training_file()
+    if holdout is not None:  # N examples aside before upload, as the checkpoint selection's suite
+        from jobs.flow.holdout import set_aside
+
+        path = set_aside(session, path, holdout, seed=options.seed).train
+    return run_flow.run(session, path, options, guards, up=up)

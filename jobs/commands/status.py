@@ -15,6 +15,7 @@ from jobs.session import Session
 class StatusResult:
     job: dict[str, Any]
     tracked: bool
+    promoted: dict[str, Any] | None = None  # the run state's promotion of this job (which checkpoint, and why)
 
     def to_text(self) -> str:
         j = self.job
@@ -40,22 +41,28 @@ class StatusResult:
             lines.append(f"  error:            {j['error']['code']}: {j['error']['message']}")
         if j["status"] == "paused":
             lines.append(f"  paused: resume with `python -m jobs resume {j['id']}`")
+        if self.promoted:
+            ckpt = self.promoted.get("checkpoint")
+            what = ckpt.get("text") if isinstance(ckpt, dict) else "the final model"
+            lines.append(f"  promoted:         {self.promoted.get('fine_tuned_model')}  ({what})")
         if not self.tracked:
             lines.append("  (not in this stack's run state)")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {"job": self.job, "tracked": self.tracked}
+        return {"job": self.job, "tracked": self.tracked, "promoted": self.promoted}
 
 
 def status(session: Session, *, job_id: str | None = None) -> StatusResult:
     job_id = job_id or latest_job_id(session)
     job = session.api.get_job(job_id)
-    tracked = job_id in tracked_job_ids(session.state.load())
+    state = session.state.load()
+    tracked = job_id in tracked_job_ids(state)
+    promoted = state.get("promoted") if (state.get("promoted") or {}).get("job_id") == job.id else None
     if tracked:
         try:
             with session.state.locked():
                 record_status(session, job)
         except RefusedError:  # another run holds the lock: it records the status itself
             pass
-    return StatusResult(job=job.summary(), tracked=tracked)
+    return StatusResult(job=job.summary(), tracked=tracked, promoted=promoted)

@@ -27,6 +27,8 @@ CHECKPOINTS = (
     "before_promote",
     "after_promote",
     "compare_row",  # compare: a row was recorded in the history (jobs/compare/engine.py)
+    "ckpt_recorded",  # compare --checkpoints: a temporary deployment is in the run state, not yet created
+    "ckpt_deployed",  # compare --checkpoints: ... and created (jobs/flow/ckpt_deployments.py)
     # the pipeline: after each of its steps is recorded, "pipeline:<step>" (jobs/flow/pipeline.py:STEPS)
 )
 

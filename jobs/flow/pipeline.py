@@ -11,6 +11,8 @@ step                      what it does
                           message, the short one, the full one) on the suite
 ``watch``                 follow the job to its end
 ``metrics``               the job's results.csv and checkpoints, and a chart of its loss (PNG)
+``select``                with ``--select-checkpoint``: ``compare --checkpoints`` (each checkpoint deployed,
+                          judged and deleted; jobs/flow/select_checkpoint.py); ``promote`` then takes its choice
 ``promote``               ``fineTunedModel`` into the stack
 ``up-tuned``              ``pulumi up`` again: the fine-tuned deployment
 ``ready``                 wait until the new deployment actually answers (bounded, shown)
@@ -54,8 +56,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
 
 FLOW = "pipeline"
-STEPS = ("preflight", "up-base", "train", "compare-base", "watch", "metrics", "promote", "up-tuned", "ready",
-         "compare", "clean", "destroy")
+STEPS = ("preflight", "up-base", "train", "compare-base", "watch", "metrics", "select", "promote", "up-tuned",
+         "ready", "compare", "clean", "destroy")
 INPUTS = "inputs"  # the mark that records what the pipeline was started with
 BASE_VARIANTS = ("base-no-system", "base-short", "base")  # the lab's three tries with the base model
 COMPARED = ("base", "tuned")
@@ -75,6 +77,7 @@ class PipelinePlan:
     repeat: int = 3  # compare: each conversation this many times per variant
     concurrency: int = 8
     out: Path | None = None  # reports and the chart: default under the run-state folder
+    select_checkpoint: bool = False  # --select-checkpoint: the "select" step, and promote takes its choice
 
     @property
     def continue_command(self) -> str:
@@ -88,7 +91,8 @@ class PipelinePlan:
             files = {"data": data_sha256, "suites": [[s, _sha256(Path(s))] for s in self.suites]}
         except OSError:
             return None
-        what = {**files, "options": asdict(self.options), "repeat": self.repeat}
+        what = {**files, "options": asdict(self.options), "repeat": self.repeat,
+                **({"select_checkpoint": True} if self.select_checkpoint else {})}
         fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return {"fingerprint": fingerprint, "data": str(self.data), "data_sha256": data_sha256}
 
@@ -214,11 +218,14 @@ class Pipeline:
                      f"`{command_with(plan.command, '--new')}` (a new fine-tuning job: billed)")
 
     def _finished(self) -> bool:
-        wanted = [n for n in STEPS if n != "preflight" and (self.plan.destroy_after or n not in ("clean", "destroy"))]
+        wanted = [n for n in STEPS if n != "preflight" and (self.plan.destroy_after or n not in ("clean", "destroy"))
+                  and (self.plan.select_checkpoint or n != "select")]
         return bool(self.done) and all(n in self.done for n in wanted)
 
     def _step(self, name: str) -> None:
         fn: Callable[[], str] = getattr(self, "step_" + name.replace("-", "_"))
+        if name == "select" and not self.plan.select_checkpoint:
+            return  # not asked: not shown either
         if name in ("clean", "destroy") and not self.plan.destroy_after:
             self.outcome.steps.append(StepRecord(name, "skipped: not asked (--destroy-after)"))
             return
@@ -370,7 +377,12 @@ class Pipeline:
             self.outcome.fine_tuned_model = promoted.get("fine_tuned_model")
             return f"{self.outcome.fine_tuned_model} already set in the stack"
         job = self.session.api.get_job(self.outcome.job_id)
-        result = promote_step.promote(self.session, job, up=False)
+        chosen = None
+        if self.plan.select_checkpoint:  # the select step's choice (recorded in the run state)
+            from jobs.flow.checkpoints import BEST, resolve
+
+            chosen = resolve(self.session, job.id, BEST, job.fine_tuned_model)
+        result = promote_step.promote(self.session, job, up=False, checkpoint=chosen)
         if not result.applied:
             raise JobsError(f"the model was not set in stack {self.session.stack}",
                             hint="run: " + " && ".join(result.manual_commands))
@@ -378,6 +390,19 @@ class Pipeline:
         result.next_command = None  # the pipeline's own next step is that `pulumi up`
         self.outcome.promote = result
         return f"{result.fine_tuned_model} set in the stack"
+
+    def step_select(self) -> str:
+        from jobs.compare.plan import RunOptions
+        from jobs.flow.select_checkpoint import SelectRequest, select_checkpoint
+
+        assert self.outcome.job_id
+        req = SelectRequest(job_id=self.outcome.job_id, suites=self.plan.suites, repeat=self.plan.repeat,
+                            yes=self.plan.guards.yes, style_from=str(self.plan.data))
+        out = self.plan.out / "select" if self.plan.out else None
+        got = select_checkpoint(self.session, req, RunOptions(concurrency=self.plan.concurrency, out=out))
+        self.outcome.reports["select"] = got.paths["html"]
+        chosen = got.selection.chosen.candidate
+        return ("the final model" if chosen.final else f"step {chosen.step}") + f": {got.selection.reason}"
 
     def step_up_tuned(self) -> str:
         detail = self._apply()

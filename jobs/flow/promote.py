@@ -27,6 +27,7 @@ from jobs.errors import JobFailedError, JobsError, UsageError
 from jobs.status import JobStatus, normalise
 
 if TYPE_CHECKING:  # pragma: no cover
+    from jobs.flow.checkpoints import ChosenCheckpoint
     from jobs.session import Session
 
 PRICING_URL = "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/"
@@ -67,11 +68,14 @@ class PromoteOutcome:
     stand_in: str | None = None  # the rehearsal: what stood in for pulumi
     emulator_deployment: str | None = None  # the rehearsal: the emulator's deployment now serving the model
     replaced_model: str | None = None  # the model the stack's tuned deployment served before
+    checkpoint: dict[str, Any] | None = None  # --checkpoint: which one and why (jobs/flow/checkpoints.py)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_text(self) -> str:
         lines = [f"fine-tuned model: {self.fine_tuned_model}  (job {self.job_id})"]
+        if self.checkpoint:
+            lines.append(f"checkpoint: {self.checkpoint['text']}")
         if self.applied and self.stand_in:
             lines.append(f"stack {self.stack}: {contract.FINE_TUNED_MODEL} set in the {self.stand_in}")
             lines += [f"  stands in for: {c}" for c in self.commands_run]
@@ -101,20 +105,21 @@ class PromoteOutcome:
 def _record(session: "Session", result: PromoteOutcome) -> None:
     entry = {"job_id": result.job_id, "fine_tuned_model": result.fine_tuned_model, "at": int(time.time()),
              "applied": result.applied, "deployment_name": result.deployment_name, "sku": result.sku,
-             "up": result.up_ran}
+             "up": result.up_ran, "checkpoint": result.checkpoint}
+    job_model = (result.checkpoint or {}).get("final_model") or result.fine_tuned_model
 
     def change(data: dict[str, Any]) -> None:
         data["promoted"] = entry
         for job in (data.get("jobs") or {}).values():
             if isinstance(job, dict) and job.get("job_id") == result.job_id:
-                job["fine_tuned_model"] = result.fine_tuned_model
+                job["fine_tuned_model"] = job_model
                 job.setdefault("status", "succeeded")
 
     session.state.update(change)
 
 
 def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = None,
-            up: bool = False) -> PromoteOutcome:
+            up: bool = False, checkpoint: "ChosenCheckpoint | None" = None) -> PromoteOutcome:
     """Set a succeeded job's model in the stack (see the module docstring). The caller holds the lock."""
     if job.state is not JobStatus.SUCCEEDED:
         raise JobFailedError(
@@ -125,10 +130,11 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
         raise JobsError(f"job {job.id} succeeded but reports no fine_tuned_model yet",
                         hint=f"try again in a minute: `python -m jobs promote {job.id}`")
     session.checkpoint("before_promote")
-    model = job.fine_tuned_model
+    model = checkpoint.model if checkpoint else job.fine_tuned_model  # a checkpoint deploys under its own name
     deployer = session.deployer
     result = PromoteOutcome(job_id=job.id, fine_tuned_model=model, stack=session.stack, applied=False,
-                            deployment_name=deployment_name, stand_in=deployer.stand_in)
+                            deployment_name=deployment_name, stand_in=deployer.stand_in,
+                            checkpoint={**checkpoint.to_json(), "text": checkpoint.text()} if checkpoint else None)
     before = session.state.load().get("promoted") or {}
     old = _model_before(deployer, before)  # what the stack deploys now, if anything
     result.sku, sku_source = deployer.fine_tuned_sku()
