@@ -60,8 +60,14 @@ class LimitConfig:
     rpm_per_1k_tpm: float = 6.0  # Azure's ratio: 6 RPM per 1000 TPM
 
 
+# Where answers and training come from (emulator/backends.py): "stand-in" (canned answers, simulated training)
+# or "local" (a small open model on this machine, after `make install-local`).
+BACKENDS = ("stand-in", "local")
+
+
 @dataclass
 class EmulatorConfig:
+    backend: str = "stand-in"
     deployments: dict[str, dict[str, Any]] = field(default_factory=_default_deployments)
     api_keys: list[str] | None = None  # None: any non-empty key or bearer token
     file_processing_seconds: float = 2.0
@@ -135,6 +141,9 @@ class EmulatorConfig:
             if not isinstance(cap, (int, float)) or isinstance(cap, bool) or cap <= 0:
                 raise UsageError(f"{source}: deployments.{name}.capacity must be a positive number (thousands of TPM)",
                                  hint="capacity 50 means 50,000 tokens and 300 requests per minute")
+        if self.backend not in BACKENDS:
+            raise UsageError(f"{source}: backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}",
+                             hint='"stand-in" (canned answers, the default) or "local" (after `make install-local`)')
         if not 0.0 <= self.faults.rate <= 1.0:
             raise UsageError(f"{source}: faults.rate must be between 0 and 1", hint="0.2 fails one request in five")
         allowed = ", ".join(f'"{k}"' for k in FAULT_KINDS)
