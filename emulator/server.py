@@ -147,6 +147,10 @@ class EmulatorServer:
             return
         self._admin("POST", "/++/deployments", body)
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the engine's clock forward (``POST /++/clock``): jobs progress as if ``seconds`` had passed."""
+        self._admin("POST", "/++/clock", {"advance": seconds})
+
     def _admin(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method=method,
                                      headers={"content-type": "application/json"})

@@ -33,7 +33,7 @@ class State:
               clock: Clock | None = None) -> "State":
         store = Store(state_dir)
         config.deployments.update(store.registered_deployments())
-        clock = clock or Clock()
+        clock = clock or Clock(Path(state_dir) / "clock.json")
         engine = Engine(store, config, trainer, clock)
         limiter = RateLimiter(config)
         inference = Inference(config, limiter, source, engine.catalogue.tuned_model, now=clock.now)
