@@ -33,12 +33,21 @@ class Lab:
 
 @contextmanager
 def offline_lab(*, stack: str, config: dict[str, Any], json_mode: bool, backend: str = "stand-in",
-                root: Path | None = None, poll: PollSettings = POLL, prefix: str = "ftjobs-rehearsal-") -> Iterator[Lab]:
-    """Start the emulator (its state in ``<root>/emulator``), yield the lab, stop it and delete a temporary root."""
+                root: Path | None = None, poll: PollSettings = POLL, prefix: str = "ftjobs-rehearsal-",
+                capacity: float | None = None) -> Iterator[Lab]:
+    """Start the emulator (its state in ``<root>/emulator``), yield the lab, stop it and delete a temporary root.
+
+    ``capacity`` (thousands of tokens per minute): every deployment's, the base ones and those the rehearsal
+    registers (None: the emulator's default, 50)."""
     from emulator.serve import require_server_packages
 
     require_server_packages()
+    from emulator.config import EmulatorConfig
     from emulator.server import EmulatorServer
+
+    if capacity is not None:
+        deployments = config.get("deployments") or EmulatorConfig().deployments
+        config = {**config, "deployments": {n: {**d, "capacity": capacity} for n, d in deployments.items()}}
 
     temporary = root is None
     folder = Path(tempfile.mkdtemp(prefix=prefix)) if root is None else root
@@ -47,8 +56,9 @@ def offline_lab(*, stack: str, config: dict[str, Any], json_mode: bool, backend:
         (folder / "emulator").mkdir()
         server = EmulatorServer(folder / "emulator", config={**config, "backend": backend}, host="127.0.0.1",
                                 port=0).start()
-        yield Lab(server.url, folder, rehearsal_session(server.url, folder, stack=stack, json_mode=json_mode,
-                                                        poll=poll), temporary)
+        session = rehearsal_session(server.url, folder, stack=stack, json_mode=json_mode, poll=poll,
+                                    capacity=capacity)
+        yield Lab(server.url, folder, session, temporary)
     finally:
         if server is not None:
             server.stop()

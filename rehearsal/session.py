@@ -23,11 +23,13 @@ PLACEHOLDER_TOKEN = "rehearsal-placeholder-token"  # a stand-in Entra token: nev
 POLL = PollSettings(first=0.5, cap=1.0, running_floor=1.0)  # the emulator's stages take seconds, not minutes
 
 
-def rehearsal_session(url: str, root: Path, *, stack: str, json_mode: bool, poll: PollSettings = POLL) -> Session:
-    """A session on the emulator at ``url`` whose stack, run state and stand-in stack file live under ``root``."""
+def rehearsal_session(url: str, root: Path, *, stack: str, json_mode: bool, poll: PollSettings = POLL,
+                      capacity: float | None = None) -> Session:
+    """A session on the emulator at ``url`` whose stack, run state and stand-in stack file live under ``root``;
+    ``capacity``: of the deployments its stand-in ``pulumi up`` registers (None: the emulator's default)."""
     env = Env.current().with_changes(**{settings.CRASH_AT: None})
     return Session(stack=stack, env=env, state=RunState(stack, root / "ftjobs", env=env),
-                   deployer=EmulatorDeployer(url, stack, root / f"Pulumi.{stack}.stand-in.json"),
+                   deployer=EmulatorDeployer(url, stack, root / f"Pulumi.{stack}.stand-in.json", capacity=capacity),
                    ui=Ui(env=env, json_mode=json_mode),
                    target=Target(endpoint=url, credential=Credential("ad-token", PLACEHOLDER_TOKEN)),
                    poll=poll, retry=RetryPolicy.from_env(env))

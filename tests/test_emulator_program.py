@@ -236,3 +236,17 @@ def test_missing_server_packages_are_a_clear_error(monkeypatch: pytest.MonkeyPat
     with pytest.raises(UsageError) as info:
         require_server_packages()
     assert "uvicorn" in info.value.message and "emulator/requirements.txt" in (info.value.hint or "")
+
+
+def test_no_long_functions_or_classes_in_the_emulator_and_the_rehearsal() -> None:
+    # One screen per function (60 lines), at most 300 lines per class (nested functions count in their parent).
+    long = []
+    for top in ("emulator", "rehearsal"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    continue
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > (300 if isinstance(node, ast.ClassDef) else 60):
+                    long.append(f"{path.relative_to(REPO)}: {node.name} ({size} lines)")
+    assert long == []

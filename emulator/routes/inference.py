@@ -33,17 +33,7 @@ def endpoints(state: State) -> list[Endpoint]:
         v1 = request.state.v1
         body = await json_object(request, _body_error)
         name = request.path_params.get("deployment") if not v1 else body.get("model")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            raise errors.openai_error(400, "'messages' is a required property and must be a non-empty list of "
-                                           "objects.", param="messages")
-        max_param = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
-        asked = AnswerRequest(messages=messages, model="", n=int_param(body, "n", 1, 1, 128),
-                              max_tokens=int_param(body, max_param, None, 1, None),
-                              temperature=number_param(body, "temperature"), top_p=number_param(body, "top_p"),
-                              seed=int_param(body, "seed", None, None, None), stop=stop_param(body),
-                              response_format=chat_format(body.get("response_format")))
-        gen = inference.start(name, asked, request.state.api_version)
+        gen = inference.start(name, _chat_request(body), request.state.api_version)
         cid = "chatcmpl-" + hashlib.sha256(f"{time.time_ns()}{name}".encode()).hexdigest()[:29]
         created = int(time.time())
         if body.get("stream"):
@@ -91,6 +81,20 @@ def endpoints(state: State) -> list[Endpoint]:
     return [Endpoint("/deployments/{deployment}/chat/completions", chat_completions, ("POST",), ("dated",)),
             Endpoint("/chat/completions", chat_completions, ("POST",), ("v1",)),
             Endpoint("/responses", responses, ("POST",))]
+
+
+def _chat_request(body: dict[str, Any]) -> AnswerRequest:
+    """What a chat completions body asks for (``model`` is filled in from the deployment)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        raise errors.openai_error(400, "'messages' is a required property and must be a non-empty list of "
+                                       "objects.", param="messages")
+    max_param = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    return AnswerRequest(messages=messages, model="", n=int_param(body, "n", 1, 1, 128),
+                         max_tokens=int_param(body, max_param, None, 1, None),
+                         temperature=number_param(body, "temperature"), top_p=number_param(body, "top_p"),
+                         seed=int_param(body, "seed", None, None, None), stop=stop_param(body),
+                         response_format=chat_format(body.get("response_format")))
 
 
 def _response_shell(body: dict[str, Any], gen: Generation, instructions: str | None,
