@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from emulator import backends, errors
+from emulator import backends, errors, guard
 from emulator.config import FAULT_KINDS, EmulatorConfig
 from emulator.errors import ApiError
 from emulator.limits import rate_limit_error
@@ -57,26 +57,52 @@ V1_API_VERSIONS = frozenset({"preview", "v1", "latest"})
 class Emulator:
     """The ASGI app: ``Emulator(state)``; ``state`` holds what the routes share."""
 
-    def __init__(self, state: State):
+    def __init__(self, state: State, host: str | None = None):
+        """``host``: the address the server is bound to (None: in-process, no socket, no Host check)."""
         self.state = state
         self.config = state.config
         self.store = state.store
         self.engine = state.engine
+        self.hosts = guard.allowed_hosts(host) if host is not None else None
         self.app = self._build()
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/++/") and not _loopback_client(scope):
-            # admin routes have no auth: only ever answer them on loopback, whatever --host says
-            await JSONResponse({"error": {"code": "forbidden", "message": "admin routes answer loopback clients only"}},
-                               status_code=403)(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        if scope["type"] == "http" and scope["path"].startswith("/openai"):
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await guard.refuse(send, *refusal)
+            return
+        if _is_upload(scope):
+            length = guard.declared_length(scope)
+            limit = guard.MAX_UPLOAD_BYTES + guard.FORM_SLACK  # the file plus the form's own fields and boundaries
+            if length is not None and length > limit:
+                await send_error(send, errors.upload_too_large(guard.MAX_UPLOAD_BYTES))
+                return
+            receive = guard.capped(receive, limit)
+        if scope["path"].startswith("/openai"):
             kind = self.state.faults.pick(scope["path"])
             if kind is not None:
                 await self._fault(kind, scope, send)
                 return
         await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        """Why a request is refused before any route sees it (status, code, message), or None."""
+        if self.hosts is not None and not guard.host_ok(scope, self.hosts):
+            return 403, "forbidden", ("the Host header names neither this machine's loopback nor the address the "
+                                      "emulator listens on (DNS rebinding?)")
+        if not guard.origin_ok(scope):
+            return 403, "forbidden", "cross-site requests are refused: the Origin is not a loopback page"
+        admin = scope["path"].startswith("/++/")
+        if admin and not _loopback_client(scope):
+            # admin routes have no auth: only ever answer them on loopback, whatever --host says
+            return 403, "forbidden", "admin routes answer loopback clients only"
+        if admin and scope.get("method") in ("POST", "PATCH", "PUT") and not guard.json_content_type(scope):
+            return 415, "unsupportedMediaType", "admin routes take Content-Type: application/json"
+        return None
 
     async def _fault(self, kind: str, scope: Scope, send: Send) -> None:
         """Injected before any state change, so a fault never corrupts files or jobs."""
@@ -98,13 +124,7 @@ class Emulator:
                            "Sorry about that! (emulator: injected fault)")
         else:  # the config refuses unknown kinds (faults.kinds); never turn one into a silent 500
             raise ValueError(f"unknown fault kind {kind!r}; allowed: {', '.join(FAULT_KINDS)}")
-        body = json.dumps(err.body()).encode()
-        rid = str(uuid.uuid4()).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"apim-request-id", rid), (b"x-request-id", rid)]
-        headers += [(k.encode(), v.encode()) for k, v in err.headers.items()]
-        await send({"type": "http.response.start", "status": err.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, err)
 
     def _injected_429(self, scope: Scope) -> ApiError:
         """Azure's 429 for the operation the request names, asking for ``faults.retry_after_seconds``."""
@@ -151,6 +171,8 @@ class Emulator:
                 response = await handler(request)
             except ApiError as exc:
                 response = exc.response()
+            except guard.TooLarge:
+                response = errors.upload_too_large(guard.MAX_UPLOAD_BYTES).response()
             rid = str(uuid.uuid4())
             response.headers["apim-request-id"] = rid
             response.headers["x-request-id"] = rid
@@ -167,6 +189,21 @@ class Emulator:
         if given and (keys is None or given in keys):
             return
         raise errors.unauthorized()
+
+
+async def send_error(send: Send, err: ApiError) -> None:
+    """Azure's error body for ``err``, sent straight from the ASGI layer (with request ids)."""
+    body = json.dumps(err.body()).encode()
+    rid = str(uuid.uuid4()).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"apim-request-id", rid), (b"x-request-id", rid)]
+    headers += [(k.encode(), v.encode()) for k, v in err.headers.items()]
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _is_upload(scope: Scope) -> bool:
+    return scope.get("method") == "POST" and scope["path"] in ("/openai/files", "/openai/v1/files")
 
 
 def _check_version(v1: bool, version: str | None) -> None:
@@ -216,8 +253,10 @@ def _loopback_client(scope: Scope) -> bool:
 
 
 
-def create_app(state_dir: Path, config: EmulatorConfig | dict[str, Any] | None = None) -> Emulator:
-    """The emulator on ``state_dir`` with the backend its config names (``backend``: stand-in or local)."""
+def create_app(state_dir: Path, config: EmulatorConfig | dict[str, Any] | None = None,
+               host: str | None = None) -> Emulator:
+    """The emulator on ``state_dir`` with the backend its config names (``backend``: stand-in or local);
+    ``host``: the address it will be bound to (its Host check; None: in-process, no check)."""
     cfg = config if isinstance(config, EmulatorConfig) else EmulatorConfig.from_dict(config)
     source, trainer = backends.make(cfg, Path(state_dir))
-    return Emulator(State.build(Path(state_dir), cfg, source, trainer))
+    return Emulator(State.build(Path(state_dir), cfg, source, trainer), host)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,27 @@ class LimitConfig:
     enabled: bool = True
     window_seconds: float = 60.0  # Azure counts per minute
     rpm_per_1k_tpm: float = 6.0  # Azure's ratio: 6 RPM per 1000 TPM
+
+
+# Azure's rule for deployment names, as its error states it: "Resource name can only include alphanumeric characters,
+# underscores and hyphens" (quoted in 8monkey-ai/hebo-platform#489, 2026-08-31), plus the period the portal's own
+# default names carry ("gpt-4.1"), at most 64 characters (contract.DEPLOYMENT_NAME_MAX), starting with a letter or
+# digit. A name outside it could not be deleted through a URL (`../../x`).
+DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The largest capacity accepted, in thousands of tokens per minute (the emulator's own bound: far above any real
+# quota, and small enough that TPM = capacity x 1000 stays an integer).
+MAX_CAPACITY = 1_000_000
+
+
+def deployment_problem(name: str, capacity: Any) -> str | None:
+    """What is wrong with a deployment's name or capacity (None: nothing)."""
+    if not DEPLOYMENT_NAME.fullmatch(name):
+        return ("a deployment name is 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit "
+                "(Azure's rule)")
+    if not isinstance(capacity, (int, float)) or isinstance(capacity, bool) or not math.isfinite(capacity) \
+            or not 0 < capacity <= MAX_CAPACITY:
+        return f"capacity must be a number above 0 and at most {MAX_CAPACITY:,} (thousands of tokens per minute)"
+    return None
 
 
 # Where answers and training come from (emulator/backends.py): "stand-in" (canned answers, simulated training)
@@ -137,10 +160,16 @@ class EmulatorConfig:
             if not isinstance(dep, dict) or not isinstance(dep.get("model"), str) or not dep["model"]:
                 raise UsageError(f"{source}: deployments.{name} needs a \"model\" string",
                                  hint='write e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1", "capacity": 50}}')
-            cap = dep.get("capacity", 50)
-            if not isinstance(cap, (int, float)) or isinstance(cap, bool) or cap <= 0:
-                raise UsageError(f"{source}: deployments.{name}.capacity must be a positive number (thousands of TPM)",
-                                 hint="capacity 50 means 50,000 tokens and 300 requests per minute")
+            problem = deployment_problem(name, dep.get("capacity", 50))
+            for key in ("tpm", "rpm"):
+                value = dep.get(key, 1)
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
+                        or not 0 < value <= MAX_CAPACITY * 1000:
+                    problem = problem or f"{key} must be a number above 0 and at most {MAX_CAPACITY * 1000:,}"
+            if problem:
+                raise UsageError(f"{source}: deployments.{name}: {problem}",
+                                 hint="capacity 50 means 50,000 tokens and 300 requests per minute; "
+                                      'e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1", "capacity": 50}}')
         if self.backend not in BACKENDS:
             raise UsageError(f"{source}: backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}",
                              hint='"stand-in" (canned answers, the default) or "local" (after `make install-local`)')
@@ -232,6 +261,8 @@ def _coerce(current: Any, value: Any, source: str, dotted: str) -> Any:
             return value
         raise UsageError(f"{source}: {dotted} must be true or false", hint=f"got {value!r}")
     if isinstance(current, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{source}: {dotted} must be a finite number", hint=f"got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return type(current)(value) if isinstance(current, float) else value
         raise UsageError(f"{source}: {dotted} must be a number", hint=f"got {value!r}")

@@ -75,7 +75,7 @@ class EmulatorServer:
         """Bind (raises :class:`BindError`), then serve in a background thread."""
         import uvicorn
 
-        self.emulator = create_app(self.state_dir, self.config)
+        self.emulator = create_app(self.state_dir, self.config, host=self.host)
         sock = bind(self.host, self.port)
         cfg = uvicorn.Config(self.emulator, host=self.host, port=self.port, log_level="warning",
                              lifespan="off", access_log=False)

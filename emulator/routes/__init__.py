@@ -6,7 +6,6 @@ the ASGI wrapper (``emulator/app.py``) mounts them under both surfaces behind it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator import errors
+from emulator.bodies import BodyError, parse_json
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -51,11 +51,11 @@ def listing(page: list[dict[str, Any]], has_more: bool, *, ids: bool) -> dict[st
 
 
 async def json_object(request: Request, error: Callable[[str], errors.ApiError]) -> dict[str, Any]:
-    """The request's body as a JSON object, or ``error(message)``."""
+    """The request's body as a JSON object, or ``error(message)`` (bad UTF-8, bad JSON, NaN, too deep: 400)."""
     try:
-        body = await request.json()
-    except json.JSONDecodeError:
-        raise error("The request body is not valid JSON.")
+        body = parse_json(await request.body())
+    except BodyError as exc:
+        raise error(str(exc))
     if not isinstance(body, dict):
         raise error("The request body must be a JSON object.")
     return body

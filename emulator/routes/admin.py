@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -16,7 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator import errors
-from emulator.state import State
+from emulator.bodies import BodyError, parse_json
+from emulator.config import deployment_problem
+from emulator.state import DEFAULT_CAPACITY, State
 from jobs.errors import UsageError
 
 
@@ -25,6 +26,14 @@ def _invalid(message: str, hint: str | None = None) -> JSONResponse:
     if hint:
         err["hint"] = hint
     return JSONResponse({"error": err}, status_code=400)
+
+
+async def _body(request: Request) -> Any:
+    """The JSON body, or None when it is not JSON (bad UTF-8, NaN, too deep included)."""
+    try:
+        return parse_json(await request.body())
+    except BodyError:
+        return None
 
 
 def routes(state: State) -> list[Route]:
@@ -36,13 +45,13 @@ def routes(state: State) -> list[Route]:
     async def deployments(request: Request) -> Response:
         if request.method == "GET":
             return JSONResponse({"data": [{"name": n, **d} for n, d in sorted(state.deployments().items())]})
-        try:
-            body = await request.json()
-        except json.JSONDecodeError:
-            return _invalid("body must be JSON {name, model}")
+        body = await _body(request)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or \
                 not isinstance(body.get("model"), str) or not body["name"] or not body["model"]:
             return _invalid("body must be {\"name\": str, \"model\": str, \"capacity\"?: number}")
+        problem = deployment_problem(body["name"], body.get("capacity", DEFAULT_CAPACITY))
+        if problem:
+            return _invalid(f"deployment {body['name']!r}: {problem}")
         dep = state.add_deployment(body["name"], body["model"], body.get("capacity"))
         return JSONResponse({"name": body["name"], **dep}, status_code=201)
 
@@ -53,11 +62,10 @@ def routes(state: State) -> list[Route]:
 
     async def config(request: Request) -> Response:
         if request.method == "PATCH":
-            try:
-                body = await request.json()
-            except json.JSONDecodeError:
-                return _invalid("body must be a JSON object")
-            if isinstance(body, dict) and "backend" in body and body["backend"] != state.config.backend:
+            body = await _body(request)
+            if not isinstance(body, dict):
+                return _invalid("body must be a JSON object (numbers finite, no NaN or Infinity)")
+            if "backend" in body and body["backend"] != state.config.backend:
                 return _invalid("the backend is chosen when the emulator starts",
                                 "restart it with --backend (or \"backend\" in its config file)")
             try:
@@ -70,10 +78,7 @@ def routes(state: State) -> list[Route]:
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
-            try:
-                body = await request.json()
-            except json.JSONDecodeError:
-                body = None
+            body = await _body(request)
             seconds = body.get("advance") if isinstance(body, dict) else None
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
                     or seconds < 0:

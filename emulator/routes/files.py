@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -40,7 +41,8 @@ def endpoints(state: State) -> list[Endpoint]:
         if upload is None or isinstance(upload, str):
             raise errors.invalid_payload("The 'file' form field is required.", "file")
         content = await upload.read()
-        rec = state.engine.upload(upload.filename or "upload.jsonl", purpose, content)
+        # checking a large file takes seconds: off the event loop, so other clients are still answered
+        rec = await anyio.to_thread.run_sync(state.engine.upload, upload.filename or "upload.jsonl", purpose, content)
         headers = {} if v1 else {"location": f"{request.base_url}openai/files/{rec['id']}"}
         return JSONResponse(render_file(rec, v1=v1), status_code=200 if v1 else 201, headers=headers)
 

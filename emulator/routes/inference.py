@@ -33,11 +33,12 @@ def endpoints(state: State) -> list[Endpoint]:
         v1 = request.state.v1
         body = await json_object(request, _body_error)
         name = request.path_params.get("deployment") if not v1 else body.get("model")
+        options = _stream_options(body)
         gen = inference.start(name, _chat_request(body), request.state.api_version)
         cid = "chatcmpl-" + hashlib.sha256(f"{time.time_ns()}{name}".encode()).hexdigest()[:29]
         created = int(time.time())
         if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            include_usage = bool(options.get("include_usage"))
             return StreamingResponse(sse.chat_chunks(cid, created, gen, include_usage),
                                      media_type="text/event-stream", headers=gen.headers)
         answers = await gen.complete()
@@ -81,6 +82,16 @@ def endpoints(state: State) -> list[Endpoint]:
     return [Endpoint("/deployments/{deployment}/chat/completions", chat_completions, ("POST",), ("dated",)),
             Endpoint("/chat/completions", chat_completions, ("POST",), ("v1",)),
             Endpoint("/responses", responses, ("POST",))]
+
+
+def _stream_options(body: dict[str, Any]) -> dict[str, Any]:
+    options = body.get("stream_options")
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise errors.openai_error(400, "'stream_options' must be an object, e.g. {\"include_usage\": true}.",
+                                  param="stream_options")
+    return options
 
 
 def _chat_request(body: dict[str, Any]) -> AnswerRequest:

@@ -4,7 +4,7 @@
    settings, from the real program under Pulumi's mocks (``infra/plan.py``): a plan, nothing is deployed.
 2. Starts the Azure OpenAI emulator in-process on a free loopback port (a temporary state folder, short but
    visible stage durations, the lab's base deployment ``gpt-4.1``).
-3. Builds a session for stack ``rehearsal`` (``emulator/rehearsal.py``) whose deployer is the emulator's (``emulator/deployer.py``): a
+3. Builds a session for stack ``rehearsal`` (``rehearsal/session.py``) whose deployer is the emulator's (``rehearsal/deployer.py``): a
    throwaway stack file, never a Pulumi stack; the emulator stands in for both ``pulumi up``. A placeholder
    token (no Azure credential is read or sent) and a temporary run state (``.ftjobs/`` is never touched).
 4. Runs ``pipeline``'s steps (``jobs/flow/pipeline.py``): preflight, the stand-in ``pulumi up``, validate,
