@@ -73,14 +73,18 @@ MAX_CAPACITY = 1_000_000
 
 
 def deployment_problem(name: str, capacity: Any) -> str | None:
-    """What is wrong with a deployment's name or capacity (None: nothing)."""
+    """What is wrong with a deployment's name or capacity, naming the field (None: nothing)."""
     if not DEPLOYMENT_NAME.fullmatch(name):
-        return ("a deployment name is 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit "
-                "(Azure's rule)")
-    if not isinstance(capacity, (int, float)) or isinstance(capacity, bool) or not math.isfinite(capacity) \
-            or not 0 < capacity <= MAX_CAPACITY:
+        return (f"the name {name!r} is not a deployment name: 1-64 letters, digits, '_', '-' or '.', starting with a "
+                "letter or digit (Azure's rule)")
+    if not _number_in(capacity, MAX_CAPACITY):
         return f"capacity must be a number above 0 and at most {MAX_CAPACITY:,} (thousands of tokens per minute)"
     return None
+
+
+def _number_in(value: Any, high: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and 0 < value <= high
 
 
 # Where answers and training come from (emulator/backends.py): "stand-in" (canned answers, simulated training)
@@ -162,12 +166,11 @@ class EmulatorConfig:
                                  hint='write e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1", "capacity": 50}}')
             problem = deployment_problem(name, dep.get("capacity", 50))
             for key in ("tpm", "rpm"):
-                value = dep.get(key, 1)
-                if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
-                        or not 0 < value <= MAX_CAPACITY * 1000:
+                if not _number_in(dep.get(key, 1), MAX_CAPACITY * 1000):
                     problem = problem or f"{key} must be a number above 0 and at most {MAX_CAPACITY * 1000:,}"
             if problem:
-                raise UsageError(f"{source}: deployments.{name}: {problem}",
+                raise UsageError(f"{source}: deployments.{name}.{problem}" if not problem.startswith("the name")
+                                 else f"{source}: deployments: {problem}",
                                  hint="capacity 50 means 50,000 tokens and 300 requests per minute; "
                                       'e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1", "capacity": 50}}')
         if self.backend not in BACKENDS:

@@ -247,7 +247,7 @@ def test_the_clock_moves_jobs_without_waiting(tmp_path: Path, hotel: bytes) -> N
         done = httpx.get(f"{em.url}/openai/v1/fine_tuning/jobs/{job['id']}", headers=KEY).json()
         assert done["status"] == "succeeded"
         assert httpx.post(f"{em.url}/++/clock", json={"advance": -1}).status_code == 400
-        assert httpx.post(f"{em.url}/++/clock", content=b"[1]").status_code == 400
+        assert httpx.post(f"{em.url}/++/clock", json=[1]).status_code == 400
     with EmulatorServer(tmp_path / "s", cfg) as em2:  # the shift is kept with the state
         assert httpx.get(f"{em2.url}/++/clock").json()["offset"] == 3600
 
