@@ -224,17 +224,17 @@ class Engine:
             raise errors.ApiError(400, "unexpectedEntityState", refusal.format(id=job_id, status=job["status"]))
         return job, self.clock.now()
 
-    def _stop_running(self, job: dict[str, Any], now: float) -> None:
+    def _stop_running(self, job: dict[str, Any], now: float, reason: str) -> None:
         """A running job stops: its trainer banks its progress, its running slot is freed."""
         if job["status"] == "running":
-            self.trainer.stop(job, now)
+            self.trainer.stop(job, now, reason)
             scheduler.release(job, now)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         with self.store.lock:
             job, now = self._control(job_id, ("pending", "running", "paused"),
                                      "The job '{id}' is already {status} and cannot be cancelled.")
-            self._stop_running(job, now)
+            self._stop_running(job, now, "cancel")
             job["run_started_at"] = None
             job["status"] = "cancelled"
             self._event(job, now, "Job cancelled.")
@@ -244,7 +244,7 @@ class Engine:
     def pause(self, job_id: str) -> dict[str, Any]:
         with self.store.lock:
             job, now = self._control(job_id, ("running",), "Only a running job can be paused; '{id}' is {status}.")
-            self._stop_running(job, now)
+            self._stop_running(job, now, "pause")
             job["status"] = "paused"
             self._event(job, now, "Job paused.")
             self.store.put_job(job)

@@ -3,7 +3,7 @@
 The engine (``emulator/finetune.py``) owns the job's record, its slot and its events; a trainer owns the
 training. The engine calls :meth:`Trainer.start` when a job first gets a running slot, :meth:`Trainer.resume`
 when a paused job gets one again or when the emulator starts with a job that was running, :meth:`Trainer.stop`
-on pause or cancel (checkpoints are kept), and :meth:`Trainer.poll` on every tick while the job runs: the poll
+on pause or cancel (``reason``: ``"pause"`` or ``"cancel"``; checkpoints are kept), and :meth:`Trainer.poll` on every tick while the job runs: the poll
 reports what happened since the engine's cursor ``job["emitted_steps"]`` (per-step metrics, checkpoints) and
 whether the run is still going. A trainer in a worker process reports real wall times; the simulated trainer
 computes them from the clock. ``job`` is the engine's record (read it; a trainer writes only keys it owns).
@@ -73,7 +73,7 @@ class Trainer(Protocol):
 
     def poll(self, job: dict[str, Any], now: float) -> Progress: ...
 
-    def stop(self, job: dict[str, Any], at: float) -> None: ...
+    def stop(self, job: dict[str, Any], at: float, reason: str) -> None: ...
 
     def artefact(self, job: dict[str, Any], step: int) -> str | None: ...
 
@@ -98,8 +98,8 @@ class SimulatedTrainer:
     def resume(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None:
         pass
 
-    def stop(self, job: dict[str, Any], at: float) -> None:
-        job["done_seconds"] += at - job["run_started_at"]
+    def stop(self, job: dict[str, Any], at: float, reason: str) -> None:
+        job["done_seconds"] += at - job["run_started_at"]  # banked: a resume continues from here
 
     def artefact(self, job: dict[str, Any], step: int) -> str | None:
         return None

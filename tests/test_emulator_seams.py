@@ -161,8 +161,8 @@ class FakeTrainer:
     def resume(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None:
         self.calls.append(("resume", job["id"]))
 
-    def stop(self, job: dict[str, Any], at: float) -> None:
-        self.calls.append(("stop", job["id"]))
+    def stop(self, job: dict[str, Any], at: float, reason: str) -> None:
+        self.calls.append((f"stop:{reason}", job["id"]))
 
     def poll(self, job: dict[str, Any], now: float) -> Progress:
         return self.queued.pop(job["id"], Progress())
@@ -225,11 +225,13 @@ def test_pause_stops_the_trainer_and_a_restart_resumes_a_running_job(tmp_path: P
     engine = app.state.engine
     engine.pause(job["id"])
     engine.resume(job["id"])
-    assert trainer.calls == [("start", job["id"]), ("stop", job["id"]), ("resume", job["id"])]
+    assert trainer.calls == [("start", job["id"]), ("stop:pause", job["id"]), ("resume", job["id"])]
     again = FakeTrainer()
     cfg = EmulatorConfig.from_dict(fast_config(queue_seconds=0.0, file_processing_seconds=0.0))
     State.build(tmp_path / "s", cfg, FakeSource(), again)  # the emulator starts again on the same state
     assert again.calls == [("resume", job["id"])]
+    State.build(tmp_path / "s", cfg, FakeSource(), again).engine.cancel(job["id"])
+    assert again.calls[-1] == ("stop:cancel", job["id"])
 
 
 def test_the_clock_moves_jobs_without_waiting(tmp_path: Path, hotel: bytes) -> None:
