@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,8 +62,39 @@ class LimitConfig:
     rpm_per_1k_tpm: float = 6.0  # Azure's ratio: 6 RPM per 1000 TPM
 
 
+# Azure's rule for deployment names, as its error states it: "Resource name can only include alphanumeric characters,
+# underscores and hyphens" (quoted in 8monkey-ai/hebo-platform#489, 2026-08-31), plus the period the portal's own
+# default names carry ("gpt-4.1"), at most 64 characters (contract.DEPLOYMENT_NAME_MAX), starting with a letter or
+# digit. A name outside it could not be deleted through a URL (`../../x`).
+DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The largest capacity accepted, in thousands of tokens per minute (the emulator's own bound: far above any real
+# quota, and small enough that TPM = capacity x 1000 stays an integer).
+MAX_CAPACITY = 1_000_000
+
+
+def deployment_problem(name: str, capacity: Any) -> str | None:
+    """What is wrong with a deployment's name or capacity, naming the field (None: nothing)."""
+    if not DEPLOYMENT_NAME.fullmatch(name):
+        return (f"the name {name!r} is not a deployment name: 1-64 letters, digits, '_', '-' or '.', starting with a "
+                "letter or digit (Azure's rule)")
+    if not _number_in(capacity, MAX_CAPACITY):
+        return f"capacity must be a number above 0 and at most {MAX_CAPACITY:,} (thousands of tokens per minute)"
+    return None
+
+
+def _number_in(value: Any, high: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and 0 < value <= high
+
+
+# Where answers and training come from (emulator/backends.py): "stand-in" (canned answers, simulated training)
+# or "local" (a small open model on this machine, after `make install-local`).
+BACKENDS = ("stand-in", "local")
+
+
 @dataclass
 class EmulatorConfig:
+    backend: str = "stand-in"
     deployments: dict[str, dict[str, Any]] = field(default_factory=_default_deployments)
     api_keys: list[str] | None = None  # None: any non-empty key or bearer token
     file_processing_seconds: float = 2.0
@@ -131,10 +164,18 @@ class EmulatorConfig:
             if not isinstance(dep, dict) or not isinstance(dep.get("model"), str) or not dep["model"]:
                 raise UsageError(f"{source}: deployments.{name} needs a \"model\" string",
                                  hint='write e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1", "capacity": 50}}')
-            cap = dep.get("capacity", 50)
-            if not isinstance(cap, (int, float)) or isinstance(cap, bool) or cap <= 0:
-                raise UsageError(f"{source}: deployments.{name}.capacity must be a positive number (thousands of TPM)",
-                                 hint="capacity 50 means 50,000 tokens and 300 requests per minute")
+            problem = deployment_problem(name, dep.get("capacity", 50))
+            for key in ("tpm", "rpm"):
+                if not _number_in(dep.get(key, 1), MAX_CAPACITY * 1000):
+                    problem = problem or f"{key} must be a number above 0 and at most {MAX_CAPACITY * 1000:,}"
+            if problem:
+                raise UsageError(f"{source}: deployments.{name}.{problem}" if not problem.startswith("the name")
+                                 else f"{source}: deployments: {problem}",
+                                 hint="capacity 50 means 50,000 tokens and 300 requests per minute; "
+                                      'e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1", "capacity": 50}}')
+        if self.backend not in BACKENDS:
+            raise UsageError(f"{source}: backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}",
+                             hint='"stand-in" (canned answers, the default) or "local" (after `make install-local`)')
         if not 0.0 <= self.faults.rate <= 1.0:
             raise UsageError(f"{source}: faults.rate must be between 0 and 1", hint="0.2 fails one request in five")
         allowed = ", ".join(f'"{k}"' for k in FAULT_KINDS)
@@ -223,6 +264,8 @@ def _coerce(current: Any, value: Any, source: str, dotted: str) -> Any:
             return value
         raise UsageError(f"{source}: {dotted} must be true or false", hint=f"got {value!r}")
     if isinstance(current, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{source}: {dotted} must be a finite number", hint=f"got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return type(current)(value) if isinstance(current, float) else value
         raise UsageError(f"{source}: {dotted} must be a number", hint=f"got {value!r}")

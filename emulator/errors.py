@@ -84,6 +84,12 @@ def invalid_payload(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, "invalidPayload", message, param=param)
 
 
+def upload_too_large(limit: int) -> ApiError:
+    """413 for an upload over Azure's file size cap (emulator/guard.py)."""
+    return ApiError(413, "fileTooLarge", f"The file is larger than the {limit // (1024 * 1024)} MB Azure OpenAI "
+                                         "accepts for fine-tuning. Split it or trim it, then upload again.")
+
+
 def openai_error(status: int, message: str, *, param: str | None = None) -> ApiError:
     """Inference errors use OpenAI's shape on Azure: {message, type, param, code}."""
     return ApiError(status, "invalid_request_error", message, param=param,

@@ -62,12 +62,17 @@ class RateLimiter:
         with self._lock:
             self._windows.clear()
 
-    def admit(self, deployment: str, estimated_tokens: int, api_version: str | None) -> tuple[dict[str, str], int]:
-        """Admit one request or raise a 429 :class:`ApiError`. Returns headers and a charge handle."""
+    def admit(self, deployment: str, estimated_tokens: int, api_version: str | None,
+              cap: tuple[int, int] | None = None) -> tuple[dict[str, str], int]:
+        """Admit one request or raise a 429 :class:`ApiError`. Returns headers and a charge handle.
+
+        ``cap``: (requests, tokens) per minute the answer source can serve; the lower of it and the quota counts."""
         cfg = self.config
         now = time.time()
         span = cfg.limits.window_seconds
         rpm, tpm = cfg.rpm(deployment), cfg.tpm(deployment)
+        if cap is not None:
+            rpm, tpm = min(rpm, max(1, cap[0])), min(tpm, max(1, cap[1]))
         with self._lock:
             win = self._windows.setdefault(deployment, _Window())
             win.prune(now, span)

@@ -12,9 +12,13 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.errors import UsageError
+
+if TYPE_CHECKING:
+    from emulator.config import EmulatorConfig
+    from emulator.server import EmulatorServer
 
 
 @dataclass
@@ -42,14 +46,37 @@ def require_server_packages() -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8089, state_dir: str = ".emulator",
-          config_file: str | None = None) -> ServeResult:
+          config_file: str | None = None, backend: str | None = None) -> ServeResult:
     require_server_packages()
-    from emulator.config import EmulatorConfig
-    from emulator.server import BindError, EmulatorServer, is_loopback
+    from emulator.server import is_loopback
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range", hint="use 0 (any free port) or 1-65535")
+    config = _config(config_file, backend)
+    server = _start(_state_dir(state_dir), config, host, port)
+    if not is_loopback(host):
+        print(f"warning: listening on {host}, not loopback: other machines can reach the data plane "
+              "(the /++/ admin routes still answer loopback clients only).", file=sys.stderr, flush=True)
+    print(f"emulator listening on {server.url}", flush=True)
+    answers = ("answers are stand-ins, not model output" if config.backend == "stand-in"
+               else "answers come from a small local model, standing in for the deployments' models")
+    print(f"  {answers}; admin routes under /++/ (no auth, loopback only).", file=sys.stderr, flush=True)
+    _wait(server)
+    return ServeResult(server.url)
+
+
+def _config(config_file: str | None, backend: str | None) -> "EmulatorConfig":
+    from emulator.config import BACKENDS, EmulatorConfig
+
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
+    if backend is not None:
+        if backend not in BACKENDS:
+            raise UsageError(f"--backend {backend!r} is not a backend", hint=f"use one of: {', '.join(BACKENDS)}")
+        config.backend = backend
+    return config
+
+
+def _state_dir(state_dir: str) -> Path:
     sd = Path(state_dir)
     if sd.exists() and not sd.is_dir():
         raise UsageError(f"--state-dir {sd} is a file", hint="pass a directory (it is created if missing)")
@@ -58,6 +85,12 @@ def serve(host: str = "127.0.0.1", port: int = 8089, state_dir: str = ".emulator
     except OSError as exc:
         raise UsageError(f"--state-dir {sd}: cannot create it ({exc.strerror})",
                          hint="pass a folder you can write to") from None
+    return sd
+
+
+def _start(sd: Path, config: "EmulatorConfig", host: str, port: int) -> "EmulatorServer":
+    from emulator.server import BindError, EmulatorServer
+
     server = EmulatorServer(sd, config, host=host, port=port)
     try:
         server.start()
@@ -68,12 +101,11 @@ def serve(host: str = "127.0.0.1", port: int = 8089, state_dir: str = ".emulator
     except RuntimeError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc}",
                          hint="run again; if it keeps failing, try another --port") from None
-    if not is_loopback(host):
-        print(f"warning: listening on {host}, not loopback: other machines can reach the data plane "
-              "(the /++/ admin routes still answer loopback clients only).", file=sys.stderr, flush=True)
-    print(f"emulator listening on {server.url}", flush=True)
-    print("  answers are stand-ins, not model output; admin routes under /++/ (no auth, loopback only).",
-          file=sys.stderr, flush=True)
+    return server
+
+
+def _wait(server: "EmulatorServer") -> None:
+    """Serve until Ctrl-C or SIGTERM, then stop."""
     stop = threading.Event()
 
     def _on_term(signum: int, frame: Any) -> None:
@@ -89,6 +121,4 @@ def serve(host: str = "127.0.0.1", port: int = 8089, state_dir: str = ".emulator
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        url = server.url
         server.stop()
-    return ServeResult(url)

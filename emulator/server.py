@@ -75,7 +75,7 @@ class EmulatorServer:
         """Bind (raises :class:`BindError`), then serve in a background thread."""
         import uvicorn
 
-        self.emulator = create_app(self.state_dir, self.config)
+        self.emulator = create_app(self.state_dir, self.config, host=self.host)
         sock = bind(self.host, self.port)
         cfg = uvicorn.Config(self.emulator, host=self.host, port=self.port, log_level="warning",
                              lifespan="off", access_log=False)
@@ -146,6 +146,10 @@ class EmulatorServer:
             self.config.deployments[name] = {"model": model, "capacity": capacity or 50}
             return
         self._admin("POST", "/++/deployments", body)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the engine's clock forward (``POST /++/clock``): jobs progress as if ``seconds`` had passed."""
+        self._admin("POST", "/++/clock", {"advance": seconds})
 
     def _admin(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method=method,

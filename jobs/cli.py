@@ -188,9 +188,13 @@ def validate(path: str, model: str | None, method: str, validation_file: bool, p
               help="Where files and jobs persist across restarts.")
 @click.option("--config", "config_file", type=FILE, default=None,
               help="JSON config: deployments, limits, latency, faults, stage durations.")
-def emulator(host: str, port: int, state_dir: str, config_file: str | None) -> None:
+@click.option("--backend", type=click.Choice(["stand-in", "local"]), default=None,
+              help="Where answers and training come from: stand-in (canned, the default) or local (a small model "
+                   "on this machine, after `make install-local`). Overrides the config file's \"backend\".")
+def emulator(host: str, port: int, state_dir: str, config_file: str | None, backend: str | None) -> None:
     """Serve a local Azure OpenAI data-plane emulator (rehearsal and tests only)."""
-    invoke("emulator.serve:serve", host=host, port=port, state_dir=state_dir, config_file=config_file)
+    invoke("emulator.serve:serve", host=host, port=port, state_dir=state_dir, config_file=config_file,
+           backend=backend)
 
 
 # --------------------------------------------------------------------------- runner: the job lifecycle

@@ -3,7 +3,7 @@
 - :class:`PulumiDeployer` (here): the real stack, through the Pulumi bridge (``jobs/pulumi_cli.py``):
   ``pulumi config set fineTunedModel``, ``pulumi up``, ``pulumi config rm``. When ``pulumi`` is not on PATH
   a change is not made and comes back with ``done=False``: its command is what the user runs by hand.
-- ``emulator.deployer.EmulatorDeployer``: the rehearsal's throwaway stack, where the local emulator stands in
+- ``rehearsal.deployer.EmulatorDeployer``: the rehearsal's throwaway stack, where the local emulator stands in
   for ``pulumi up``. Only the rehearsal builds it; the product never names the emulator.
 
 Both read and write the names of the stack contract (``jobs/contract.py``), and both can name the deployments

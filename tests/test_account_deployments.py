@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.deployer import EmulatorDeployer
+from rehearsal.deployer import EmulatorDeployer
 from emulator.server import EmulatorServer
 from jobs import az_cli
 from jobs.contract import StackOutputs

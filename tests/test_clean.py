@@ -180,7 +180,7 @@ def test_clean_on_the_rehearsal_stack_removes_the_emulator_deployment(finished_j
                                                                        tmp_path: Path) -> None:
     """The rehearsal's deployer stands in for the `pulumi up` that removes the tuned deployment on Azure."""
     from jobs.api import JobInfo
-    from emulator.rehearsal import rehearsal_session
+    from rehearsal.session import rehearsal_session
     from jobs.flow.clean import clean
     from jobs.flow.promote import promote
 

@@ -86,7 +86,7 @@ def _statuses(raw: Raw, jobs: list[dict]) -> list[str]:
 
 
 def test_at_most_three_standard_jobs_run_at_a_time(emulator_factory, hotel):
-    em = emulator_factory({"training_seconds": 1.0, "queue_seconds": 0.0})
+    em = emulator_factory({"training_seconds": 600.0, "queue_seconds": 0.0})  # time moves by the clock route
     raw = Raw(em.url)
     fid = processed_file(raw, hotel)
     jobs = [raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid, "suffix": s}).json()
@@ -94,6 +94,9 @@ def test_at_most_three_standard_jobs_run_at_a_time(emulator_factory, hotel):
     assert _statuses(raw, jobs) == ["running", "running", "running", "pending"]
     statuses = [j["status"] for j in raw.get("/fine_tuning/jobs").json()["data"]]
     assert statuses.count("running") == 3
+    em.advance_clock(600)
+    assert _statuses(raw, jobs) == ["succeeded", "succeeded", "succeeded", "running"]
+    em.advance_clock(600)
     done = [raw.wait(f"/fine_tuning/jobs/{j['id']}", "status", ("succeeded",)) for j in jobs]
     events_d = raw.get(f"/fine_tuning/jobs/{jobs[3]['id']}/events", params={"limit": 500}).json()["data"]
     started_d = next(e for e in events_d if e["message"] == "Job started.")

@@ -26,7 +26,7 @@ def hotel(mslearn_data: Path) -> bytes:
 
 def test_restart_in_process_continues_the_same_job(tmp_path, hotel):
     state = tmp_path / "state"
-    cfg = fast_config(training_seconds=2.0, queue_seconds=0.0)
+    cfg = fast_config(training_seconds=600.0, queue_seconds=0.0)  # done by moving the clock, not by waiting
     with EmulatorServer(state, cfg) as em:
         raw = Raw(em.url)
         job = created_job(raw, hotel, model=MODEL)
@@ -37,6 +37,8 @@ def test_restart_in_process_continues_the_same_job(tmp_path, hotel):
         raw2 = Raw(em2.url)
         assert raw2.get(f"/files/{file_id}").json()["status"] == "processed"
         assert raw2.get(f"/files/{file_id}/content").content == hotel
+        assert raw2.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "running"
+        em2.advance_clock(600)
         done = raw2.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded",))
         assert done["fine_tuned_model"].endswith("-ft-travel")
         events = raw2.get(f"/fine_tuning/jobs/{job['id']}/events", params={"limit": 1000}).json()["data"]
@@ -66,17 +68,18 @@ def test_job_time_keeps_running_while_the_emulator_is_down(tmp_path, hotel):
 
 def test_kill_9_and_restart_keeps_files_and_jobs(tmp_path, hotel, emulator_process):
     state = tmp_path / "proc-state"
-    proc = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
+    proc = emulator_process(state, {"training_seconds": 600.0, "queue_seconds": 0.0})
     raw = Raw(proc.url)
     job = created_job(raw, hotel, model=MODEL)
     raw.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("running",))
     raw.close()
     proc.kill()  # SIGKILL
 
-    proc2 = emulator_process(state, {"training_seconds": 3.0, "queue_seconds": 0.0})
+    proc2 = emulator_process(state, {"training_seconds": 600.0, "queue_seconds": 0.0})
     raw2 = Raw(proc2.url)
     assert [x["id"] for x in raw2.get("/files").json()["data"]] == [job["training_file"]]
-    assert raw2.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] in ("running", "succeeded")
+    assert raw2.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "running"
+    assert httpx.post(f"{proc2.url}/++/clock", json={"advance": 600}).status_code == 200  # instead of waiting
     done = raw2.wait(f"/fine_tuning/jobs/{job['id']}", "status", ("succeeded",))
     assert done["result_files"] and raw2.get(f"/files/{done['result_files'][0]}/content").status_code == 200
     assert proc2.stop() == 0

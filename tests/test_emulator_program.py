@@ -49,10 +49,12 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return out
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module a file imports at run time, at any depth (function-level imports included)."""
+def _imports(path: Path, *, type_checking: bool = False) -> set[str]:
+    """Every module a file imports at run time, at any depth (function-level imports included); with
+    ``type_checking``, also those under ``if TYPE_CHECKING:``."""
     found: set[str] = set()
-    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in (ast.walk(tree) if type_checking else _runtime_nodes(tree)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -71,15 +73,61 @@ def _module_name(path: Path) -> str:
 
 def test_the_product_never_imports_the_emulator() -> None:
     # The offline rehearsal starts it, by design; so does `playground --rehearsal` (the README's first command
-    # points to it): the emulator in-process with a stand-in fine-tuned model, and the playground on it.
+    # points to it): both through the offline lab of the `rehearsal` package, never the emulator directly.
     allowed = {"jobs/commands/rehearse.py", "jobs/commands/playground.py"}
     offenders = []
     for path in sorted((REPO / "jobs").rglob("*.py")) + sorted((REPO / "infra").rglob("*.py")):
-        if str(path.relative_to(REPO)) in allowed:
-            continue
-        if any(m == "emulator" or m.startswith("emulator.") for m in _imports(path)):
+        imports = _imports(path, type_checking=True)
+        if any(m.split(".")[0] == "emulator" for m in imports):
+            offenders.append(str(path.relative_to(REPO)))
+        if str(path.relative_to(REPO)) not in allowed and any(m.split(".")[0] == "rehearsal" for m in imports):
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+# The runner's leaf modules: facts and helpers with no session, client or flow behind them.
+RUNNER_LEAVES = {"jobs", "jobs.models", "jobs.contract", "jobs.tokens", "jobs.dataset", "jobs.dataset_rules",
+                 "jobs.stand_in", "jobs.atomic", "jobs.errors"}
+
+
+def test_the_emulator_imports_only_the_runners_leaf_modules() -> None:
+    # The emulator is a separate program: it shares the runner's facts (models, contract, token counts, the
+    # dataset rules, the stand-in label, atomic writes, errors), never its session, flow, commands, deploy,
+    # client, api or cli, nor the rehearsal that drives it. TYPE_CHECKING imports count too.
+    offenders = []
+    for path in sorted((REPO / "emulator").rglob("*.py")):
+        for module in _imports(path, type_checking=True):
+            top = module.split(".")[0]
+            if top == "rehearsal" or (top == "jobs" and not _leaf(module)):
+                offenders.append(f"{path.relative_to(REPO)}: {module}")
+    assert offenders == []
+
+
+def _leaf(module: str) -> bool:
+    """``jobs.x`` or ``jobs.x.name`` (an imported name) of a leaf module."""
+    return module in RUNNER_LEAVES or module.rpartition(".")[0] in RUNNER_LEAVES - {"jobs"}
+
+
+def test_the_leaf_rule_can_fail() -> None:
+    assert not _leaf("jobs.session") and not _leaf("jobs.session.Session") and not _leaf("jobs.flow.crash")
+    assert _leaf("jobs.models") and _leaf("jobs.errors.UsageError")
+
+
+def test_the_stand_in_emulator_never_imports_torch(tmp_path: Path) -> None:
+    # The stand-in backend serves canned answers: starting it (and answering) must not load a model package.
+    code = (
+        "import sys, httpx\n"
+        "from emulator.server import EmulatorServer\n"
+        f"with EmulatorServer({str(tmp_path)!r}) as em:\n"
+        "    r = httpx.post(em.url + '/openai/v1/chat/completions', headers={'api-key': 'k'},\n"
+        "                   json={'model': 'gpt-4.1', 'messages': [{'role': 'user', 'content': 'hi'}]})\n"
+        "    assert r.status_code == 200, r.text\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'peft')))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
 
 
 def test_no_product_code_names_the_emulator_admin_routes() -> None:
@@ -89,7 +137,7 @@ def test_no_product_code_names_the_emulator_admin_routes() -> None:
 
 
 def test_no_import_cycles_in_the_tree() -> None:
-    files = [p for top in ("jobs", "emulator", "infra") for p in (REPO / top).rglob("*.py")]
+    files = [p for top in ("jobs", "emulator", "infra", "rehearsal") for p in (REPO / top).rglob("*.py")]
     modules = {_module_name(p): p for p in files}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
@@ -188,3 +236,17 @@ def test_missing_server_packages_are_a_clear_error(monkeypatch: pytest.MonkeyPat
     with pytest.raises(UsageError) as info:
         require_server_packages()
     assert "uvicorn" in info.value.message and "emulator/requirements.txt" in (info.value.hint or "")
+
+
+def test_no_long_functions_or_classes_in_the_emulator_and_the_rehearsal() -> None:
+    # One screen per function (60 lines), at most 300 lines per class (nested functions count in their parent).
+    long = []
+    for top in ("emulator", "rehearsal"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    continue
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > (300 if isinstance(node, ast.ClassDef) else 60):
+                    long.append(f"{path.relative_to(REPO)}: {node.name} ({size} lines)")
+    assert long == []

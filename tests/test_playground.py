@@ -406,7 +406,7 @@ AZ_LIST = ["cognitiveservices", "account", "deployment", "list", "--resource-gro
 def test_the_deployment_field_suggests_every_deployment_of_the_emulator(em: CompareEmulator, tmp_path: Path) -> None:
     """A rehearsal's session on the emulator: its stack names only the base deployment, the emulator also serves
     the fine-tuned one and a judge; the suggestions hold all three, and a suggested one answers in a column."""
-    from emulator.rehearsal import rehearsal_session
+    from rehearsal.session import rehearsal_session
     from jobs.commands.playground import PlaygroundRequest, start
 
     session = rehearsal_session(em.url, tmp_path / "rehearsal", stack="pg-listing", json_mode=True)

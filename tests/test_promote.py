@@ -326,8 +326,8 @@ def _json_part(text: str) -> str:
 
 
 def _rehearsal(url: str, root: Path, *, base: str = "gpt-4.1") -> Session:
-    from emulator.deployer import EmulatorDeployer
-    from emulator.rehearsal import rehearsal_session
+    from rehearsal.deployer import EmulatorDeployer
+    from rehearsal.session import rehearsal_session
 
     session = rehearsal_session(url, root, stack="rehearsal", json_mode=False)
     session.deployer = EmulatorDeployer(url, "rehearsal", root / "stand-in.json", base_deployment=base)

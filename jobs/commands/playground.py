@@ -17,12 +17,9 @@ this module, like ``rehearse``, may import the emulator (tests/test_emulator_pro
 from __future__ import annotations
 
 import json
-import shutil
 import signal
-import tempfile
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
@@ -198,32 +195,21 @@ def serve(session: Session, *, request: PlaygroundRequest, json_mode: bool = Fal
 def rehearsal(*, request: PlaygroundRequest, endpoint: str | None = None,
               json_mode: bool = False) -> PlaygroundStopped | None:
     """``playground --rehearsal``: the emulator in-process, a stand-in fine-tuned model, then :func:`serve`."""
-    from emulator.serve import require_server_packages
-
     if endpoint or request.base_deployment or request.tuned_deployment:
         raise UsageError("--rehearsal starts its own emulator with its own deployments",
                          hint="drop --endpoint/--base-deployment/--tuned-deployment, or drop --rehearsal")
-    require_server_packages()
-    from emulator.rehearsal import rehearsal_session
-    from emulator.server import EmulatorServer
     from jobs.compare.suite import default_style_path
     from jobs.flow.cost import Guards
     from jobs.flow.run import run
     from jobs.flow.train import TrainingOptions
     from jobs.settings import PollSettings
+    from rehearsal.lab import offline_lab
 
     data = default_style_path()  # data/travel-train.jsonl, the lab's training file
-    root = Path(tempfile.mkdtemp(prefix="ftjobs-playground-"))
-    emulator = None
-    try:
-        emulator = EmulatorServer(root / "emulator", config=dict(EMULATOR_CONFIG), host="127.0.0.1", port=0).start()
-        session = rehearsal_session(emulator.url, root, stack=STACK, json_mode=json_mode,
-                                    poll=PollSettings(first=0.2, cap=0.5, running_floor=0.5))
-        session.say(f"playground --rehearsal: emulator at {emulator.url}; fine-tuning a stand-in model on {data} "
+    with offline_lab(stack=STACK, config=EMULATOR_CONFIG, json_mode=json_mode, prefix="ftjobs-playground-",
+                     poll=PollSettings(first=0.2, cap=0.5, running_floor=0.5)) as lab:
+        session = lab.session
+        session.say(f"playground --rehearsal: emulator at {lab.url}; fine-tuning a stand-in model on {data} "
                     "there first (a few seconds; every answer will be an emulator stand-in)")
         run(session, data, TrainingOptions().checked(), Guards(yes=True), up=True)
         return serve(session, request=request, json_mode=json_mode)
-    finally:
-        if emulator is not None:
-            emulator.stop()
-        shutil.rmtree(root, ignore_errors=True)

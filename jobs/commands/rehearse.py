@@ -4,7 +4,7 @@
    settings, from the real program under Pulumi's mocks (``infra/plan.py``): a plan, nothing is deployed.
 2. Starts the Azure OpenAI emulator in-process on a free loopback port (a temporary state folder, short but
    visible stage durations, the lab's base deployment ``gpt-4.1``).
-3. Builds a session for stack ``rehearsal`` (``emulator/rehearsal.py``) whose deployer is the emulator's (``emulator/deployer.py``): a
+3. Builds a session for stack ``rehearsal`` (``rehearsal/session.py``) whose deployer is the emulator's (``rehearsal/deployer.py``): a
    throwaway stack file, never a Pulumi stack; the emulator stands in for both ``pulumi up``. A placeholder
    token (no Azure credential is read or sent) and a temporary run state (``.ftjobs/`` is never touched).
 4. Runs ``pipeline``'s steps (``jobs/flow/pipeline.py``): preflight, the stand-in ``pulumi up``, validate,
@@ -23,13 +23,17 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs import contract, lab
 from jobs.stand_in import STAND_IN_LABEL
 from jobs.checks import strip_label
 from jobs.errors import JobsError, UsageError
 from jobs.project import TRAINING_FILE, default_training_file
+
+if TYPE_CHECKING:
+    from jobs.flow.pipeline import PipelineOutcome
+    from rehearsal.lab import Lab
 
 LABEL = STAND_IN_LABEL
 STACK = "rehearsal"
@@ -47,6 +51,9 @@ EMULATOR_CONFIG: dict[str, Any] = {
     "queue_seconds": 2.0,
     "training_seconds": 6.0,
 }
+# The rehearsal's deployments (base and fine-tuned), in thousands of tokens per minute. The stand-in quota of 50
+# only made compare wait for its own pacing (about 40 s of each rehearsal); nothing real is rationed offline.
+CAPACITY = 1000
 
 
 @dataclass
@@ -197,16 +204,16 @@ def resolve_data(data: str | None) -> Path:
                                            "../shared/mslearn-data/travel-finetune-hotel.jsonl`") from None
 
 
-def _workspace(keep_dir: str | None) -> tuple[Path, bool]:
-    """(the rehearsal's folder, whether it is temporary and removed at the end)."""
-    if keep_dir:
-        root = Path(keep_dir)
-        if root.exists() and any(root.iterdir()):
-            raise UsageError(f"--keep {root}: folder exists and is not empty",
-                             hint="pass a new or empty folder, so an old rehearsal's state is not reused")
-        root.mkdir(parents=True, exist_ok=True)
-        return root, False
-    return Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-")), True
+def _kept_folder(keep_dir: str | None) -> Path | None:
+    """The folder ``--keep`` names (new or empty), or None: a temporary one, removed at the end."""
+    if not keep_dir:
+        return None
+    root = Path(keep_dir)
+    if root.exists() and any(root.iterdir()):
+        raise UsageError(f"--keep {root}: folder exists and is not empty",
+                         hint="pass a new or empty folder, so an old rehearsal's state is not reused")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 def three_line_verdict(compared: dict[str, Any], base_compared: dict[str, Any] | None) -> list[str]:
@@ -233,59 +240,55 @@ def infrastructure_plan() -> list[str]:
 
 def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode: bool = False) -> RehearseResult:
     """The ``rehearse`` command."""
-    from emulator.serve import require_server_packages
-
-    require_server_packages()
-    from emulator.rehearsal import rehearsal_session
-    from emulator.server import EmulatorServer
     from jobs.flow.cost import Guards
     from jobs.flow.pipeline import Pipeline, PipelinePlan
     from jobs.flow.train import TrainingOptions
+    from rehearsal.lab import offline_lab
 
     started = time.monotonic()
     path = resolve_data(data)
-    root, temporary = _workspace(keep_dir)
-    out = root / "report" if not temporary else Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-report-"))
-    server = None
+    kept = _kept_folder(keep_dir)
+    out = kept / "report" if kept is not None else Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-report-"))
     finished = False
     try:
         plan = infrastructure_plan()
-        emulator_dir = root / "emulator"
-        emulator_dir.mkdir()
-        server = EmulatorServer(str(emulator_dir), config=dict(EMULATOR_CONFIG), host="127.0.0.1", port=0).start()
-        session = rehearsal_session(server.url, root, stack=STACK, json_mode=json_mode)
-        session.say(f"rehearse: emulator at {server.url}; run state in {session.state.directory} (temporary)")
-        steps = PipelinePlan(data=path, options=TrainingOptions().checked(), guards=Guards(yes=True), repeat=REPEAT,
-                             concurrency=CONCURRENCY, out=out, command="python -m jobs rehearse")
-        outcome = Pipeline(session, steps).run()
-        model = outcome.fine_tuned_model or ""
-        compared = outcome.compared.get("compare")
-        if not model or compared is None or outcome.tuned_deployment is None:
-            raise JobsError(f"the rehearsal's job {outcome.job_id} finished without a fine-tuned deployment",
-                            hint="this is a bug in the emulator or runner; rerun with --keep DIR and report it")
-        rome = [r for r in compared["rows"] if r["case_id"] == ROME_CASE and r["repeat"] == 0]
-        by_turn = {(r["turn"], r["variant"]): r for r in rome}
-        comparisons = [Comparison(question=q, base=Answer.of_row(by_turn[(i, "base")]),
-                                  fine_tuned=Answer.of_row(by_turn[(i, "tuned")]))
-                       for i, q in enumerate(QUESTIONS, 1)]
-        from jobs.compare.report import render_text
-
-        result = RehearseResult(
-            data=str(path), endpoint=server.url, job_id=str(outcome.job_id), fine_tuned_model=model,
-            base_deployment=BASE_DEPLOYMENT, fine_tuned_deployment=outcome.tuned_deployment,
-            seconds=time.monotonic() - started, run_text=outcome.to_text(), run_json=outcome.to_json(),
-            comparisons=comparisons, kept_dir=None if temporary else str(root), rich=session.ui.rich_output(),
-            report_path=outcome.reports["compare"], verdict=compared["verdict"]["headline"],
-            compare_text=render_text(compared, rich=session.ui.rich_output()),
-            plan=plan, chart=outcome.chart, reports=dict(outcome.reports),
-            verdict_lines=three_line_verdict(compared, outcome.compared.get("compare-base")),
-        )
+        with offline_lab(stack=STACK, config=EMULATOR_CONFIG, json_mode=json_mode, root=kept,
+                         capacity=CAPACITY) as offline:
+            session = offline.session
+            session.say(f"rehearse: emulator at {offline.url}; run state in {session.state.directory} (temporary)")
+            steps = PipelinePlan(data=path, options=TrainingOptions().checked(), guards=Guards(yes=True),
+                                 repeat=REPEAT, concurrency=CONCURRENCY, out=out, command="python -m jobs rehearse")
+            outcome = Pipeline(session, steps).run()
+        result = _result(path, offline, outcome, started, plan)
         finished = True
         return result
     finally:
-        if server is not None:
-            server.stop()
-        if temporary:
-            shutil.rmtree(root, ignore_errors=True)
-            if not finished:  # an error or Ctrl-C: no report to point at, nothing left behind
-                shutil.rmtree(out, ignore_errors=True)
+        if kept is None and not finished:  # an error or Ctrl-C: no report to point at, nothing left behind
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def _result(path: Path, offline: "Lab", outcome: "PipelineOutcome", started: float, plan: list[str]) -> RehearseResult:
+    """What the rehearsal shows: the lab's five questions side by side, the verdict and the reports."""
+    from jobs.compare.report import render_text
+
+    session = offline.session
+    model = outcome.fine_tuned_model or ""
+    compared = outcome.compared.get("compare")
+    if not model or compared is None or outcome.tuned_deployment is None:
+        raise JobsError(f"the rehearsal's job {outcome.job_id} finished without a fine-tuned deployment",
+                        hint="this is a bug in the emulator or runner; rerun with --keep DIR and report it")
+    rome = [r for r in compared["rows"] if r["case_id"] == ROME_CASE and r["repeat"] == 0]
+    by_turn = {(r["turn"], r["variant"]): r for r in rome}
+    comparisons = [Comparison(question=q, base=Answer.of_row(by_turn[(i, "base")]),
+                              fine_tuned=Answer.of_row(by_turn[(i, "tuned")]))
+                   for i, q in enumerate(QUESTIONS, 1)]
+    return RehearseResult(
+        data=str(path), endpoint=offline.url, job_id=str(outcome.job_id), fine_tuned_model=model,
+        base_deployment=BASE_DEPLOYMENT, fine_tuned_deployment=outcome.tuned_deployment,
+        seconds=time.monotonic() - started, run_text=outcome.to_text(), run_json=outcome.to_json(),
+        comparisons=comparisons, kept_dir=None if offline.temporary else str(offline.root), rich=session.ui.rich_output(),
+        report_path=outcome.reports["compare"], verdict=compared["verdict"]["headline"],
+        compare_text=render_text(compared, rich=session.ui.rich_output()),
+        plan=plan, chart=outcome.chart, reports=dict(outcome.reports),
+        verdict_lines=three_line_verdict(compared, outcome.compared.get("compare-base")),
+    )

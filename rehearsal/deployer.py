@@ -28,8 +28,9 @@ from jobs.models import DEFAULT_MODEL
 class EmulatorDeployer:
     def __init__(self, url: str, stack: str, config_path: Path, *,
                  base_deployment: str = contract.DEFAULT_BASE_DEPLOYMENT,
-                 sku: str = contract.DEFAULT_FINE_TUNED_SKU):
+                 sku: str = contract.DEFAULT_FINE_TUNED_SKU, capacity: float | None = None):
         self.url = url.rstrip("/")
+        self.capacity = capacity  # the registered deployment's capacity (None: the emulator's default)
         self.stack = stack
         self.config_path = Path(config_path)
         self.base_deployment = base_deployment
@@ -93,7 +94,10 @@ class EmulatorDeployer:
         model = config.get(contract.FINE_TUNED_MODEL)
         name = self._tuned_name(config)
         if model:
-            self._admin("POST", "/++/deployments", {"name": name, "model": model})
+            body: dict[str, Any] = {"name": name, "model": model}
+            if self.capacity is not None:
+                body["capacity"] = self.capacity
+            self._admin("POST", "/++/deployments", body)
             what = f"the emulator registered deployment {name!r} -> {model}"
         else:
             self._admin("DELETE", f"/++/deployments/{name}", None)
