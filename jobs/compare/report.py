@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from jobs.atomic import write_atomic
 from jobs.stand_in import STAND_IN_LABEL
 from jobs.checks import CHECKS
 from jobs.compare import stats
@@ -223,18 +224,20 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def write(report: dict[str, Any], folder: Path) -> dict[str, str]:
-    """report.json, report.md and report.html in ``folder``; returns their paths."""
+    """report.json, report.md and report.html in ``folder``, each written atomically (``jobs/atomic.py``);
+    returns their paths."""
     from jobs.compare.html import render_html
 
+    paths = {"json": folder / "report.json", "md": folder / "report.md", "html": folder / "report.html"}
+    texts = {"json": json.dumps(report, indent=2, ensure_ascii=False) + "\n", "md": render_markdown(report),
+             "html": render_html(report)}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        paths = {"json": folder / "report.json", "md": folder / "report.md", "html": folder / "report.html"}
-        paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        paths["md"].write_text(render_markdown(report), encoding="utf-8")
-        paths["html"].write_text(render_html(report), encoding="utf-8")
+        for kind, path in paths.items():  # each whole or not at all: a full disk leaves the old file
+            write_atomic(path, texts[kind].encode("utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot write the report into {folder}: {exc.strerror or exc}",
-                         hint="pass --out to a writable folder") from None
+        raise UsageError(f"cannot write the report into {folder}: {exc.strerror or exc}; the rows are kept in the "
+                         "history", hint="free some space or pass --out to a writable folder") from None
     return {k: str(v) for k, v in paths.items()}
 
 
