@@ -449,7 +449,8 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
               help="A variant (repeatable; replaces the default pair base, tuned): base, tuned, base-no-system, "
               "base-short, or NAME=DEPLOYMENT[:SYSTEM_FILE|:lab|:short|:none].")
 @click.option("--repeat", type=int, default=3, show_default=True, help="Times each conversation is sent.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Requests in flight at once.")
+@click.option("--concurrency", type=int, default=None, metavar="N",
+              help="Cap on requests in flight (default: adaptive up to 64, set from the deployment's limits).")
 @click.option("--judge", default=None, metavar="DEPLOYMENT",
               help="A third deployment that grades each answer against a rubric (temperature 0, JSON).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=str), default=None,
