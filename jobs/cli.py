@@ -531,6 +531,9 @@ def chat(json_mode: bool, **kwargs: Any) -> None:
               "default pair base, tuned; one given replaces tuned).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to serve on: loopback unless you ask (another address prints a warning).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name the page may be opened by (repeatable; the Host check refuses any other "
+              "name but loopback's and the --host address).")
 @click.option("--port", type=int, default=8090, show_default=True,  # jobs/commands/playground.py:DEFAULT_PORT
               help="Port to serve on (0 picks a free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
