@@ -146,3 +146,16 @@ def test_latency_is_the_service_time_and_queueing_is_apart() -> None:
     for r in rows:
         assert SERVICE_S * 1000 * 0.9 <= r["latency_ms"] < SERVICE_S * 1000 + 150, r  # no model took 0.35 s
         assert r["queued_ms"] >= 0
+
+
+def test_known_limits_open_the_window_at_once() -> None:
+    window = Window(cap=64)
+    r = window.enter()
+    window.leave(r, seconds=0.5, refused=False)  # the first answer: 0.5 s; its headers: 10 requests a second
+    window.fit(10.0)
+    assert window.ceiling == 10 and window.allowed() == 10  # not 5 (slow start's +1): Little's law x 2
+    capped = Window(cap=6)
+    r = capped.enter()
+    capped.leave(r, seconds=0.5, refused=False)
+    capped.fit(10.0)
+    assert capped.allowed() == 6  # --concurrency stays the cap

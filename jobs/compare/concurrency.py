@@ -2,7 +2,8 @@
 control does, instead of a fixed number.
 
 - It starts at :data:`START` (or the ``--concurrency`` cap, if lower) and, until the service first refuses a
-  request, grows by one per answer ("slow start": it doubles every round trip).
+  request, grows by one per answer ("slow start": it doubles every round trip), or at once to what the
+  limits can use as soon as the first answer's headers name them.
 - A 429 halves it (once per round: the 429s of requests sent before the cut do not cut again) and ends the
   slow start; from then on each answer adds ``1/window`` (one more request per round trip).
 - Once the deployment's limits are known (``--rate-limit`` or the ``x-ratelimit-*`` headers, see
@@ -76,7 +77,8 @@ class Window:
             if per_second is None or self.latency is None:
                 return
             self.ceiling = max(2, math.ceil(per_second * self.latency * HEADROOM))
-            self.limit = min(self.limit, float(max(self.ceiling, 1)))
+            # slow start (no 429 yet): straight to what the limits can use; after a 429, never above it
+            self.limit = float(min(self.ceiling, self.cap)) if self.slow_start else min(self.limit, self.ceiling)
             self._cond.notify_all()
 
     def describe(self) -> dict[str, object]:
