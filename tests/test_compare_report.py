@@ -118,7 +118,7 @@ def test_the_heading_asks_the_question_the_run_answers() -> None:
     base_only = make_report(variants=("base-no-system", "base-short", "base"), one_deployment=True)  # pipeline's compare-base
     heading = re.search(r'<div class="banner[^"]*" id="verdict"><h1>(.*?)</h1>', render_html(base_only))
     assert heading and heading.group(1) == "Which system message works best?"
-    assert reports.render_markdown(base_only).startswith("## Compare: Which system message works best?\n")
+    assert reports.render_markdown(base_only).startswith("## Compare: which system message works best?\n")
     assert make_report(variants=("base", "other"))["title"] == "Which variant does better?"
 
 

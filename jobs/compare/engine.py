@@ -194,15 +194,16 @@ class Engine:
         usage and the rate-limit headers go back to the budget. ``clock`` (if given) counts the seconds spent
         waiting (for a slot, a 429's pause, a retry's back-off) apart from the service's own time."""
         clock = clock or Stopwatch()
-        with self._lock:
-            gone = self.missing.get(deployment)
-        if gone is not None:
-            raise NotAsked(f"not asked: {deployment} answered HTTP 404 earlier in this run "
-                           f"({gone.message.splitlines()[0]})", hint=gone.hint)
+        self._not_missing(deployment)
         budget = self.pacer.budget(deployment)
         waiting = time.monotonic()
         ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages), params.get("max_tokens")))
         clock.waited += time.monotonic() - waiting
+        try:
+            self._not_missing(deployment)  # a 404 may have come back while this request waited for its slot
+        except NotAsked:
+            budget.settle(ticket, total_tokens=None, completion_tokens=None)
+            raise
         with self._lock:
             self.sent += 1
         try:
@@ -218,6 +219,13 @@ class Engine:
                       completion_tokens=_int(usage.get("completion_tokens")), refused=clock.refused)
         budget.observe(answer.headers)
         return answer
+
+    def _not_missing(self, deployment: str) -> None:
+        with self._lock:
+            gone = self.missing.get(deployment)
+        if gone is not None:
+            raise NotAsked(f"not asked: {deployment} answered HTTP 404 earlier in this run "
+                           f"({gone.message.splitlines()[0]})", hint=gone.hint)
 
     def _chat(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any],
               row: dict[str, Any]) -> str | None:

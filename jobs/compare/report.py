@@ -293,7 +293,8 @@ def _ms(spread: dict[str, Any]) -> str:
 def render_markdown(report: dict[str, Any]) -> str:
     """report.md; every text that came from a file, an option or a service goes through :func:`md`."""
     names = [v["name"] for v in report["variants"]]
-    lines = [f"## Compare: {md(report.get('title') or FINE_TUNING_QUESTION)}", ""]
+    title = report.get("title") or FINE_TUNING_QUESTION
+    lines = [f"## Compare: {md(title[:1].lower() + title[1:])}", ""]
     if report["stand_in"]:
         lines += [f"> **{STAND_IN_LABEL}** {md(report['stand_in_note'])}.", ""]
     lines += [f"**Verdict:** {md(report['verdict']['headline'])}", ""]
