@@ -96,11 +96,12 @@ def test_concurrency_is_a_cap() -> None:
 
 
 def test_429s_halve_the_window() -> None:
-    service = Service(refuse=lambda n: 0.02 if n > 6 else None)  # the "service" takes 6 at once
+    service = Service(refuse=lambda n: 0.0 if n > 6 else None)  # the "service" takes 6 at once (no pause asked)
     rows, pacer = run(service, 80)
     assert all(r["error"] is None for r in rows)
     window = pacer.describe()[0]["concurrency"]
-    assert window["halvings"] >= 1 and window["now"] < window["peak_in_flight"]
+    assert window["halvings"] >= 1
+    assert service.most <= 16  # without the cuts, slow start would have doubled on to dozens in flight
 
 
 def test_the_limits_cap_the_window_at_what_they_can_use() -> None:
