@@ -160,3 +160,21 @@ def test_known_limits_open_the_window_at_once() -> None:
     capped.leave(r, seconds=0.5, refused=False)
     capped.fit(10.0)
     assert capped.allowed() == 6  # --concurrency stays the cap
+
+
+def test_requests_waiting_for_a_slot_are_not_sent_after_a_stop() -> None:
+    """A fatal error (here: 401) stops the run; the conversations already waiting for a slot send nothing."""
+    from jobs.errors import JobsError
+
+    class Refusing(Service):
+        def chat(self, deployment: str, messages: list[dict[str, str]], *, on_wait: Callable[[str, float], None],
+                 **params: Any) -> ChatAnswer:
+            with self._lock:
+                self.calls += 1
+            time.sleep(0.2)
+            raise JobsError("HTTP 401: the key is refused", status=401)
+
+    service = Refusing()
+    with pytest.raises(JobsError):
+        run(service, 40)  # 40 conversations on up to 64 threads; the window lets 4 go first
+    assert service.calls <= START

@@ -200,6 +200,8 @@ class Engine:
         ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages), params.get("max_tokens")))
         clock.waited += time.monotonic() - waiting
         try:
+            if self._stop.is_set():  # stopped (Ctrl-C, a fatal error) while this request waited: never sent
+                raise NotAsked("not asked: the run stopped before this request was sent")
             self._not_missing(deployment)  # a 404 may have come back while this request waited for its slot
         except NotAsked:
             budget.settle(ticket, total_tokens=None, completion_tokens=None)
@@ -209,6 +211,8 @@ class Engine:
         try:
             answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget, clock), **params)
         except JobsError as exc:
+            if is_fatal(exc):  # before the slot is given back: no request waiting for it may go out now
+                self._stop.set()
             budget.settle(ticket, total_tokens=None, completion_tokens=None, refused=clock.refused or exc.status == 429)
             if exc.status == 404:
                 with self._lock:
