@@ -21,8 +21,9 @@ from jobs.compare.stats import p_text, pct
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#1b1b1b;max-width:1400px;
-overflow-wrap:anywhere}
-.scroll{overflow-x:auto;max-width:100%}
+overflow-wrap:break-word}
+.scroll{overflow-x:auto;max-width:100%}dd,.answer,.banner p{overflow-wrap:anywhere}th{white-space:nowrap}
+#matrix td{min-width:12rem}#matrix td:first-child{min-width:8rem}
 @media (max-width:600px){body{margin:.6rem}th,td{padding:.25rem .3rem}dl{grid-template-columns:1fr}dd{margin-left:0}}
 h1{font-size:1.3rem;margin:.2rem 0}h2{font-size:1.1rem;margin-top:1.6rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;padding:.35rem .5rem;vertical-align:top;text-align:left}
