@@ -193,6 +193,11 @@ def test_the_report_fits_a_phone(page: Any) -> None:
                         " getComputedStyle(s).overflowX];", table)
         assert box[0] == "scroll" and box[1] <= 390 and box[3] == "auto"
         assert page.find_element("id", "verdict").is_displayed() and page.find_element("id", "units").is_displayed()
+        # readable, not squeezed: no header broken letter by letter, no check name either
+        tall = _js(page, """return [...document.querySelectorAll("th, #check-table td:first-child")]
+            .filter((c) => c.getBoundingClientRect().height > 3 * parseFloat(getComputedStyle(c).lineHeight))
+            .map((c) => c.textContent);""")
+        assert tall == [], tall
     finally:
         page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
