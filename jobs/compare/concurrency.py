@@ -8,8 +8,11 @@ control does, instead of a fixed number.
   slow start; from then on each answer adds ``1/window`` (one more request per round trip).
 - Once the deployment's limits are known (``--rate-limit`` or the ``x-ratelimit-*`` headers, see
   :mod:`jobs.compare.pacing`), it never exceeds what those limits can use: by Little's law, requests per
-  second × seconds per request, doubled for headroom (:meth:`Window.fit`). The pacing keeps the limits
-  themselves; the window only keeps requests from queueing at the service for nothing.
+  second × seconds per request, doubled for headroom (:meth:`Window.fit`). "Seconds per request" is a slow
+  request's, estimated as TCP estimates its retransmission timeout (RFC 6298, "Computing TCP's Retransmission
+  Timer", 2011): the smoothed latency plus four times its smoothed deviation (the first answer alone counts
+  as three times its latency). The pacing keeps the limits themselves; the window only keeps requests from
+  queueing at the service for nothing.
 - It never exceeds ``--concurrency`` (the cap; by default :data:`jobs.compare.plan.MAX_CONCURRENCY`).
 
 Thread-safe; waiting for a slot blocks on a condition (woken when a request leaves).
@@ -21,8 +24,8 @@ import math
 import threading
 
 START = 4  # the first round trip: before any answer, nothing about the deployment is known
-SMOOTHING = 0.2  # weight of a new latency in the running mean
-HEADROOM = 2.0  # the window allows twice what the limits can use (latency varies, answers differ in length)
+ALPHA, BETA = 1 / 8, 1 / 4  # RFC 6298's gains for the smoothed latency and its smoothed deviation
+HEADROOM = 2.0  # the window allows twice what the limits can use
 
 
 class Window:
@@ -32,7 +35,8 @@ class Window:
         self.cap = max(1, cap)
         self.limit = float(min(start, self.cap))
         self.ceiling: int | None = None  # from the deployment's limits, once known
-        self.latency: float | None = None  # seconds per answered request, a running mean
+        self.latency: float | None = None  # seconds per answered request, smoothed (RFC 6298's SRTT)
+        self.deviation = 0.0  # its smoothed deviation (RTTVAR)
         self.in_flight = 0
         self.slow_start = True
         self.halvings = 0
@@ -64,19 +68,22 @@ class Window:
                     self.halvings += 1
                 self.slow_start = False
             elif seconds is not None:
-                self.latency = seconds if self.latency is None else (
-                    (1 - SMOOTHING) * self.latency + SMOOTHING * seconds)
+                if self.latency is None:
+                    self.latency, self.deviation = seconds, seconds / 2
+                else:
+                    self.deviation = (1 - BETA) * self.deviation + BETA * abs(self.latency - seconds)
+                    self.latency = (1 - ALPHA) * self.latency + ALPHA * seconds
                 self.limit += 1.0 if self.slow_start else 1.0 / self.limit
                 self.limit = min(self.limit, float(self.cap), float(self.ceiling or self.cap))
             self._cond.notify_all()
 
     def fit(self, per_second: float | None) -> None:
         """The deployment's limits allow ``per_second`` requests a second: cap the window at what that rate
-        keeps busy (requests per second × seconds per request × :data:`HEADROOM`, at least 2)."""
+        keeps busy (requests per second × a slow request's seconds × :data:`HEADROOM`, at least 2)."""
         with self._cond:
             if per_second is None or self.latency is None:
                 return
-            self.ceiling = max(2, math.ceil(per_second * self.latency * HEADROOM))
+            self.ceiling = max(2, math.ceil(per_second * (self.latency + 4 * self.deviation) * HEADROOM))
             # slow start (no 429 yet): straight to what the limits can use; after a 429, never above it
             self.limit = float(min(self.ceiling, self.cap)) if self.slow_start else min(self.limit, self.ceiling)
             self._cond.notify_all()
