@@ -2,10 +2,10 @@
 connection and its one retry policy, every answer checked and recorded the moment it arrives.
 
 A *conversation* (one case, one variant, one repeat) is one task: its turns go in order, each answer fed
-back as the next turn's history. Tasks run on up to ``concurrency`` threads (the cap), longest conversations first. Before
-each call the deployment's :class:`~jobs.compare.pacing.Budget` admits it: a slot in its adaptive concurrency
-window (``jobs/compare/concurrency.py``), then room in its rate limits; a 429's ``Retry-After`` holds the
-deployment's other requests too and halves its window. Each row's ``latency_ms`` is the service's time;
+back as the next turn's history. Tasks run on up to ``concurrency`` threads (the cap), longest conversations
+first. Before each call the deployment's :class:`~jobs.compare.pacing.Budget` admits it: a slot in its
+adaptive concurrency window (``jobs/compare/concurrency.py``), then room in its rate limits; a 429's
+``Retry-After`` holds the deployment's other requests too and halves its window. Each row's ``latency_ms`` is the service's time;
 its ``queued_ms`` the time it waited (for a slot, a 429's pause, a retry's back-off).
 
 Failures never abort the run: a content-filter refusal (HTTP 400 ``content_filter``, or an answer cut with
@@ -163,8 +163,8 @@ class Engine:
         params = self.plan.params.for_repeat(work.repeat)
         return {"case_id": work.case.id, "suite": work.suite.name, "turn": turn, "variant": work.variant.name,
                 "deployment": work.variant.deployment, "repeat": work.repeat, "prompt": user, "answer": None,
-                "error": None, "latency_ms": None, "queued_ms": None, "usage": {}, "finish_reason": None, "model": None,
-                "response_id": None, "stand_in": False, "checks": {}, "judge": None,
+                "error": None, "latency_ms": None, "queued_ms": None, "usage": {}, "finish_reason": None,
+                "model": None, "response_id": None, "stand_in": False, "checks": {}, "judge": None,
                 "system_replaced": work.case.system is not None,
                 "cache_key": cache_key(work.variant.deployment, messages, params, work.repeat), "at": None}
 
@@ -213,7 +213,8 @@ class Engine:
         except JobsError as exc:
             if is_fatal(exc):  # before the slot is given back: no request waiting for it may go out now
                 self._stop.set()
-            budget.settle(ticket, total_tokens=None, completion_tokens=None, refused=clock.refused or exc.status == 429)
+            budget.settle(ticket, total_tokens=None, completion_tokens=None,
+                          refused=clock.refused or exc.status == 429)
             if exc.status == 404:
                 with self._lock:
                     self.missing.setdefault(deployment, exc)

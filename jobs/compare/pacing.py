@@ -140,10 +140,10 @@ class Budget:
 
     # ------------------------------------------------------------------ what the service says
     def settle(self, ticket: Ticket, *, total_tokens: int | None, completion_tokens: int | None,
-               refused: bool = False, answered: bool | None = None) -> None:
+               refused: bool = False) -> None:
         """Replace the estimate by the real usage (a failed request keeps its estimate: the service may have
-        counted it) and give the concurrency slot back (``refused``: a 429 was among its attempts;
-        ``answered``: it got an answer, by default when its usage is known)."""
+        counted it) and give the concurrency slot back (``refused``: a 429 was among its attempts; a known
+        usage: an answer, whose time the window learns from)."""
         with self._lock:
             seconds = self.clock() - ticket.entry.at
             if total_tokens is not None:
@@ -155,8 +155,7 @@ class Budget:
                 self._completion_tokens += completion_tokens
             per_second = self._per_second()
         if self.window:
-            got = total_tokens is not None if answered is None else answered
-            self.window.leave(ticket.round, seconds=seconds if got else None, refused=refused)
+            self.window.leave(ticket.round, seconds=seconds if total_tokens is not None else None, refused=refused)
             self.window.fit(per_second)
 
     def _per_second(self) -> float | None:
