@@ -226,9 +226,10 @@ class Page:
 
 
 def _kept_headers(headers: Any) -> dict[str, str]:
-    """The headers a caller may use: Azure's ``x-ratelimit-*`` (pacing) and the stand-in marker."""
+    """The headers a caller may use: Azure's ``x-ratelimit-*`` (pacing) and the stand-in marker (``x-emulator``
+    and its ``x-emulator-*`` details)."""
     return {k.lower(): v for k, v in headers.items()
-            if k.lower().startswith("x-ratelimit") or k.lower() == STAND_IN_HEADER}
+            if k.lower().startswith(("x-ratelimit", f"{STAND_IN_HEADER}-")) or k.lower() == STAND_IN_HEADER}
 
 
 @dataclass(frozen=True)
@@ -344,9 +345,13 @@ class Api:
         self._call(self.client.files.with_raw_response.delete, file_id, what=what)
 
     def file_content(self, file_id: str) -> bytes:
+        return self.file_download(file_id)[0]
+
+    def file_download(self, file_id: str) -> tuple[bytes, dict[str, str]]:
+        """The file's bytes and the headers a caller may use (the stand-in marker: the emulator's results.csv)."""
         what = f"download {file_id}"
         raw = self._call(self.client.files.with_raw_response.content, file_id, what=what)
-        return bytes(raw.http_response.content or b"")
+        return bytes(raw.http_response.content or b""), _kept_headers(raw.http_response.headers)
 
     # ------------------------------------------------------------------ jobs
     def get_job(self, job_id: str) -> JobInfo:

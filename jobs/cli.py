@@ -523,7 +523,8 @@ def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
               help="A variant (repeatable; replaces the default pair base, tuned): base, tuned, base-no-system, "
               "base-short, or NAME=DEPLOYMENT[:SYSTEM_FILE|:lab|:short|:none].")
 @click.option("--repeat", type=int, default=3, show_default=True, help="Times each conversation is sent.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Requests in flight at once.")
+@click.option("--concurrency", type=int, default=None, metavar="N",
+              help="Cap on requests in flight (default: adaptive up to 64, set from the deployment's limits).")
 @click.option("--judge", default=None, metavar="DEPLOYMENT",
               help="A third deployment that grades each answer against a rubric (temperature 0, JSON).")
 @click.option("--out", type=FOLDER, default=None,
@@ -617,6 +618,9 @@ def chat(json_mode: bool, **kwargs: Any) -> None:
               "default pair base, tuned; one given replaces tuned).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to serve on: loopback unless you ask (another address prints a warning).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name the page may be opened by (repeatable; the Host check refuses any other "
+              "name but loopback's and the --host address).")
 @click.option("--port", type=int, default=8090, show_default=True,  # jobs/commands/playground.py:DEFAULT_PORT
               help="Port to serve on (0 picks a free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")

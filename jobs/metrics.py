@@ -25,7 +25,8 @@ Empty cells (and ``nan``/``null``/``none``) are missing values, not errors.
 Some API versions return the file base64-encoded (sometimes as a JSON
 string); :func:`decode_content` undoes that.
 
-The chart (:func:`plot`) imports matplotlib lazily with the Agg backend.
+The chart (:func:`plot`) imports matplotlib lazily with the Agg backend. When the metrics are not Azure's
+(a stand-in's, see :func:`stand_in_label`), the chart says so in a banner and in the PNG's ``Description``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from jobs.errors import JobsError, UsageError
+from jobs.stand_in import STAND_IN_LABEL
+
+LOCAL_MODEL = "local-model"  # the x-emulator header's value for the emulator's local-model backend
 
 STEP = "step"
 TRAIN_LOSS = "train_loss"
@@ -375,8 +379,22 @@ def plain_table(headers: list[str], body: list[list[str]], *, left: frozenset[in
 # ----------------------------------------------------------------- chart
 
 
-def plot(table: MetricsTable, path: str | Path, *, title: str = "") -> Path:
-    """Write a PNG: loss (top) and token accuracy (bottom) by step, train and validation."""
+def stand_in_label(kind: str | None, *, model: str | None, local_model: str | None = None) -> str | None:
+    """What the chart must say when its data is not a real fine-tuning run: ``kind`` is the backend as the
+    ``x-emulator`` header names it (``stand-in``: the emulator's simulated run; ``local-model``: a small model
+    really trained on this machine, ``local_model`` its name); None (Azure): nothing."""
+    if not kind:
+        return None
+    target = model or "the requested model"
+    if kind == LOCAL_MODEL:
+        name = f" ({local_model})" if local_model else ""
+        return f"local model{name} standing in for {target}: not Azure's training run"
+    return f"{STAND_IN_LABEL} the emulator's simulated training run standing in for {target}: not real metrics"
+
+
+def plot(table: MetricsTable, path: str | Path, *, title: str = "", stand_in: str | None = None) -> Path:
+    """Write a PNG: loss (top) and token accuracy (bottom) by step, train and validation; ``stand_in`` (from
+    :func:`stand_in_label`) goes in a banner over the chart and in the PNG's ``Description``."""
     out = Path(path)
     if out.suffix.lower() != ".png":
         raise UsageError(f"--plot {out}: the chart is written as PNG", hint="use a file name ending in .png")
@@ -413,8 +431,12 @@ def plot(table: MetricsTable, path: str | Path, *, title: str = "") -> Path:
                 ax.text(0.5, 0.5, f"no {label} in results.csv", ha="center", va="center", transform=ax.transAxes)
         ax_acc.set_xlabel("step")
         fig.suptitle(title or "fine-tuning metrics", fontsize=11)
-        fig.tight_layout()
-        fig.savefig(out, format="png")
+        fig.tight_layout(rect=(0, 0, 1, 0.93) if stand_in else (0, 0, 1, 1))
+        if stand_in:
+            fig.text(0.5, 0.995, stand_in, ha="center", va="top", fontsize=10, fontweight="bold", wrap=True,
+                     bbox={"boxstyle": "round", "facecolor": "#fff4d6", "edgecolor": "#e0b84f"})
+        fig.savefig(out, format="png", metadata={"Title": title or "fine-tuning metrics",
+                                                 **({"Description": stand_in} if stand_in else {})})
     finally:
         plt.close(fig)
     return out

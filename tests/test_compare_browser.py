@@ -15,7 +15,7 @@ import pytest
 
 from jobs.stand_in import STAND_IN_LABEL
 from jobs.compare.stats import pct
-from tests.support.browser import named, wait_for
+from tests.support.browser import named, viewport, wait_for
 from tests.support.compare import CompareEmulator, pair_args, report_of, run_compare
 
 # Two items where the tuned model declines and asks (base fails both checks), two where both variants get the
@@ -174,3 +174,48 @@ def test_the_report_asks_the_network_for_nothing(page: Any) -> None:
     css = _js(page, "return [...document.styleSheets].flatMap((s) => [...s.cssRules].map((r) => r.cssText));")
     assert css and not [rule for rule in css if "url(" in rule or rule.startswith("@import")]
     assert _js(page, "return document.querySelectorAll('script[src], link, iframe, img, object, embed').length") == 0
+
+
+def test_the_report_fits_a_phone(page: Any) -> None:
+    viewport(page, 390, 844)
+    try:
+        page.refresh()
+        wait_for("the report to load", lambda: _js(page, "return document.readyState") == "complete")
+        wide = _js(page, """
+            const over = [...document.body.querySelectorAll("*")].filter((e) => {
+              const box = e.getBoundingClientRect();
+              return box.width > 0 && box.right > window.innerWidth + 1 && !e.closest(".scroll");
+            });
+            return {page: document.documentElement.scrollWidth, over: over.map((e) => e.tagName + "#" + e.id)};""")
+        assert wide["page"] <= 390 and wide["over"] == [], wide  # the wide tables scroll in their own box
+        table = page.find_element("id", "matrix")
+        box = _js(page, "const s = arguments[0].parentElement; return [s.className, s.clientWidth, s.scrollWidth,"
+                        " getComputedStyle(s).overflowX];", table)
+        assert box[0] == "scroll" and box[1] <= 390 and box[3] == "auto"
+        assert page.find_element("id", "verdict").is_displayed() and page.find_element("id", "units").is_displayed()
+        # readable, not squeezed: no header broken letter by letter, no check name either
+        tall = _js(page, """return [...document.querySelectorAll("th, #check-table td:first-child")]
+            .filter((c) => c.getBoundingClientRect().height > 3 * parseFloat(getComputedStyle(c).lineHeight))
+            .map((c) => c.textContent);""")
+        assert tall == [], tall
+    finally:
+        page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_content_security_policy_runs_the_page_and_nothing_else(page: Any) -> None:
+    policy = _js(page, "return document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content")
+    assert "default-src 'none'" in policy and "unsafe" not in policy
+    # its own style and script run: the banner is styled, the filter works (test above)
+    assert _js(page, "return getComputedStyle(document.getElementById('verdict')).backgroundColor") not in (
+        "rgba(0, 0, 0, 0)", "transparent")
+    # markup that got in anyway runs nothing and loads nothing
+    _js(page, """
+        window.violations = [];
+        document.addEventListener("securitypolicyviolation", (e) => window.violations.push(e.violatedDirective));
+        const s = document.createElement("script"); s.textContent = "window.injected = 1;"; document.body.append(s);
+        const d = document.createElement("div"); d.setAttribute("onclick", "window.clicked = 1;");
+        document.body.append(d); d.click();
+        const i = document.createElement("img"); i.src = "https://example.invalid/x.png"; document.body.append(i);""")
+    wait_for("the violations reported", lambda: len(_js(page, "return window.violations")) >= 3)
+    assert _js(page, "return [window.injected, window.clicked]") == [None, None]
+    assert set(_js(page, "return window.violations")) >= {"script-src-elem", "img-src"}

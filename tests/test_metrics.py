@@ -258,3 +258,58 @@ def test_terminal_tables_render_every_value() -> None:
                            table=table, checkpoints=cps)
     text = result._rich_text()
     assert "m:ckpt-[2]" in text and "0.7000" in text and "results.csv (file-r): 2 steps" in text
+
+
+def _png_text(path: Path) -> dict[str, str]:
+    """The PNG's tEXt chunks."""
+    data, at, out = path.read_bytes(), 8, {}
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"tEXt":
+            key, _, value = data[at + 8:at + 8 + length].partition(b"\0")
+            out[key.decode("latin-1")] = value.decode("latin-1")
+        at += 12 + length
+    return out
+
+
+def test_the_stand_in_label_names_the_backend() -> None:
+    assert metrics.stand_in_label(None, model="gpt-4.1-2025-04-14") is None  # Azure: no label
+    emulated = metrics.stand_in_label("stand-in", model="gpt-4.1-2025-04-14")
+    assert emulated and emulated.startswith("[emulator stand-in]") and "gpt-4.1-2025-04-14" in emulated
+    local = metrics.stand_in_label("local-model", model="gpt-4.1-2025-04-14", local_model="SmolLM2-135M-Instruct")
+    assert local and local.startswith("local model (SmolLM2-135M-Instruct) standing in for gpt-4.1-2025-04-14")
+
+
+def test_a_stand_in_chart_says_so(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    table = metrics.parse_results_csv(AZURE_CSV)
+    label = metrics.stand_in_label("stand-in", model="gpt-4.1-2025-04-14")
+    marked = metrics.plot(table, tmp_path / "stand-in.png", title="ftjob-1", stand_in=label)
+    plain = metrics.plot(table, tmp_path / "azure.png", title="ftjob-1")
+    assert _png_text(marked)["Description"] == label and "Description" not in _png_text(plain)
+    banner = (0xff / 255, 0xf4 / 255, 0xd6 / 255)  # the label's background, as in the compare report's banner
+    top = matplotlib.image.imread(marked)[:60, :, :3].reshape(-1, 3)
+    assert any(abs(p[0] - banner[0]) < 0.02 and abs(p[1] - banner[1]) < 0.02 and abs(p[2] - banner[2]) < 0.02
+               for p in top[::7])
+    assert _png_size(marked) == _png_size(plain)
+
+
+def test_collect_reads_the_backend_from_the_results_download() -> None:
+    from jobs.flow.metrics import collect
+    from tests.support.scripted import ScriptedApi, ScriptedSession
+
+    job = SimpleNamespace(id="ftjob-1", status="succeeded", model="gpt-4.1-2025-04-14", fine_tuned_model="m",
+                          result_files=["file-r"])
+    for headers, expected in (({}, None),
+                              ({"x-emulator": "local-model", "x-emulator-model": "SmolLM2-135M-Instruct"},
+                               "local model (SmolLM2-135M-Instruct) standing in for gpt-4.1-2025-04-14")):
+        api = ScriptedApi(
+            jobs=SimpleNamespace(retrieve=lambda job_id: job,
+                                 checkpoints=SimpleNamespace(list=lambda job_id: SimpleNamespace(data=[]))),
+            files=SimpleNamespace(content=lambda fid, h=headers: SimpleNamespace(content=AZURE_CSV.encode(),
+                                                                                   headers=h)))
+        got = collect(ScriptedSession(api), "ftjob-1")  # type: ignore[arg-type]
+        label = got.stand_in_label()
+        assert label == expected or (label or "").startswith(str(expected))
+        assert (label in got.notes) if label else got.notes == []

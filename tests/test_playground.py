@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -288,6 +289,44 @@ def test_only_loopback_and_only_this_page(page: str) -> None:
     assert form.status_code == 415
     same = httpx.post(f"{page}api/clear", json={}, headers={"origin": f"http://127.0.0.1:{port}"}, timeout=10)
     assert same.status_code == 200
+
+
+def test_hostile_bodies_get_a_clear_4xx_and_no_traceback(page: str, capfd: pytest.CaptureFixture[str]) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000  # under the size cap, far over Python's recursion limit
+    nested = httpx.post(f"{page}api/ask", content=deep, headers={"content-type": "application/json"}, timeout=10)
+    assert nested.status_code == 400 and "nested too deeply" in nested.json()["error"]["message"]
+    big = httpx.post(f"{page}api/ask", content=b" " * (2 << 20), headers={"content-type": "application/json"},
+                     timeout=10)
+    assert big.status_code == 413 and big.json()["error"]["hint"]
+    huge_system = httpx.post(f"{page}api/apply", json={"columns": [{"index": 0, "system": "x" * 900_000}]},
+                             timeout=10)
+    assert huge_system.status_code == 400 and "900,000 characters" in huge_system.json()["error"]["message"]
+    assert httpx.get(f"{page}api/state", timeout=10).status_code == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_another_bind_address_keeps_the_host_check(proxy: Recorded) -> None:
+    with playground_on(proxy.url, host="0.0.0.0", allow_hosts=("MyBox.local",)) as server:
+        port = server.port
+        url = f"http://127.0.0.1:{port}/api/state"
+        for host, status in ((f"evil.example:{port}", 403), ("evil.example", 403), (f"mybox.local:{port}", 200),
+                             (f"localhost:{port}", 200), (f"0.0.0.0:{port}", 200)):
+            got = httpx.get(url, headers={"host": host}, timeout=10)
+            assert got.status_code == status, (host, got.text)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # HTTP/1.0 without a Host
+            sock.sendall(b"GET /api/state HTTP/1.0\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.1 403")
+        refused = httpx.get(url, headers={"host": f"evil.example:{port}"}, timeout=10).json()["error"]
+        assert "mybox.local:" in refused["message"] and "--allow-host" in refused["hint"]
+
+
+def test_allow_host_takes_names_only(proxy: Recorded) -> None:
+    from jobs.errors import UsageError
+
+    with pytest.raises(UsageError) as err:
+        with playground_on(proxy.url, allow_hosts=("http://evil.example/",)):
+            pass
+    assert "--allow-host 'http://evil.example/'" in err.value.message
 
 
 def test_the_server_binds_loopback_only(proxy: Recorded) -> None:

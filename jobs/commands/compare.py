@@ -25,7 +25,7 @@ class CompareRequest:
     system_prompt: str | None = None
     variants: tuple[str, ...] = ()
     repeat: int = 3
-    concurrency: int = 4
+    concurrency: int | None = None  # a cap; None: adaptive up to jobs.compare.plan.MAX_CONCURRENCY
     judge: str | None = None
     out: str | None = None
     fail_under: tuple[str, ...] = ()

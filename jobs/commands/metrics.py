@@ -158,5 +158,6 @@ def metrics(session: Session, *, job_id: str | None = None, plot: str | None = N
         if got.table is None or not got.table.rows:
             raise UsageError(f"--plot {plot}: job {result.job_id} has no results.csv rows to chart yet",
                              hint=f"wait for the job to succeed: `python -m jobs watch {result.job_id}`")
-        result.plot = str(m.plot(got.table, plot, title=f"{result.job_id}  {result.fine_tuned_model or ''}".strip()))
+        result.plot = str(m.plot(got.table, plot, title=f"{result.job_id}  {result.fine_tuned_model or ''}".strip(),
+                                 stand_in=got.stand_in_label()))
     return result

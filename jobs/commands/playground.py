@@ -17,6 +17,7 @@ this module, like ``rehearse``, may import the emulator (tests/test_emulator_pro
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 Pair = tuple["Variant", "Variant"]
 
 DEFAULT_PORT = 8090
+HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]")  # a DNS name, IPv4, [IPv6]
 STACK = "playground-rehearsal"
 # The emulator of --rehearsal: every stage short (the stand-in model is ready in a few seconds).
 EMULATOR_CONFIG: dict[str, Any] = {"file_processing_seconds": 0.2, "queue_seconds": 0.2, "training_seconds": 1.0}
@@ -45,6 +47,7 @@ class PlaygroundRequest:
     variants: tuple[str, ...] = ()  # compare's --variant specs
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    allow_hosts: tuple[str, ...] = ()  # --allow-host: more names requests may be addressed to (Host)
     open_browser: bool = False
     style_from: str | None = None
 
@@ -147,12 +150,17 @@ def start(session: Session, request: PlaygroundRequest) -> tuple["PlaygroundServ
 
     if not 0 <= request.port <= 65535:
         raise UsageError(f"--port {request.port} is out of range", hint="use 0 (any free port) or 1-65535")
+    for name in request.allow_hosts:
+        if not HOST_NAME.fullmatch(name.strip()):
+            raise UsageError(f"--allow-host {name!r} is not a host name or address",
+                             hint="give the name (or IP address) the browser uses, without scheme, port or path: "
+                             "e.g. --allow-host mybox.local")
     columns, offered, note = _variants(session, request)
     style = StyleProfile.from_file(request.style_from or default_style_path())
     session.api  # connect now: a wrong endpoint or credential setting stops here, not in the page
     board = Board(session, columns, offered=offered, style=style, listing=_account_listing(session))
     try:
-        server = PlaygroundServer(board, request.host, request.port)
+        server = PlaygroundServer(board, request.host, request.port, allow_hosts=request.allow_hosts)
     except OSError as exc:
         raise UsageError(f"cannot serve on {request.host}:{request.port}: {exc.strerror or exc}",
                          hint="pick another --port (0: any free one), or a --host of this machine") from None
@@ -174,7 +182,8 @@ def serve(session: Session, *, request: PlaygroundRequest, json_mode: bool = Fal
         if not is_loopback(request.host):
             session.say(f"warning: serving on {request.host}, not loopback: anyone who can reach this machine can "
                         "use the playground, and through it your deployments (your credential never leaves this "
-                        "process)")
+                        "process). Requests must name one of these hosts: " + ", ".join(server.host_names())
+                        + " (--allow-host NAME adds one)")
         if note:
             session.say(f"note: {note}")
         session.say("  columns: " + " | ".join(f"{v.name} = {v.deployment}" for v in columns)

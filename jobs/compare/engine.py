@@ -2,9 +2,11 @@
 connection and its one retry policy, every answer checked and recorded the moment it arrives.
 
 A *conversation* (one case, one variant, one repeat) is one task: its turns go in order, each answer fed
-back as the next turn's history. Tasks run on ``concurrency`` threads, longest conversations first. Before
-each call the deployment's :class:`~jobs.compare.pacing.Budget` admits it; a 429's ``Retry-After`` holds
-the deployment's other requests too.
+back as the next turn's history. Tasks run on up to ``concurrency`` threads (the cap), longest conversations
+first. Before each call the deployment's :class:`~jobs.compare.pacing.Budget` admits it: a slot in its
+adaptive concurrency window (``jobs/compare/concurrency.py``), then room in its rate limits; a 429's
+``Retry-After`` holds the deployment's other requests too and halves its window. Each row's ``latency_ms`` is the service's time;
+its ``queued_ms`` the time it waited (for a slot, a 429's pause, a retry's back-off).
 
 Failures never abort the run: a content-filter refusal (HTTP 400 ``content_filter``, or an answer cut with
 ``finish_reason: content_filter``) or a call that failed after the retry policy gave up is recorded on its
@@ -161,8 +163,8 @@ class Engine:
         params = self.plan.params.for_repeat(work.repeat)
         return {"case_id": work.case.id, "suite": work.suite.name, "turn": turn, "variant": work.variant.name,
                 "deployment": work.variant.deployment, "repeat": work.repeat, "prompt": user, "answer": None,
-                "error": None, "latency_ms": None, "usage": {}, "finish_reason": None, "model": None,
-                "response_id": None, "stand_in": False, "checks": {}, "judge": None,
+                "error": None, "latency_ms": None, "queued_ms": None, "usage": {}, "finish_reason": None,
+                "model": None, "response_id": None, "stand_in": False, "checks": {}, "judge": None,
                 "system_replaced": work.case.system is not None,
                 "cache_key": cache_key(work.variant.deployment, messages, params, work.repeat), "at": None}
 
@@ -186,46 +188,64 @@ class Engine:
             self._judge(row)
         return row
 
-    def _paced(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any]) -> ChatAnswer:
+    def _paced(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any],
+               clock: "Stopwatch | None" = None) -> ChatAnswer:
         """One call through the deployment's budget and the session's connection (its retry policy); the real
-        usage and the rate-limit headers go back to the budget."""
-        with self._lock:
-            gone = self.missing.get(deployment)
-        if gone is not None:
-            raise NotAsked(f"not asked: {deployment} answered HTTP 404 earlier in this run "
-                           f"({gone.message.splitlines()[0]})", hint=gone.hint)
+        usage and the rate-limit headers go back to the budget. ``clock`` (if given) counts the seconds spent
+        waiting (for a slot, a 429's pause, a retry's back-off) apart from the service's own time."""
+        clock = clock or Stopwatch()
+        self._not_missing(deployment)
         budget = self.pacer.budget(deployment)
+        waiting = time.monotonic()
         ticket = budget.acquire(budget.estimate(prompt_tokens_estimate(messages), params.get("max_tokens")))
+        clock.waited += time.monotonic() - waiting
+        try:
+            if self._stop.is_set():  # stopped (Ctrl-C, a fatal error) while this request waited: never sent
+                raise NotAsked("not asked: the run stopped before this request was sent")
+            self._not_missing(deployment)  # a 404 may have come back while this request waited for its slot
+        except NotAsked:
+            budget.settle(ticket, total_tokens=None, completion_tokens=None)
+            raise
         with self._lock:
             self.sent += 1
         try:
-            answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget), **params)
+            answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget, clock), **params)
         except JobsError as exc:
-            budget.settle(ticket, total_tokens=None, completion_tokens=None)
+            if is_fatal(exc):  # before the slot is given back: no request waiting for it may go out now
+                self._stop.set()
+            budget.settle(ticket, total_tokens=None, completion_tokens=None,
+                          refused=clock.refused or exc.status == 429)
             if exc.status == 404:
                 with self._lock:
                     self.missing.setdefault(deployment, exc)
             raise
         usage = answer.usage or {}
         budget.settle(ticket, total_tokens=_int(usage.get("total_tokens")),
-                      completion_tokens=_int(usage.get("completion_tokens")))
+                      completion_tokens=_int(usage.get("completion_tokens")), refused=clock.refused)
         budget.observe(answer.headers)
         return answer
+
+    def _not_missing(self, deployment: str) -> None:
+        with self._lock:
+            gone = self.missing.get(deployment)
+        if gone is not None:
+            raise NotAsked(f"not asked: {deployment} answered HTTP 404 earlier in this run "
+                           f"({gone.message.splitlines()[0]})", hint=gone.hint)
 
     def _chat(self, deployment: str, messages: list[dict[str, str]], params: dict[str, Any],
               row: dict[str, Any]) -> str | None:
         """Fills the row's answer or error; returns the answer text (None on failure)."""
-        started = time.monotonic()
+        clock = Stopwatch()
         row["at"] = round(time.time(), 3)
         try:
-            answer = self._paced(deployment, messages, params)
+            answer = self._paced(deployment, messages, params, clock)
         except JobsError as exc:
             if is_fatal(exc):
                 raise
             row["error"] = error_record(exc)
             return None
         finally:
-            row["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+            row["latency_ms"], row["queued_ms"] = clock.split_ms()
         row.update(usage=answer.usage or {}, finish_reason=answer.finish_reason, model=answer.model,
                    response_id=answer.id, stand_in=answer.stand_in)
         if answer.finish_reason == "content_filter":
@@ -240,7 +260,7 @@ class Engine:
                                   "rubric_sha256": judging.RUBRIC_SHA256}
         try:
             answer = self._paced(str(self.plan.judge), judging.messages(row["prompt"], str(row["answer"])),
-                                 {"temperature": 0, "response_format": judging.RESPONSE_FORMAT})
+                                 {"temperature": 0, "response_format": judging.RESPONSE_FORMAT}, None)
         except JobsError as exc:
             if is_fatal(exc):
                 raise
@@ -275,9 +295,28 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _holder(budget: Any) -> Callable[[str, float], None]:
-    """The retry policy's ``on_wait``: a 429's wait holds the whole deployment."""
+class Stopwatch:
+    """One row's time: from its start, the seconds spent waiting (``waited``: for a pacing slot, a 429's pause,
+    a retry's back-off) apart from the rest, the service's time; ``refused``: a 429 was among its attempts."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.waited = 0.0
+        self.refused = False
+
+    def split_ms(self) -> tuple[float, float]:
+        """(service ms, queued ms)."""
+        total = time.monotonic() - self.started
+        waited = min(self.waited, total)
+        return round((total - waited) * 1000, 1), round(waited * 1000, 1)
+
+
+def _holder(budget: Any, clock: Stopwatch) -> Callable[[str, float], None]:
+    """The retry policy's ``on_wait``: a 429's wait holds the whole deployment (and tells the budget's
+    concurrency it went too far); every wait counts as queueing, not as the service's time."""
     def on_wait(kind: str, seconds: float) -> None:
+        clock.waited += max(0.0, seconds)
         if kind == "rate":
+            clock.refused = True
             budget.hold(seconds)
     return on_wait

@@ -19,6 +19,9 @@ else uses the deployment too) is charged as well. A 429 that asks for a wait (``
 request to that deployment for that long (:meth:`Budget.hold`, through the retry policy's ``on_wait``);
 the retry policy itself (``jobs/retry.py``) retries the refused request.
 
+How many requests are in flight at once is the budget's :class:`~jobs.compare.concurrency.Window` (when
+given a cap): it adapts to the 429s (AIMD) and, once the limits are known, to what they allow.
+
 Thread-safe; the clock and sleep are injectable (tests run on a fake clock).
 """
 
@@ -29,6 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
+from jobs.compare.concurrency import Window
 from jobs.compare.plan import RateLimit
 
 WINDOW = 60.0  # the per-minute limits
@@ -48,6 +52,7 @@ class Ticket:
 
     entry: _Entry
     estimate: int
+    round: int = 0  # the concurrency window's round when it was admitted
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
@@ -62,8 +67,10 @@ class Budget:
     """One deployment's pacing (see the module docstring)."""
 
     def __init__(self, deployment: str, tpm: int | None = None, rpm: int | None = None, *,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 cap: int | None = None):
         self.deployment = deployment
+        self.window = Window(cap) if cap else None  # None: no limit on requests in flight
         self.tpm, self.rpm = tpm, rpm
         self.source = "--rate-limit" if tpm or rpm else None  # where the limits came from
         self.clock, self.sleep = clock, sleep
@@ -72,6 +79,8 @@ class Budget:
         self._lock = threading.Lock()
         self._completions = 0
         self._completion_tokens = 0
+        self._answers = 0
+        self._answer_tokens = 0
         self.waited = 0.0  # seconds requests spent waiting here, summed
 
     # ------------------------------------------------------------------ admission
@@ -85,17 +94,23 @@ class Budget:
             return prompt_tokens + DEFAULT_COMPLETION
 
     def acquire(self, tokens: int) -> Ticket:
-        """Wait until a request of ``tokens`` fits, then charge it."""
-        while True:
-            with self._lock:
-                now = self.clock()
-                wait = self._wait(now, tokens)
-                if wait <= 0:
-                    entry = _Entry(now, tokens)
-                    self._entries.append(entry)
-                    return Ticket(entry, tokens)
-            self.waited += wait
-            self.sleep(wait)
+        """Wait for a slot in the concurrency window, then until a request of ``tokens`` fits; charge it."""
+        round_ = self.window.enter() if self.window else 0
+        try:
+            while True:
+                with self._lock:
+                    now = self.clock()
+                    wait = self._wait(now, tokens)
+                    if wait <= 0:
+                        entry = _Entry(now, tokens)
+                        self._entries.append(entry)
+                        return Ticket(entry, tokens, round_)
+                self.waited += wait
+                self.sleep(wait)
+        except BaseException:
+            if self.window:
+                self.window.leave(round_, seconds=None, refused=False)
+            raise
 
     def _wait(self, now: float, tokens: int) -> float:
         self._entries = [e for e in self._entries if e.at > now - WINDOW]
@@ -124,15 +139,31 @@ class Budget:
         return inside[-1].at + span - now
 
     # ------------------------------------------------------------------ what the service says
-    def settle(self, ticket: Ticket, *, total_tokens: int | None, completion_tokens: int | None) -> None:
+    def settle(self, ticket: Ticket, *, total_tokens: int | None, completion_tokens: int | None,
+               refused: bool = False) -> None:
         """Replace the estimate by the real usage (a failed request keeps its estimate: the service may have
-        counted it)."""
+        counted it) and give the concurrency slot back (``refused``: a 429 was among its attempts; a known
+        usage: an answer, whose time the window learns from)."""
         with self._lock:
+            seconds = self.clock() - ticket.entry.at
             if total_tokens is not None:
                 ticket.entry.tokens = total_tokens
+                self._answers += 1
+                self._answer_tokens += total_tokens
             if completion_tokens is not None:
                 self._completions += 1
                 self._completion_tokens += completion_tokens
+            per_second = self._per_second()
+        if self.window:
+            self.window.leave(ticket.round, seconds=seconds if total_tokens is not None else None, refused=refused)
+            self.window.fit(per_second)
+
+    def _per_second(self) -> float | None:
+        """Requests a second the known limits allow (RPM, and TPM over the mean tokens of an answer)."""
+        rates = [self.rpm / WINDOW] if self.rpm else []
+        if self.tpm and self._answers:
+            rates.append(self.tpm / WINDOW / max(1.0, self._answer_tokens / self._answers))
+        return min(rates) if rates else None
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn from an answer's ``x-ratelimit-*`` headers (see the module docstring)."""
@@ -163,22 +194,23 @@ class Budget:
 
     def describe(self) -> dict[str, object]:
         return {"deployment": self.deployment, "tpm": self.tpm, "rpm": self.rpm, "source": self.source,
-                "waited_s": round(self.waited, 3)}
+                "waited_s": round(self.waited, 3), "concurrency": self.window.describe() if self.window else None}
 
 
 class Pacer:
-    """One :class:`Budget` per deployment."""
+    """One :class:`Budget` per deployment; ``cap``: each one's concurrency window's cap (None: no window)."""
 
     def __init__(self, limits: Iterable[RateLimit] = (), *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.clock, self.sleep = clock, sleep
-        self._budgets = {r.deployment: Budget(r.deployment, r.tpm, r.rpm, clock=clock, sleep=sleep) for r in limits}
+                 sleep: Callable[[float], None] = time.sleep, cap: int | None = None):
+        self.clock, self.sleep, self.cap = clock, sleep, cap
+        self._budgets = {r.deployment: Budget(r.deployment, r.tpm, r.rpm, clock=clock, sleep=sleep, cap=cap)
+                         for r in limits}
         self._lock = threading.Lock()
 
     def budget(self, deployment: str) -> Budget:
         with self._lock:
             if deployment not in self._budgets:
-                self._budgets[deployment] = Budget(deployment, clock=self.clock, sleep=self.sleep)
+                self._budgets[deployment] = Budget(deployment, clock=self.clock, sleep=self.sleep, cap=self.cap)
             return self._budgets[deployment]
 
     def describe(self) -> list[dict[str, object]]:

@@ -311,7 +311,7 @@ class Gate:
 class RunOptions:
     """How a comparison runs (not part of what it measures, so not stored with the plan)."""
 
-    concurrency: int = 4
+    concurrency: int | None = None  # the cap on requests in flight (None: MAX_CONCURRENCY, adaptive below it)
     rate_limits: tuple[RateLimit, ...] = ()
     prices: tuple[Price, ...] = ()
     gates: tuple[Gate, ...] = ()
@@ -320,7 +320,11 @@ class RunOptions:
     progress_every: float = 5.0  # seconds between progress lines
 
     def checked(self) -> "RunOptions":
-        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_CONCURRENCY:
             raise UsageError(f"--concurrency {self.concurrency} must be 1 to {MAX_CONCURRENCY}",
-                             hint="e.g. --concurrency 8 (the pacing keeps the deployment's limits either way)")
+                             hint="e.g. --concurrency 8, or leave it out: the window adapts to the deployment's limits")
         return self
+
+    @property
+    def cap(self) -> int:
+        return self.concurrency or MAX_CONCURRENCY

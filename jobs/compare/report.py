@@ -11,23 +11,27 @@ report is marked ``stand_in`` and every rendering says so; answers keep their ``
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from jobs.atomic import write_atomic
 from jobs.stand_in import STAND_IN_LABEL
 from jobs.checks import CHECKS
 from jobs.compare import stats
 from jobs.compare.stats import p_text, pct
 from jobs.compare.judge import CRITERIA
-from jobs.compare.plan import Gate, Plan, Price
+from jobs.compare.plan import CANDIDATE, Gate, Plan, Price
 from jobs.errors import UsageError
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 SIGNIFICANCE = 0.05
+FINE_TUNING_QUESTION = "Does fine-tuning beat prompting?"
 STAND_IN_NOTE = (f"every answer in this report is an {STAND_IN_LABEL} answer from the local emulator, not model "
                  "output: the figures rehearse the comparison, they say nothing about gpt-4.1")
 
@@ -49,14 +53,22 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 1)
 
 
+def _spread(values: list[float]) -> dict[str, float | None]:
+    return {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95),
+            "mean": round(statistics.fmean(values), 1) if values else None}
+
+
 def usage_table(rows: list[dict[str, Any]], plan: Plan, prices: Iterable[Price]) -> dict[str, Any]:
-    """variant -> calls, answers, failures, tokens, latency (p50/p95/mean ms) and cost (None without a price)."""
+    """variant -> calls, answers, failures, tokens, latency (the service's time: p50/p95/mean ms), queueing
+    (the time waited for a pacing slot, a 429's pause or a retry's back-off, likewise) and cost (None without
+    a price)."""
     price = {p.deployment: p for p in prices}
     out: dict[str, Any] = {}
     for v in plan.variants:
         mine = [r for r in rows if r["variant"] == v.name]
         sent = [r for r in mine if (r.get("error") or {}).get("kind") != "skipped"]
         latencies = [float(r["latency_ms"]) for r in sent if r.get("latency_ms") is not None]
+        queued = [float(r["queued_ms"]) for r in sent if r.get("queued_ms") is not None]
         prompt = sum(int((r.get("usage") or {}).get("prompt_tokens") or 0) for r in sent)
         completion = sum(int((r.get("usage") or {}).get("completion_tokens") or 0) for r in sent)
         p = price.get(v.deployment)
@@ -65,11 +77,22 @@ def usage_table(rows: list[dict[str, Any]], plan: Plan, prices: Iterable[Price])
             "failed": sum(1 for r in mine if r.get("error") is not None),
             "content_filtered": sum(1 for r in mine if (r.get("error") or {}).get("kind") == "content_filter"),
             "prompt_tokens": prompt, "completion_tokens": completion,
-            "latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
-                           "mean": round(statistics.fmean(latencies), 1) if latencies else None},
+            "latency_ms": _spread(latencies), "queued_ms": _spread(queued),
             "cost_usd": (round((prompt * p.input_per_1m + completion * p.output_per_1m) / 1e6, 6) if p else None),
         }
     return out
+
+
+def question(plan: Plan, models: dict[str, str | None]) -> str:
+    """The report's heading: the lab's question only when a fine-tuned model is among the variants (the ready-
+    made ``tuned`` variant, or a model id of Azure's fine-tuned form ``<base>.ft-<id>``: e.g.
+    ``gpt-35-turbo-0613.ft-…`` in Microsoft Learn's fine-tuning tutorial, MicrosoftDocs/azure-docs
+    articles/ai-services/openai/tutorials/fine-tune.md, dated 2024-05-15)."""
+    if any(v.name == CANDIDATE or ".ft-" in str(models.get(v.name) or "") for v in plan.variants):
+        return FINE_TUNING_QUESTION
+    if len({v.deployment for v in plan.variants}) == 1:
+        return "Which system message works best?"
+    return "Which variant does better?"
 
 
 def gate_results(summary: dict[str, Any], candidate: str, gates: Iterable[Gate]) -> list[dict[str, Any]]:
@@ -162,6 +185,7 @@ def build(rows: list[dict[str, Any]], inputs: Inputs) -> dict[str, Any]:
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": inputs.run_id,
+        "title": question(plan, models),
         "stand_in": stand_in,
         "stand_in_note": STAND_IN_NOTE if stand_in else None,
         "provenance": inputs.provenance,
@@ -223,18 +247,20 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def write(report: dict[str, Any], folder: Path) -> dict[str, str]:
-    """report.json, report.md and report.html in ``folder``; returns their paths."""
+    """report.json, report.md and report.html in ``folder``, each written atomically (``jobs/atomic.py``);
+    returns their paths."""
     from jobs.compare.html import render_html
 
+    paths = {"json": folder / "report.json", "md": folder / "report.md", "html": folder / "report.html"}
+    texts = {"json": json.dumps(report, indent=2, ensure_ascii=False) + "\n", "md": render_markdown(report),
+             "html": render_html(report)}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        paths = {"json": folder / "report.json", "md": folder / "report.md", "html": folder / "report.html"}
-        paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        paths["md"].write_text(render_markdown(report), encoding="utf-8")
-        paths["html"].write_text(render_html(report), encoding="utf-8")
+        for kind, path in paths.items():  # each whole or not at all: a full disk leaves the old file
+            write_atomic(path, texts[kind].encode("utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot write the report into {folder}: {exc.strerror or exc}",
-                         hint="pass --out to a writable folder") from None
+        raise UsageError(f"cannot write the report into {folder}: {exc.strerror or exc}; the rows are kept in the "
+                         "history", hint="free some space or pass --out to a writable folder") from None
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -250,43 +276,66 @@ def _cell(cell: dict[str, Any]) -> str:
     return f"{pct(cell['rate'])} ({cell['passed']}/{cell['total']}, {low * 100:.0f}-{high * 100:.0f}%)"
 
 
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|#~!])|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def md(value: Any) -> str:
+    """Text for Markdown: HTML's special characters as entities (a name cannot open a tag), Markdown's
+    punctuation escaped (it cannot start a link, code, emphasis or a table cell), on one line."""
+    text = html.escape(" ".join(str(value).split()), quote=False)
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+
+
+def _ms(spread: dict[str, Any]) -> str:
+    return "n/a" if spread.get("p50") is None else f"p50 {spread['p50']:g} ms, p95 {spread['p95']:g} ms"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
+    """report.md; every text that came from a file, an option or a service goes through :func:`md`."""
     names = [v["name"] for v in report["variants"]]
-    lines = ["## Compare: does fine-tuning beat prompting?", ""]
+    title = report.get("title") or FINE_TUNING_QUESTION
+    lines = [f"## Compare: {md(title[:1].lower() + title[1:])}", ""]
     if report["stand_in"]:
-        lines += [f"> **{STAND_IN_LABEL}** {report['stand_in_note']}.", ""]
-    lines += [f"**Verdict:** {report['verdict']['headline']}", ""]
-    lines += ["| check | " + " | ".join(names) + " | wins / ties / losses | p (McNemar) |",
+        lines += [f"> **{STAND_IN_LABEL}** {md(report['stand_in_note'])}.", ""]
+    lines += [f"**Verdict:** {md(report['verdict']['headline'])}", ""]
+    lines += ["| check | " + " | ".join(md(n) for n in names) + " | wins / ties / losses | p (McNemar) |",
               "|---|" + "---|" * len(names) + "---|---|"]
     for check, paired in report["paired"].items():
         cells = [_cell(report["summary"][n][check]) for n in names]
-        lines.append(f"| {check} | " + " | ".join(cells) + f" | {paired['wins']} / {paired['ties']} / "
+        lines.append(f"| {md(check)} | " + " | ".join(cells) + f" | {paired['wins']} / {paired['ties']} / "
                      f"{paired['losses']} | {p_text(paired['p_value'])} |")
     pair = report["pair"]
-    lines += ["", f"Rates with 95% Wilson intervals; wins/ties/losses: {pair['candidate']} against "
-              f"{pair['baseline']}, case by case (a case passes when each of its turns passes on most repeats)."]
+    lines += ["", f"Rates with 95% Wilson intervals, per turn; wins/ties/losses: {md(pair['candidate'])} against "
+              f"{md(pair['baseline'])}, case by case (a case passes when each of its turns passes on most repeats)."]
     if report["gates"]:
         lines += ["", "| gate | rate | threshold | |", "|---|---|---|---|"]
-        lines += [f"| {g['check']} ({g['variant']}) | {pct(g['rate'])} | {pct(g['threshold'])} | "
+        lines += [f"| {md(g['check'])} ({md(g['variant'])}) | {pct(g['rate'])} | {pct(g['threshold'])} | "
                   f"{'pass' if g['passed'] else '**FAIL**'} |" for g in report["gates"]]
     if report.get("against"):
-        lines += ["", f"Since {report['against'].get('run_id') or report['against'].get('path')}:"]
+        lines += ["", f"Since {md(report['against'].get('run_id') or report['against'].get('path'))}:"]
         for variant, checks in report["against"]["deltas"].items():
-            lines.append(f"- {variant}: " + _deltas_text(checks))
+            lines.append(f"- {md(variant)}: " + md(_deltas_text(checks)))
     prov = report["provenance"]
     lines += ["", "<details><summary>Provenance and usage</summary>", "",
-              f"- run `{report['run_id']}`, {prov.get('date')}, endpoint {prov.get('endpoint')}",
-              *(f"- {v['name']}: deployment `{v['deployment']}`, model `{v['model']}`, system message "
-                f"{v['system_source']} (sha256 {str(v['system_sha256'])[:12] if v['system_sha256'] else 'none'})"
+              f"- run {md(report['run_id'])}, {md(prov.get('date'))}, endpoint {md(prov.get('endpoint'))}",
+              *(f"- {md(v['name'])}: deployment {md(v['deployment'])}, model {md(v['model'])}, system message "
+                f"{md(v.get('system_source'))} (sha256 {str(v['system_sha256'])[:12] if v['system_sha256'] else 'none'})"
                 for v in report["variants"]),
-              *(f"- suite {s['name']} ({s['format']}, {s['cases']} cases, sha256 {s['sha256'][:12]})"
+              *(f"- suite {md(s['name'])} ({md(s['format'])}, {s['cases']} cases, sha256 {md(s['sha256'][:12])})"
                 for s in prov.get("suites", [])),
-              f"- repeats {prov.get('parameters', {}).get('repeat')}, judge {prov.get('judge') or 'none'}",
-              *(f"- {n}: {u['calls']} calls, {u['prompt_tokens']} + {u['completion_tokens']} tokens, "
-                f"p50 {u['latency_ms']['p50']} ms" + (f", ${u['cost_usd']:.4f}" if u['cost_usd'] is not None else "")
+              f"- repeats {md(prov.get('parameters', {}).get('repeat'))}, judge {md(_judge_name(prov.get('judge')))}",
+              *(f"- {md(n)}: {u['calls']} calls, {u['prompt_tokens']} + {u['completion_tokens']} tokens, "
+                f"service time {_ms(u['latency_ms'])}, queued {_ms(u.get('queued_ms') or {})}"
+                + (f", ${u['cost_usd']:.4f}" if u['cost_usd'] is not None else "")
                 for n, u in report["usage"].items()),
               "", "</details>", ""]
     return "\n".join(lines)
+
+
+def _judge_name(judge: Any) -> str:
+    if isinstance(judge, dict):
+        return str(judge.get("deployment"))
+    return str(judge) if judge else "none"
 
 
 def render_text(report: dict[str, Any], *, rich: bool = False, paths: dict[str, str] | None = None) -> str:
@@ -314,7 +363,8 @@ def render_text(report: dict[str, Any], *, rich: bool = False, paths: dict[str, 
     for n, u in report["usage"].items():
         cost = f", ${u['cost_usd']:.4f}" if u["cost_usd"] is not None else ""
         tail.append(f"{n}: {u['calls']} calls ({u['failed']} failed), {u['prompt_tokens']:,} prompt + "
-                    f"{u['completion_tokens']:,} completion tokens, latency p50 {u['latency_ms']['p50']} ms{cost}")
+                    f"{u['completion_tokens']:,} completion tokens, service time {_ms(u['latency_ms'])}, queued "
+                    f"{_ms(u.get('queued_ms') or {})}{cost}")
     if paths:
         tail.append(f"report: {paths['html']} (also {Path(paths['json']).name}, {Path(paths['md']).name})")
     return "\n".join([*head, table, *tail])

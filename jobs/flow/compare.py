@@ -8,7 +8,7 @@ coming ``pipeline`` and playground call it the same way::
     plan = Plan(suites=(load_suite(default_suite_path()),),
                 variants=stack_variants(session, ("base", "tuned")), repeat=3,
                 style=StyleProfile.from_file("data/travel-train.jsonl"))
-    outcome = compare(session, plan, RunOptions(concurrency=8))
+    outcome = compare(session, plan, RunOptions())  # concurrency: adaptive (RunOptions(concurrency=8): a cap)
     outcome.report["verdict"]["headline"], outcome.paths["html"], outcome.exit_code
 
 It uses the session's connection (endpoint and auth exactly as every command's) and its one retry policy.
@@ -108,7 +108,7 @@ def provenance(session: "Session", plan: Plan, options: RunOptions) -> dict[str,
         "fine_tuning_job": promoted.get("job_id") or state.get("latest_job"),
         "fine_tuned_model": promoted.get("fine_tuned_model"),
         "suites": [s.summary() for s in plan.suites],
-        "parameters": {"repeat": plan.repeat, **plan.params.to_json(), "concurrency": options.concurrency},
+        "parameters": {"repeat": plan.repeat, **plan.params.to_json(), "concurrency": options.concurrency or "auto"},
         "judge": ({"deployment": plan.judge, "rubric_sha256": RUBRIC_SHA256} if plan.judge else None),
         "style": plan.style.to_json() if plan.style else None,
     }
@@ -178,10 +178,10 @@ def _size(plan: Plan) -> str:
 
 def _run(session: "Session", store: History, run_id: str, plan: Plan, reuse: dict[Any, dict[str, Any]],
          options: RunOptions, meta: dict[str, Any], against: dict[str, Any] | None) -> CompareOutcome:
-    pacer = Pacer(options.rate_limits)
+    pacer = Pacer(options.rate_limits, cap=options.cap)
     engine = Engine(session, plan, history=store, run_id=run_id, pacer=pacer, reuse=reuse)
     engine.progress_every = options.progress_every
-    rows = engine.run(options.concurrency)
+    rows = engine.run(options.cap)
     meta = {**meta, "pacing": pacer.describe()}
     report = reports.build(rows, reports.Inputs(run_id=run_id, plan=plan, provenance=meta, gates=options.gates,
                                                 prices=options.prices, against=against))

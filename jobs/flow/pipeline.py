@@ -355,7 +355,8 @@ class Pipeline:
         folder = self.plan.out or (self.session.state.directory / "pipeline" / self.session.stack.replace("/", "+"))
         folder.mkdir(parents=True, exist_ok=True)
         chart = metrics.plot(got.table, folder / f"{self.outcome.job_id}-loss.png",
-                             title=f"{self.outcome.job_id}  {got.job.fine_tuned_model or ''}".strip())
+                             title=f"{self.outcome.job_id}  {got.job.fine_tuned_model or ''}".strip(),
+                             stand_in=got.stand_in_label())
         self.outcome.chart = str(chart)
         last = {k: v for k, v in got.table.summary().items() if v is not None}
         return f"{len(got.table.rows)} steps" + (", last " + ", ".join(f"{k} {v:.4g}" for k, v in last.items())

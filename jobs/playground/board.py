@@ -61,6 +61,7 @@ Listing = Callable[[], "list[str] | None"]
 SUITE = "playground"
 EDITED = "edited in the playground"
 MAX_MESSAGE = 20_000  # characters of one question
+MAX_SYSTEM = 20_000  # characters of a column's system message (the lab's is a few hundred)
 REFRESH_SECONDS = 300.0  # the account's deployments are listed again after this long (at the next state)
 # Azure's deployment names; anything else could turn the request path into another route.
 DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -287,6 +288,9 @@ class Board:
             raise UsageError(f"{deployment!r} is not a deployment name",
                              hint="letters, digits, '.', '-' and '_', at most 64 (as Azure names deployments)")
         system = base.system if setup.system is None else (setup.system.strip() or None)
+        if system is not None and len(system) > MAX_SYSTEM:
+            raise UsageError(f"the system message of column {setup.index} has {len(system):,} characters",
+                             hint=f"send at most {MAX_SYSTEM:,}")
         name = base.name if deployment == base.deployment else deployment
         return column, Variant(name, deployment, system, _system_source(system, base))
 

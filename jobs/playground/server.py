@@ -10,11 +10,12 @@ POST   ``/api/clear``      "Clear chat": a new conversation in both columns
 GET    ``/api/export``     the session as a compare ``report.json``, as a download
 =====  ==================  ===============================================================================
 
-Errors are JSON, ``{"error": {"message", "hint"}}``: 400 (a bad request), 403, 404, 405, 409 (a column is
-still answering), 413, 415. Guards, since any web page the browser shows could send requests to a local
-port: on loopback, a request must be addressed to a loopback name (``Host``: no DNS rebinding); a POST
-must be JSON (a cross-site form cannot send that without a CORS preflight, which is never granted) and,
-when the browser names its ``Origin``, come from this page. The page's Content-Security-Policy allows
+Errors are JSON, ``{"error": {"message", "hint"}}``: 400 (a bad request, JSON nested too deep included),
+403, 404, 405, 409 (a column is still answering), 413 (a body over 1 MiB), 415. Guards, since any web page
+the browser shows could send requests to a local port: a request must be addressed (``Host``) to a loopback
+name, to the address the server is bound to, or to a name given with ``--allow-host`` (no DNS rebinding,
+whatever the bind address); a POST must be JSON (a cross-site form cannot send that without a CORS
+preflight, which is never granted) and, when the browser names its ``Origin``, come from this page. The page's Content-Security-Policy allows
 nothing but this server. No response carries a credential: the session's connection stays here.
 """
 
@@ -44,6 +45,11 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'se
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 KEEPALIVE = 15.0  # seconds between comment lines of a quiet event stream (a long rate-limit wait)
 MAX_BODY = 1 << 20
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+class TooLarge(UsageError):
+    """A request body over :data:`MAX_BODY` (HTTP 413)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -83,9 +89,10 @@ class PlaygroundServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stopping never waits for a browser's idle keep-alive connection
 
-    def __init__(self, board: Board, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, board: Board, host: str = "127.0.0.1", port: int = 0, allow_hosts: tuple[str, ...] = ()):
         self.board = board
         self.loopback = is_loopback(host)
+        self.allow_hosts = tuple(h.strip().lower() for h in allow_hosts if h.strip())
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host.strip("[]"), port), Handler)
         self._thread: threading.Thread | None = None
@@ -99,12 +106,19 @@ class PlaygroundServer(ThreadingHTTPServer):
         host = str(self.server_address[0])
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
+    def host_names(self) -> list[str]:
+        """The names a request may be addressed to: loopback's, the bound address, and ``--allow-host``'s."""
+        bound = str(self.server_address[0])
+        bound = f"[{bound}]" if ":" in bound else bound
+        return list(dict.fromkeys([*LOOPBACK_NAMES, bound, *self.allow_hosts]))
+
     def allowed_host(self, value: str | None) -> bool:
-        """On loopback, only requests addressed to a loopback name (a rebound DNS name is refused)."""
-        if not self.loopback:
-            return True
-        names = {"127.0.0.1", "localhost", "[::1]", str(self.server_address[0])}
-        return value in {f"{n}:{self.port}" for n in names}
+        """Only requests addressed to one of :meth:`host_names` (with or without this port): a page whose
+        DNS name was rebound to this machine sends its own name and is refused."""
+        if not value:
+            return False
+        value = value.strip().lower()
+        return any(value in (name, f"{name}:{self.port}") for name in self.host_names())
 
     def start(self) -> "PlaygroundServer":
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
@@ -159,6 +173,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._error(404, f"no such page: {path}", hint="open / for the playground")
         except Busy as exc:
             self._error(409, exc.message, exc.hint)
+        except TooLarge as exc:
+            self._error(413, exc.message, exc.hint)
         except UsageError as exc:
             self._error(400, exc.message, exc.hint)
         except JobsError as exc:
@@ -172,8 +188,10 @@ class Handler(BaseHTTPRequestHandler):
     def _allowed(self, *, post: bool) -> bool:
         host = self.headers.get("Host")
         if not self.server.allowed_host(host):
-            self._error(403, f"this playground answers requests addressed to 127.0.0.1:{self.server.port} or "
-                             f"localhost:{self.server.port}, not to {host!r}", hint=f"open {self.server.url}")
+            names = " or ".join(f"{n}:{self.server.port}" for n in self.server.host_names())
+            self._error(403, f"this playground answers requests addressed to {names}, not to {host!r}",
+                        hint=f"open {self.server.url}, or start the playground with --allow-host NAME for the "
+                        "name you use")
             return False
         if not post:
             return True
@@ -191,13 +209,19 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if not 0 <= length <= MAX_BODY:
-            raise UsageError(f"the request body must be 0 to {MAX_BODY} bytes", hint="send less")
+        if length < 0:
+            raise UsageError("the Content-Length header is not a number of bytes", hint="send a JSON body")
+        if length > MAX_BODY:
+            raise TooLarge(f"the request body has {length:,} bytes; at most {MAX_BODY:,} are read",
+                           hint="send less (a question or a system message is at most 20,000 characters)")
         raw = self.rfile.read(length) if length else b"{}"
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise UsageError("the request body is not JSON", hint='send e.g. {"text": "What can you do?"}') from None
+        except RecursionError:  # json's parser recurses per nesting level
+            raise UsageError("the request body's JSON is nested too deeply",
+                             hint='send e.g. {"text": "What can you do?"}') from None
         if not isinstance(body, dict):
             raise UsageError("the request body must be a JSON object", hint='send e.g. {"text": "What can you do?"}')
         return body

@@ -52,7 +52,12 @@ class ScriptedApi:
         return list(plain(self.jobs.checkpoints.list(job_id))["data"])
 
     def file_content(self, file_id: str) -> bytes:
-        return bytes(self.files.content(file_id).content)
+        return self.file_download(file_id)[0]
+
+    def file_download(self, file_id: str) -> tuple[bytes, dict[str, str]]:
+        """The content and the headers the script gives (``headers``, lower-case names; none by default)."""
+        got = self.files.content(file_id)
+        return bytes(got.content), dict(getattr(got, "headers", None) or {})
 
     def get_file(self, file_id: str) -> FileInfo:
         return FileInfo.of(plain(self.files.retrieve(file_id)))
