@@ -107,9 +107,11 @@ def _rate(chunk: Mapping[str, Any]) -> float:
     return float(timings.get("predicted_per_second") or 0.0)
 
 
-def generate(server: Any, body: dict[str, Any], emit: Callable[[Event], None], cancel: threading.Event) -> None:
-    """Stream ``body`` through ``server``: ``emit`` each event as it comes; stop (and free the slot: the
-    runtime cancels the task when the callback returns True) as soon as ``cancel`` is set."""
+def generate(server: Any, body: dict[str, Any], emit: Callable[[Event], None],
+             cancel: threading.Event) -> Usage | None:
+    """Stream ``body`` through ``server``: ``emit`` each Piece and Finish as it comes; stop (and free the slot:
+    the runtime cancels the task when the callback returns True) as soon as ``cancel`` is set. Returns the
+    request's usage (None if cancelled)."""
     failure: list[BaseException] = []
     usages: list[Usage] = []  # llama.cpp reports usage once per choice; one merged Usage goes out at the end
 
@@ -133,8 +135,7 @@ def generate(server: Any, body: dict[str, Any], emit: Callable[[Event], None], c
         raise LocalServeError(f"the local model refused the request: {exc}") from None
     if failure:
         raise failure[0]
-    if usages and not cancel.is_set():
-        emit(merge_usage(usages))
+    return merge_usage(usages) if usages and not cancel.is_set() else None
 
 
 def merge_usage(usages: Sequence[Usage]) -> Usage:

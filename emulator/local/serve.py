@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,21 +143,28 @@ class LocalModels:
     def run(self, request: Request, adapter: str | None, emit: Callable[[Event], None],
             cancel: threading.Event | None = None) -> None:
         """Generate (blocking): ``emit`` Piece and Finish events as tokens come, then one Usage. Setting
-        ``cancel`` stops the generation at the next token and frees the runtime's slot."""
-        from emulator.local.llama_runtime import generate, request_body
+        ``cancel`` stops the generation at the next token and frees the runtime's slot. More choices than the
+        runtime's parallel slots are generated in rounds (round k with seed + k)."""
+        from emulator.local.llama_runtime import generate, merge_usage, request_body
 
         server, ids = self._current()
         if adapter is not None and adapter not in ids:
             raise LocalServeError(f"no adapter named {adapter!r} is loaded (loaded: {sorted(ids) or 'none'}); "
                                   f"add it with add_adapter first")
-
-        def emit_and_measure(event: Event) -> None:
-            if isinstance(event, Usage) and event.tokens_per_second and event.completion_tokens >= 8:
-                self._rate = 0.8 * self._rate + 0.2 * event.tokens_per_second
-            emit(event)
-
-        body = request_body(request, None if adapter is None else ids[adapter], len(ids))
-        generate(server, body, emit_and_measure, cancel or threading.Event())
+        cancel = cancel or threading.Event()
+        usages: list[Usage] = []
+        for first in range(0, request.n, self._config.parallel):
+            part = replace(request, n=min(self._config.parallel, request.n - first),
+                           seed=None if request.seed is None else request.seed + first // self._config.parallel)
+            body = request_body(part, None if adapter is None else ids[adapter], len(ids))
+            usage = generate(server, body, lambda event: emit(_shifted(event, first)), cancel)
+            if usage is None:
+                return
+            usages.append(usage)
+        total = merge_usage(usages)
+        if total.tokens_per_second and total.completion_tokens >= 8:
+            self._rate = 0.8 * self._rate + 0.2 * total.tokens_per_second
+        emit(total)
 
     def stream(self, request: Request, adapter: str | None = None) -> AsyncIterator[Event]:
         """The async form of :meth:`run`, for an asyncio server: iterate it; stop iterating (or let the task be
@@ -188,10 +195,12 @@ class LocalModels:
         return int(self._rate * 60)
 
 
+def _shifted(event: Event, offset: int) -> Event:
+    return replace(event, index=event.index + offset) if isinstance(event, (Piece, Finish)) and offset else event
+
+
 def _probe_rate(server: Any) -> float:
     from emulator.local.llama_runtime import generate, request_body
 
-    usage: list[Usage] = []
-    generate(server, request_body(PROBE, None, 0), lambda e: usage.append(e) if isinstance(e, Usage) else None,
-             threading.Event())
-    return usage[-1].tokens_per_second if usage else 0.0
+    usage = generate(server, request_body(PROBE, None, 0), lambda event: None, threading.Event())
+    return usage.tokens_per_second if usage else 0.0
