@@ -370,3 +370,23 @@ def test_a_converted_peft_adapter_answers_as_transformers_with_peft(models: Any,
         served = models.complete(Request(messages, max_tokens=8, temperature=0.0), "peft").texts[0]
         assert served == expected
         assert served != models.complete(Request(messages, max_tokens=8, temperature=0.0)).texts[0]
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(120)
+def test_the_runtimes_own_http_listener_is_loopback_and_needs_its_secret_key(models: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    from emulator.local.llama_runtime import RuntimeConfig, build_server
+    from emulator.local.weights import gguf_path
+
+    server = build_server(gguf_path(), [], RuntimeConfig(threads=1, parallel=1, context=512))
+    address = server.listening_address
+    assert address.startswith("http://127.0.0.1:")
+    for path in ("/v1/models", "/v1/chat/completions", "/slots"):
+        body = b'{"messages": [{"role": "user", "content": "hi"}]}' if "chat" in path else None
+        request = urllib.request.Request(address + path, data=body, headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 401

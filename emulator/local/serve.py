@@ -28,6 +28,8 @@ from emulator.local.lora_gguf import BaseShape
 from emulator.local.streaming import iterate_in_thread
 from emulator.local.weights import MODEL_NAME
 
+# The environment a process serving the local model should start with (see default_threads).
+RUNTIME_ENV = {"OMP_WAIT_POLICY": "passive"}
 # One short greedy answer at start-up measures what this CPU serves (for x-ratelimit-* headers).
 PROBE = Request(messages=[{"role": "user", "content": "Name three things to see in Rome."}],
                 max_tokens=16, temperature=0.0)
@@ -39,7 +41,13 @@ def label(azure_model: str) -> str:
 
 
 def default_threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """llama.cpp's prebuilt wheel synchronises its threads with OpenMP, whose threads spin while they wait:
+    measured with the machine's load at 7-9 on 2 cores, 2 threads served 1.5 tokens/s and 1 thread 20. With
+    OMP_WAIT_POLICY=passive in the process's environment (``RUNTIME_ENV``, to be set where the emulator is
+    started: libgomp reads it once, when it loads) 2 threads served 19 there; so 2+ threads only with it."""
+    if os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive":
+        return max(1, min(4, os.cpu_count() or 1))
+    return 1
 
 
 @dataclass(frozen=True)
@@ -65,12 +73,14 @@ class LocalModels:
         self._rate = 0.0  # tokens/s of one stream, measured
         self._serial = itertools.count(1)
         self._shape: BaseShape | None = None
+        self._shape_lock = threading.Lock()
 
     # -- the runtime ------------------------------------------------------------------------------------
     def start(self) -> float:
         """Load the base model now (otherwise the first request does); returns the seconds it took."""
         began = time.perf_counter()
         self._current()
+        threading.Thread(target=self._base_shape, name="local-model-shape", daemon=True).start()
         return time.perf_counter() - began
 
     def _base_gguf(self) -> Path:
@@ -78,6 +88,16 @@ class LocalModels:
             from emulator.local.weights import gguf_path
             self._base = gguf_path()
         return self._base
+
+    def _base_shape(self) -> BaseShape:
+        """The base's head counts for the converter (reading the GGUF header takes 1-3 s: :meth:`start` reads
+        it in the background, so a deployment does not wait for it)."""
+        from emulator.local.lora_gguf import base_shape
+
+        with self._shape_lock:
+            if self._shape is None:
+                self._shape = base_shape(self._base_gguf())
+            return self._shape
 
     def _current(self) -> tuple[Any, dict[str, int]]:
         """The runtime and the adapter ids, as one consistent snapshot; built on first use."""
@@ -107,14 +127,12 @@ class LocalModels:
     def add_adapter(self, name: str, adapter_dir: Path) -> float:
         """Serve ``adapter_dir`` (peft's save_pretrained output) under ``name``; replaces one of that name.
         Blocking (conversion ~0.2 s, runtime restart ~0.5 s); returns the seconds it took."""
-        from emulator.local.lora_gguf import AdapterError, base_shape, convert
+        from emulator.local.lora_gguf import AdapterError, convert
 
         began = time.perf_counter()
         target = self._adapter_dir() / f"adapter-{next(self._serial)}-{os.getpid()}.gguf"
         try:
-            if self._shape is None:
-                self._shape = base_shape(self._base_gguf())
-            convert(Path(adapter_dir), self._base_gguf(), target, self._shape)
+            convert(Path(adapter_dir), self._base_gguf(), target, self._base_shape())
         except AdapterError as exc:
             raise LocalServeError(str(exc)) from None
         with self._lock:
