@@ -390,3 +390,40 @@ def test_the_runtimes_own_http_listener_is_loopback_and_needs_its_secret_key(mod
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 401
+
+
+class RecordingRuntime(FakeServer):
+    """A fake runtime for LocalModels: answers each call with one word per choice and records the bodies."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def handle_chat_completions(self, body: dict[str, Any], callback: Callable[[Any], bool]) -> None:
+        self.bodies.append(body)
+        n = body.get("n", 1)
+        for item in [chunk(i, f"w{len(self.bodies)}-{i}") for i in range(n)] + \
+                [chunk(i, None, "stop") for i in range(n)] + [usage_chunk(9, 1) for _ in range(n)]:
+            if callback(item):
+                return
+
+
+def test_more_choices_than_slots_run_in_rounds_with_shifted_indexes_and_seeds() -> None:
+    from emulator.local.serve import LocalModels
+
+    runtime = RecordingRuntime()
+    models = LocalModels(Path("base.gguf"), parallel=2, runtime=lambda base, adapters, config: runtime)
+    done = models.complete(Request(USER, n=5, seed=40, temperature=1.0))
+    calls = runtime.bodies[1:]  # the first call is the start-up probe
+    assert [(body["n"], body["seed"]) for body in calls] == [(2, 40), (2, 41), (1, 42)]
+    assert done.texts == ["w2-0", "w2-1", "w3-0", "w3-1", "w4-0"]
+    assert done.finish_reasons == ["stop"] * 5
+    assert done.usage == Usage(9, 5, 80.0)
+    assert models.capacity_tokens_per_minute() == 80 * 60
+
+
+def test_an_unknown_adapter_is_refused_by_name() -> None:
+    from emulator.local.serve import LocalModels
+
+    models = LocalModels(Path("base.gguf"), runtime=lambda base, adapters, config: RecordingRuntime())
+    with pytest.raises(LocalServeError, match="no adapter named 'ft-1' is loaded"):
+        models.complete(Request(USER), "ft-1")

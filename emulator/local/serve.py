@@ -28,6 +28,7 @@ from emulator.local.lora_gguf import BaseShape
 from emulator.local.streaming import iterate_in_thread
 from emulator.local.weights import MODEL_NAME
 
+RuntimeFactory = Callable[[Path, list[Path], RuntimeConfig], Any]
 # The environment a process serving the local model should start with (see default_threads).
 RUNTIME_ENV = {"OMP_WAIT_POLICY": "passive"}
 # One short greedy answer at start-up measures what this CPU serves (for x-ratelimit-* headers).
@@ -62,8 +63,12 @@ class LocalModels:
     """The base model and its adapters, served by one in-process runtime. Thread-safe."""
 
     def __init__(self, base_gguf: Path | None = None, *, workdir: Path | None = None,
-                 threads: int | None = None, parallel: int = 2, context: int = 8192) -> None:
+                 threads: int | None = None, parallel: int = 2, context: int = 8192,
+                 runtime: RuntimeFactory | None = None) -> None:
+        """``runtime`` builds the serving runtime (default ``llama_runtime.build_server``); a test passes a
+        scripted fake with the same ``handle_chat_completions(body, callback)``."""
         self._base = base_gguf
+        self._factory = runtime
         self._config = RuntimeConfig(threads or default_threads(), parallel, context)
         self._workdir = workdir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -110,7 +115,8 @@ class LocalModels:
     def _rebuild_locked(self) -> None:
         from emulator.local.llama_runtime import build_server
 
-        self._server = build_server(self._base_gguf(), list(self._adapters.values()), self._config)
+        factory = self._factory or build_server
+        self._server = factory(self._base_gguf(), list(self._adapters.values()), self._config)
         if not self._rate:
             self._rate = _probe_rate(self._server)
 
