@@ -427,3 +427,40 @@ def test_an_unknown_adapter_is_refused_by_name() -> None:
     models = LocalModels(Path("base.gguf"), runtime=lambda base, adapters, config: RecordingRuntime())
     with pytest.raises(LocalServeError, match="no adapter named 'ft-1' is loaded"):
         models.complete(Request(USER), "ft-1")
+
+
+# -- the converter's pure parts (no gguf package needed) -------------------------------------------------
+def test_peft_names_map_to_llama_cpp_tensor_names() -> None:
+    from emulator.local.lora_gguf import AdapterError, gguf_name
+
+    where = Path("adapter_model.safetensors")
+    assert gguf_name("base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight", where) == \
+        ("blk.3.attn_q.weight", "a")
+    assert gguf_name("base_model.model.model.layers.29.mlp.down_proj.lora_B.weight", where) == \
+        ("blk.29.ffn_down.weight", "b")
+    with pytest.raises(AdapterError, match="lm_head"):
+        gguf_name("base_model.model.lm_head.lora_A.weight", where)
+
+
+def test_q_and_k_rows_are_interleaved_per_head_as_llama_cpp_orders_them() -> None:
+    import numpy as np
+
+    from emulator.local.lora_gguf import permute_rows
+
+    rows = np.arange(8).reshape(8, 1)  # 2 heads of 4 rows: rotary halves (0,1 | 2,3) and (4,5 | 6,7)
+    assert permute_rows(rows, 2)[:, 0].tolist() == [0, 2, 1, 3, 4, 6, 5, 7]
+
+
+def test_adapter_configs_that_cannot_be_served_are_refused_with_the_file_named(tmp_path: Path) -> None:
+    from emulator.local.lora_gguf import AdapterError, effective_alpha, read_config
+
+    with pytest.raises(AdapterError, match="adapter_config.json is missing"):
+        read_config(tmp_path)
+    (tmp_path / "adapter_config.json").write_text('{"peft_type": "LORA", "use_dora": true}')
+    with pytest.raises(AdapterError, match="DoRA"):
+        read_config(tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{not json")
+    with pytest.raises(AdapterError, match=str(tmp_path / "adapter_config.json")):
+        read_config(tmp_path)
+    assert effective_alpha({"lora_alpha": 32}, 16) == 32.0
+    assert effective_alpha({"lora_alpha": 32, "use_rslora": True}, 16) == 128.0  # alpha/sqrt(r) == 128/r

@@ -30,6 +30,7 @@ class RuntimeConfig:
     threads: int
     parallel: int
     context: int  # tokens, shared by the parallel slots
+    verbose: bool = False  # llama.cpp's own log on stderr (about 20 lines per request); off: silent
 
 
 def build_server(base_gguf: Path, adapters: Sequence[Path], config: RuntimeConfig) -> Any:
@@ -46,6 +47,7 @@ def build_server(base_gguf: Path, adapters: Sequence[Path], config: RuntimeConfi
     params.port = 0
     params.api_keys = [secrets.token_hex(32)]
     params.ui = False
+    params.verbosity = 3 if config.verbose else 0
     params.endpoint_slots = False
     params.endpoint_metrics = False
     # Loaded at scale 0: a request that names no adapter gets the base model (measured: with scale 1 here

@@ -64,12 +64,12 @@ class LocalModels:
 
     def __init__(self, base_gguf: Path | None = None, *, workdir: Path | None = None,
                  threads: int | None = None, parallel: int = 2, context: int = 8192,
-                 runtime: RuntimeFactory | None = None) -> None:
+                 runtime: RuntimeFactory | None = None, verbose: bool = False) -> None:
         """``runtime`` builds the serving runtime (default ``llama_runtime.build_server``); a test passes a
         scripted fake with the same ``handle_chat_completions(body, callback)``."""
         self._base = base_gguf
         self._factory = runtime
-        self._config = RuntimeConfig(threads or default_threads(), parallel, context)
+        self._config = RuntimeConfig(threads or default_threads(), parallel, context, verbose)
         self._workdir = workdir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
