@@ -464,3 +464,26 @@ def test_adapter_configs_that_cannot_be_served_are_refused_with_the_file_named(t
         read_config(tmp_path)
     assert effective_alpha({"lora_alpha": 32}, 16) == 32.0
     assert effective_alpha({"lora_alpha": 32, "use_rslora": True}, 16) == 128.0  # alpha/sqrt(r) == 128/r
+
+
+def test_an_adapter_the_runtime_refuses_leaves_the_served_ones_as_they_were(tmp_path: Path) -> None:
+    pytest.importorskip("gguf", reason="the converter needs gguf: run `make install-local`")
+    from emulator.local.lora_gguf import write_random_adapter
+    from emulator.local.serve import LocalModels
+    from emulator.local.weights import gguf_path
+
+    builds: list[int] = []
+
+    def runtime(base: Path, adapters: list[Path], config: Any) -> RecordingRuntime:
+        builds.append(len(adapters))
+        if len(adapters) > 1:
+            raise LocalServeError("the local model runtime did not start")
+        return RecordingRuntime()
+    models = LocalModels(gguf_path(), workdir=tmp_path / "converted", runtime=runtime)
+    lora = write_random_adapter(tmp_path / "lora", gguf_path(), rank=2, targets=("self_attn.v_proj",))
+    models.add_adapter("ft-1", lora)
+    with pytest.raises(LocalServeError):
+        models.add_adapter("ft-2", lora)
+    assert models.adapters() == ["ft-1"]
+    assert builds == [1, 2]
+    assert models.complete(Request(USER), "ft-1").texts == ["w2-0"]

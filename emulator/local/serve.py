@@ -85,7 +85,7 @@ class LocalModels:
         """Load the base model now (otherwise the first request does); returns the seconds it took."""
         began = time.perf_counter()
         self._current()
-        threading.Thread(target=self._base_shape, name="local-model-shape", daemon=True).start()
+        threading.Thread(target=self._prefetch_shape, name="local-model-shape", daemon=True).start()
         return time.perf_counter() - began
 
     def _base_gguf(self) -> Path:
@@ -103,6 +103,12 @@ class LocalModels:
             if self._shape is None:
                 self._shape = base_shape(self._base_gguf())
             return self._shape
+
+    def _prefetch_shape(self) -> None:
+        try:
+            self._base_shape()
+        except Exception:  # noqa: BLE001 - add_adapter reads it again and reports the error to its caller
+            pass
 
     def _current(self) -> tuple[Any, dict[str, int]]:
         """The runtime and the adapter ids, as one consistent snapshot; built on first use."""
@@ -142,14 +148,30 @@ class LocalModels:
         except AdapterError as exc:
             raise LocalServeError(str(exc)) from None
         with self._lock:
+            replaced = self._adapters.get(name)
             self._adapters[name] = target
-            self._rebuild_locked()
+            try:
+                self._rebuild_locked()
+            except BaseException:  # the runtime kept serving the previous set: keep the names in step
+                self._restore_locked(name, replaced)
+                raise
+        if replaced is not None:
+            replaced.unlink(missing_ok=True)  # the runtime holds adapters in memory, not their files
         return time.perf_counter() - began
+
+    def _restore_locked(self, name: str, previous: Path | None) -> None:
+        if previous is None:
+            self._adapters.pop(name, None)
+        else:
+            self._adapters[name] = previous
 
     def remove_adapter(self, name: str) -> None:
         with self._lock:
-            if self._adapters.pop(name, None) is not None and self._server is not None:
+            removed = self._adapters.pop(name, None)
+            if removed is not None and self._server is not None:
                 self._rebuild_locked()
+        if removed is not None:
+            removed.unlink(missing_ok=True)
 
     def adapters(self) -> list[str]:
         with self._lock:
