@@ -401,6 +401,11 @@ class Pipeline:
         return headline
 
     def step_clean(self) -> str:
+        # The tuned deployment goes first: on the v1 surface (the default) a model is deleted with
+        # DELETE /openai/v1/models/{id}, which Azure refuses (409) while a deployment still serves it.
+        deployer = self.session.deployer
+        if deployer.available and all(c.done for c in deployer.remove()):
+            self._apply()
         result = clean_step.clean(self.session, models=True, yes=True)
         if result.failures:
             raise JobsError("clean-up failed: " + "; ".join(result.failures),
