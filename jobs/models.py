@@ -265,6 +265,17 @@ def _days(day: _dt.date, now: _dt.date) -> int:
     return (day - now).days
 
 
+def deployment_retirement(model: str | None) -> str | None:
+    """:func:`retirement_text` for a report (the compare report's variants): None for no model, an unknown one,
+    or an unreadable ``FTJOBS_TODAY`` (a report is never refused for it)."""
+    if not model:
+        return None
+    try:
+        return retirement_text(model)
+    except ValueError:
+        return None
+
+
 def check_lifecycle(model: FineTunableModel, purpose: str, now: _dt.date | None = None) -> LifecycleCheck:
     """Is ``model`` still usable for ``purpose`` (:data:`TRAINING` or :data:`DEPLOYMENT` of a tuned model)?
 
