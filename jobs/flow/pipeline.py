@@ -48,6 +48,7 @@ from jobs.flow import train, watch
 from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import DataCheck, check_data
 from jobs.flow.lifecycle import check_training
+from jobs.flow.limits import check_job_size
 from jobs.flow.preflight import Problem, identity_problem, pulumi_problems, refuse
 from jobs.flow.ready import wait_until_answers
 
@@ -298,6 +299,7 @@ class Pipeline:
         self._same_inputs(self.check)
         if "train" not in self.done:  # the lifecycle and money guards, once, before anything is created
             train.training_type_for(s, plan.options)
+            check_job_size(self.check.billed_tokens_per_epoch, plan.options.epochs or self.check.epochs)
             check_training(s, plan.options.model, yes=plan.guards.yes, what="nothing was created")
             est = CostEstimate(billed_tokens_per_epoch=self.check.billed_tokens_per_epoch,
                                epochs=plan.options.epochs or self.check.epochs, price_per_1m=plan.guards.price_per_1m,

@@ -30,6 +30,7 @@ from jobs.errors import JobsError, RefusedError, UsageError
 from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import VALIDATION, DataCheck, check_data
 from jobs.flow.lifecycle import check_training
+from jobs.flow.limits import check_job_size, check_resource_files
 from jobs.flow.upload import ADOPT_SLACK_SECONDS, ensure_uploaded, file_facts, now, wait_processed
 from jobs.models import DEFAULT_MODEL
 from jobs.settings import check_number
@@ -341,6 +342,7 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
                        price_per_1m=guards.price_per_1m,
                        epochs_source="option" if options.epochs else "auto, as the service would pick")
     key = run_key(training=data.identity, validation=val_identity, options=options)
+    check_job_size(tokens, est.epochs)  # Azure's 2-billion-token job size (jobs/flow/limits.py)
 
     # Guard before uploading anything when this is certainly a new job (nothing to reuse or adopt).
     state = rs.load()
@@ -357,6 +359,7 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
                    confirm=confirm_or_refuse(session.ui.ask, what="no job was created"))
         guarded = True
 
+    check_resource_files(session, [(c.sha256, c.size) for c in (check, vcheck) if c is not None], state["files"])
     training_id = ensure_uploaded(session, check).file_id if check is not None else str(data.file_id)
     val_id = ensure_uploaded(session, vcheck).file_id if vcheck is not None else vf
     return _ensure_job(session, key, training_id, val_id, options, guards, est, guarded=guarded)
