@@ -40,15 +40,16 @@ def check_job_size(tokens_per_epoch: int | None, epochs: int | None) -> None:
 def check_resource_files(session: "Session", uploads: list[tuple[str, int]], uploaded: Mapping[str, Any]) -> None:
     """Before uploading: the resource keeps at most 100 fine-tuning files, 1 GB in all. ``uploads`` are
     (sha256, size) of the files the step needs; those in ``uploaded`` (the run state's) cost nothing more."""
-    adding = sum(size for sha, size in uploads if sha not in uploaded)
-    if not adding:
+    new = [size for sha, size in uploads if sha not in uploaded]
+    adding = sum(new)
+    if not new:
         return
     files = [f for f in session.api.list_files()
              if (f.purpose or "fine-tune").startswith("fine-tune") and f.status not in ("deleted", "error")]
     used = sum(f.bytes or 0 for f in files)
     where = f"on {session.connection.endpoint} ({contract.QUOTA_SOURCE})"
     fix = "delete files no job needs any more: `python -m jobs clean` (the project's), or the portal's Data files"
-    if len(files) + 1 > contract.MAX_FINE_TUNING_FILES:
+    if len(files) + len(new) > contract.MAX_FINE_TUNING_FILES:
         raise UsageError(f"the resource already holds {len(files)} fine-tuning files, Azure's limit is "
                          f"{contract.MAX_FINE_TUNING_FILES} {where}; nothing was uploaded", hint=fix)
     if used + adding > contract.MAX_FINE_TUNING_FILES_BYTES:

@@ -390,7 +390,10 @@ def training_type_for(session: "Session", options: TrainingOptions) -> tuple[str
                     raise UsageError(f"{file}: {contract.TRAINING_TYPE} {raw!r} is not a training type",
                                      hint=f"pulumi config set {contract.TRAINING_TYPE} "
                                      f"{m.default_training_type} (one of: {', '.join(contract.TRAINING_TYPE_NAMES)})")
-                name, where = canon, f"{contract.TRAINING_TYPE} in {file}"
+                if canon in m.training_types:
+                    name, where = canon, f"{contract.TRAINING_TYPE} in {file}"
+                else:  # the stack's setting is for its fineTuneModel; this --model cannot take it
+                    where += f" ({contract.TRAINING_TYPE} {canon} in {file} does not apply to it)"
     if name not in m.training_types:
         raise UsageError(f"{m.model_id} cannot be trained with training type {name} (from {where})",
                          hint=f"use one of: {', '.join(m.training_types)} (--training-type, or "
