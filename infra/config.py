@@ -322,8 +322,10 @@ def _fine_tune_model(values: Mapping[str, ConfigValue], topology: str, today: da
     for purpose in (models.TRAINING, models.DEPLOYMENT):
         verdict = models.check_lifecycle(ft, purpose, today)
         if verdict.refusal:
-            raise ConfigError(contract.FINE_TUNE_MODEL, ft_raw, verdict.refusal,
-                              f"{_set(contract.FINE_TUNE_MODEL, '<a model models.py lists as current>')}")
+            current = models.current_models(today, open_weight=topology == contract.TOPOLOGY_FOUNDRY)
+            fix = (_set(contract.FINE_TUNE_MODEL, current[0]) + f" (current: {', '.join(current)})" if current else
+                   f"{_set(contract.TOPOLOGY, contract.TOPOLOGY_FOUNDRY)} and fine-tune an open-weight model")
+            raise ConfigError(contract.FINE_TUNE_MODEL, ft_raw, verdict.refusal, fix)
         if verdict.warning:
             warnings.append(verdict.warning)
     return ft, tuple(warnings)

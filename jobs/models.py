@@ -300,6 +300,13 @@ def check_lifecycle(model: FineTunableModel, purpose: str, now: _dt.date | None 
     return LifecycleCheck(warning="; ".join(notes) + f" {cite}" if notes else None)
 
 
+def current_models(now: _dt.date | None = None, *, open_weight: bool = True) -> list[str]:
+    """The fine-tunable ids whose training and deployments have not retired on ``now`` (a refusal's suggestions)."""
+    now = now or today()
+    return [m.model_id for m in FINE_TUNABLE if (open_weight or not m.open_weight)
+            and not any(check_lifecycle(m, p, now).refusal for p in (TRAINING, DEPLOYMENT))]
+
+
 def check_base(name: str, version: str, now: _dt.date | None = None) -> LifecycleCheck:
     """The lifecycle of a base deployment ``name`` ``version`` (unknown pairs pass: the caller checks the table)."""
     now = now or today()

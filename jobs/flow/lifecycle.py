@@ -54,8 +54,9 @@ def training_verdicts(model: str, now: datetime.date | None = None) -> models.Li
 def gate(session: "Session", verdict: models.LifecycleCheck, *, yes: bool, what: str, option: str = "--model") -> None:
     """Refuse a retired model; show a near-retirement warning and ask (``yes`` answers it)."""
     if verdict.refusal:
+        current = models.current_models(today())
         raise UsageError(f"{option}: {verdict.refusal}; {what}",
-                         hint="pick a current model (`python -m jobs validate --help` lists them)")
+                         hint=f"pick a current model: {', '.join(current) or 'none in the table today'}")
     if not verdict.warning:
         return
     session.say(f"warning: {verdict.warning}")
