@@ -25,6 +25,7 @@ from jobs import contract
 from jobs.api import JobInfo
 from jobs.errors import JobFailedError, JobsError, UsageError
 from jobs.flow.lifecycle import check_deployment
+from jobs.models import LifecycleCheck
 from jobs.status import JobStatus, normalise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,6 +115,15 @@ def _record(session: "Session", result: PromoteOutcome) -> None:
     session.state.update(change)
 
 
+def _deployable(job_id: str, model: str) -> LifecycleCheck:
+    """The lifecycle table's word on deploying ``model`` (jobs/models.py): refused once retired, else its warning."""
+    verdict = check_deployment(model)
+    if verdict.refusal:
+        raise UsageError(f"cannot promote job {job_id}: {verdict.refusal}; the stack was not changed",
+                         hint="fine-tune a current model (`python -m jobs run DATA --model ...`), then promote that job")
+    return verdict
+
+
 def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = None,
             up: bool = False) -> PromoteOutcome:
     """Set a succeeded job's model in the stack (see the module docstring). The caller holds the lock."""
@@ -126,10 +136,7 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
         raise JobsError(f"job {job.id} succeeded but reports no fine_tuned_model yet",
                         hint=f"try again in a minute: `python -m jobs promote {job.id}`")
     model = job.fine_tuned_model
-    verdict = check_deployment(model)  # jobs/models.py's lifecycle table: a retired deployment answers 410
-    if verdict.refusal:
-        raise UsageError(f"cannot promote job {job.id}: {verdict.refusal}; the stack was not changed",
-                         hint="fine-tune a current model (`python -m jobs run DATA --model ...`), then promote that job")
+    verdict = _deployable(job.id, model)
     session.checkpoint("before_promote")
     deployer = session.deployer
     result = PromoteOutcome(job_id=job.id, fine_tuned_model=model, stack=session.stack, applied=False,
