@@ -186,70 +186,85 @@ class FoundryHub(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{_TYPE}:FoundryHub", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.hub = ml.Workspace(
-            f"{name}-hub",
-            ml.WorkspaceArgs(
-                workspace_name=names.hub,
-                resource_group_name=resource_group_name,
-                location=cfg.location,
-                kind="Hub",
-                friendly_name=f"{cfg.name_prefix} fine-tuning hub ({cfg.stack})",
-                identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
-                sku=ml.SkuArgs(name="Basic", tier=ml.SkuTier.BASIC),
-                storage_account=hub_storage.storage_account.id,
-                key_vault=hub_storage.key_vault.id,
-                # The hub reaches its storage with its managed identity, not keys.
-                # The ARM enum (azure-rest-api-specs MachineLearningServices,
-                # API 2025-12-01 used by azure-native 3.x: SystemDatastoresAuthMode
-                # = AccessKey | Identity | UserDelegationSAS; the same values in
-                # the Azure SDKs' KnownSystemDatastoresAuthMode) spells it
-                # "Identity". Older samples write 'identity' from API versions
-                # where the property was a free string; use the enum's spelling.
-                system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
-                public_network_access=cfg.public_network_access,
-                tags=cfg.tags,
-            ),
-            child,
-        )
-        self.project = ml.Workspace(
-            f"{name}-project",
-            ml.WorkspaceArgs(
-                workspace_name=names.project,
-                resource_group_name=resource_group_name,
-                location=cfg.location,
-                kind="Project",
-                friendly_name=f"{cfg.name_prefix} fine-tuning project ({cfg.stack})",
-                hub_resource_id=self.hub.id,
-                identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
-                sku=ml.SkuArgs(name="Basic", tier=ml.SkuTier.BASIC),
-                public_network_access=cfg.public_network_access,
-                tags=cfg.tags,
-            ),
-            child,
-        )
-        # As in the lab: one AI Services connection on the hub, shared to all
-        # projects, authenticated with Entra ID (no key stored). No AI Search.
-        # Same shape as Microsoft's hub samples for a keyless AIServices
-        # connection (category AIServices, target = the account's
-        # properties.endpoint, authType AAD, isSharedToAll, metadata ApiType
-        # "Azure" + ResourceId + location of the account).
-        self.connection = ml.WorkspaceConnection(
-            f"{name}-aiservices",
-            ml.WorkspaceConnectionArgs(
-                connection_name=names.connection,
-                resource_group_name=resource_group_name,
-                workspace_name=self.hub.name,
-                properties=ml.AADAuthTypeWorkspaceConnectionPropertiesArgs(
-                    auth_type="AAD",
-                    category=ml.ConnectionCategory.AI_SERVICES,
-                    target=ai.endpoint,
-                    is_shared_to_all=True,
-                    metadata={"ApiType": "Azure", "ResourceId": ai.account.id, "location": cfg.location},
-                ),
-            ),
-            child,
-        )
+        self.hub = _hub_workspace(f"{name}-hub", cfg, names, resource_group_name, hub_storage, child)
+        self.project = _hub_project(f"{name}-project", cfg, names, resource_group_name, self.hub, child)
+        self.connection = _ai_services_connection(f"{name}-aiservices", cfg, names, resource_group_name, self.hub, ai, child)
         self.register_outputs({"hub_name": self.hub.name, "project_name": self.project.name})
+
+
+def _hub_workspace(logical: str, cfg: InfraConfig, names: Names, resource_group_name: pulumi.Input[str],
+                   hub_storage: HubStorage, opts: pulumi.ResourceOptions) -> ml.Workspace:
+    return ml.Workspace(
+        logical,
+        ml.WorkspaceArgs(
+            workspace_name=names.hub,
+            resource_group_name=resource_group_name,
+            location=cfg.location,
+            kind="Hub",
+            friendly_name=f"{cfg.name_prefix} fine-tuning hub ({cfg.stack})",
+            identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+            sku=ml.SkuArgs(name="Basic", tier=ml.SkuTier.BASIC),
+            storage_account=hub_storage.storage_account.id,
+            key_vault=hub_storage.key_vault.id,
+            # The hub reaches its storage with its managed identity, not keys.
+            # The ARM enum (azure-rest-api-specs MachineLearningServices,
+            # API 2025-12-01 used by azure-native 3.x: SystemDatastoresAuthMode
+            # = AccessKey | Identity | UserDelegationSAS; the same values in
+            # the Azure SDKs' KnownSystemDatastoresAuthMode) spells it
+            # "Identity". Older samples write 'identity' from API versions
+            # where the property was a free string; use the enum's spelling.
+            system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
+            public_network_access=cfg.public_network_access,
+            tags=cfg.tags,
+        ),
+        opts,
+    )
+
+
+def _hub_project(logical: str, cfg: InfraConfig, names: Names, resource_group_name: pulumi.Input[str],
+                 hub: ml.Workspace, opts: pulumi.ResourceOptions) -> ml.Workspace:
+    return ml.Workspace(
+        logical,
+        ml.WorkspaceArgs(
+            workspace_name=names.project,
+            resource_group_name=resource_group_name,
+            location=cfg.location,
+            kind="Project",
+            friendly_name=f"{cfg.name_prefix} fine-tuning project ({cfg.stack})",
+            hub_resource_id=hub.id,
+            identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+            sku=ml.SkuArgs(name="Basic", tier=ml.SkuTier.BASIC),
+            public_network_access=cfg.public_network_access,
+            tags=cfg.tags,
+        ),
+        opts,
+    )
+
+
+def _ai_services_connection(logical: str, cfg: InfraConfig, names: Names, resource_group_name: pulumi.Input[str],
+                            hub: ml.Workspace, ai: "AiServices", opts: pulumi.ResourceOptions) -> ml.WorkspaceConnection:
+    # As in the lab: one AI Services connection on the hub, shared to all
+    # projects, authenticated with Entra ID (no key stored). No AI Search.
+    # Same shape as Microsoft's hub samples for a keyless AIServices
+    # connection (category AIServices, target = the account's
+    # properties.endpoint, authType AAD, isSharedToAll, metadata ApiType
+    # "Azure" + ResourceId + location of the account).
+    return ml.WorkspaceConnection(
+        logical,
+        ml.WorkspaceConnectionArgs(
+            connection_name=names.connection,
+            resource_group_name=resource_group_name,
+            workspace_name=hub.name,
+            properties=ml.AADAuthTypeWorkspaceConnectionPropertiesArgs(
+                auth_type="AAD",
+                category=ml.ConnectionCategory.AI_SERVICES,
+                target=ai.endpoint,
+                is_shared_to_all=True,
+                metadata={"ApiType": "Azure", "ResourceId": ai.account.id, "location": cfg.location},
+            ),
+        ),
+        opts,
+    )
 
 
 class FoundryProject(pulumi.ComponentResource):
@@ -390,52 +405,65 @@ class ModelDeployments(pulumi.ComponentResource):
         replace_on_model_change = pulumi.ResourceOptions(
             parent=self, replace_on_changes=list(MODEL_REPLACING_PROPERTIES), delete_before_replace=True
         )
-        self.base = cognitiveservices.Deployment(
-            f"{name}-base",
-            cognitiveservices.DeploymentArgs(
-                deployment_name=cfg.base_deployment_name,
-                account_name=account_name,
-                resource_group_name=resource_group_name,
-                sku=cognitiveservices.SkuArgs(name=cfg.base_deployment_sku, capacity=cfg.base_deployment_capacity),
-                properties=cognitiveservices.DeploymentPropertiesArgs(
-                    model=cognitiveservices.DeploymentModelArgs(
-                        format="OpenAI", name=cfg.base_model, version=cfg.base_model_version
-                    ),
-                    rai_policy_name=cfg.rai_policy,
-                    # Explicit, so Azure never moves the pinned version (infra/config.py VERSION_UPGRADE_OPTIONS).
-                    version_upgrade_option=cfg.version_upgrade_option,
-                ),
-                tags=cfg.tags,
-            ),
-            replace_on_model_change,
-        )
+        self.base = _base_deployment(f"{name}-base", cfg, resource_group_name, account_name, replace_on_model_change)
         self.fine_tuned = None
         if cfg.fine_tuned_model:
-            self.fine_tuned = cognitiveservices.Deployment(
-                f"{name}-fine-tuned",
-                cognitiveservices.DeploymentArgs(
-                    deployment_name=cfg.fine_tuned_deployment_name,
-                    account_name=account_name,
-                    resource_group_name=resource_group_name,
-                    sku=cognitiveservices.SkuArgs(
-                        name=cfg.fine_tuned_deployment_sku, capacity=cfg.fine_tuned_deployment_capacity
-                    ),
-                    # versionUpgradeOption is left unset: a fine-tuned model has one
-                    # version ("1") and no newer default to move to, and Microsoft's
-                    # fine-tuned deployment examples (how-to/fine-tuning-deploy.md) set none.
-                    properties=cognitiveservices.DeploymentPropertiesArgs(
-                        model=cognitiveservices.DeploymentModelArgs(format="OpenAI", name=cfg.fine_tuned_model, version="1"),
-                        rai_policy_name=cfg.rai_policy,
-                    ),
-                    tags=cfg.tags,
-                ),
-                # Azure rejects two deployment operations on one account at
-                # once (409 RequestConflict): create them one after the other.
-                pulumi.ResourceOptions.merge(replace_on_model_change, pulumi.ResourceOptions(depends_on=[self.base])),
-            )
+            # Azure rejects two deployment operations on one account at
+            # once (409 RequestConflict): create them one after the other.
+            after_base = pulumi.ResourceOptions.merge(replace_on_model_change, pulumi.ResourceOptions(depends_on=[self.base]))
+            self.fine_tuned = _fine_tuned_deployment(f"{name}-fine-tuned", cfg, cfg.fine_tuned_model, resource_group_name,
+                                                     account_name, after_base)
         self.register_outputs(
             {
                 "base_deployment": self.base.name,
                 "fine_tuned_deployment": self.fine_tuned.name if self.fine_tuned else None,
             }
         )
+
+
+def _base_deployment(logical: str, cfg: InfraConfig, resource_group_name: pulumi.Input[str],
+                     account_name: pulumi.Input[str], opts: pulumi.ResourceOptions) -> cognitiveservices.Deployment:
+    return cognitiveservices.Deployment(
+        logical,
+        cognitiveservices.DeploymentArgs(
+            deployment_name=cfg.base_deployment_name,
+            account_name=account_name,
+            resource_group_name=resource_group_name,
+            sku=cognitiveservices.SkuArgs(name=cfg.base_deployment_sku, capacity=cfg.base_deployment_capacity),
+            properties=cognitiveservices.DeploymentPropertiesArgs(
+                model=cognitiveservices.DeploymentModelArgs(
+                    format=cfg.base_model_format, name=cfg.base_model, version=cfg.base_model_version
+                ),
+                rai_policy_name=cfg.rai_policy,
+                # Explicit, so Azure never moves the pinned version (infra/config.py VERSION_UPGRADE_OPTIONS).
+                version_upgrade_option=cfg.version_upgrade_option,
+            ),
+            tags=cfg.tags,
+        ),
+        opts,
+    )
+
+
+def _fine_tuned_deployment(logical: str, cfg: InfraConfig, model: str, resource_group_name: pulumi.Input[str],
+                           account_name: pulumi.Input[str], opts: pulumi.ResourceOptions) -> cognitiveservices.Deployment:
+    return cognitiveservices.Deployment(
+        logical,
+        cognitiveservices.DeploymentArgs(
+            deployment_name=cfg.fine_tuned_deployment_name,
+            account_name=account_name,
+            resource_group_name=resource_group_name,
+            sku=cognitiveservices.SkuArgs(name=cfg.fine_tuned_deployment_sku, capacity=cfg.fine_tuned_deployment_capacity),
+            # versionUpgradeOption is left unset: a fine-tuned model has one
+            # version ("1") and no newer default to move to, and Microsoft's
+            # fine-tuned deployment examples (how-to/fine-tuning-deploy.md) set none.
+            # model.format: the base model's publisher format (jobs/models.py deployment_format: "OpenAI" for
+            # Azure OpenAI models; "Mistral AI", "Meta", "OpenAI-OSS", ... for open-weight ones, as Microsoft's
+            # Bicep samples deploy those publishers' models; a wrong format fails the deployment).
+            properties=cognitiveservices.DeploymentPropertiesArgs(
+                model=cognitiveservices.DeploymentModelArgs(format=cfg.fine_tuned_model_format, name=model, version="1"),
+                rai_policy_name=cfg.rai_policy,
+            ),
+            tags=cfg.tags,
+        ),
+        opts,
+    )

@@ -15,6 +15,7 @@ the failure; a ``RunError`` keeps both in one place and is easy to test.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import re
@@ -64,7 +65,7 @@ KEYS: tuple[Key, ...] = (
     Key("baseDeploymentCapacity", "integer", 5, "Base deployment rate limit in thousands of tokens per minute."),
     Key("versionUpgradeOption", "string", "NoAutoUpgrade", "Base deployment's version policy: NoAutoUpgrade (stays on baseModelVersion), OnceCurrentVersionExpired or OnceNewDefaultVersionAvailable."),
     Key(contract.FINE_TUNE_MODEL, "string", models.DEFAULT_MODEL, "Base model id the job fine-tunes, e.g. gpt-4.1-2025-04-14."),
-    Key(contract.TRAINING_TYPE, "string", contract.DEFAULT_TRAINING_TYPE, "Training type of the job: Standard (regional), GlobalStandard or Developer."),
+    Key(contract.TRAINING_TYPE, "string", None, "Training type of the job: Standard (regional), GlobalStandard or Developer; default: per model (Standard where the model trains regionally, else GlobalStandard). The runner sends it on every job."),
     Key(contract.FINE_TUNED_MODEL, "string", None, "Fine-tuned model id the job produced; when set, the tuned deployment is declared."),
     Key(contract.FINE_TUNED_DEPLOYMENT_NAME, "string", None, f"Name of the tuned deployment; default: <{contract.BASE_DEPLOYMENT_NAME}>-{contract.SUFFIX}."),
     Key(contract.FINE_TUNED_DEPLOYMENT_SKU, "string", contract.DEFAULT_FINE_TUNED_SKU, "Developer (24 h, no hourly fee), Standard or GlobalStandard."),
@@ -116,6 +117,13 @@ class InfraConfig:
     subscription_id: str = ""
     tenant_id: str = ""
     organization: str = "organization"
+    # model.format of each deployment (the publisher's: "OpenAI", or "Mistral AI", "Meta", "OpenAI-OSS", ... for
+    # the open-weight models; jobs/models.py)
+    base_model_format: str = "OpenAI"
+    fine_tuned_model_format: str = "OpenAI"
+    # Lifecycle warnings (a model retiring within 90 days): `pulumi up` cannot ask, so load() logs them
+    # with pulumi.log.warn; a retired model is a ConfigError instead.
+    warnings: tuple[str, ...] = ()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -271,9 +279,7 @@ def parse(
         raise ConfigError(exc.key, _Redacted(), problem, exc.fix) from None
 
 
-def _parse(
-    values: Mapping[str, ConfigValue], *, project: str, stack: str, organization: str, subscription_id: str, tenant_id: str
-) -> InfraConfig:
+def _check_unknown(values: Mapping[str, ConfigValue]) -> None:
     unknown = sorted(set(values) - set(KEY_NAMES))
     if unknown:
         key = unknown[0]
@@ -283,34 +289,65 @@ def _parse(
             key, values[key], f"unknown key; {hint}known keys: {', '.join(KEY_NAMES)}", f"pulumi config rm {key}"
         )
 
-    topology = _pick(contract.TOPOLOGY, _as_required_str(values, contract.TOPOLOGY), contract.TOPOLOGIES)
-    allow_region = _as_bool(values, "allowUnlistedRegion")
-    allow_model = _as_bool(values, "allowUnlistedModel")
 
-    # The model to fine-tune: must be fine-tunable today.
+@dataclass(frozen=True)
+class _Training:
+    """The fine-tuning part: the model, its training type and the region, checked together."""
+
+    model: models.FineTunableModel
+    training_type: str
+    location: str
+    warnings: tuple[str, ...]
+
+
+def _fine_tune_model(values: Mapping[str, ConfigValue], topology: str, today: datetime.date) -> tuple[models.FineTunableModel, tuple[str, ...]]:
+    """fineTuneModel: fine-tunable today, on this topology; returns it with its lifecycle warnings."""
     ft_raw = _as_required_str(values, contract.FINE_TUNE_MODEL)
     try:
         ft = models.resolve(ft_raw)
     except models.NotFineTunable as exc:
         raise ConfigError(
-            contract.FINE_TUNE_MODEL,
-            ft_raw,
-            f"{exc.model.model_id} can no longer be fine-tuned ({exc.model.note}); "
-            f"fine-tunable models: {models.alternatives_text()}",
-            _set(contract.FINE_TUNE_MODEL, models.DEFAULT_MODEL),
+            contract.FINE_TUNE_MODEL, ft_raw, exc.model.refusal(), _set(contract.FINE_TUNE_MODEL, exc.model.replacement)
         ) from None
     except models.UnknownModel:
         raise _choices(contract.FINE_TUNE_MODEL, ft_raw, models.fine_tunable_ids(), "not a fine-tunable model; fine-tunable models") from None
+    if ft.open_weight and topology != contract.TOPOLOGY_FOUNDRY:
+        # "Open-source models ... are only supported on Foundry resources" (models.FINE_TUNE_MODELS_SOURCE).
+        raise ConfigError(
+            contract.FINE_TUNE_MODEL,
+            ft_raw,
+            f"{ft.model_id} is an open-weight model, which Azure fine-tunes only on Foundry resources "
+            f"(topology {contract.TOPOLOGY_FOUNDRY}), not with topology {topology}",
+            f"{_set(contract.TOPOLOGY, contract.TOPOLOGY_FOUNDRY)}, or {_set(contract.FINE_TUNE_MODEL, models.DEFAULT_MODEL)}",
+        )
+    warnings: list[str] = []
+    for purpose in (models.TRAINING, models.DEPLOYMENT):
+        verdict = models.check_lifecycle(ft, purpose, today)
+        if verdict.refusal:
+            current = models.current_models(today, open_weight=topology == contract.TOPOLOGY_FOUNDRY)
+            fix = (_set(contract.FINE_TUNE_MODEL, current[0]) + f" (current: {', '.join(current)})" if current else
+                   f"{_set(contract.TOPOLOGY, contract.TOPOLOGY_FOUNDRY)} and fine-tune an open-weight model")
+            raise ConfigError(contract.FINE_TUNE_MODEL, ft_raw, verdict.refusal, fix)
+        if verdict.warning:
+            warnings.append(verdict.warning)
+    return ft, tuple(warnings)
 
-    tt_raw = _as_required_str(values, contract.TRAINING_TYPE)
+
+def _training_type(values: Mapping[str, ConfigValue], ft: models.FineTunableModel) -> str:
+    """trainingType, or the model's default; one the model supports."""
+    tt_raw = _as_str(values, contract.TRAINING_TYPE)
+    if tt_raw is None:
+        return ft.default_training_type
     training_type = contract.training_type_name(tt_raw)
     if training_type is None:
         raise _choices(contract.TRAINING_TYPE, tt_raw, contract.TRAINING_TYPE_NAMES)
     if not regions.training_supported(ft, training_type):
-        allowed = [t for t in contract.TRAINING_TYPE_NAMES if regions.training_supported(ft, t)]
-        raise _choices(contract.TRAINING_TYPE, training_type, allowed, f"{ft.model_id} supports training types")
+        raise _choices(contract.TRAINING_TYPE, training_type, list(ft.training_types), f"{ft.model_id} supports training types")
+    return training_type
 
-    # Region: the table's training regions for this model and training type.
+
+def _location(values: Mapping[str, ConfigValue], ft: models.FineTunableModel, training_type: str, allow_region: bool) -> str:
+    """location: the table's training regions for this model and training type."""
     loc_raw = _as_required_str(values, "location")
     location = regions.normalize_region(loc_raw)
     if not _REGION_RE.match(location):
@@ -324,17 +361,45 @@ def _parse(
             f"{_set('location', supported[0])}, or pulumi config set allowUnlistedRegion true "
             "if Azure added this region after the table was written",
         )
+    return location
 
+
+def _training(values: Mapping[str, ConfigValue], topology: str, allow_region: bool, today: datetime.date) -> _Training:
+    ft, warnings = _fine_tune_model(values, topology, today)
+    training_type = _training_type(values, ft)
+    return _Training(ft, training_type, _location(values, ft, training_type, allow_region), warnings)
+
+
+def _names(values: Mapping[str, ConfigValue], organization: str, project: str, stack: str,
+           subscription_id: str, tenant_id: str) -> tuple[str, str]:
+    """namePrefix and nameSuffix (an explicit nameSuffix wins over the stable hash)."""
     prefix = _as_required_str(values, "namePrefix")
     if not _PREFIX_RE.match(prefix):
         raise ConfigError("namePrefix", prefix, "must be 2-10 lowercase letters or digits, starting with a letter", _set("namePrefix", "ftlab"))
     suffix = _as_str(values, "nameSuffix")
-    if suffix is None:  # an explicit nameSuffix wins
+    if suffix is None:
         suffix = default_suffix(organization, project, stack, prefix, subscription_id, tenant_id)
     elif not _SUFFIX_RE.match(suffix):
         raise ConfigError("nameSuffix", suffix, "must be 4-8 lowercase letters or digits", _set("nameSuffix", "a1b2c3"))
+    return prefix, suffix
 
-    # Base deployment.
+
+@dataclass(frozen=True)
+class _Base:
+    """The base (comparison) deployment."""
+
+    model: str
+    version: str
+    name: str
+    sku: str  # ARM SKU name
+    capacity: int
+    upgrade: str
+    format: str
+    warning: str | None
+
+
+def _base_model(values: Mapping[str, ConfigValue], allow_model: bool, today: datetime.date) -> tuple[str, str, str | None]:
+    """baseModel and baseModelVersion: listed (unless allowUnlistedModel) and not retired; with a near-retirement warning."""
     base_model = _as_required_str(values, "baseModel")
     base_version = _as_required_str(values, "baseModelVersion")
     known = regions.base_models()
@@ -353,58 +418,112 @@ def _parse(
                 f"{base_model} versions: {', '.join(known[base_model])}",
                 f"{_set('baseModelVersion', known[base_model][0])}, or pulumi config set allowUnlistedModel true",
             )
+    verdict = models.check_base(base_model, base_version, today)
+    if verdict.refusal:  # refused even with allowUnlistedModel: Azure would answer 410
+        raise ConfigError("baseModel", f"{base_model} {base_version}", verdict.refusal,
+                          f"{_set('baseModel', contract.DEFAULT_BASE_MODEL)} and {_set('baseModelVersion', '2025-04-14')}")
+    return base_model, base_version, verdict.warning
+
+
+def _base(values: Mapping[str, ConfigValue], allow_model: bool, today: datetime.date) -> _Base:
+    base_model, base_version, warning = _base_model(values, allow_model, today)
     base_name = _as_str(values, contract.BASE_DEPLOYMENT_NAME) or base_model
     if not _DEPLOYMENT_RE.match(base_name):
         raise ConfigError(
             contract.BASE_DEPLOYMENT_NAME, base_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set(contract.BASE_DEPLOYMENT_NAME, contract.DEFAULT_BASE_DEPLOYMENT)
         )
-    base_sku_key = _pick("baseDeploymentSku", _as_required_str(values, "baseDeploymentSku"), tuple(regions.BASE_SKUS))
-    base_rule = regions.BASE_SKUS[base_sku_key]
-    base_cap = _capacity(values, "baseDeploymentCapacity", "baseDeploymentSku", base_sku_key, base_rule)
+    sku_key = _pick("baseDeploymentSku", _as_required_str(values, "baseDeploymentSku"), tuple(regions.BASE_SKUS))
+    rule = regions.BASE_SKUS[sku_key]
+    cap = _capacity(values, "baseDeploymentCapacity", "baseDeploymentSku", sku_key, rule)
     upgrade = _pick("versionUpgradeOption", _as_required_str(values, "versionUpgradeOption"), VERSION_UPGRADE_OPTIONS)
+    fmt = next((b.format for b in models.base_models() if (b.name, b.version) == (base_model, base_version)), "OpenAI")
+    return _Base(base_model, base_version, base_name, rule.arm_name, cap, upgrade, fmt, warning)
 
-    # Fine-tuned deployment.
-    ft_sku_raw = _as_required_str(values, contract.FINE_TUNED_DEPLOYMENT_SKU)
-    ft_sku_raw = regions.SKU_ALIASES.get(ft_sku_raw, ft_sku_raw)
-    allowed_ft_skus = tuple(s for s in regions.FINE_TUNED_SKUS if s in ft.fine_tuned_deployment_skus)
-    ft_sku_key = _pick(contract.FINE_TUNED_DEPLOYMENT_SKU, ft_sku_raw, allowed_ft_skus)
-    ft_rule = regions.FINE_TUNED_SKUS[ft_sku_key]
-    ft_cap = _capacity(values, "fineTunedDeploymentCapacity", contract.FINE_TUNED_DEPLOYMENT_SKU, ft_sku_key, ft_rule)
-    ft_name = _as_str(values, contract.FINE_TUNED_DEPLOYMENT_NAME) or contract.fine_tuned_deployment_name(base_name)
-    if not _DEPLOYMENT_RE.match(ft_name):
+
+@dataclass(frozen=True)
+class _Tuned:
+    """The fine-tuned deployment."""
+
+    sku: str  # ARM SKU name
+    capacity: int
+    name: str
+    model: str | None
+
+
+# Microsoft's sentence on the Developer type ("Deployment types", MicrosoftDocs/azure-ai-docs
+# articles/foundry/foundry-models/concepts/deployment-types.md, read 2026-12-06).
+DEVELOPER_SENTENCE = "A Developer type is also available for fine-tuned model evaluation."
+
+
+def _tuned_sku(values: Mapping[str, ConfigValue], ft: models.FineTunableModel) -> str:
+    """fineTunedDeploymentSku: one the model's fine-tuned deployments can use (Developer: the gpt-4.1 family)."""
+    raw = _as_required_str(values, contract.FINE_TUNED_DEPLOYMENT_SKU)
+    raw = regions.SKU_ALIASES.get(raw, raw)
+    allowed = tuple(s for s in regions.FINE_TUNED_SKUS if s in ft.fine_tuned_deployment_skus)
+    if raw.lower() == "developer" and "Developer" not in allowed:
+        # Refused even when Developer is only the default: switching silently would start an hourly fee.
         raise ConfigError(
-            contract.FINE_TUNED_DEPLOYMENT_NAME, ft_name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set(contract.FINE_TUNED_DEPLOYMENT_NAME, contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
-        )
-    if ft_name == base_name:
-        raise ConfigError(contract.FINE_TUNED_DEPLOYMENT_NAME, ft_name, "is the same as baseDeploymentName", _set(contract.FINE_TUNED_DEPLOYMENT_NAME, contract.fine_tuned_deployment_name(base_name)))
+            contract.FINE_TUNED_DEPLOYMENT_SKU, raw,
+            f'"{DEVELOPER_SENTENCE}" (Microsoft), but Azure offers it for the gpt-4.1 family only, not for '
+            f"{ft.model_id}; its fine-tuned deployments take: {', '.join(allowed)}",
+            f"{_set(contract.FINE_TUNED_DEPLOYMENT_SKU, allowed[-1])} (billed per hour while deployed), "
+            f"or fine-tune gpt-4.1-mini-2025-04-14 to test on a Developer deployment")
+    return _pick(contract.FINE_TUNED_DEPLOYMENT_SKU, raw, allowed)
 
+
+def _fine_tuned_model(values: Mapping[str, ConfigValue], ft: models.FineTunableModel) -> str | None:
     tuned = _as_str(values, contract.FINE_TUNED_MODEL)
-    if tuned is not None:
-        m = _FT_MODEL_RE.match(tuned)
-        example = f"{ft.model_id}.ft-0123456789abcdef0123456789abcdef-{contract.SUFFIX}"
-        if not m:
-            raise ConfigError(
-                contract.FINE_TUNED_MODEL,
-                tuned,
-                "not a fine-tuned model id (<base-model-id>.ft-<hex>[-suffix], as `python -m jobs status` prints it)",
-                _set(contract.FINE_TUNED_MODEL, example),
-            )
-        try:
-            tuned_base = models.resolve(tuned)
-        except LookupError:
-            tuned_base = None
-        if tuned_base != ft:
-            raise ConfigError(
-                contract.FINE_TUNED_MODEL,
-                tuned,
-                f"was not fine-tuned from fineTuneModel {ft.model_id}",
-                f"set {contract.FINE_TUNE_MODEL} to the model the job tuned, or {_set(contract.FINE_TUNED_MODEL, example)}",
-            )
+    if tuned is None:
+        return None
+    example = f"{ft.model_id}.ft-0123456789abcdef0123456789abcdef-{contract.SUFFIX}"
+    if not _FT_MODEL_RE.match(tuned):
+        raise ConfigError(
+            contract.FINE_TUNED_MODEL,
+            tuned,
+            "not a fine-tuned model id (<base-model-id>.ft-<hex>[-suffix], as `python -m jobs status` prints it)",
+            _set(contract.FINE_TUNED_MODEL, example),
+        )
+    try:
+        tuned_base = models.resolve(tuned)
+    except LookupError:
+        tuned_base = None
+    if tuned_base != ft:
+        raise ConfigError(
+            contract.FINE_TUNED_MODEL,
+            tuned,
+            f"was not fine-tuned from fineTuneModel {ft.model_id}",
+            f"set {contract.FINE_TUNE_MODEL} to the model the job tuned, or {_set(contract.FINE_TUNED_MODEL, example)}",
+        )
+    return tuned
 
+
+def _tuned(values: Mapping[str, ConfigValue], ft: models.FineTunableModel, base_name: str) -> _Tuned:
+    sku_key = _tuned_sku(values, ft)
+    rule = regions.FINE_TUNED_SKUS[sku_key]
+    cap = _capacity(values, "fineTunedDeploymentCapacity", contract.FINE_TUNED_DEPLOYMENT_SKU, sku_key, rule)
+    name = _as_str(values, contract.FINE_TUNED_DEPLOYMENT_NAME) or contract.fine_tuned_deployment_name(base_name)
+    if not _DEPLOYMENT_RE.match(name):
+        raise ConfigError(
+            contract.FINE_TUNED_DEPLOYMENT_NAME, name, "2-64 letters, digits, '.', '-' or '_', starting with a letter or digit", _set(contract.FINE_TUNED_DEPLOYMENT_NAME, contract.DEFAULT_FINE_TUNED_DEPLOYMENT)
+        )
+    if name == base_name:
+        raise ConfigError(contract.FINE_TUNED_DEPLOYMENT_NAME, name, "is the same as baseDeploymentName", _set(contract.FINE_TUNED_DEPLOYMENT_NAME, contract.fine_tuned_deployment_name(base_name)))
+    return _Tuned(rule.arm_name, cap, name, _fine_tuned_model(values, ft))
+
+
+@dataclass(frozen=True)
+class _Access:
+    rai_policy: str
+    operator: str | None
+    operator_type: str
+    public_network_access: str
+
+
+def _access(values: Mapping[str, ConfigValue]) -> _Access:
+    """Content filter, the operator's principal and network access."""
     rai = _as_required_str(values, "raiPolicy")
     if not _RAI_RE.match(rai):
         raise ConfigError("raiPolicy", rai, "not a content filter name (e.g. Microsoft.DefaultV2)", _set("raiPolicy", "Microsoft.DefaultV2"))
-
     operator = _as_str(values, "operatorPrincipalId")
     if operator is not None and not _GUID_RE.match(operator):
         raise ConfigError(
@@ -415,37 +534,45 @@ def _parse(
         )
     operator_type = _pick("operatorPrincipalType", _as_required_str(values, "operatorPrincipalType"), ("User", "Group", "ServicePrincipal"))
     pna = _pick("publicNetworkAccess", _as_required_str(values, "publicNetworkAccess"), ("Enabled", "Disabled"))
+    return _Access(rai, operator.lower() if operator else None, operator_type, pna)
 
+
+def _today() -> datetime.date:
+    try:
+        return models.today()
+    except ValueError as exc:  # a bad FTJOBS_TODAY: one error line, as for a config value
+        raise ConfigError(models.TODAY_ENV, "(env)", str(exc), f"unset {models.TODAY_ENV}") from None
+
+
+def _parse(
+    values: Mapping[str, ConfigValue], *, project: str, stack: str, organization: str, subscription_id: str, tenant_id: str
+) -> InfraConfig:
+    _check_unknown(values)
+    today = _today()
+    topology = _pick(contract.TOPOLOGY, _as_required_str(values, contract.TOPOLOGY), contract.TOPOLOGIES)
+    allow_region = _as_bool(values, "allowUnlistedRegion")
+    allow_model = _as_bool(values, "allowUnlistedModel")
+    training = _training(values, topology, allow_region, today)
+    prefix, suffix = _names(values, organization, project, stack, subscription_id, tenant_id)
+    base = _base(values, allow_model, today)
+    tuned = _tuned(values, training.model, base.name)
+    access = _access(values)
     return InfraConfig(
-        project=project,
-        stack=stack,
-        topology=topology,
-        location=location,
-        name_prefix=prefix,
-        name_suffix=suffix,
-        base_model=base_model,
-        base_model_version=base_version,
-        base_deployment_name=base_name,
-        base_deployment_sku=base_rule.arm_name,
-        base_deployment_capacity=base_cap,
-        version_upgrade_option=upgrade,
-        fine_tune_model=ft.model_id,
-        training_type=training_type,
-        fine_tuned_model=tuned,
-        fine_tuned_deployment_name=ft_name,
-        fine_tuned_deployment_sku=ft_rule.arm_name,
-        fine_tuned_deployment_capacity=ft_cap,
-        rai_policy=rai,
-        operator_principal_id=operator.lower() if operator else None,
-        operator_principal_type=operator_type,
-        public_network_access=pna,
+        project=project, stack=stack, topology=topology, location=training.location,
+        name_prefix=prefix, name_suffix=suffix,
+        base_model=base.model, base_model_version=base.version, base_deployment_name=base.name,
+        base_deployment_sku=base.sku, base_deployment_capacity=base.capacity, version_upgrade_option=base.upgrade,
+        fine_tune_model=training.model.model_id, training_type=training.training_type,
+        fine_tuned_model=tuned.model, fine_tuned_deployment_name=tuned.name,
+        fine_tuned_deployment_sku=tuned.sku, fine_tuned_deployment_capacity=tuned.capacity,
+        rai_policy=access.rai_policy, operator_principal_id=access.operator, operator_principal_type=access.operator_type,
+        public_network_access=access.public_network_access,
         key_vault_purge_protection=_as_bool(values, "keyVaultPurgeProtection"),
-        allow_unlisted_region=allow_region,
-        allow_unlisted_model=allow_model,
+        allow_unlisted_region=allow_region, allow_unlisted_model=allow_model,
         allow_topology_change=_as_bool(values, contract.ALLOW_TOPOLOGY_CHANGE),
-        subscription_id=subscription_id,
-        tenant_id=tenant_id,
-        organization=organization,
+        subscription_id=subscription_id, tenant_id=tenant_id, organization=organization,
+        base_model_format=base.format, fine_tuned_model_format=training.model.deployment_format,
+        warnings=training.warnings + ((base.warning,) if base.warning else ()),
     )
 
 
@@ -478,7 +605,9 @@ def load() -> InfraConfig:
     values = stack_values(project)
     secret = frozenset(k for k in values if rc.is_config_secret(f"{project}:{k}"))
     stack, organization = pulumi.get_stack(), pulumi.get_organization()
-    parse(values, project=project, stack=stack, organization=organization, secret_keys=secret)  # validation only
+    checked = parse(values, project=project, stack=stack, organization=organization, secret_keys=secret)  # validation only
+    for warning in checked.warnings:  # `pulumi up` cannot ask: it warns, and refuses only after retirement
+        pulumi.log.warn(f"model lifecycle: {warning}")
     import pulumi_azure_native.authorization as authorization
 
     client = authorization.get_client_config()

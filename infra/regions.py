@@ -10,7 +10,8 @@ Sources (checked 2026-11): Azure OpenAI "deployment types" (GlobalStandard,
 DataZoneStandard, Standard), "fine-tuning deploy" (fine-tuned models deploy as
 Standard, GlobalStandard or Developer; the ARM SKU name of the Developer type is
 ``DeveloperTier`` and Microsoft's samples create it with capacity 50), and the
-lab's 2026 revision (gpt-4.1, North Central US or Sweden Central).
+lab's 2026 revision (gpt-4.1, North Central US or Sweden Central). gpt-4 0613,
+the seed lab's model, retired on 2025-06-06 and is refused (jobs/models.py).
 
 Capacity is in units of 1,000 tokens per minute. The upper bounds below are
 sanity limits that catch a typo (``50000`` for ``50``); the real ceiling is the
@@ -50,26 +51,17 @@ FINE_TUNED_SKUS: dict[str, SkuRule] = {
 }
 SKU_ALIASES: dict[str, str] = {"DeveloperTier": "Developer"}
 
-# Base models the program deploys for the comparison chat. The fine-tunable
-# ones come from jobs/models.py; the rest are models the lab (or users) deploy
-# as a base only. gpt-4 0613 is the original lab's model: it can still be
-# *deployed* where a subscription has it, but no longer fine-tuned.
-_EXTRA_BASE_MODELS: dict[str, tuple[str, ...]] = {
-    "gpt-4o": ("2024-11-20", "2024-05-13"),
-    "gpt-4": ("0613", "turbo-2024-04-09"),
-    "gpt-35-turbo": ("0125", "1106"),
-}
-
-
 def base_models() -> dict[str, tuple[str, ...]]:
-    """Known base model name -> versions the program accepts for the base deployment."""
+    """Known base model name -> versions the program accepts for the base deployment.
+
+    From jobs/models.py's table (one place for model facts, lifecycle included): the fine-tunable models,
+    then base-only ones. Retired ones (gpt-4 0613, the original lab's model) are listed so that the config
+    check refuses them with their retirement date and replacement (models.check_base), not as "unknown".
+    """
     table: dict[str, list[str]] = {}
-    for m in models.FINE_TUNABLE:
-        table.setdefault(m.name, []).append(m.version)
-    for name, versions in _EXTRA_BASE_MODELS.items():
-        for v in versions:
-            if v not in table.setdefault(name, []):
-                table[name].append(v)
+    for b in models.base_models():
+        if b.version not in table.setdefault(b.name, []):
+            table[b.name].append(b.version)
     return {k: tuple(v) for k, v in table.items()}
 
 
@@ -89,11 +81,7 @@ def training_regions(model: models.FineTunableModel, training_type: str) -> tupl
 
 
 def training_supported(model: models.FineTunableModel, training_type: str) -> bool:
-    if training_type == contract.TRAINING_GLOBAL:
-        return model.global_training
-    if training_type == contract.TRAINING_DEVELOPER:
-        return model.developer_training
-    return training_type == contract.TRAINING_STANDARD
+    return training_type in model.training_types
 
 
 def normalize_region(value: str) -> str:

@@ -210,7 +210,7 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--api-version", default=None,
                         help="Dated API version (env OPENAI_API_VERSION; default 2025-04-01-preview).")(func)
     func = click.option("--api", type=click.Choice(["dated", "v1"]), default=None,
-                        help="API shape: dated (api-version) or v1 (env FTJOBS_API; default dated).")(func)
+                        help="API shape: v1 (/openai/v1/, the default) or dated (api-version) (env FTJOBS_API).")(func)
     func = click.option("--endpoint", default=None,
                         help="Azure OpenAI endpoint (default: AZURE_OPENAI_ENDPOINT, then the stack's outputs).")(func)
     func = click.option("--stack", default="dev", envvar="FTJOBS_STACK", show_default=True,

@@ -18,10 +18,10 @@ emulator. When the token provider cannot get a token (no ``az login``), the
 call fails with a UsageError naming the fixes (``jobs/retry.py:credential_error``).
 ``FTJOBS_HTTP_TIMEOUT`` (seconds, 1 to 3600) sets the HTTP timeout.
 
-API shapes: ``dated`` (``AzureOpenAI`` with a pinned api-version: ``--api-version``,
-env ``OPENAI_API_VERSION``, default ``2025-04-01-preview``) or ``v1``
-(``OpenAI(base_url=f"{endpoint}/openai/v1/")``). Choose with ``--api`` or env
-``FTJOBS_API``.
+API shapes: ``v1`` (the default, :data:`DEFAULT_API`: ``OpenAI(base_url=f"{endpoint}/openai/v1/")``,
+GA since August 2025 and what Microsoft's current REST examples use) or ``dated``
+(``AzureOpenAI`` with a pinned api-version: ``--api-version``, env ``OPENAI_API_VERSION``,
+default ``2025-04-01-preview``). Choose with ``--api`` or env ``FTJOBS_API``.
 
 The SDK's own retries are off (``max_retries=0``): :meth:`Connection.call`
 applies the project's policy from ``jobs/retry.py`` (built once per connection).
@@ -59,6 +59,10 @@ def token_scope(url: str) -> str:
     """The Entra token audience of an endpoint: Foundry's for a project endpoint, Cognitive Services' else."""
     return FOUNDRY_TOKEN_SCOPE if PROJECT_PATH in url else TOKEN_SCOPE
 API_SHAPES = ("dated", "v1")
+# The runner's default API surface (the rehearsal takes it too): Learn, "Azure OpenAI v1 API lifecycle"
+# (MicrosoftDocs/azure-ai-docs articles/foundry/openai/includes/api-version-lifecycle-content.md, ms.date
+# 2026-03-19, read 2026-12-06): the v1 surface, /openai/v1/, no api-version, opt-in GA since August 2025.
+DEFAULT_API = "v1"
 _API_VERSION_RE = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 
 
@@ -141,7 +145,7 @@ class Connection:
 
 
 def resolve_api(api: str | None, env: Env) -> str:
-    value = (api or env.text(settings.API_SHAPE) or "dated").strip().lower()
+    value = (api or env.text(settings.API_SHAPE) or DEFAULT_API).strip().lower()
     if value not in API_SHAPES:
         src = "--api" if api else f"env {settings.API_SHAPE}"
         raise UsageError(f"{src}={value!r} is not an API shape", hint="use `dated` (Azure api-version) or `v1`")

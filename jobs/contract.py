@@ -120,6 +120,12 @@ MAX_RUNNING_TRAINING_JOBS: dict[str, int] = {TRAINING_STANDARD: 3, TRAINING_GLOB
 MAX_QUEUED_TRAINING_JOBS = 20
 MAX_TRAINING_JOBS = 100  # total per resource
 MAX_FINE_TUNING_FILES = 100  # per resource
+# The same page's other fine-tuning limits (read again 2026-12-06): "Max training job size (tokens in training file)
+# x (# of epochs): 2 Billion"; "Total size of all files per resource (fine-tuning): 1 GB"; "Max file size for
+# Assistants & fine-tuning: 512 MB, 200 MB via the Foundry portal" (the validator checks the 512 MB:
+# jobs/dataset.py MAX_FILE_BYTES); "Max training job time: 720 hours" (Azure fails the job, nothing to check before).
+MAX_JOB_TOKENS = 2_000_000_000  # tokens in the training file x epochs
+MAX_FINE_TUNING_FILES_BYTES = 1024 ** 3  # all fine-tuning files of one resource together
 
 # --------------------------------------------------------------------------- deployment SKUs (money)
 

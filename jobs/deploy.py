@@ -222,6 +222,13 @@ class PulumiDeployer:
         path, model = pulumi_cli.read_stack_file_config(self.stack, contract.FINE_TUNED_MODEL)
         return path.name, model
 
+    def training_type_in_stack_file(self) -> tuple[str, str | None]:
+        """(the stack's settings file, its ``trainingType``), read without running pulumi (None: unset)."""
+        from jobs import pulumi_cli
+
+        path, value = pulumi_cli.read_stack_file_config(self.stack, contract.TRAINING_TYPE)
+        return path.name, value
+
     def deployments(self) -> list[str] | None:
         """``az cognitiveservices account deployment list`` (``jobs/az_cli.py``) on the outputs'
         ``resource_group`` and ``ai_services_name``; ``None`` without them (no ``pulumi``, a stack never deployed)

@@ -44,6 +44,9 @@ RETRY_MAX_WAIT = "FTJOBS_RETRY_MAX_WAIT"
 RETRY_MAX_TOTAL = "FTJOBS_RETRY_MAX_TOTAL"
 RETRY_REFUSED = "FTJOBS_RETRY_REFUSED"
 CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/flow/crash.py
+# "Today" for the model lifecycle checks (YYYY-MM-DD; default: the system clock). Read by jobs/models.py:today,
+# which the Pulumi program uses too (it cannot take a session), so the name lives there as models.TODAY_ENV.
+TODAY = "FTJOBS_TODAY"
 # The token counter's folders. jobs/tokens.py reads these two itself, when it first loads a vocabulary: the
 # validator and the emulator count tokens without a session (and the vocabularies are cached per process).
 TIKTOKEN_DIR = "FTJOBS_TIKTOKEN_DIR"

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import datetime
+from typing import Iterator
+
 import pytest
 
+from jobs import models
 from tests.support.paths import REPO, SHARED
 
 pytest_plugins = [
@@ -24,6 +28,22 @@ pytest_plugins = [
     "tests.fixtures_browser",
 ]
 
+
+
+def lifecycle_today() -> datetime.date:
+    """The "today" every test runs at unless it injects its own: 30 days before the lab model's earliest
+    retirement warning, derived from the lifecycle table (jobs/models.py), so no test depends on the clock."""
+    lc = models.resolve(models.DEFAULT_MODEL).lifecycle
+    dates = [d for d in (lc.training_retires, lc.deployment_retires, lc.base_retires) if d is not None]
+    return min(dates) - datetime.timedelta(days=models.WARN_DAYS + 30)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lifecycle_today() -> Iterator[None]:
+    """FTJOBS_TODAY for the whole session (child processes inherit it): see :func:`lifecycle_today`."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(models.TODAY_ENV, lifecycle_today().isoformat())
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,8 @@ def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJo
     seed_state(tmp_path / "state", fj)
     assert {fj.training_file, *fj.result_files} <= server_file_ids(fj.url)
 
-    proc = jobs_cli(["clean", "--models", "--yes"], stack_env(fj.url, tmp_path / "state", pulumi=fake))
+    # the dated surface: deleting a fine-tuned model deletes its job (FineTuning_Delete, asserted below)
+    proc = jobs_cli(["clean", "--models", "--yes", "--api", "dated"], stack_env(fj.url, tmp_path / "state", pulumi=fake))
     assert proc.returncode == 0, proc.stderr
     assert f"deleted file {fj.training_file}" in proc.stdout
     assert f"deleted file {fj.result_files[0]}" in proc.stdout

@@ -7,7 +7,7 @@ from typing import Any
 import openai
 import pytest
 
-from jobs.client import DEFAULT_API_VERSION, Connection
+from jobs.client import DEFAULT_API, DEFAULT_API_VERSION, Connection
 from jobs.errors import UsageError
 from jobs.session import Session, Target
 from tests.support.paths import CWD
@@ -28,8 +28,14 @@ def test_option_beats_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert connect().endpoint == "https://from-env.openai.azure.com"
 
 
-def test_dated_shape_pins_the_api_version() -> None:
+def test_v1_is_the_default_shape() -> None:
     conn = connect(endpoint="https://acct.openai.azure.com")
+    assert DEFAULT_API == "v1" and conn.api == "v1" and conn.api_version is None
+    assert str(conn.client.base_url) == "https://acct.openai.azure.com/openai/v1/"
+
+
+def test_dated_shape_pins_the_api_version() -> None:
+    conn = connect(endpoint="https://acct.openai.azure.com", api="dated")
     assert isinstance(conn.client, openai.AzureOpenAI)
     assert conn.api == "dated" and conn.api_version == DEFAULT_API_VERSION == "2025-04-01-preview"
     assert str(conn.client.base_url).startswith("https://acct.openai.azure.com/openai")
@@ -38,8 +44,8 @@ def test_dated_shape_pins_the_api_version() -> None:
 
 def test_api_version_from_option_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_VERSION", "2024-10-21")
-    assert connect(endpoint="https://a.openai.azure.com").api_version == "2024-10-21"
-    assert connect(endpoint="https://a.openai.azure.com", api_version="2025-03-01-preview").api_version == \
+    assert connect(endpoint="https://a.openai.azure.com", api="dated").api_version == "2024-10-21"
+    assert connect(endpoint="https://a.openai.azure.com", api="dated", api_version="2025-03-01-preview").api_version == \
         "2025-03-01-preview"
 
 
@@ -92,7 +98,7 @@ def test_default_is_entra_id_token_provider(monkeypatch: pytest.MonkeyPatch) -> 
             return type("Token", (), {"token": "tok", "expires_on": 2**31})()
 
     monkeypatch.setattr(azure.identity, "DefaultAzureCredential", FakeCredential)
-    conn = connect(endpoint="https://a.openai.azure.com")
+    conn = connect(endpoint="https://a.openai.azure.com", api="dated")
     assert conn.auth == "entra"
     provider = conn.client._azure_ad_token_provider
     assert provider() == "tok"
@@ -195,11 +201,11 @@ def test_http_timeout_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_malformed_api_version_names_option_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_VERSION", "bogus")
     with pytest.raises(UsageError) as info:
-        connect(endpoint="https://a.openai.azure.com")
+        connect(endpoint="https://a.openai.azure.com", api="dated")
     assert "OPENAI_API_VERSION='bogus'" in info.value.message
     assert "--api-version" in (info.value.hint or "") and "OPENAI_API_VERSION" in (info.value.hint or "")
     with pytest.raises(UsageError) as info2:
-        connect(endpoint="https://a.openai.azure.com", api_version="latest")
+        connect(endpoint="https://a.openai.azure.com", api="dated", api_version="latest")
     assert info2.value.message.startswith("--api-version='latest'")
     assert connect(endpoint="https://a.openai.azure.com", api="v1").api_version is None  # v1 ignores it
 
@@ -207,7 +213,7 @@ def test_malformed_api_version_names_option_and_env(monkeypatch: pytest.MonkeyPa
 def test_unsupported_api_version_from_the_server_names_the_setting(monkeypatch: pytest.MonkeyPatch,
                                                                    job_emulator: Any, jobs_cli: Any) -> None:
     monkeypatch.setenv("OPENAI_API_VERSION", "2020-01-01")  # well formed, not served
-    out = jobs_cli("list", "--endpoint", job_emulator.url)
+    out = jobs_cli("list", "--endpoint", job_emulator.url, "--api", "dated")
     assert out.exit_code == 2, out.stderr
     assert "API version not supported" in out.stderr
     assert "--api-version" in out.stderr and "OPENAI_API_VERSION" in out.stderr
@@ -292,7 +298,7 @@ def test_a_foundry_project_endpoint_takes_the_v1_api(monkeypatch: pytest.MonkeyP
     assert str(conn.client.base_url) == f"{PROJECT}/openai/v1/"
     assert connect(endpoint=f"{PROJECT}/openai/v1/", api="v1").endpoint == PROJECT
     with pytest.raises(UsageError) as info:
-        connect(endpoint=PROJECT)  # the dated API is the default
+        connect(endpoint=PROJECT, api="dated")
     assert "Foundry project endpoint" in info.value.message and "--api v1" in (info.value.hint or "")
 
 

@@ -275,7 +275,8 @@ def test_a_content_filter_refusal_is_recorded_on_its_row(em: CompareEmulator, jo
 def test_failed_calls_never_abort_and_resume_sends_only_them(em: CompareEmulator,
                                                              jobs_cli: Callable[..., CliOutcome], tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch, runner_env: Path) -> None:
-    suite = ["--suite", str(MSLEARN / "travel-finetune-validation.jsonl"), "--repeat", "3"]
+    # the dated surface: the fault routes below name its paths (/openai/deployments/...)
+    suite = ["--suite", str(MSLEARN / "travel-finetune-validation.jsonl"), "--repeat", "3", "--api", "dated"]
     monkeypatch.setenv("FTJOBS_RETRY_ATTEMPTS", "1")  # no retries: every injected 500 fails its row
     em.configure(faults={"rate": 0.3, "kinds": ["500"], "seed": 11, "routes": ["/deployments"]})
     try:
@@ -367,7 +368,8 @@ def test_list_and_against(em: CompareEmulator, jobs_cli: Callable[..., CliOutcom
 
 def test_injected_429s_and_5xx_change_no_verdict(em: CompareEmulator, jobs_cli: Callable[..., CliOutcome],
                                                   tmp_path: Path) -> None:
-    args = ["--suite", str(MSLEARN / "travel-finetune-validation.jsonl"), "--repeat", "2", "--json"]
+    # the dated surface: seed 5's draws were chosen against its sequence of calls
+    args = ["--suite", str(MSLEARN / "travel-finetune-validation.jsonl"), "--repeat", "2", "--json", "--api", "dated"]
     clean = jobs_cli(*pair_args(em, *args))
     em.configure(faults={"rate": 0.1, "kinds": ["429", "500", "503"], "seed": 5, "retry_after_seconds": 0.05})
     try:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from infra import regions
 from infra.config import KEYS, LAB_TAG, ConfigError, check_topology_change, default_suffix, parse, previous_topology
 from infra.naming import names_for, openai_endpoint
+from jobs import models
 
 TUNED = "gpt-4.1-2025-04-14.ft-0123456789abcdef0123456789abcdef-ft-travel"
 
@@ -53,11 +54,11 @@ def test_tags_are_defined_once_for_every_resource() -> None:
 
 
 def test_seed_values_reach_the_base_deployment() -> None:
-    """The 2024 lab: gpt-4 0613, Standard, 5K TPM, default filter (base deployment only)."""
+    """The 2024 lab's values (Standard, 5K TPM, default filter) on the 2026 lab's model."""
     cfg = parse(
         {
-            "baseModel": "gpt-4",
-            "baseModelVersion": "0613",
+            "baseModel": "gpt-4.1",
+            "baseModelVersion": "2025-04-14",
             "baseDeploymentSku": "Standard",
             "baseDeploymentCapacity": "5",
             "raiPolicy": "Microsoft.Default",
@@ -65,13 +66,25 @@ def test_seed_values_reach_the_base_deployment() -> None:
         }
     )
     assert (cfg.base_model, cfg.base_model_version, cfg.base_deployment_sku, cfg.base_deployment_capacity) == (
-        "gpt-4",
-        "0613",
+        "gpt-4.1",
+        "2025-04-14",
         "Standard",
         5,
     )
-    assert cfg.base_deployment_name == "gpt-4"
+    assert cfg.base_deployment_name == "gpt-4.1"
     assert cfg.rai_policy == "Microsoft.Default"
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_seed_model_gpt_4_0613_is_refused_naming_the_2026_labs_model(allow: bool) -> None:
+    """gpt-4 0613 retired on the date the lifecycle table gives; even allowUnlistedModel does not deploy it."""
+    retired = next(r for r in models.RETIRED if r.model_id == "gpt-4-0613")
+    with pytest.raises(ConfigError) as info:
+        parse({"baseModel": "gpt-4", "baseModelVersion": "0613", "allowUnlistedModel": allow})
+    msg = str(info.value)
+    assert info.value.key == "baseModel"
+    assert f"retired on {retired.retired}" in msg and "410" in msg
+    assert models.LAB_2026_MODEL in msg and "pulumi config set baseModel gpt-4.1" in msg
 
 
 def test_strings_as_pulumi_stores_them_and_friendly_spellings() -> None:
@@ -123,7 +136,16 @@ def test_global_training_is_not_limited_to_the_standard_regions() -> None:
 
 
 def test_gpt4o_trains_in_eastus2() -> None:
-    assert parse({"fineTuneModel": "gpt-4o-2024-08-06", "location": "eastus2"}).fine_tune_model == "gpt-4o-2024-08-06"
+    cfg = parse({"fineTuneModel": "gpt-4o-2024-08-06", "location": "eastus2", "fineTunedDeploymentSku": "GlobalStandard"})
+    assert cfg.fine_tune_model == "gpt-4o-2024-08-06"
+
+
+def test_developer_deployment_is_refused_where_azure_does_not_offer_it() -> None:
+    """gpt-4o has no Developer deployments: refused with Microsoft's sentence and a suggestion, nothing switched silently."""
+    err = _err({"fineTuneModel": "gpt-4o-2024-08-06", "location": "eastus2"})
+    assert err.key == "fineTunedDeploymentSku"
+    assert "A Developer type is also available for fine-tuned model evaluation." in str(err)
+    assert "gpt-4.1 family only" in str(err) and "fineTunedDeploymentSku GlobalStandard" in str(err)
 
 
 def _err(values: dict[str, object]) -> ConfigError:
@@ -141,9 +163,10 @@ def test_retired_fine_tune_model_names_the_alternatives() -> None:
     err = _err({"fineTuneModel": "gpt-4-0613"})
     assert err.key == "fineTuneModel"
     assert str(err) == (
-        "config foundry-finetune:fineTuneModel = 'gpt-4-0613': gpt-4-0613 can no longer be fine-tuned "
-        "(the original lab's model; fine-tuning was retired in 2025); fine-tunable models: "
-        "gpt-4.1-2025-04-14, gpt-4.1-mini-2025-04-14, gpt-4.1-nano-2025-04-14, gpt-4o-2024-08-06, gpt-4o-mini-2024-07-18. "
+        "config foundry-finetune:fineTuneModel = 'gpt-4-0613': gpt-4-0613 was retired on 2025-06-06 "
+        "(the original lab's model; the lab's 2026 revision uses gpt-4.1): Azure answers 410 for a retired model "
+        "and takes no new deployments or fine-tuning jobs; use gpt-4.1-2025-04-14 instead "
+        f"(source: {models.LEGACY_SOURCE}, checked {models.CHECKED}). "
         "Fix: pulumi config set fineTuneModel gpt-4.1-2025-04-14"
     )
 

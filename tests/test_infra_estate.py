@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gc
 import json
 import logging
@@ -16,6 +17,7 @@ import pytest
 from infra.config import ConfigError
 from infra.plan import SUBSCRIPTION, TENANT, EstateRun, principal_of
 from infra.plan import run_program as _run, project_principal_of
+from jobs import models
 
 RG = "azure-native:resources:ResourceGroup"
 STORAGE = "azure-native:storage:StorageAccount"
@@ -185,14 +187,81 @@ def test_base_deployment_defaults(run_estate: Run) -> None:
     assert base["properties"]["raiPolicyName"] == "Microsoft.DefaultV2"
 
 
-def test_seed_config_deploys_gpt4_standard_5k(run_estate: Run) -> None:
-    run = run_estate(
-        {"baseModel": "gpt-4", "baseModelVersion": "0613", "baseDeploymentSku": "Standard", "baseDeploymentCapacity": 5, "location": "northcentralus"}
-    )
+def test_seed_config_is_refused_before_any_resource_naming_the_2026_model(run_estate: Run) -> None:
+    """The seed lab's gpt-4 0613 (retired: Azure answers 410) is refused by `pulumi up`, which names gpt-4.1."""
+    with pytest.raises(ConfigError) as info:
+        run_estate({"baseModel": "gpt-4", "baseModelVersion": "0613", "baseDeploymentSku": "Standard",
+                    "baseDeploymentCapacity": 5, "location": "northcentralus"})
+    assert info.value.key == "baseModel"
+    assert "retired on 2025-06-06" in str(info.value) and models.LAB_2026_MODEL in str(info.value)
+
+
+def test_seed_sku_and_capacity_deploy_the_2026_model_standard_5k(run_estate: Run) -> None:
+    run = run_estate({"baseDeploymentSku": "Standard", "baseDeploymentCapacity": 5, "location": "northcentralus"})
     base = run.one(DEPLOYMENT).inputs
     assert base["sku"] == {"name": "Standard", "capacity": 5}
-    assert base["properties"]["model"] == {"format": "OpenAI", "name": "gpt-4", "version": "0613"}
+    assert base["properties"]["model"] == {"format": "OpenAI", "name": "gpt-4.1", "version": "2025-04-14"}
     assert run.one(ACCOUNT).inputs["location"] == "northcentralus"
+
+
+OPEN_WEIGHT = [m for m in models.FINE_TUNABLE if m.open_weight]
+
+
+@pytest.mark.parametrize("model", OPEN_WEIGHT, ids=lambda m: m.model_id)
+def test_open_weight_model_on_foundry_declares_its_publisher_format_and_sku(run_estate: Run, model: models.FineTunableModel) -> None:
+    tuned = f"{model.model_id}.ft-0123456789abcdef0123456789abcdef-ft-travel"
+    run = run_estate({**FOUNDRY, "fineTuneModel": model.model_id, "fineTunedModel": tuned,
+                      "fineTunedDeploymentSku": "GlobalStandard"})
+    deployments = {d.inputs["deploymentName"]: d.inputs for d in run.of_type(DEPLOYMENT)}
+    ft = deployments["gpt-4.1-ft-travel"]
+    assert ft["properties"]["model"] == {"format": model.deployment_format, "name": tuned, "version": "1"}
+    assert ft["sku"]["name"] == "GlobalStandard"
+    assert model.deployment_format in ("Mistral AI", "Meta", "OpenAI-OSS", "Alibaba")
+    assert run.outputs["fine_tune_model"] == model.model_id
+
+
+@pytest.mark.parametrize("model", OPEN_WEIGHT, ids=lambda m: m.model_id)
+def test_open_weight_model_on_the_hub_is_refused_naming_the_fix(run_estate: Run, model: models.FineTunableModel) -> None:
+    with pytest.raises(ConfigError) as info:
+        run_estate({"fineTuneModel": model.model_id, "fineTunedDeploymentSku": "GlobalStandard"})
+    assert info.value.key == "fineTuneModel"
+    assert "only on Foundry resources" in str(info.value) and "pulumi config set topology foundry" in str(info.value)
+
+
+def test_open_weight_model_defaults_to_global_training_and_has_no_developer_deployment(run_estate: Run) -> None:
+    from infra.config import parse
+
+    cfg = parse({**FOUNDRY, "fineTuneModel": "gpt-oss-20b", "fineTunedDeploymentSku": "GlobalStandard"})
+    assert cfg.training_type == "GlobalStandard"
+    with pytest.raises(ConfigError) as info:
+        parse({**FOUNDRY, "fineTuneModel": "gpt-oss-20b"})  # the default Developer SKU
+    assert info.value.key == "fineTunedDeploymentSku"
+
+
+def _day(d: datetime.date, days: int = 0) -> str:
+    return (d + datetime.timedelta(days=days)).isoformat()
+
+
+def test_a_retired_fine_tune_model_is_refused_by_pulumi_up(run_estate: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    lc = models.resolve(models.DEFAULT_MODEL).lifecycle
+    assert lc.training_retires is not None
+    monkeypatch.setenv(models.TODAY_ENV, _day(lc.training_retires))
+    with pytest.raises(ConfigError) as info:
+        run_estate({})
+    assert info.value.key == "fineTuneModel"
+    assert f"retired on {lc.training_retires.isoformat()}" in str(info.value) and lc.replacement in str(info.value)
+
+
+def test_a_model_near_retirement_is_warned_through_pulumi_log_and_still_deployed(
+        run_estate: Run, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    lc = models.resolve(models.DEFAULT_MODEL).lifecycle
+    assert lc.training_retires is not None
+    monkeypatch.setenv(models.TODAY_ENV, _day(lc.training_retires, -(models.WARN_DAYS - 10)))
+    caplog.set_level("WARNING")
+    run = run_estate({})
+    assert run.of_type(DEPLOYMENT)
+    warned = [r.getMessage() for r in caplog.records if "model lifecycle" in r.getMessage()]
+    assert any(f"retires on {lc.training_retires.isoformat()}, in {models.WARN_DAYS - 10} days" in w for w in warned)
 
 
 def test_fine_tuned_deployment_absent_until_the_model_is_set(run_estate: Run) -> None:

@@ -39,6 +39,16 @@ def page(proxy: Recorded) -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture
+def dated_page(proxy: Recorded, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """:func:`page` on the dated surface (env FTJOBS_API): the emulator's fault routes match a path, and only the
+    dated surface names the deployment in it."""
+    monkeypatch.setenv("FTJOBS_API", "dated")
+    proxy.requests.clear()
+    with playground_on(proxy.url) as server:
+        yield server.url
+
+
 def _state(page: str) -> dict[str, Any]:
     resp = httpx.get(f"{page}api/state", timeout=10)
     assert resp.status_code == 200
@@ -217,7 +227,8 @@ def test_a_missing_deployment_shows_in_its_column_while_the_other_answers(page: 
     assert _state(page)["columns"][1]["variant"]["name"] == "no-such-deployment"
 
 
-def test_a_content_filter_refusal_and_a_rate_limit_show_in_their_column(page: str, em: CompareEmulator) -> None:
+def test_a_content_filter_refusal_and_a_rate_limit_show_in_their_column(dated_page: str, em: CompareEmulator) -> None:
+    page = dated_page
     apply(page, {"index": 0, "system": "You plan trips. Never mention zebrafilter."})
     em.configure(content_filter={"triggers": ["zebrafilter"]},
                  faults={"rate": 1.0, "kinds": ["429"], "routes": [f"/deployments/{TUNED}/"],
@@ -386,7 +397,9 @@ def test_no_key_or_token_reaches_the_browser(em: CompareEmulator) -> None:
                      httpx.get(f"{proc.url}api/export", timeout=10).content]
         finally:
             proc.stop()
-    assert {r["headers"].get("api-key") for r in recorded.requests} == {marker}  # the key was in use ...
+    # the key was in use (dated: header api-key; v1, the default: Authorization: Bearer) ...
+    assert {r["headers"].get("api-key") or r["headers"].get("authorization", "").removeprefix("Bearer ")
+            for r in recorded.requests} == {marker}
     assert all(marker.encode() not in body for body in seen)  # ... and never left the server
     assert b"DeploymentNotFound" in seen[5] and marker not in proc.out + proc.err
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.errors import RefusedError
+from jobs.errors import RefusedError, UsageError
+from jobs.flow.lifecycle import today
 from jobs.flow.present import ts_text
 from jobs.flow.train import latest_job_id, record_status, tracked_job_ids
+from jobs.models import retirement_text
 from jobs.session import Session
 
 
@@ -16,6 +18,8 @@ class StatusResult:
     job: dict[str, Any]
     tracked: bool
     promoted: dict[str, Any] | None = None  # the run state's promotion of this job (which checkpoint, and why)
+    training_type: str | None = None  # as sent with the job (the run state's record); None: not ours
+    retires: str | None = None  # when a deployment of the tuned model stops answering (jobs/models.py)
 
     def to_text(self) -> str:
         j = self.job
@@ -26,6 +30,7 @@ class StatusResult:
         if j.get("validation_file"):
             lines.append(f"  validation file:  {j['validation_file']}")
         lines.append(f"  suffix:           {j.get('suffix') or '-'}")
+        lines.append(f"  training type:    {self.training_type or '- (not in the run state)'}")
         lines.append(f"  created:          {ts_text(j['created_at'])}")
         if j.get("estimated_finish") and j["status"] not in ("succeeded", "failed", "cancelled"):
             from jobs.display import eta_text
@@ -37,6 +42,8 @@ class StatusResult:
             lines.append(f"  trained tokens:   {j['trained_tokens']:,}")
         if j.get("fine_tuned_model"):
             lines.append(f"  fine-tuned model: {j['fine_tuned_model']}")
+        if self.retires:
+            lines.append(f"  deployment retires: {self.retires}")
         if j.get("error"):
             lines.append(f"  error:            {j['error']['code']}: {j['error']['message']}")
         if j["status"] == "paused":
@@ -50,7 +57,8 @@ class StatusResult:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {"job": self.job, "tracked": self.tracked, "promoted": self.promoted}
+        return {"job": self.job, "tracked": self.tracked, "promoted": self.promoted,
+                "training_type": self.training_type, "retires": self.retires}
 
 
 def status(session: Session, *, job_id: str | None = None) -> StatusResult:
@@ -59,10 +67,18 @@ def status(session: Session, *, job_id: str | None = None) -> StatusResult:
     state = session.state.load()
     tracked = job_id in tracked_job_ids(state)
     promoted = state.get("promoted") if (state.get("promoted") or {}).get("job_id") == job.id else None
+    sent = [r.get("params", {}).get("training_type") for r in state["jobs"].values() if r.get("job_id") == job_id]
     if tracked:
         try:
             with session.state.locked():
                 record_status(session, job)
         except RefusedError:  # another run holds the lock: it records the status itself
             pass
-    return StatusResult(job=job.summary(), tracked=tracked, promoted=promoted)
+    retires = None
+    if job.fine_tuned_model or job.model:
+        try:
+            retires = retirement_text(job.fine_tuned_model or job.model or "", today())
+        except UsageError:  # a bad FTJOBS_TODAY: status still shows the job
+            retires = None
+    return StatusResult(job=job.summary(), tracked=tracked, promoted=promoted,
+                        training_type=next((t for t in sent if t), None), retires=retires)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.dataset import Report, validate_file
+from jobs.flow.limits import job_size_problem
 
 
 GRADE_LIMIT = 100  # answers graded by validate (the lab's and the project's files: all of them)
@@ -24,20 +25,22 @@ class ValidateResult:
     report: Report
     answers: Any = None  # jobs.compare.grade.Tally, for a valid chat file
     cut: bool = False  # the file has more answers than GRADE_LIMIT: only the first were graded
+    limit: str | None = None  # over one of Azure's job limits (jobs/flow/limits.py): invalid as a job
 
     @property
     def exit_code(self) -> int:
-        return self.report.exit_code
+        return 1 if self.limit else self.report.exit_code
 
     def to_json(self) -> dict[str, Any]:
         out = self.report.to_json()
+        out["limit"] = self.limit
         if self.answers is not None:
             out["answers"] = {"graded": self.answers.graded, "all": not self.cut,
                               "checks": self.answers.summary(), "failing_lines": self.answers.failing}
         return out
 
     def to_text(self) -> str:
-        text = self.report.to_text()
+        text = self.report.to_text() + (f"\n  error: {self.limit}" if self.limit else "")
         if self.answers is None or not self.answers.graded:
             return text
         counts = ", ".join(f"{n} {c['passed']}/{c['total']}" for n, c in self.answers.summary().items())
@@ -60,8 +63,10 @@ def validate(path: str, model: str | None = None, price_per_1m: float | None = N
     Raises :class:`jobs.errors.UsageError` (exit 2) for a missing file or an unknown model.
     """
     report = validate_file(path, model=model, price_per_1m=price_per_1m, method=method, validation=validation_file)
-    if not report.valid or method != "supervised":
-        return ValidateResult(report)
+    est = report.estimate
+    limit = job_size_problem(est.billed_tokens_per_epoch, est.epochs) if report.valid and not validation_file else None
+    if limit or not report.valid or method != "supervised":
+        return ValidateResult(report, limit=limit)
     from jobs.compare.grade import Tally, graded_lines
 
     tally = Tally()

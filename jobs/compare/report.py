@@ -27,6 +27,7 @@ from jobs.compare.stats import p_text, pct
 from jobs.compare.judge import CRITERIA
 from jobs.compare.plan import CANDIDATE, Gate, Plan, Price
 from jobs.errors import UsageError
+from jobs.models import deployment_retirement
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
@@ -190,6 +191,7 @@ def build(rows: list[dict[str, Any]], inputs: Inputs) -> dict[str, Any]:
         "stand_in_note": STAND_IN_NOTE if stand_in else None,
         "provenance": inputs.provenance,
         "variants": [{"name": v.name, "deployment": v.deployment, "model": models[v.name],
+                      "retires": deployment_retirement(models[v.name]),
                       "system_sha256": v.system_sha256, "system_source": v.system_source} for v in plan.variants],
         "checks": {n: describe_check(n) for n in checks},
         "cases": [{"id": c.id, "suite": s.name, "turns": list(c.turns), "tags": list(c.tags),
@@ -318,7 +320,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     prov = report["provenance"]
     lines += ["", "<details><summary>Provenance and usage</summary>", "",
               f"- run {md(report['run_id'])}, {md(prov.get('date'))}, endpoint {md(prov.get('endpoint'))}",
-              *(f"- {md(v['name'])}: deployment {md(v['deployment'])}, model {md(v['model'])}, system message "
+              *(f"- {md(v['name'])}: deployment {md(v['deployment'])}, model {md(v['model'])}"
+                f"{', retires ' + md(v['retires']) if v.get('retires') else ''}, system message "
                 f"{md(v.get('system_source'))} (sha256 {str(v['system_sha256'])[:12] if v['system_sha256'] else 'none'})"
                 for v in report["variants"]),
               *(f"- suite {md(s['name'])} ({md(s['format'])}, {s['cases']} cases, sha256 {md(s['sha256'][:12])})"

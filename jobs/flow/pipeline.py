@@ -49,6 +49,8 @@ from jobs.flow import promote as promote_step
 from jobs.flow import train, watch
 from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import DataCheck, check_data
+from jobs.flow.lifecycle import check_training
+from jobs.flow.limits import check_job_size
 from jobs.flow.preflight import Problem, identity_problem, pulumi_problems, refuse
 from jobs.flow.ready import wait_until_answers
 
@@ -302,7 +304,10 @@ class Pipeline:
             raise refuse(problems)
         assert self.check is not None
         self._same_inputs(self.check)
-        if "train" not in self.done:  # the money guard, once, before anything is created
+        if "train" not in self.done:  # the lifecycle and money guards, once, before anything is created
+            train.training_type_for(s, plan.options)
+            check_job_size(self.check.billed_tokens_per_epoch, plan.options.epochs or self.check.epochs)
+            check_training(s, plan.options.model, yes=plan.guards.yes, what="nothing was created")
             est = CostEstimate(billed_tokens_per_epoch=self.check.billed_tokens_per_epoch,
                                epochs=plan.options.epochs or self.check.epochs, price_per_1m=plan.guards.price_per_1m,
                                epochs_source="option" if plan.options.epochs else "auto, as the service would pick")
@@ -424,6 +429,11 @@ class Pipeline:
         return headline
 
     def step_clean(self) -> str:
+        # The tuned deployment goes first: on the v1 surface (the default) a model is deleted with
+        # DELETE /openai/v1/models/{id}, which Azure refuses (409) while a deployment still serves it.
+        deployer = self.session.deployer
+        if deployer.available and all(c.done for c in deployer.remove()):
+            self._apply()
         result = clean_step.clean(self.session, models=True, yes=True)
         if result.failures:
             raise JobsError("clean-up failed: " + "; ".join(result.failures),

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from jobs import contract
 from jobs.api import JobInfo
 from jobs.errors import JobFailedError, JobsError, UsageError
+from jobs.flow.lifecycle import check_deployment
+from jobs.models import LifecycleCheck
 from jobs.status import JobStatus, normalise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,6 +120,15 @@ def _record(session: "Session", result: PromoteOutcome) -> None:
     session.state.update(change)
 
 
+def _deployable(job_id: str, model: str) -> LifecycleCheck:
+    """The lifecycle table's word on deploying ``model`` (jobs/models.py): refused once retired, else its warning."""
+    verdict = check_deployment(model)
+    if verdict.refusal:
+        raise UsageError(f"cannot promote job {job_id}: {verdict.refusal}; the stack was not changed",
+                         hint="fine-tune a current model (`python -m jobs run DATA --model ...`), then promote that job")
+    return verdict
+
+
 def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = None,
             up: bool = False, checkpoint: "ChosenCheckpoint | None" = None) -> PromoteOutcome:
     """Set a succeeded job's model in the stack (see the module docstring). The caller holds the lock."""
@@ -129,8 +140,9 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
     if not job.fine_tuned_model:
         raise JobsError(f"job {job.id} succeeded but reports no fine_tuned_model yet",
                         hint=f"try again in a minute: `python -m jobs promote {job.id}`")
-    session.checkpoint("before_promote")
     model = checkpoint.model if checkpoint else job.fine_tuned_model  # a checkpoint deploys under its own name
+    verdict = _deployable(job.id, model)
+    session.checkpoint("before_promote")
     deployer = session.deployer
     result = PromoteOutcome(job_id=job.id, fine_tuned_model=model, stack=session.stack, applied=False,
                             deployment_name=deployment_name, stand_in=deployer.stand_in,
@@ -157,7 +169,7 @@ def promote(session: "Session", job: JobInfo, *, deployment_name: str | None = N
         if result.sku:
             result.notes.append(f"deployment SKU {result.sku}, from {sku_source}")
         result.manual_commands = [c.command for c in changes] + [deployer.apply_command()]
-    result.warnings = money_warnings(result.sku)
+    result.warnings = money_warnings(result.sku) + ([verdict.warning] if verdict.warning else [])
 
     if up and result.applied:
         _record(session, result)  # the model is set even if the apply fails below

@@ -29,6 +29,8 @@ from jobs.api import JobInfo, is_not_found
 from jobs.errors import JobsError, RefusedError, UsageError
 from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import VALIDATION, DataCheck, check_data
+from jobs.flow.lifecycle import check_training
+from jobs.flow.limits import check_job_size, check_resource_files
 from jobs.flow.upload import ADOPT_SLACK_SECONDS, ensure_uploaded, file_facts, now, wait_processed
 from jobs.models import DEFAULT_MODEL
 from jobs.settings import check_number
@@ -57,8 +59,8 @@ def check_model(model: str | None) -> str:
     try:
         m = resolve(model)
     except NotFineTunable as exc:
-        raise UsageError(f"--model {model}: {exc.model.note}; it cannot be fine-tuned",
-                         hint=f"use one of: {alternatives_text()}") from None
+        raise UsageError(f"--model {model}: {exc.model.refusal()}; it cannot be fine-tuned",
+                         hint=f"use {exc.model.replacement}, or one of: {alternatives_text()}") from None
     except UnknownModel:
         raise UsageError(f"--model {model} is not a fine-tunable model we know",
                          hint=f"use one of: {alternatives_text()}") from None
@@ -340,6 +342,7 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
                        price_per_1m=guards.price_per_1m,
                        epochs_source="option" if options.epochs else "auto, as the service would pick")
     key = run_key(training=data.identity, validation=val_identity, options=options)
+    check_job_size(tokens, est.epochs)  # Azure's 2-billion-token job size (jobs/flow/limits.py)
 
     # Guard before uploading anything when this is certainly a new job (nothing to reuse or adopt).
     state = rs.load()
@@ -350,48 +353,122 @@ def start(session: "Session", data: TrainingData, options: TrainingOptions, guar
             if dup is not None:
                 raise refuse_duplicate(dup, what=f"{check.path.name} (same name and size)" if check is not None
                                        else f"file {data.file_id}")
+        training_type_for(session, options)  # a training type the model cannot take: refused before any upload
+        check_training(session, options.model, yes=guards.yes)
         guard_cost(est, guards, say=session.say,
                    confirm=confirm_or_refuse(session.ui.ask, what="no job was created"))
         guarded = True
 
+    check_resource_files(session, [(c.sha256, c.size) for c in (check, vcheck) if c is not None], state["files"])
     training_id = ensure_uploaded(session, check).file_id if check is not None else str(data.file_id)
     val_id = ensure_uploaded(session, vcheck).file_id if vcheck is not None else vf
     return _ensure_job(session, key, training_id, val_id, options, guards, est, guarded=guarded)
 
 
+def training_type_for(session: "Session", options: TrainingOptions) -> tuple[str, str]:
+    """(the training type this job is sent with, where it came from): ``--training-type``, else the stack's
+    ``trainingType`` (its settings file; the real stack only), else the model's default (Standard where it trains
+    regionally, GlobalStandard for the open-weight models; jobs/models.py).
+
+    Sent on every job: Microsoft's azure-ai-projects fine-tuning samples set it on each create call ("Omitting
+    this field may lead to unsupported behavior", read 2026-12-06), and litellm#24687 reports a misleading "base
+    model does not support fine-tuning" answer without it.
+    """
+    from jobs.deploy import PulumiDeployer
+    from jobs.models import resolve
+
+    m = resolve(options.model)
+    if options.training_type:
+        name, where = options.training_type, "--training-type"
+    else:
+        name, where = m.default_training_type, f"the default for {m.model_id}"
+        if isinstance(session.deployer, PulumiDeployer):
+            file, raw = session.deployer.training_type_in_stack_file()
+            if raw is not None:
+                canon = contract.training_type_name(raw)
+                if canon is None:
+                    raise UsageError(f"{file}: {contract.TRAINING_TYPE} {raw!r} is not a training type",
+                                     hint=f"pulumi config set {contract.TRAINING_TYPE} "
+                                     f"{m.default_training_type} (one of: {', '.join(contract.TRAINING_TYPE_NAMES)})")
+                if canon in m.training_types:
+                    name, where = canon, f"{contract.TRAINING_TYPE} in {file}"
+                else:  # the stack's setting is for its fineTuneModel; this --model cannot take it
+                    where += f" ({contract.TRAINING_TYPE} {canon} in {file} does not apply to it)"
+    if name not in m.training_types:
+        raise UsageError(f"{m.model_id} cannot be trained with training type {name} (from {where})",
+                         hint=f"use one of: {', '.join(m.training_types)} (--training-type, or "
+                         f"`pulumi config set {contract.TRAINING_TYPE} ...`)")
+    return name, where
+
+
+def job_body(options: TrainingOptions, training_file: str, validation_file: str | None,
+             training_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The create-job request: (the body the openai SDK knows, the extra fields it does not: trainingType)."""
+    hp = {k: v for k, v in options.hyperparameters.items() if v is not None}
+    body: dict[str, Any] = {"model": options.model, "training_file": training_file, "suffix": options.suffix}
+    if validation_file:
+        body["validation_file"] = validation_file
+    m = options.method
+    body["method"] = {"type": m, m: {"hyperparameters": hp}} if hp else {"type": m}
+    if options.seed is not None:
+        body["seed"] = options.seed
+    return body, {contract.TRAINING_TYPE_FIELD: contract.TRAINING_TYPES[training_type]}
+
+
+def _job_params(options: TrainingOptions, training_file: str, validation_file: str | None,
+                training_type: str) -> dict[str, Any]:
+    hp = {k: v for k, v in options.hyperparameters.items() if v is not None}
+    return {"training_file": training_file, "validation_file": validation_file, "model": options.model,
+            "suffix": options.suffix, "hyperparameters": hp, "seed": options.seed,
+            "training_type": training_type, "method": options.method}
+
+
+def _reuse(session: "Session", key: str, rec: dict[str, Any] | None, guards: Guards,
+           params: dict[str, Any]) -> TrainOutcome | None:
+    """The job the run state knows for this key, if it still exists (and --new was not given)."""
+    if not rec or guards.new:
+        return None
+    try:
+        job = session.api.get_job(rec["job_id"])
+    except JobsError as exc:
+        if not is_not_found(exc):
+            raise
+        session.say(f"train: job {rec['job_id']} from the run state no longer exists on the server; creating a new one")
+        return None
+    session.say(f"train: reusing job {rec['job_id']} ({job.status}) for the same file and parameters "
+                "(pass --new to start another, billed, job)")
+    _record_job(session, key, job, params)
+    return TrainOutcome(job=job, key=key, created=False, reused=True)
+
+
+def _adopt(session: "Session", key: str, pending: dict[str, Any] | None, training_file: str,
+           options: TrainingOptions, params: dict[str, Any]) -> TrainOutcome | None:
+    """The job an interrupted create call made, found on the server."""
+    if not pending:
+        return None
+    found = find_adoptable(session, training_file=training_file, options=options,
+                           since=int(pending.get("started_at", 0)))
+    if found is None:
+        return None
+    session.say(f"train: found job {found.id} created by an interrupted run; adopting it (no new job)")
+    _record_job(session, key, found, params)
+    return TrainOutcome(job=found, key=key, created=False, adopted=True)
+
+
 def _ensure_job(session: "Session", key: str, training_file: str, validation_file: str | None,
                 options: TrainingOptions, guards: Guards, est: CostEstimate, *, guarded: bool) -> TrainOutcome:
     """Reuse, adopt or (guarded) create the job for this run key."""
-    rs, api, say = session.state, session.api, session.say
-    hp = {k: v for k, v in options.hyperparameters.items() if v is not None}
-    params = {"training_file": training_file, "validation_file": validation_file, "model": options.model,
-              "suffix": options.suffix, "hyperparameters": hp, "seed": options.seed,
-              "training_type": options.training_type, "method": options.method}
+    rs, say = session.state, session.say
+    training_type, source = training_type_for(session, options)
+    params = _job_params(options, training_file, validation_file, training_type)
     state = rs.load()
     rec = state["jobs"].get(key)
-    if rec and not guards.new:
-        try:
-            job = api.get_job(rec["job_id"])
-        except JobsError as exc:
-            if not is_not_found(exc):
-                raise
-            say(f"train: job {rec['job_id']} from the run state no longer exists on the server; creating a new one")
-        else:
-            say(f"train: reusing job {rec['job_id']} ({job.status}) for the same file and parameters "
-                "(pass --new to start another, billed, job)")
-            _record_job(session, key, job, params)
-            return TrainOutcome(job=job, key=key, created=False, reused=True)
-
-    pending = state["pending"].get(key)
-    if pending:
-        found = find_adoptable(session, training_file=training_file, options=options,
-                               since=int(pending.get("started_at", 0)))
-        if found is not None:
-            say(f"train: found job {found.id} created by an interrupted run; adopting it (no new job)")
-            _record_job(session, key, found, params)
-            return TrainOutcome(job=found, key=key, created=False, adopted=True)
-
+    found = (_reuse(session, key, rec, guards, params)
+             or _adopt(session, key, state["pending"].get(key), training_file, options, params))
+    if found is not None:
+        return found
     if not guarded:  # shown and asked before uploading when it was certainly a new job
+        check_training(session, options.model, yes=guards.yes)
         guard_cost(est, guards, say=say, confirm=confirm_or_refuse(session.ui.ask, what="no job was created"))
 
     started = now()
@@ -403,18 +480,11 @@ def _ensure_job(session: "Session", key: str, training_file: str, validation_fil
 
     rs.update(mark)
     session.checkpoint("after_pending")
-    body: dict[str, Any] = {"model": options.model, "training_file": training_file, "suffix": options.suffix}
-    if validation_file:
-        body["validation_file"] = validation_file
-    m = options.method
-    body["method"] = {"type": m, m: {"hyperparameters": hp}} if hp else {"type": m}
-    if options.seed is not None:
-        body["seed"] = options.seed
-    extra = ({contract.TRAINING_TYPE_FIELD: contract.TRAINING_TYPES[options.training_type]}
-             if options.training_type else None)
-    job = api.create_job(body, extra_body=extra,
-                         reconcile=lambda: find_adoptable(session, training_file=training_file, options=options,
-                                                          since=started))
+    body, extra = job_body(options, training_file, validation_file, training_type)
+    say(f"train: training type {training_type} (from {source})")
+    job = session.api.create_job(body, extra_body=extra,
+                                 reconcile=lambda: find_adoptable(session, training_file=training_file,
+                                                                  options=options, since=started))
     session.checkpoint("after_create")
     _record_job(session, key, job, params)
     session.checkpoint("after_job_recorded")

@@ -93,7 +93,9 @@ class Recorded:
 
     def chats(self, deployment: str) -> list[dict[str, Any]]:
         """The bodies of the chat requests sent to ``deployment``, in order."""
-        return [r["body"] for r in self.requests if f"/deployments/{deployment}/chat/completions" in r["path"]]
+        return [r["body"] for r in self.requests  # the dated surface names it in the path, v1 (the default) in the body
+                if f"/deployments/{deployment}/chat/completions" in r["path"]
+                or ("/openai/v1/chat/completions" in r["path"] and (r["body"] or {}).get("model") == deployment)]
 
 
 @contextmanager
