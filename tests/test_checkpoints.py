@@ -7,13 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 from tests.support.cli import stack_env
 from tests.support.clients import FinishedJob
-
-if TYPE_CHECKING:
-    from tests.support.fake_pulumi import FakePulumi
+from tests.support.fake_pulumi import FakePulumi
 
 
 def _jobs_cli(args: list[str], env: dict[str, str]) -> "subprocess.CompletedProcess[str]":
@@ -226,11 +222,9 @@ def _emulator_deployments(url: str) -> dict[str, str]:
     return {d["name"]: d["model"] for d in data}
 
 
-def _azure_stack(home: Path, emulator_url: str) -> "FakePulumi":
+def _azure_stack(home: Path, emulator_url: str) -> FakePulumi:
     """A deployed stack (the stand-in pulumi's outputs name the account) whose account is the emulator: the
     stand-in ``az`` creates, deletes and lists its deployments there."""
-    from tests.support.fake_pulumi import FakePulumi
-
     fake = FakePulumi.create(home)
     fake.set_outputs({"resource_group": "rg-lab", "ai_services_name": "ais-lab",
                       "ai_services_endpoint": emulator_url})
@@ -238,7 +232,7 @@ def _azure_stack(home: Path, emulator_url: str) -> "FakePulumi":
     return fake
 
 
-def _az_deployment_calls(fake: "FakePulumi", verb: str) -> list[str]:
+def _az_deployment_calls(fake: FakePulumi, verb: str) -> list[str]:
     """The deployment names of the stand-in az's ``deployment <verb>`` calls, each on the stack's account."""
     calls = [c for c in fake.az_calls() if c[:4] == ["cognitiveservices", "account", "deployment", verb]]
     assert all(c[c.index("--resource-group") + 1] == "rg-lab" and c[c.index("--name") + 1] == "ais-lab"
