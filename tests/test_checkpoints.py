@@ -431,3 +431,29 @@ def test_a_checkpoint_model_deploys_and_answers_labelled_on_both_surfaces(finish
     finally:
         raw.close()
         httpx.delete(f"{fj.url}/++/deployments/{name}", timeout=10)
+
+
+def test_compare_checkpoints_in_a_rehearsal_deploys_on_the_emulator_and_sweeps_its_leftovers(
+        finished_job: FinishedJob, tmp_path: Path) -> None:
+    """The rehearsal's deployer makes the temporary deployments (the emulator registers them); a leftover it
+    recorded is deleted first, one made by another kind of backend is kept and named."""
+    import httpx
+
+    from jobs.compare.plan import RunOptions
+    from jobs.flow.select_checkpoint import SelectRequest, select_checkpoint
+    from rehearsal.session import rehearsal_session
+
+    fj = finished_job
+    session = rehearsal_session(fj.url, tmp_path, stack="rehearsal", json_mode=True)
+    leftover, elsewhere = "ckpt-eval-leftover-s1", "ckpt-eval-elsewhere-s1"
+    assert httpx.post(f"{fj.url}/++/deployments", json={"name": leftover, "model": fj.fine_tuned_model},
+                      timeout=10).status_code == 201
+    records = {leftover: {"job_id": "ftjob-old", "kind": "emulator", "url": fj.url},
+               elsewhere: {"job_id": "ftjob-old", "kind": "az", "resource_group": "rg", "account": "acct"}}
+    session.state.update(lambda d: d.setdefault("checkpoint_deployments", {}).update(records))
+    got = select_checkpoint(session, SelectRequest(job_id=fj.job_id, repeat=1), RunOptions(out=tmp_path / "r"))
+    rows = got.compare.report["rows"]
+    assert rows and all(r.get("error") is None for r in rows)  # every checkpoint's deployment answered
+    assert got.swept == [leftover]
+    assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
+    assert set(session.state.load()["checkpoint_deployments"]) == {elsewhere}  # not this session's to delete
