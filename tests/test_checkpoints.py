@@ -323,6 +323,22 @@ def test_kill_9_then_rerun_leaves_no_deployment_and_asks_nothing_twice(finished_
     assert {(name, "rg-other") for name in data["deployments"]} <= deletes  # this run's, on the stack's account now
 
 
+def test_compare_checkpoints_on_a_stack_never_deployed_refuses_whatever_the_endpoint(finished_job: FinishedJob,
+                                                                                   tmp_path: Path) -> None:
+    """The endpoint's host decides nothing: a Pulumi stack without an account in its outputs cannot deploy,
+    even when the endpoint is on this machine."""
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")  # no outputs: never deployed
+    fake.set_az(emulator=fj.url)
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
+    proc = _jobs_cli(["compare", "--checkpoints", fj.job_id, "--repeat", "1"], env)
+    assert proc.returncode == 2, proc.stderr
+    assert "no resource group or AI Services account" in proc.stderr and "pulumi up" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
+    assert not [c for c in fake.az_calls() if c[3:4] == ["create"]]
+
+
 def test_promote_best_after_compare_checkpoints_deploys_the_choice(finished_job: FinishedJob, tmp_path: Path) -> None:
     from tests.support.paths import CWD
 
