@@ -142,8 +142,8 @@ def run(argv: list[str], *, timeout: float = 600.0) -> AzRun:
     return AzRun(True, "")
 
 
-# Temporary checkpoint deployments (``compare --checkpoints``, jobs/flow/ckpt_deployments.py): created and deleted
-# outside the Pulumi stack. The arguments are those of `az cognitiveservices account deployment create/delete`
+# Temporary checkpoint deployments (``compare --checkpoints``, ``jobs.deploy.AzTemporaryDeployments``): created and
+# deleted outside the Pulumi stack. The arguments are those of `az cognitiveservices account deployment create/delete`
 # (Learn, Azure CLI reference "az cognitiveservices account deployment", read 2026-12); a fine-tuned model or a
 # checkpoint deploys with format OpenAI and version "1" (Learn, "Deploy a fine-tuned model", CLI tab).
 def deployment_create_argv(resource_group: str, account: str, name: str, model: str, sku: str,

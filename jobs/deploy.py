@@ -9,12 +9,19 @@
 Both read and write the names of the stack contract (``jobs/contract.py``), and both can name the deployments
 that exist (:meth:`Deployer.deployments`: the playground's suggestions): the real stack asks the Azure CLI
 (``jobs/az_cli.py``) about the account of its outputs, the rehearsal asks the emulator.
+
+Both can also make deployments *outside* the stack (:meth:`Deployer.temporary_deployments`, a
+:class:`TemporaryDeployments`): ``compare --checkpoints`` deploys each checkpoint for minutes
+(``jobs/flow/ckpt_deployments.py``). The real stack does it with ``az cognitiveservices account deployment
+create/delete`` on its outputs' account (:class:`AzTemporaryDeployments`), the rehearsal with the emulator. What
+:meth:`TemporaryDeployments.describe` returns is recorded in the run state beside each deployment, so a later run
+gets the same backend back (:meth:`Deployer.temporary_deployments_from`) and deletes a leftover.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from jobs import contract
 from jobs.contract import StackOutputs
@@ -27,6 +34,25 @@ class Change:
     command: str  # the pulumi command in shell form, ready to paste
     done: bool  # it ran; False: `pulumi` is missing, run ``command`` by hand
     stand_in: str | None = None  # what stood in for the command (the rehearsal's emulator), None for pulumi
+
+
+class TemporaryDeployments(Protocol):
+    """Where deployments outside the stack are created and deleted."""
+
+    kind: str  # recorded with each deployment (describe()["kind"]): which backend made it
+    billed: bool  # False where no fee can arise (the rehearsal's emulator): no hourly fee to state or ask about
+
+    def create(self, name: str, model: str, sku: str) -> None:
+        """Create deployment ``name`` of ``model`` (raises a JobsError naming the fix)."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete deployment ``name``; one that is gone already is not an error."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON that names this backend (``kind`` and where), no secret: recorded in the run state."""
+        ...
 
 
 class Deployer(Protocol):
@@ -90,6 +116,57 @@ class Deployer(Protocol):
         cannot be listed here. Never raises: a caller only loses suggestions. May take seconds (a subprocess or
         a request): call it off the thread that serves a user."""
         ...
+
+    def temporary_deployments(self) -> TemporaryDeployments:
+        """Where this stack's deployments outside the stack go (raises a UsageError when that cannot be told,
+        e.g. a stack never deployed)."""
+        ...
+
+    def temporary_deployments_from(self, recorded: Mapping[str, Any]) -> TemporaryDeployments | None:
+        """The backend a recorded :meth:`TemporaryDeployments.describe` names; None when this deployer cannot
+        act on it (another kind of backend, or a record that names too little)."""
+        ...
+
+
+class AzTemporaryDeployments:
+    """Deployments of an Azure AI Services account made outside the stack, through ``jobs/az_cli.py``."""
+
+    kind = "az"
+    billed = True
+
+    def __init__(self, resource_group: str, account: str):
+        self.resource_group = resource_group
+        self.account = account
+
+    def create(self, name: str, model: str, sku: str) -> None:
+        import shlex
+
+        from jobs import az_cli
+        from jobs.errors import JobsError
+
+        argv = az_cli.deployment_create_argv(self.resource_group, self.account, name, model, sku)
+        ran = az_cli.run(argv[1:])
+        if not ran.ok:
+            raise JobsError(f"could not create the temporary deployment {name}: {ran.detail}",
+                            hint=f"check `az login` and the quota, then run the same command again; by hand: "
+                            f"{shlex.join(argv)}")
+
+    def delete(self, name: str) -> None:
+        import shlex
+
+        from jobs import az_cli
+        from jobs.errors import JobsError
+
+        if az_cli.deployment_exists(self.resource_group, self.account, name) is False:
+            return
+        argv = az_cli.deployment_delete_argv(self.resource_group, self.account, name)
+        ran = az_cli.run(argv[1:])
+        if not ran.ok:
+            raise JobsError(f"could not delete the temporary deployment {name}: {ran.detail}",
+                            hint=f"run the same command again, or delete it by hand: {shlex.join(argv)}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "resource_group": self.resource_group, "account": self.account}
 
 
 class PulumiDeployer:
@@ -243,6 +320,27 @@ class PulumiDeployer:
         if not outputs.resource_group or not outputs.ai_services_name:
             return None
         return az_cli.deployments(outputs.resource_group, outputs.ai_services_name)
+
+    def temporary_deployments(self) -> TemporaryDeployments:
+        """:class:`AzTemporaryDeployments` on the outputs' ``resource_group`` and ``ai_services_name``."""
+        from jobs.errors import JobsError, UsageError
+
+        try:
+            outputs = self.outputs()
+        except JobsError as exc:
+            raise UsageError(f"the stack's account is not known, so nothing can be deployed outside it: "
+                             f"{exc.message.splitlines()[0]}", hint="run `pulumi up` for the stack first") from None
+        if not outputs.resource_group or not outputs.ai_services_name:
+            raise UsageError("the stack's outputs name no resource group or AI Services account",
+                             hint="run `pulumi up` for the stack first")
+        return AzTemporaryDeployments(outputs.resource_group, outputs.ai_services_name)
+
+    def temporary_deployments_from(self, recorded: Mapping[str, Any]) -> TemporaryDeployments | None:
+        """The account a record of kind ``az`` names (not the outputs': the stack may have moved since)."""
+        group, account = recorded.get("resource_group"), recorded.get("account")
+        if recorded.get("kind") != AzTemporaryDeployments.kind or not group or not account:
+            return None
+        return AzTemporaryDeployments(str(group), str(account))
 
     @property
     def available(self) -> bool:

@@ -5,7 +5,9 @@ the rehearsal's folder, never a ``Pulumi.<stack>.yaml``: a rehearsal cannot touc
 model writes that file; applying registers (or removes) the fine-tuned deployment through the emulator's admin
 route ``/++/deployments``, standing in for the second ``pulumi up``. Every change reports the pulumi command it
 stands in for. The account's deployments (:meth:`EmulatorDeployer.deployments`) are the emulator's, read from
-``GET /++/deployments``.
+``GET /++/deployments``. Deployments outside the stack (``compare --checkpoints``,
+:meth:`EmulatorDeployer.temporary_deployments`) are registered and removed with the same admin route
+(:class:`EmulatorTemporaryDeployments`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import json
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 
 from jobs import contract
 from jobs.contract import StackOutputs
-from jobs.deploy import Change
+from jobs.deploy import Change, TemporaryDeployments
 from jobs.errors import JobsError
 from jobs.models import DEFAULT_MODEL
 
@@ -149,22 +151,58 @@ class EmulatorDeployer:
         names = [item.get("name") for item in items if isinstance(item, dict)]
         return [n for n in names if isinstance(n, str) and n]
 
+    def temporary_deployments(self) -> TemporaryDeployments:
+        return EmulatorTemporaryDeployments(self.url)
+
+    def temporary_deployments_from(self, recorded: Mapping[str, Any]) -> TemporaryDeployments | None:
+        """A record of kind ``emulator`` (``admin-route`` in run states written before the deployer made them),
+        on the emulator it names."""
+        url = recorded.get("url")
+        if recorded.get("kind") not in (EmulatorTemporaryDeployments.kind, "admin-route") or not url:
+            return None
+        return EmulatorTemporaryDeployments(str(url))
+
     # ------------------------------------------------------------------ the admin route
     def _admin(self, method: str, path: str, body: dict[str, Any] | None) -> None:
-        last: str = ""
-        for attempt in range(4):
-            try:
-                resp = httpx.request(method, self.url + path, json=body, timeout=10.0)
-            except httpx.HTTPError as exc:
-                last = str(exc) or type(exc).__name__
-            else:
-                if resp.status_code < 300 or (method == "DELETE" and resp.status_code == 404):
-                    return
-                if resp.status_code < 500:
-                    raise JobsError(f"the emulator refused {method} {path}: HTTP {resp.status_code} "
-                                    f"{resp.text[:200]}", hint="check the emulator's log; is the model id right?")
-                last = f"HTTP {resp.status_code}"
-            time.sleep(0.2 * (attempt + 1))
-        raise JobsError(f"the emulator at {self.url} did not take {method} {path}: {last}",
-                        hint="is the emulator still running? start the rehearsal again")
+        admin(self.url, method, path, body)
 
+
+class EmulatorTemporaryDeployments:
+    """Deployments outside the rehearsal stack: the emulator registers and removes them (no fee: ``billed``
+    False). The SKU is not the emulator's concern."""
+
+    kind = "emulator"
+    billed = False
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def create(self, name: str, model: str, sku: str) -> None:
+        admin(self.url, "POST", "/++/deployments", {"name": name, "model": model})
+
+    def delete(self, name: str) -> None:
+        admin(self.url, "DELETE", f"/++/deployments/{name}", None)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "url": self.url}
+
+
+def admin(url: str, method: str, path: str, body: dict[str, Any] | None) -> None:
+    """One call of the emulator's admin route, retried on a refused connection or a 5xx; a DELETE of something
+    already gone (404) is done."""
+    last: str = ""
+    for attempt in range(4):
+        try:
+            resp = httpx.request(method, url + path, json=body, timeout=10.0)
+        except httpx.HTTPError as exc:
+            last = str(exc) or type(exc).__name__
+        else:
+            if resp.status_code < 300 or (method == "DELETE" and resp.status_code == 404):
+                return
+            if resp.status_code < 500:
+                raise JobsError(f"the emulator refused {method} {path}: HTTP {resp.status_code} "
+                                f"{resp.text[:200]}", hint="check the emulator's log; is the model id right?")
+            last = f"HTTP {resp.status_code}"
+        time.sleep(0.2 * (attempt + 1))
+    raise JobsError(f"the emulator at {url} did not take {method} {path}: {last}",
+                    hint="is the emulator still running? start the rehearsal again")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.support.cli import stack_env
 from tests.support.clients import FinishedJob
+from tests.support.fake_pulumi import FakePulumi
 
 
 def _jobs_cli(args: list[str], env: dict[str, str]) -> "subprocess.CompletedProcess[str]":
@@ -71,7 +72,6 @@ def _steps(fj: FinishedJob, env: dict[str, str]) -> list[dict[str, object]]:
 def test_promote_a_checkpoint_by_step_records_it_and_status_shows_it(finished_job: FinishedJob,
                                                                        tmp_path: Path) -> None:
     from jobs.state import RunState
-    from tests.support.fake_pulumi import FakePulumi
     from tests.support.paths import CWD
 
     fj = finished_job
@@ -112,7 +112,6 @@ def test_promote_best_without_a_selection_refuses_and_names_the_command(finished
 
 def test_promote_best_takes_the_latest_selection(finished_job: FinishedJob, tmp_path: Path) -> None:
     from jobs.state import RunState
-    from tests.support.fake_pulumi import FakePulumi
     from tests.support.paths import CWD
 
     fj = finished_job
@@ -223,15 +222,38 @@ def _emulator_deployments(url: str) -> dict[str, str]:
     return {d["name"]: d["model"] for d in data}
 
 
+def _azure_stack(home: Path, emulator_url: str) -> FakePulumi:
+    """A deployed stack (the stand-in pulumi's outputs name the account) whose account is the emulator: the
+    stand-in ``az`` creates, deletes and lists its deployments there."""
+    fake = FakePulumi.create(home)
+    fake.set_outputs({"resource_group": "rg-lab", "ai_services_name": "ais-lab",
+                      "ai_services_endpoint": emulator_url})
+    fake.set_az(emulator=emulator_url)
+    return fake
+
+
+def _az_deployment_calls(fake: FakePulumi, verb: str) -> list[str]:
+    """The deployment names of the stand-in az's ``deployment <verb>`` calls, each on the stack's account."""
+    calls = [c for c in fake.az_calls() if c[:4] == ["cognitiveservices", "account", "deployment", verb]]
+    assert all(c[c.index("--resource-group") + 1] == "rg-lab" and c[c.index("--name") + 1] == "ais-lab"
+               for c in calls)
+    return [c[c.index("--deployment-name") + 1] for c in calls]
+
+
 def test_compare_checkpoints_deploys_judges_chooses_and_cleans_up(finished_job: FinishedJob, tmp_path: Path) -> None:
     from jobs.state import RunState
 
     fj = finished_job
-    env = stack_env(fj.url, tmp_path / "state")
+    fake = _azure_stack(tmp_path / "bin", fj.url)
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
     out = tmp_path / "report"
     proc = _jobs_cli(["compare", "--checkpoints", fj.job_id, "--repeat", "1", "--out", str(out), "--json"], env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
+    # created and deleted with `az` on the stack outputs' account, not through the stack
+    assert _az_deployment_calls(fake, "create") == data["deployments"]
+    assert sorted(_az_deployment_calls(fake, "delete")) == sorted(data["deployments"])
+    assert not [c for c in fake.calls() if c[0] in ("up", "config")]
     steps = [c["step_number"] for c in _steps(fj, env)]
     assert [c["step"] for c in data["checkpoints"]] == steps
     assert all(d.startswith("ckpt-eval-") for d in data["deployments"])
@@ -265,19 +287,25 @@ def test_kill_9_then_rerun_leaves_no_deployment_and_asks_nothing_twice(finished_
 
     fj = finished_job
     state_dir = tmp_path / "state"
+    fake = _azure_stack(tmp_path / "bin", fj.url)
     args = ["compare", "--checkpoints", fj.job_id, "--repeat", "1", "--out", str(tmp_path / "r")]
     with recording_proxy(fj.url) as proxy:
-        killed = _jobs_cli(args, stack_env(proxy.url, state_dir, FTJOBS_TEST_CRASH_AT=crash_at))
+        killed = _jobs_cli(args, stack_env(proxy.url, state_dir, pulumi=fake, FTJOBS_TEST_CRASH_AT=crash_at))
         assert killed.returncode == -9, killed.stderr
         recorded = RunState("dev", state_dir).load()["checkpoint_deployments"]
-        assert recorded  # written before the deployment was created
+        assert recorded  # written before the deployment was created, with the account that holds it
+        assert {(e["kind"], e["resource_group"], e["account"]) for e in recorded.values()} == {
+            ("az", "rg-lab", "ais-lab")}
         live = [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
         assert set(live) <= set(recorded)
+        # the stack's outputs change meanwhile: the leftovers are still deleted where they were made
+        fake.set_outputs({"resource_group": "rg-other", "ai_services_name": "ais-other",
+                          "ai_services_endpoint": fj.url})
         answered = len([r for r in history_rows(state_dir) if r.get("error") is None]) \
             if (state_dir / "compare").exists() else 0
         before = len([r for r in proxy.requests if r["path"].split("?")[0].endswith("/chat/completions")])
 
-        rerun = _jobs_cli([*args, "--json"], stack_env(proxy.url, state_dir))
+        rerun = _jobs_cli([*args, "--json"], stack_env(proxy.url, state_dir, pulumi=fake))
         assert rerun.returncode == 0, rerun.stderr
         asked = len([r for r in proxy.requests if r["path"].split("?")[0].endswith("/chat/completions")]) - before
     data = json.loads(rerun.stdout)
@@ -288,14 +316,34 @@ def test_kill_9_then_rerun_leaves_no_deployment_and_asks_nothing_twice(finished_
         assert answered >= 20
     assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
     assert RunState("dev", state_dir).load()["checkpoint_deployments"] == {}
+    assert set(data["swept"]) == set(recorded)
+    deletes = {(c[c.index("--deployment-name") + 1], c[c.index("--resource-group") + 1]) for c in fake.az_calls()
+               if c[:4] == ["cognitiveservices", "account", "deployment", "delete"]}
+    assert {(name, "rg-lab") for name in live} <= deletes  # the leftovers, where they were made
+    assert {(name, "rg-other") for name in data["deployments"]} <= deletes  # this run's, on the stack's account now
+
+
+def test_compare_checkpoints_on_a_stack_never_deployed_refuses_whatever_the_endpoint(finished_job: FinishedJob,
+                                                                                   tmp_path: Path) -> None:
+    """The endpoint's host decides nothing: a Pulumi stack without an account in its outputs cannot deploy,
+    even when the endpoint is on this machine."""
+    fj = finished_job
+    fake = FakePulumi.create(tmp_path / "bin")  # no outputs: never deployed
+    fake.set_az(emulator=fj.url)
+    env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
+    proc = _jobs_cli(["compare", "--checkpoints", fj.job_id, "--repeat", "1"], env)
+    assert proc.returncode == 2, proc.stderr
+    assert "no resource group or AI Services account" in proc.stderr and "pulumi up" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
+    assert not [c for c in fake.az_calls() if c[3:4] == ["create"]]
 
 
 def test_promote_best_after_compare_checkpoints_deploys_the_choice(finished_job: FinishedJob, tmp_path: Path) -> None:
-    from tests.support.fake_pulumi import FakePulumi
     from tests.support.paths import CWD
 
     fj = finished_job
-    fake = FakePulumi.create(tmp_path / "bin")
+    fake = _azure_stack(tmp_path / "bin", fj.url)
     env = stack_env(fj.url, tmp_path / "state", pulumi=fake)
     proc = _jobs_cli(["compare", "--checkpoints", fj.job_id, "--repeat", "1", "--json"], env)
     assert proc.returncode == 0, proc.stderr
@@ -320,13 +368,14 @@ def _model_without_developer(monkeypatch: "pytest.MonkeyPatch") -> None:
 def test_hourly_billed_checkpoints_ask_first_and_need_yes_without_a_terminal(monkeypatch: "pytest.MonkeyPatch") -> None:
     from types import SimpleNamespace
 
+    from jobs.deploy import AzTemporaryDeployments
     from jobs.errors import RefusedError
-    from jobs.flow import ckpt_deployments as temp
     from jobs.flow.select_checkpoint import _sku
+    from rehearsal.deployer import EmulatorTemporaryDeployments
 
     said: list[str] = []
     asked: list[str] = []
-    azure = temp.AzCli("rg", "acct")
+    azure = AzTemporaryDeployments("rg", "acct")
     assert _sku(SimpleNamespace(say=said.append), "gpt-4.1-2025-04-14", 3, azure, False) == "Developer"  # type: ignore[arg-type]
     _model_without_developer(monkeypatch)
     no_tty = SimpleNamespace(say=said.append, ui=SimpleNamespace(ask=lambda q: asked.append(q)))
@@ -339,16 +388,21 @@ def test_hourly_billed_checkpoints_ask_first_and_need_yes_without_a_terminal(mon
         _sku(declined, "gpt-4.1-2025-04-14", 3, azure, False)  # type: ignore[arg-type]
     assert _sku(no_tty, "gpt-4.1-2025-04-14", 3, azure, True) == "Standard"  # type: ignore[arg-type]
     assert "billed per hour" in said[-1]
+    # the rehearsal's emulator bills nothing: nothing to ask
+    emulator = EmulatorTemporaryDeployments("http://127.0.0.1:1")
+    assert _sku(no_tty, "gpt-4.1-2025-04-14", 3, emulator, False) == "Standard"  # type: ignore[arg-type]
+    assert len(asked) == 1
 
 
 def test_azure_temporary_deployments_go_through_az_cli(monkeypatch: "pytest.MonkeyPatch") -> None:
     from jobs import az_cli
+    from jobs.deploy import AzTemporaryDeployments
     from jobs.flow import ckpt_deployments as temp
 
     calls: list[list[str]] = []
     monkeypatch.setattr(az_cli, "run", lambda argv, timeout=600.0: calls.append(argv) or az_cli.AzRun(True, ""))
     monkeypatch.setattr(az_cli, "deployments", lambda rg, acct, timeout=30.0: ["ckpt-eval-abc-s10"])
-    backend = temp.AzCli("rg-lab", "ais-lab")
+    backend = AzTemporaryDeployments("rg-lab", "ais-lab")
     backend.create("ckpt-eval-abc-s10", "m.ft-1:ckpt-step-10", "Developer")
     backend.delete("ckpt-eval-abc-s10")
     backend.delete("ckpt-eval-abc-s20")  # not there: nothing to run
@@ -393,3 +447,29 @@ def test_a_checkpoint_model_deploys_and_answers_labelled_on_both_surfaces(finish
     finally:
         raw.close()
         httpx.delete(f"{fj.url}/++/deployments/{name}", timeout=10)
+
+
+def test_compare_checkpoints_in_a_rehearsal_deploys_on_the_emulator_and_sweeps_its_leftovers(
+        finished_job: FinishedJob, tmp_path: Path) -> None:
+    """The rehearsal's deployer makes the temporary deployments (the emulator registers them); a leftover it
+    recorded is deleted first, one made by another kind of backend is kept and named."""
+    import httpx
+
+    from jobs.compare.plan import RunOptions
+    from jobs.flow.select_checkpoint import SelectRequest, select_checkpoint
+    from rehearsal.session import rehearsal_session
+
+    fj = finished_job
+    session = rehearsal_session(fj.url, tmp_path, stack="rehearsal", json_mode=True)
+    leftover, elsewhere = "ckpt-eval-leftover-s1", "ckpt-eval-elsewhere-s1"
+    assert httpx.post(f"{fj.url}/++/deployments", json={"name": leftover, "model": fj.fine_tuned_model},
+                      timeout=10).status_code == 201
+    records = {leftover: {"job_id": "ftjob-old", "kind": "emulator", "url": fj.url},
+               elsewhere: {"job_id": "ftjob-old", "kind": "az", "resource_group": "rg", "account": "acct"}}
+    session.state.update(lambda d: d.setdefault("checkpoint_deployments", {}).update(records))
+    got = select_checkpoint(session, SelectRequest(job_id=fj.job_id, repeat=1), RunOptions(out=tmp_path / "r"))
+    rows = got.compare.report["rows"]
+    assert rows and all(r.get("error") is None for r in rows)  # every checkpoint's deployment answered
+    assert got.swept == [leftover]
+    assert not [n for n in _emulator_deployments(fj.url) if n.startswith("ckpt-eval-")]
+    assert set(session.state.load()["checkpoint_deployments"]) == {elsewhere}  # not this session's to delete

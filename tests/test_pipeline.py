@@ -293,10 +293,12 @@ def test_select_checkpoint_step_survives_a_kill_and_promotes_the_choice(stack: F
                                                                         job_emulator: Any, runner_env: Path) -> None:
     import httpx
 
+    stack.set_az(emulator=job_emulator.url)  # the account's deployments, as `az` creates and deletes them
     args = _args(training_copy, "--select-checkpoint")
     first = run_jobs_process(args, env={**os.environ, "FTJOBS_TEST_CRASH_AT": "ckpt_deployed#2"}, timeout=120)
     assert first.exit_code == -signal.SIGKILL, first.stderr
-    assert read_state(runner_env)["checkpoint_deployments"]  # recorded before created: the rerun finds them
+    recorded = read_state(runner_env)["checkpoint_deployments"]  # recorded before created: the rerun finds them
+    assert recorded and {e["kind"] for e in recorded.values()} == {"az"}
     second = run_jobs_process(args, env=dict(os.environ), timeout=180)
     assert second.exit_code == 0, second.stderr
     steps = re.findall(r"^  (\S+) +(?:done|skipped)", second.stdout, re.M)
@@ -307,3 +309,5 @@ def test_select_checkpoint_step_survives_a_kill_and_promotes_the_choice(stack: F
     assert state["promoted"]["checkpoint"]["via"] == "best"
     live = httpx.get(f"{job_emulator.url}/++/deployments", timeout=10).json()["data"]
     assert not [d for d in live if d["name"].startswith("ckpt-eval-")] and state["checkpoint_deployments"] == {}
+    created = [c for c in stack.az_calls() if c[:4] == ["cognitiveservices", "account", "deployment", "create"]]
+    assert created and {c[c.index("--name") + 1] for c in created} == {ESTATE["ai_services_name"]}

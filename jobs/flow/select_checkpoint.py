@@ -31,6 +31,7 @@ from jobs.status import JobStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.compare.plan import Plan, RunOptions
+    from jobs.deploy import TemporaryDeployments
     from jobs.flow.compare import CompareOutcome
     from jobs.flow.metrics import JobMetrics
     from jobs.session import Session
@@ -101,8 +102,9 @@ def _candidates(got: "JobMetrics") -> list[tuple[Candidate, m.Checkpoint]]:
     return out
 
 
-def _sku(session: "Session", model: str, count: int, backend: temp.Backend, yes: bool) -> str:
-    """Developer where the model allows it; otherwise Standard after the fee is stated and accepted."""
+def _sku(session: "Session", model: str, count: int, backend: "TemporaryDeployments", yes: bool) -> str:
+    """Developer where the model allows it; otherwise Standard after the fee is stated and accepted (asked only
+    where the backend bills: not the rehearsal's emulator)."""
     from jobs import models
     from jobs.flow.promote import money_warnings
 
@@ -114,7 +116,7 @@ def _sku(session: "Session", model: str, count: int, backend: temp.Backend, yes:
         session.say(f"checkpoints: {count} temporary Developer deployments (no hosting fee; you pay per token)")
         return DEVELOPER
     fee = money_warnings(STANDARD)[0]
-    if isinstance(backend, temp.AdminRoute) or yes:
+    if not backend.billed or yes:
         session.say(f"checkpoints: {count} temporary {STANDARD} deployments, each for the length of the run: {fee}")
         return STANDARD
     answer = session.ui.ask(f"{model} has no Developer deployment type: {count} temporary {STANDARD} deployments "

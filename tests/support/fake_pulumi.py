@@ -17,7 +17,8 @@ The script (stdlib only, any Python 3) keeps everything in its home folder, env 
 - exits 0, unless ``fail("config set", code, stderr)`` asked a subcommand to fail.
 
 The stand-in ``az`` beside it (``tests/support/bin/az``) shares the home: ``account show`` and
-``cognitiveservices account deployment list`` (:meth:`FakePulumi.set_az`), its calls in ``az-calls.jsonl``
+``cognitiveservices account deployment list`` (and, standing in with an emulator, ``create``/``delete``)
+(:meth:`FakePulumi.set_az`), its calls in ``az-calls.jsonl``
 (:meth:`FakePulumi.az_calls`). :func:`path_without_az` hides it.
 """
 
@@ -127,14 +128,16 @@ class FakePulumi:
         self._write(data)
 
     def set_az(self, *, deployments: dict[str, list[str]] | None = None, logged_in: bool | None = None,
-               raw: str | None = None, sleep: float | None = None, ml_fails: bool | None = None) -> None:
+               raw: str | None = None, sleep: float | None = None, ml_fails: bool | None = None,
+               emulator: str | None = None) -> None:
         """What the stand-in ``az`` answers: ``deployments`` by ``"RG/ACCOUNT"`` (the deployment list of that
         account), ``logged_in=False`` (every command fails as when nobody is signed in), ``raw`` (what the
         deployment list prints instead), ``sleep`` (seconds it waits first), ``ml_fails`` (``az ml workspace
-        delete`` fails as without the ml extension)."""
+        delete`` fails as without the ml extension), ``emulator`` (the URL of an emulator that stands in for every
+        account's deployments: ``deployment create/delete/list`` register, remove and name its deployments)."""
         data = self._settings()
         for key, value in (("az_deployments", deployments), ("az_logged_in", logged_in), ("az_raw", raw),
-                           ("az_sleep", sleep), ("az_ml_fails", ml_fails)):
+                           ("az_sleep", sleep), ("az_ml_fails", ml_fails), ("az_emulator", emulator)):
             if value is not None:
                 data[key] = value
         self._write(data)
