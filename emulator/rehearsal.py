@@ -14,7 +14,8 @@ from emulator.deployer import EmulatorDeployer
 from jobs import settings
 from jobs.client import DEFAULT_API_VERSION, Credential
 from jobs.retry import RetryPolicy
-from jobs.session import Session, Target
+from jobs.client import Target
+from jobs.session import Session
 from jobs.settings import Env, PollSettings
 from jobs.state import RunState
 from jobs.ui import Ui

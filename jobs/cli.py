@@ -50,7 +50,8 @@ def invoke(target: str, *, json_mode: bool = False, conn: dict[str, Any] | None 
         if "json_mode" in inspect.signature(func).parameters:
             kwargs["json_mode"] = json_mode
         if conn is not None:
-            from jobs.session import Session, Target
+            from jobs.client import Target
+            from jobs.session import Session
 
             session = Session.for_stack(conn["stack"], json_mode=json_mode, target=Target(
                 endpoint=conn["endpoint"], api=conn["api"], api_version=conn["api_version"]))

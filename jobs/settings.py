@@ -43,7 +43,7 @@ RETRY_CAP = "FTJOBS_RETRY_CAP"
 RETRY_MAX_WAIT = "FTJOBS_RETRY_MAX_WAIT"
 RETRY_MAX_TOTAL = "FTJOBS_RETRY_MAX_TOTAL"
 RETRY_REFUSED = "FTJOBS_RETRY_REFUSED"
-CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/flow/crash.py
+CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/crash.py
 # The token counter's folders. jobs/tokens.py reads these two itself, when it first loads a vocabulary: the
 # validator and the emulator count tokens without a session (and the vocabularies are cached per process).
 TIKTOKEN_DIR = "FTJOBS_TIKTOKEN_DIR"

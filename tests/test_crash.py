@@ -17,7 +17,7 @@ from tests.support.emulators import EmulatorProcess, runner_config
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
-# Named checkpoints (jobs/flow/crash.py:CHECKPOINTS), in the order `run` reaches them.
+# Named checkpoints (jobs/crash.py:CHECKPOINTS), in the order `run` reaches them.
 CHECKPOINTS = [
     "after_validate",
     "before_upload",

@@ -273,7 +273,8 @@ def test_a_deployment_that_never_answers_fails_the_ready_step_with_the_fix(stack
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.errors import JobsError
     from jobs.flow.ready import wait_until_answers
-    from jobs.session import Session, Target
+    from jobs.client import Target
+    from jobs.session import Session
 
     job_emulator.set_config(deployment_ready_seconds=3600)
     job_emulator.add_deployment("late", "gpt-4.1")

@@ -448,7 +448,8 @@ def test_a_stacks_suggestions_come_from_az(fake_pulumi: FakePulumi, em: CompareE
 def test_without_a_list_the_suggestions_are_the_stacks(breakage: str, fake_pulumi: FakePulumi, em: CompareEmulator,
                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.commands.playground import PlaygroundRequest, start
-    from jobs.session import Session, Target
+    from jobs.client import Target
+    from jobs.session import Session
 
     outputs: dict[str, Any] = {"ai_services_endpoint": em.url, "base_deployment": BASE, "fine_tuned_deployment": TUNED,
                                **ACCOUNT}
