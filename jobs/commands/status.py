@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.display import eta_text
 from jobs.errors import RefusedError
 from jobs.flow.present import ts_text
 from jobs.flow.train import latest_job_id, record_status, tracked_job_ids
@@ -27,8 +28,6 @@ class StatusResult:
         lines.append(f"  suffix:           {j.get('suffix') or '-'}")
         lines.append(f"  created:          {ts_text(j['created_at'])}")
         if j.get("estimated_finish") and j["status"] not in ("succeeded", "failed", "cancelled"):
-            from jobs.display import eta_text
-
             lines.append(f"  estimated finish: {eta_text(j['estimated_finish'])}")
         if j.get("finished_at"):
             lines.append(f"  finished:         {ts_text(j['finished_at'])}")

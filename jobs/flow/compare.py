@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from jobs import __version__
 from jobs.compare import report as reports
 from jobs.compare.engine import Engine, row_key
 from jobs.compare.history import History
 from jobs.compare.judge import RUBRIC_SHA256
 from jobs.compare.pacing import Pacer
 from jobs.compare.plan import CANDIDATE, Plan, RunOptions, SystemPrompt, Variant, parse_variant
-from jobs.errors import ExitCode, UsageError
+from jobs.errors import ExitCode, JobsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
@@ -76,8 +77,6 @@ def stack_variants(session: "Session", specs: Iterable[str], *, base: str | None
 def stack_deployments(session: "Session", *, base: str | None, tuned: str | None, need_base: bool = True,
                       need_tuned: bool = True) -> tuple[str | None, str | None]:
     """(base, tuned) deployment names: the options, else the stack's outputs."""
-    from jobs.errors import JobsError
-
     if (base or not need_base) and (tuned or not need_tuned):
         return base, tuned
     try:
@@ -90,8 +89,6 @@ def stack_deployments(session: "Session", *, base: str | None, tuned: str | None
 
 
 def provenance(session: "Session", plan: Plan, options: RunOptions) -> dict[str, Any]:
-    from jobs import __version__
-
     state = session.state.load()
     promoted = state.get("promoted") or {}
     conn = session.connection
