@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install install-local browser test typecheck unit rehearse bench bench-compare samples clean
+.PHONY: install install-local browser test test-fast typecheck unit rehearse bench bench-compare samples clean
 
 $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,8 +48,16 @@ browser:
 	    >/dev/null; \
 	fi
 
-# Everything CI runs: install, type-check the Pulumi program, all tests (the browser tests included).
+# Everything CI runs: install, type-check the Pulumi program, all tests (the browser tests included, and the
+# tests marked local_model, which need `make install-local`).
 test: typecheck browser unit
+
+# The fast loop while working: every test but those marked slow, browser or local_model (pyproject.toml's
+# markers; figures in docs/benchmarks.md). No type check, no Chromium needed.
+FAST_TESTS := not slow and not browser and not local_model
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 # The main job, offline: validate the project's data, then rehearse the whole
 # fine-tuning flow against the local emulator.

@@ -119,6 +119,7 @@ def test_the_cli_and_the_region_table_take_the_training_types_from_the_contract(
     assert offenders == []
 
 
+@pytest.mark.subprocess
 def test_help_imports_only_click_and_the_contract_of_the_package() -> None:
     """`python -m jobs --help` stays fast: of this package it loads the CLI, the errors and the (stdlib-only) contract."""
     import subprocess

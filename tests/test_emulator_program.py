@@ -132,6 +132,7 @@ def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.subprocess
 def test_a_host_that_does_not_resolve_is_named(tmp_path: Path) -> None:
     r = _serve("--host", "not-a-host.invalid", "--port", "0", "--state-dir", str(tmp_path / "s"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -139,6 +140,7 @@ def test_a_host_that_does_not_resolve_is_named(tmp_path: Path) -> None:
     assert "--host" in r.stderr and "--port" not in r.stderr.split("fix:")[1]
 
 
+@pytest.mark.subprocess
 def test_a_host_that_is_not_ours_is_named(tmp_path: Path) -> None:
     r = _serve("--host", "192.0.2.1", "--port", "0", "--state-dir", str(tmp_path / "s"))  # TEST-NET-1
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -146,6 +148,7 @@ def test_a_host_that_is_not_ours_is_named(tmp_path: Path) -> None:
     assert "--host" in r.stderr.split("fix:")[1]
 
 
+@pytest.mark.subprocess
 def test_a_port_in_use_is_named(tmp_path: Path, emulator) -> None:
     r = _serve("--port", str(emulator.port), "--state-dir", str(tmp_path / "s"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -173,6 +176,7 @@ def _read_only_run(state: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=30, env=env)
 
 
+@pytest.mark.subprocess
 def test_a_read_only_state_folder_stops_start_up(tmp_path: Path) -> None:
     state = tmp_path / "read-only"
     r = _read_only_run(state)

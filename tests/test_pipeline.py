@@ -44,6 +44,7 @@ def _kinds(calls: list[list[str]]) -> list[str]:
     return [" ".join(c[:2]) if c[0] in ("config", "stack") else c[0] for c in calls]
 
 
+@pytest.mark.slow
 def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli: Any, job_emulator: Any,
                                 runner_env: Path) -> None:
     out = jobs_cli(*_args(training_copy))
@@ -86,6 +87,8 @@ def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli
 
 
 # every step's checkpoint, and points inside the paid ones; continued with --resume or with the same command
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point, again", [
     ("pipeline:preflight", "same"), ("pipeline:up-base", "--resume"), ("after_create", "same"),
     ("pipeline:train", "--resume"), ("compare_row", "same"), ("pipeline:compare-base", "--resume"),
@@ -109,6 +112,8 @@ def test_a_kill_between_steps_then_the_same_command_continues(point: str, again:
     assert "verdict: [emulator stand-in]" in second.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point", ["pipeline:clean", "pipeline:destroy"])
 def test_a_kill_in_the_clean_up_then_the_same_command_finishes_it(point: str, stack: FakePulumi, training_copy: Path,
                                                                   job_emulator: Any) -> None:
@@ -123,6 +128,7 @@ def test_a_kill_in_the_clean_up_then_the_same_command_finishes_it(point: str, st
     assert "every step of this pipeline was done before" in second.stdout if point == "pipeline:destroy" else True
 
 
+@pytest.mark.slow
 def test_destroy_after_leaves_no_file_model_or_deployment(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
                                                           job_emulator: Any) -> None:
     import httpx
@@ -149,6 +155,7 @@ def test_destroy_after_leaves_no_file_model_or_deployment(stack: FakePulumi, tra
     assert models and not [m for m in models if "ft-travel" in m or m.startswith("ft:")]
 
 
+@pytest.mark.slow
 def test_destroy_after_when_az_cannot_delete_a_workspace(stack: FakePulumi, training_copy: Path,
                                                           jobs_cli: Any) -> None:
     stack.set_az(ml_fails=True)
@@ -160,6 +167,7 @@ def test_destroy_after_when_az_cannot_delete_a_workspace(stack: FakePulumi, trai
             and "Recently deleted" in out.stdout)
 
 
+@pytest.mark.slow
 def test_the_same_command_after_the_end_runs_nothing_and_new_starts_over(stack: FakePulumi, training_copy: Path,
                                                                          jobs_cli: Any, job_emulator: Any,
                                                                          runner_env: Path) -> None:
@@ -182,6 +190,8 @@ def test_the_same_command_after_the_end_runs_nothing_and_new_starts_over(stack: 
     assert both.exit_code == 2 and "--new and --resume contradict each other" in both.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_other_inputs_on_a_stack_with_a_pipeline_are_refused(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
                                                              job_emulator: Any, tmp_path: Path) -> None:
     first = run_jobs_process(_args(training_copy, "--max-cost", "50"),
@@ -255,6 +265,7 @@ def test_resume_without_a_pipeline_is_a_usage_error(stack: FakePulumi, training_
     assert out.exit_code == 2 and "has no pipeline to resume" in out.stderr
 
 
+@pytest.mark.slow
 def test_ready_waits_until_the_new_deployment_answers(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
                                                       job_emulator: Any) -> None:
     # like Azure right after `pulumi up`: the deployment exists but answers DeploymentNotFound for a while
