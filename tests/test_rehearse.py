@@ -46,6 +46,7 @@ def test_rehearse_leaves_no_process_behind(text_run: tuple[subprocess.CompletedP
     assert processes_marked("rehearse-text-run") == []  # the emulator, the plan's program: all stopped
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_rehearse_exits_0_with_a_fine_tuned_model(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     proc, _, _ = text_run
@@ -72,6 +73,7 @@ def test_rehearse_asks_the_five_questions_to_both_deployments(
     assert out.count("    -> no_recommendations: ") == 10
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_rehearse_compares_with_the_lab_outcome(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     """The rehearsal runs compare on the default suite: the tuned stand-in is ahead on no_recommendations, the
@@ -88,6 +90,7 @@ def test_rehearse_compares_with_the_lab_outcome(text_run: tuple[subprocess.Compl
     assert SECRET not in report.read_text() and SECRET not in (report.parent / "report.json").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_rehearse_shows_every_stage(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     proc = text_run[0]
@@ -202,6 +205,7 @@ def test_rehearse_invalid_data_exits_1_and_cleans_up(tmp_path: Path, mslearn_dat
     assert list(tmp_root.iterdir()) == []  # the temporary emulator/state folder is removed
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_rehearse_prints_the_plan_under_mocks(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     out = text_run[0].stdout
@@ -214,6 +218,7 @@ def test_rehearse_prints_the_plan_under_mocks(text_run: tuple[subprocess.Complet
     assert any(ln.split()[2] == "rg-ftlab-rehearsal" for ln in plan)
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_rehearse_shows_where_the_report_and_the_chart_are_and_a_three_line_verdict(
         text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
