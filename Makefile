@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install install-local browser test typecheck unit rehearse bench bench-compare samples clean
+.PHONY: install install-local browser test test-fast typecheck unit rehearse bench bench-compare samples clean
 
 $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ install-local: $(LOCAL_STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
+# Two pytest-xdist workers, each taking whole test files (module fixtures such as the rehearsal's shared run are
+# built once): the suite mostly waits on the emulator and subprocesses, so two workers pay even on two busy cores
+# (docs/benchmarks.md). `make test PYTEST_XDIST=` runs it in one process.
+PYTEST_XDIST ?= -n 2 --dist loadfile
+
 unit: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # The browser tests (tests/test_playground_browser.py, tests/test_compare_browser.py; their driver is
 # tests/support/browser.py) drive Debian's Chromium headless through Debian's chromedriver; nothing is
@@ -48,8 +53,16 @@ browser:
 	    >/dev/null; \
 	fi
 
-# Everything CI runs: install, type-check the Pulumi program, all tests (the browser tests included).
+# Everything CI runs: install, type-check the Pulumi program, all tests (the browser tests included, and the
+# tests marked local_model, which need `make install-local`).
 test: typecheck browser unit
+
+# The fast loop while working: every test but those marked slow, browser or local_model (pyproject.toml's
+# markers; figures in docs/benchmarks.md). No type check, no Chromium needed.
+FAST_TESTS := not slow and not browser and not local_model
+
+test-fast: $(STAMP)
+	$(PY) -m pytest $(PYTEST_XDIST) -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 # The main job, offline: validate the project's data, then rehearse the whole
 # fine-tuning flow against the local emulator.

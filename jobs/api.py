@@ -20,16 +20,16 @@ HTTP status (``jobs/retry.py:translate``); :func:`is_not_found` reads it.
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from jobs.client import Connection
 from jobs.errors import JobsError, UsageError
+from jobs.retry import RetryPolicy
 from jobs.stand_in import STAND_IN_HEADER, STAND_IN_LABEL  # re-exported: the SDK layer's callers read them here
 from jobs.status import FileStatus, JobStatus, normalise, normalise_file
-
-if TYPE_CHECKING:  # pragma: no cover
-    from jobs.client import Connection
 
 T = TypeVar("T")
 
@@ -73,9 +73,7 @@ def _body(resp: Any, limit: int = HEAD_LIMIT) -> tuple[bytes, bool]:
 def transport_errors() -> tuple[type[BaseException], ...]:
     """The HTTP layer's errors while a stream is read: the openai SDK is built on httpx (2.x) or httpx2 (later
     releases), and an answer broken off midway surfaces as theirs, or as the SDK's connection error."""
-    import importlib
-
-    import openai
+    import openai  # here, not at the top: openai is slow to import and only the calls need it
 
     found: list[type[BaseException]] = [openai.APIConnectionError]
     for name in ("httpx", "httpx2"):
@@ -267,7 +265,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {"file": ("id", "status"), "job": ("id",
 class Api:
     """The data-plane operations the runner uses, each returning checked records."""
 
-    def __init__(self, conn: "Connection"):
+    def __init__(self, conn: Connection):
         self.conn = conn
         self.client = conn.client
 
@@ -396,7 +394,7 @@ class Api:
     def delete_model(self, job_id: str, model: str) -> None:
         """The dated authoring API has no ``DELETE /models/{id}``: a fine-tuned model goes with its job
         (``FineTuning_Delete``). The v1 API has ``DELETE /openai/v1/models/{model}``."""
-        import httpx
+        import httpx  # here, like openai (whose HTTP layer it is): slow to import, needed by this call only
 
         if self.conn.api == "v1":
             what = f"delete model {model}"
@@ -434,8 +432,6 @@ class Api:
         up to its ``max_attempts`` in all; the caller is told with a ``restart`` event. Then it is a
         :class:`~jobs.errors.JobsError` naming what was received, never a traceback.
         """
-        from jobs.retry import RetryPolicy
-
         what = f"stream chat with {deployment}"
         sent = list(messages)
         policy = self.conn.policy or RetryPolicy()

@@ -20,6 +20,7 @@ Standard library only: importing this module costs a few regular expressions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from jobs.errors import UsageError
 from jobs.stand_in import STAND_IN_LABEL
 
 
@@ -397,8 +399,6 @@ class StyleProfile:
     def from_answers(cls, answers: Iterable[str], *, source: str, sha256: str = "") -> "StyleProfile":
         texts = [strip_label(a) for a in answers if isinstance(a, str) and a.strip()]
         if not texts:
-            from jobs.errors import UsageError
-
             raise UsageError(f"{source}: no assistant answers to learn the style from",
                              hint="pass a chat JSONL training file (--style-from FILE)")
         counts = [_words(a) for a in texts]
@@ -413,10 +413,6 @@ class StyleProfile:
     @classmethod
     def from_file(cls, path: str | Path) -> "StyleProfile":
         """From a chat JSONL file: every assistant turn of every line."""
-        import hashlib
-
-        from jobs.errors import UsageError
-
         p = Path(path)
         try:
             data = p.read_bytes()

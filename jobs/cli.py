@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
+import shlex
 import sys
 from typing import Any, Callable
 
 import click
+from click.core import ParameterSource
 
 from jobs import contract
 from jobs.errors import ExitCode, JobsError, UsageError
@@ -89,6 +92,8 @@ def invoke(target: str, *, json_mode: bool = False, conn: dict[str, Any] | None 
 
     With ``conn`` (the connection options), the function's first argument is the session built from them.
     """
+    # The runner's modules are imported in the functions that run a command, never at the top: `--help`
+    # loads only click, jobs.contract and jobs.errors (tests/test_code_shape.py checks it).
     from jobs.output import emit
 
     try:
@@ -96,7 +101,8 @@ def invoke(target: str, *, json_mode: bool = False, conn: dict[str, Any] | None 
         if "json_mode" in inspect.signature(func).parameters:
             kwargs["json_mode"] = json_mode
         if conn is not None:
-            from jobs.session import Session, Target
+            from jobs.client import Target
+            from jobs.session import Session
 
             session = Session.for_stack(conn["stack"], json_mode=json_mode, target=Target(
                 endpoint=conn["endpoint"], api=conn["api"], api_version=conn["api_version"]))
@@ -136,8 +142,6 @@ def _os_error_text(exc: OSError) -> str:
 
 def _print_error(exc: JobsError, *, json_mode: bool) -> None:
     if json_mode:
-        import json
-
         payload = {"error": {"message": exc.message, "hint": exc.hint, "exit_code": int(exc.exit_code)}}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
@@ -416,10 +420,6 @@ def pipeline(json_mode: bool, suites: tuple[str, ...], repeat: int, destroy_afte
 def command_line(ctx: click.Context, *, drop: tuple[str, ...] = ()) -> str:
     """The command as the user gave it, rebuilt from what click parsed (every option not left at its default,
     and ``--stack``), ready to paste: the "continue with ..." hints repeat it whole, guards included."""
-    import shlex
-
-    from click.core import ParameterSource
-
     words = ["python", "-m", "jobs", str(ctx.info_name)]
     options: list[str] = []
     for param in ctx.command.params:

@@ -31,17 +31,15 @@ What the calls answer is read in one place, ``jobs/api.py``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, TypeVar
 
 from jobs import settings
+from jobs.contract import StackOutputs
 from jobs.errors import JobsError, UsageError
+from jobs.retry import RetryPolicy, call_with_retry
 from jobs.settings import Env
-
-if TYPE_CHECKING:  # pragma: no cover
-    from jobs.contract import StackOutputs
-    from jobs.retry import RetryPolicy
-    from jobs.session import Target
 
 T = TypeVar("T")
 
@@ -84,6 +82,17 @@ class Credential:
         return cls("entra")
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where the data plane is and how to sign in, as the user asked (the client's options): options first;
+    None means the environment, then (for the endpoint) the stack's outputs."""
+
+    endpoint: str | None = None
+    api: str | None = None
+    api_version: str | None = None
+    credential: Credential | None = None
+
+
 @dataclass
 class Connection:
     client: Any
@@ -93,7 +102,7 @@ class Connection:
     api_version: str | None = None
     auth: str = "entra"  # "api-key" | "ad-token" | "entra": how, never what
     endpoint_source: str = "--endpoint"  # where the endpoint came from, named when it cannot be reached
-    policy: "RetryPolicy | None" = field(default=None, repr=False)
+    policy: RetryPolicy | None = field(default=None, repr=False)
     _secret: str | None = field(default=None, repr=False)
     # True once a call got an answer: later refusals are a service restarting, retried with the full policy
     reached: bool = field(default=False, repr=False)
@@ -110,10 +119,6 @@ class Connection:
     ) -> T:
         """Run one SDK call with the project's retry policy and error translation (``on_wait``: see
         :attr:`jobs.retry.RetryPolicy.on_wait`)."""
-        from dataclasses import replace
-
-        from jobs.retry import RetryPolicy, call_with_retry
-
         policy = replace(self.policy or RetryPolicy(), notify=self._notify, on_wait=on_wait,
                          endpoint=f"{self.endpoint} (from {self.endpoint_source})")
         if self.reached:
@@ -129,8 +134,6 @@ class Connection:
             raise
 
     def _notify(self, message: str) -> None:
-        import sys
-
         print(f"retry: {self.redact(message)}", file=sys.stderr, flush=True)
 
     def redact(self, text: str) -> str:
@@ -152,7 +155,7 @@ def resolve_api(api: str | None, env: Env) -> str:
     return value
 
 
-def _endpoint_from_stack(stack: str, outputs: Callable[[], "StackOutputs"]) -> str:
+def _endpoint_from_stack(stack: str, outputs: Callable[[], StackOutputs]) -> str:
     try:
         url = outputs().ai_services_endpoint or ""
         reason = "" if url else "it has no ai_services_endpoint output"
@@ -168,11 +171,9 @@ def _endpoint_from_stack(stack: str, outputs: Callable[[], "StackOutputs"]) -> s
     return url
 
 
-def connect(target: "Target", *, env: Env, stack: str, outputs: Callable[[], "StackOutputs"],
-            policy: "RetryPolicy | None" = None) -> Connection:
+def connect(target: Target, *, env: Env, stack: str, outputs: Callable[[], StackOutputs],
+            policy: RetryPolicy | None = None) -> Connection:
     """Build a :class:`Connection` from the options (``target``), the environment and (last) the stack's outputs."""
-    from jobs.retry import RetryPolicy
-
     shape = resolve_api(target.api, env)
     url = (target.endpoint or env.text(settings.ENDPOINT) or "").strip()
     source = "--endpoint" if target.endpoint else f"env {settings.ENDPOINT}"
@@ -225,9 +226,10 @@ def _quiet_azure_identity() -> None:
 
 def build_client(shape: str, url: str, version: str | None, cred: Credential, timeout: float) -> Any:
     """The ``openai`` client, dated (``AzureOpenAI``) or v1 (``OpenAI`` on ``/openai/v1/``); SDK retries off."""
-    import openai
+    import openai  # here, not at the top: openai takes ~1 s to import; commands that never call stay fast
 
     def token_provider() -> Callable[[], str]:
+        # here: azure-identity is slow to import and needed only without a key or token
         from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
         _quiet_azure_identity()

@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
-from jobs import contract
+from jobs import az_cli, contract, pulumi_cli
 from jobs.contract import StackOutputs
+from jobs.errors import JobsError
 
 
 @dataclass(frozen=True)
@@ -182,14 +183,10 @@ class PulumiDeployer:
         self.echo = echo
 
     def _echo(self, argv: list[str]) -> None:
-        from jobs import pulumi_cli
-
         if self.echo is not None and pulumi_cli.available():
             self.echo(pulumi_cli.announce(argv))
 
     def outputs(self) -> StackOutputs:
-        from jobs import pulumi_cli
-
         if self._outputs is None:
             self._echo(pulumi_cli.stack_output_argv(self.stack))
             self._outputs = StackOutputs.from_json(pulumi_cli.stack_outputs(self.stack))
@@ -201,9 +198,6 @@ class PulumiDeployer:
     def _setting(self, key: str) -> tuple[bool, str | None, str]:
         """(whether it could be read, the value of config ``key`` or None when unset, where it was read):
         ``pulumi config get`` when ``pulumi`` is on PATH, else ``Pulumi.<stack>.yaml``."""
-        from jobs import pulumi_cli
-        from jobs.errors import JobsError
-
         if pulumi_cli.available():
             try:
                 self._echo(pulumi_cli.config_get_argv(self.stack, key))
@@ -234,8 +228,6 @@ class PulumiDeployer:
         return self._setting(contract.FINE_TUNED_MODEL)[1]
 
     def set_model(self, model: str, deployment_name: str | None) -> list[Change]:
-        from jobs import pulumi_cli
-
         wanted = [(contract.FINE_TUNED_MODEL, model)]
         if deployment_name:
             wanted.append((contract.FINE_TUNED_DEPLOYMENT_NAME, deployment_name))
@@ -252,29 +244,21 @@ class PulumiDeployer:
         return changes
 
     def apply(self) -> Change:
-        from jobs import pulumi_cli
-
         self._echo(pulumi_cli.up_argv(self.stack, yes=True))
         argv = pulumi_cli.up(self.stack, yes=True)
         self._outputs = None  # an update changes the outputs
         return Change(pulumi_cli.format_command(argv), done=True)
 
     def apply_command(self, *, yes: bool = False) -> str:
-        from jobs import pulumi_cli
-
         return pulumi_cli.format_command(pulumi_cli.up_argv(self.stack, yes=yes))
 
     def destroy(self) -> Change:
-        from jobs import pulumi_cli
-
         self._echo(pulumi_cli.destroy_argv(self.stack, yes=True))
         argv = pulumi_cli.destroy(self.stack)
         self._outputs = None
         return Change(pulumi_cli.format_command(argv), done=True)
 
     def remove(self) -> list[Change]:
-        from jobs import pulumi_cli
-
         command = self.remove_command()
         try:
             self._echo(pulumi_cli.config_rm_argv(self.stack, contract.FINE_TUNED_MODEL))
@@ -284,18 +268,12 @@ class PulumiDeployer:
         return [Change(command, done=True)]
 
     def remove_command(self) -> str:
-        from jobs import pulumi_cli
-
         return pulumi_cli.format_command(pulumi_cli.config_rm_argv(self.stack, contract.FINE_TUNED_MODEL))
 
     def destroy_command(self) -> str:
-        from jobs import pulumi_cli
-
         return pulumi_cli.format_command(pulumi_cli.destroy_argv(self.stack))
 
     def model_in_stack_file(self) -> tuple[str, str | None]:
-        from jobs import pulumi_cli
-
         path, model = pulumi_cli.read_stack_file_config(self.stack, contract.FINE_TUNED_MODEL)
         return path.name, model
 
@@ -310,9 +288,6 @@ class PulumiDeployer:
         """``az cognitiveservices account deployment list`` (``jobs/az_cli.py``) on the outputs'
         ``resource_group`` and ``ai_services_name``; ``None`` without them (no ``pulumi``, a stack never deployed)
         or without a working, signed-in ``az``."""
-        from jobs import az_cli
-        from jobs.errors import JobsError
-
         try:
             outputs = self.outputs()
         except JobsError:
@@ -344,6 +319,4 @@ class PulumiDeployer:
 
     @property
     def available(self) -> bool:
-        from jobs import pulumi_cli
-
         return pulumi_cli.available()

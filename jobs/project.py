@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.errors import UsageError
+
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
 
 
@@ -42,8 +44,6 @@ def default_training_file() -> Path:
                       Path(__file__).resolve().parent.parent / TRAINING_FILE):
         if candidate.is_file():
             return candidate
-    from jobs.errors import UsageError
-
     raise UsageError(
         f"the default training file {TRAINING_FILE} is missing (looked in {Path.cwd()} and {project_root()})",
         hint="pass one, e.g. ../shared/mslearn-data/travel-finetune-hotel.jsonl",

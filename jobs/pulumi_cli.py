@@ -43,7 +43,9 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from jobs.errors import ExitCode, JobsError, UsageError
+from jobs.project import project_root
 from jobs.settings import SECRETS
+from jobs.state import resolve_stack
 
 EXECUTABLE = "pulumi"
 INSTALL_HINT = "install the Pulumi CLI (https://www.pulumi.com/docs/install/) or run the commands above by hand"
@@ -121,8 +123,6 @@ def available() -> bool:
 
 
 def _check_stack(stack: str) -> str:
-    from jobs.state import resolve_stack
-
     return resolve_stack(stack)
 
 
@@ -139,8 +139,6 @@ def _child_env() -> dict[str, str]:
 def _root(cwd: str | Path | None) -> str:
     if cwd is not None:
         return str(cwd)
-    from jobs.project import project_root
-
     return str(project_root())
 
 

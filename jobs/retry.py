@@ -44,6 +44,7 @@ from typing import Any, Callable, TypeVar
 
 from jobs import settings
 from jobs.errors import ExitCode, JobsError, UsageError
+from jobs.models import alternatives_text
 from jobs.settings import Env
 
 T = TypeVar("T")
@@ -179,6 +180,8 @@ def is_quota(exc: BaseException) -> bool:
 
 
 def is_connection_error(exc: BaseException) -> bool:
+    # openai is imported in the functions that need it, never at the top: it takes about a second, and this
+    # module is loaded by commands that may make no call at all (a --help, a usage error)
     import openai
 
     return isinstance(exc, (openai.APIConnectionError,)) and not isinstance(exc, openai.APIStatusError)
@@ -200,7 +203,7 @@ def is_refused(exc: BaseException) -> bool:
 def classify(exc: BaseException) -> str:
     """``"rate"`` (429: the server did not act), ``"transient"`` (5xx, dropped
     connection: it may have acted), or ``"final"``."""
-    import openai
+    import openai  # lazy: see is_connection_error
 
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -227,13 +230,10 @@ def call_with_retry(
     **kwargs: Any,
 ) -> T:
     """Run ``fn(*args, **kwargs)`` with the retry policy; raise a translated JobsError at the end."""
-    import openai
+    import openai  # here, not at the top: openai is slow to import (see is_connection_error)
 
-    policy = policy or RetryPolicy()
     label: str = what or str(getattr(fn, "__qualname__", "request"))
-    started = time.monotonic()
-    attempt = 0
-    refused = 0
+    tries = _Tries(policy or RetryPolicy(), label)
     while True:
         try:
             return fn(*args, **kwargs)
@@ -243,43 +243,69 @@ def call_with_retry(
                 raise translate(exc, what=label) from None
             never_sent = kind == "transient" and is_refused(exc)
             if never_sent:
-                refused += 1
-                if refused >= policy.refused_attempts:
-                    raise _unreachable(exc, label, refused, policy.endpoint) from None
+                tries.count_refusal(exc)
             elif kind == "transient" and not idempotent and reconcile is not None:
                 found = reconcile()
                 if found is not None:
                     return found
-            wait = policy.backoff(attempt)
-            if never_sent:
-                wait = min(wait, policy.refused_cap)
-            if kind == "rate":
-                asked = retry_after_seconds(_headers(exc))
-                if asked is not None:
-                    if asked > policy.max_retry_after:
-                        raise JobsError(
-                            f"{label}: rate limited (429); the server asks to retry after {asked:.0f} s, "
-                            f"longer than the {policy.max_retry_after:.0f} s this command waits",
-                            hint=f"run the same command again later, or raise {settings.RETRY_MAX_WAIT} (seconds)",
-                        ) from None
-                    wait = asked
-            attempt += 1
-            elapsed = time.monotonic() - started
-            if attempt >= policy.max_attempts or elapsed + wait > policy.max_total:
-                out_of_time = attempt < policy.max_attempts
-                raise _gave_up(exc, label, attempt, policy.endpoint,
-                               max_total=policy.max_total if out_of_time else None) from None
-            limit = min(policy.max_attempts, policy.refused_attempts) if never_sent else policy.max_attempts
-            msg = f"{label}: {_short(exc)}; retrying in {wait:.1f} s (attempt {attempt + 1}/{limit})"
-            (policy.notify or _default_notify)(msg)
-            if policy.on_wait is not None:
-                policy.on_wait(kind, wait)
-            policy.sleep(wait)
+            tries.pause(exc, kind, never_sent=never_sent)
         except Exception as exc:  # the Entra token provider runs inside the SDK call
             mapped = credential_error(exc, what=label)
             if mapped is None:
                 raise
             raise mapped from None
+
+
+@dataclass
+class _Tries:
+    """The count of one call's attempts against its policy: each wait, or the error that ends the call."""
+
+    policy: RetryPolicy
+    label: str
+    started: float = field(default_factory=time.monotonic)
+    attempt: int = 0
+    refused: int = 0
+
+    def count_refusal(self, exc: BaseException) -> None:
+        """A connection never made: after ``refused_attempts`` of them, the endpoint is named as unreachable."""
+        self.refused += 1
+        if self.refused >= self.policy.refused_attempts:
+            raise _unreachable(exc, self.label, self.refused, self.policy.endpoint) from None
+
+    def pause(self, exc: BaseException, kind: str, *, never_sent: bool) -> None:
+        """Wait before the next attempt (told to ``notify`` and ``on_wait`` first), or raise when out of attempts
+        or of the ``max_total`` budget."""
+        policy = self.policy
+        wait = self._wait(exc, kind, never_sent=never_sent)
+        self.attempt += 1
+        elapsed = time.monotonic() - self.started
+        if self.attempt >= policy.max_attempts or elapsed + wait > policy.max_total:
+            out_of_time = self.attempt < policy.max_attempts
+            raise _gave_up(exc, self.label, self.attempt, policy.endpoint,
+                           max_total=policy.max_total if out_of_time else None) from None
+        limit = min(policy.max_attempts, policy.refused_attempts) if never_sent else policy.max_attempts
+        msg = f"{self.label}: {_short(exc)}; retrying in {wait:.1f} s (attempt {self.attempt + 1}/{limit})"
+        (policy.notify or _default_notify)(msg)
+        if policy.on_wait is not None:
+            policy.on_wait(kind, wait)
+        policy.sleep(wait)
+
+    def _wait(self, exc: BaseException, kind: str, *, never_sent: bool) -> float:
+        """The backoff (at most ``refused_cap`` for a refusal), or the server's own Retry-After on a 429."""
+        policy = self.policy
+        wait = policy.backoff(self.attempt)
+        if never_sent:
+            wait = min(wait, policy.refused_cap)
+        asked = retry_after_seconds(_headers(exc)) if kind == "rate" else None
+        if asked is None:
+            return wait
+        if asked > policy.max_retry_after:
+            raise JobsError(
+                f"{self.label}: rate limited (429); the server asks to retry after {asked:.0f} s, "
+                f"longer than the {policy.max_retry_after:.0f} s this command waits",
+                hint=f"run the same command again later, or raise {settings.RETRY_MAX_WAIT} (seconds)",
+            ) from None
+        return asked
 
 
 def credential_error(exc: BaseException, *, what: str = "request") -> JobsError | None:
@@ -364,76 +390,108 @@ def translate(exc: BaseException, *, what: str = "request") -> JobsError:
     return err
 
 
-def _translate(exc: BaseException, *, what: str) -> JobsError:
-    from jobs.models import alternatives_text
+@dataclass(frozen=True)
+class _Seen:
+    """What the translation rules look at in a final API error."""
 
+    exc: BaseException
+    status: int | None
+    code: str
+    text: str  # "code message", lower case
+
+    @property
+    def squashed(self) -> str:
+        return self.text.replace(" ", "")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One row of the translation table: when ``matches``, the error is a UsageError (exit 2: the fix is the
+    user's) or, with ``usage=False``, a JobsError, with this ``hint`` (a text, or a function making one)."""
+
+    matches: Callable[[_Seen], bool]
+    hint: str | Callable[[], str]
+    usage: bool = True
+
+
+def _is_auth(e: _Seen) -> bool:
+    return e.status in (401, 403) or "permissiondenied" in e.squashed or "authorization" in e.code.lower()
+
+
+def _cannot_fine_tune(e: _Seen) -> bool:
+    t = e.text
+    return ("does not support fine-tuning" in t or "not supported for fine-tuning" in t
+            or ("invalidpayload" in e.squashed and "model" in t and "fine" in t))
+
+
+def _file_not_processed(e: _Seen) -> bool:
+    t = e.text
+    return "completed file import" in t or "not been processed" in t or "not processed" in t or (
+        "file" in t and "not ready" in t)
+
+
+def _content_filtered(e: _Seen) -> bool:
+    return any(w in e.text for w in ("content filter", "content_filter", "contentfilter", "responsibleai"))
+
+
+def _wrong_job_state(e: _Seen) -> bool:
+    t = e.text
+    return "unexpectedentitystate" in e.squashed or "cannot be cancelled" in t or (
+        "only a" in t and ("can be paused" in t or "can be resumed" in t))
+
+
+def _model_hint() -> str:
+    return (f"pick a model and region that can fine-tune: {alternatives_text()} (see jobs/models.py; gpt-4 0613 "
+            "was retired); Standard training runs in North Central US or Sweden Central for gpt-4.1")
+
+
+# The translation table, first match wins (the order matters: quota before auth, the 401 without a role
+# problem before the other auth errors, the specific 404s before the general one).
+_RULES: tuple[_Rule, ...] = (
+    _Rule(lambda e: is_quota(e.exc), usage=False,
+          hint="the subscription has no fine-tuning (or deployment) quota left in this region: free quota "
+          "(delete unused deployments or jobs), request more in the Foundry portal's Quota page, or use "
+          "another region/training type (--training-type GlobalStandard)"),
+    _Rule(lambda e: e.status == 401 and "role" not in e.text and "permission" not in e.text,
+          hint="the credential was rejected: run `az login` (Entra ID) or refresh AZURE_OPENAI_AD_TOKEN; "
+          f"{KEY_AUTH_NOTE} (elsewhere, check the key's value); {ROLE_HINT}"),
+    _Rule(_is_auth, hint=ROLE_HINT),
+    _Rule(lambda e: "api version" in e.text or "api-version" in e.text or "apiversion" in e.squashed,
+          hint=API_VERSION_HINT),
+    _Rule(lambda e: "deploymentnotfound" in e.squashed,
+          hint="the deployment does not exist (yet): check the deployment names in `pulumi stack output` "
+          "and run pulumi up; a new deployment takes a few minutes to become available"),
+    _Rule(_cannot_fine_tune, hint=_model_hint),
+    _Rule(_file_not_processed, usage=False,
+          hint="the uploaded file is still being processed: wait until `status` shows processed "
+          "(`python -m jobs upload FILE` waits for it), then train again"),
+    _Rule(_content_filtered, usage=False,
+          hint="the content filter rejected the training data: the message names the file and line when "
+          "Azure gives them; remove or rewrite those examples and upload again"),
+    _Rule(_wrong_job_state,
+          hint="the job is not in a state that allows this; check it with `python -m jobs status JOB_ID`"),
+    _Rule(lambda e: e.status == 404 and "file" in e.text,
+          hint="check the file id and the endpoint/stack; upload the data again with "
+          "`python -m jobs upload DATA.jsonl`"),
+    _Rule(lambda e: e.status == 404 and "resource not found" in e.text,
+          hint="check the endpoint (--endpoint / AZURE_OPENAI_ENDPOINT / the stack) and the "
+          "api-version (--api-version / OPENAI_API_VERSION)"),
+    _Rule(lambda e: e.status == 404,
+          hint="check the id (python -m jobs list shows recent jobs) and the endpoint/stack"),
+    _Rule(lambda e: e.status in (400, 422),
+          hint="the service rejected the request's parameters; fix the option it names"),
+)
+
+
+def _translate(exc: BaseException, *, what: str) -> JobsError:
     status = _status(exc)
     code, message = _error_fields(exc)
-    text = f"{code} {message}".lower()
     head = f"{what}: HTTP {status}" + (f" {code}" if code else "") + f": {message}"
-
-    if is_quota(exc):
-        return JobsError(
-            head,
-            hint="the subscription has no fine-tuning (or deployment) quota left in this region: free quota "
-            "(delete unused deployments or jobs), request more in the Foundry portal's Quota page, or use "
-            "another region/training type (--training-type GlobalStandard)",
-        )
-    if status in (401, 403) or "permissiondenied" in text.replace(" ", "") or "authorization" in code.lower():
-        # exit 2: the fix is the user's credentials or role, not the job
-        if status == 401 and "role" not in text and "permission" not in text:
-            return UsageError(
-                head,
-                hint="the credential was rejected: run `az login` (Entra ID) or refresh AZURE_OPENAI_AD_TOKEN; "
-                f"{KEY_AUTH_NOTE} (elsewhere, check the key's value); {ROLE_HINT}",
-            )
-        return UsageError(head, hint=ROLE_HINT)
-    if "api version" in text or "api-version" in text or "apiversion" in text.replace(" ", ""):
-        return UsageError(head, hint=API_VERSION_HINT)
-    if "deploymentnotfound" in text.replace(" ", ""):
-        return UsageError(
-            head,
-            hint="the deployment does not exist (yet): check the deployment names in `pulumi stack output` "
-            "and run pulumi up; a new deployment takes a few minutes to become available",
-        )
-    if "does not support fine-tuning" in text or "not supported for fine-tuning" in text or (
-        "invalidpayload" in text.replace(" ", "") and "model" in text and "fine" in text
-    ):
-        return UsageError(
-            head,
-            hint=f"pick a model and region that can fine-tune: {alternatives_text()} "
-            "(see jobs/models.py; gpt-4 0613 was retired); Standard training runs in North Central US or "
-            "Sweden Central for gpt-4.1",
-        )
-    if "completed file import" in text or "not been processed" in text or "not processed" in text or (
-        "file" in text and "not ready" in text
-    ):
-        return JobsError(
-            head,
-            hint="the uploaded file is still being processed: wait until `status` shows processed "
-            "(`python -m jobs upload FILE` waits for it), then train again",
-        )
-    if "content filter" in text or "content_filter" in text or "contentfilter" in text or "responsibleai" in text:
-        return JobsError(
-            head,
-            hint="the content filter rejected the training data: the message names the file and line when "
-            "Azure gives them; remove or rewrite those examples and upload again",
-        )
-    if "unexpectedentitystate" in text.replace(" ", "") or "cannot be cancelled" in text or (
-        "only a" in text and ("can be paused" in text or "can be resumed" in text)
-    ):
-        return UsageError(head, hint="the job is not in a state that allows this; check it with "
-                                     "`python -m jobs status JOB_ID`")
-    if status == 404:
-        if "file" in text:
-            return UsageError(head, hint="check the file id and the endpoint/stack; upload the data again with "
-                                         "`python -m jobs upload DATA.jsonl`")
-        if "resource not found" in text:
-            return UsageError(head, hint="check the endpoint (--endpoint / AZURE_OPENAI_ENDPOINT / the stack) and the "
-                                         "api-version (--api-version / OPENAI_API_VERSION)")
-        return UsageError(head, hint="check the id (python -m jobs list shows recent jobs) and the endpoint/stack")
-    if status in (400, 422):
-        return UsageError(head, hint="the service rejected the request's parameters; fix the option it names")
+    seen = _Seen(exc, status, code, f"{code} {message}".lower())
+    for rule in _RULES:
+        if rule.matches(seen):
+            hint = rule.hint if isinstance(rule.hint, str) else rule.hint()
+            return (UsageError if rule.usage else JobsError)(head, hint=hint)
     err = JobsError(head, hint="see the message above; run the same command again once fixed (it resumes)")
     if status == 409:
         err.exit_code = ExitCode.REFUSED

@@ -13,37 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from jobs import settings
-from jobs.flow.crash import CrashHook
+from jobs.api import Api
+from jobs.client import Connection, Target, connect
+from jobs.crash import CrashHook
+from jobs.deploy import Deployer, PulumiDeployer
+from jobs.display import Display
+from jobs.retry import RetryPolicy
 from jobs.settings import Env, PollSettings
+from jobs.state import RunState, resolve_stack
 from jobs.ui import Ui
-
-if TYPE_CHECKING:  # pragma: no cover
-    from jobs.api import Api
-    from jobs.client import Connection, Credential
-    from jobs.deploy import Deployer
-    from jobs.display import Display
-    from jobs.retry import RetryPolicy
-    from jobs.state import RunState
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the data plane is and how to sign in, as the user asked: options first; None means the
-    environment, then (for the endpoint) the stack's outputs."""
-
-    endpoint: str | None = None
-    api: str | None = None
-    api_version: str | None = None
-    credential: "Credential | None" = None
 
 
 class Session:
-    def __init__(self, *, stack: str, env: Env, state: "RunState", deployer: "Deployer", ui: Ui,
-                 target: Target = Target(), poll: PollSettings | None = None, retry: "RetryPolicy | None" = None):
+    def __init__(self, *, stack: str, env: Env, state: RunState, deployer: Deployer, ui: Ui,
+                 target: Target = Target(), poll: PollSettings | None = None, retry: RetryPolicy | None = None):
         self.stack = stack
         self.env = env
         self.state = state
@@ -54,9 +40,9 @@ class Session:
         self._retry = retry
         self.checkpoint = CrashHook(env.raw(settings.CRASH_AT))
         self.sleep: Callable[[float], None] = time.sleep
-        self._connection: "Connection | None" = None
-        self._api: "Api | None" = None
-        self._display: "Display | None" = None
+        self._connection: Connection | None = None
+        self._api: Api | None = None
+        self._display: Display | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -66,10 +52,6 @@ class Session:
 
         Every setting is checked here, before any request: a bad ``FTJOBS_*`` number stops the command at once.
         """
-        from jobs.deploy import PulumiDeployer
-        from jobs.retry import RetryPolicy
-        from jobs.state import RunState, resolve_stack
-
         env = env or Env.current()
         name = resolve_stack(stack, env)
         settings.status_every(env)
@@ -83,19 +65,15 @@ class Session:
 
     # ------------------------------------------------------------------ the data plane
     @property
-    def connection(self) -> "Connection":
+    def connection(self) -> Connection:
         if self._connection is None:
-            from jobs.client import connect
-
             self._connection = connect(self.target, env=self.env, stack=self.stack, outputs=self.deployer.outputs,
                                        policy=self._retry)
         return self._connection
 
     @property
-    def api(self) -> "Api":
+    def api(self) -> Api:
         if self._api is None:
-            from jobs.api import Api
-
             self._api = Api(self.connection)
         return self._api
 
@@ -114,7 +92,7 @@ class Session:
             self.ui.say(text)
 
     @contextlib.contextmanager
-    def progress(self) -> Iterator["Display"]:
+    def progress(self) -> Iterator[Display]:
         """The live display of a long step; ``say`` writes above it meanwhile."""
         if self._display is not None:  # nested: reuse
             yield self._display

@@ -43,7 +43,7 @@ RETRY_CAP = "FTJOBS_RETRY_CAP"
 RETRY_MAX_WAIT = "FTJOBS_RETRY_MAX_WAIT"
 RETRY_MAX_TOTAL = "FTJOBS_RETRY_MAX_TOTAL"
 RETRY_REFUSED = "FTJOBS_RETRY_REFUSED"
-CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/flow/crash.py
+CRASH_AT = "FTJOBS_TEST_CRASH_AT"  # test hook: see jobs/crash.py
 # "Today" for the model lifecycle checks (YYYY-MM-DD; default: the system clock). Read by jobs/models.py:today,
 # which the Pulumi program uses too (it cannot take a session), so the name lives there as models.TODAY_ENV.
 TODAY = "FTJOBS_TODAY"

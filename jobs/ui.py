@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from jobs import settings
+from jobs.display import Display, PlainDisplay, RichDisplay
 from jobs.settings import Env
-
-if TYPE_CHECKING:  # pragma: no cover
-    from jobs.display import Display
 
 
 def is_interactive(stream: Any, env: Env) -> bool:
@@ -44,11 +43,8 @@ class Ui:
         """Rich tables on stdout (never with --json)."""
         return not self.json_mode and is_interactive(self.stdout or sys.stdout, self.env)
 
-    def display(self) -> "Display":
+    def display(self) -> Display:
         """A live panel on a terminal, plain lines otherwise (always plain with --json)."""
-        from jobs import settings
-        from jobs.display import PlainDisplay, RichDisplay
-
         if not self.json_mode and self.stderr is None and is_interactive(sys.stderr, self.env):  # pragma: no cover
             try:
                 return RichDisplay()

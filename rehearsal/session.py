@@ -13,7 +13,8 @@ from pathlib import Path
 from jobs import settings
 from jobs.client import Credential
 from jobs.retry import RetryPolicy
-from jobs.session import Session, Target
+from jobs.client import Target
+from jobs.session import Session
 from jobs.settings import Env, PollSettings
 from jobs.state import RunState
 from jobs.ui import Ui

@@ -6,6 +6,10 @@ plugin module listed here:
 - ``tests/fixtures_runner.py``: isolated run-state dir, runner invocation helpers.
 - ``tests/fixtures_stack.py``: stand-in ``pulumi`` executable on PATH that records its arguments.
 - ``tests/fixtures_browser.py``: headless Chromium for the browser tests (playground page, compare report).
+
+Markers (registered in pyproject.toml; ``make test-fast`` leaves out ``slow``, ``browser`` and ``local_model``):
+``slow`` and ``subprocess`` are written on the tests; a test that uses the ``browser`` fixture is marked
+``browser``, and one that uses ``emulator_process`` is marked ``subprocess``, here, whoever writes it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,18 @@ def _lifecycle_today() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(models.TODAY_ENV, lifecycle_today().isoformat())
         yield
+
+
+# a test using one of these fixtures, directly or through another fixture, gets the marker
+MARKED_BY_FIXTURE = {"browser": "browser", "emulator_process": "subprocess"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in used:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,8 @@ def jobs_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
     return subprocess.run([sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     fake = FakePulumi.create(tmp_path / "bin")
@@ -75,6 +77,8 @@ def test_clean_yes_models_deletes_everything_and_unsets(finished_job: FinishedJo
     assert state["jobs"]["run-1"]["model_deleted"] is True
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_clean_without_models_keeps_the_job(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     fake = FakePulumi.create(tmp_path / "bin")
@@ -87,6 +91,8 @@ def test_clean_without_models_keeps_the_job(finished_job: FinishedJob, tmp_path:
     assert job_status_code(fj.url, fj.job_id) == 200
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_clean_refuses_without_yes_when_it_cannot_ask(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     fake = FakePulumi.create(tmp_path / "bin")
@@ -100,6 +106,8 @@ def test_clean_refuses_without_yes_when_it_cannot_ask(finished_job: FinishedJob,
     assert fake.calls() == []  # nothing touched, not even the stack
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_clean_without_pulumi_prints_the_commands(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     seed_state(tmp_path / "state", fj)
@@ -116,6 +124,8 @@ def test_clean_without_pulumi_prints_the_commands(finished_job: FinishedJob, tmp
     assert RunState("dev", tmp_path / "state").load()["promoted"] is not None
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_clean_without_pulumi_reads_the_stack_file(finished_job: FinishedJob, tmp_path: Path) -> None:
     """promote never applied it, but the user set fineTunedModel by hand: the warning follows the file's SKU."""
     fj = finished_job
@@ -137,6 +147,7 @@ def test_clean_without_pulumi_reads_the_stack_file(finished_job: FinishedJob, tm
     assert "pulumi destroy --stack dev" in out
 
 
+@pytest.mark.subprocess
 def test_clean_with_empty_state_says_nothing_to_do(emulator: Any, tmp_path: Path) -> None:
     proc = jobs_cli(["clean"], stack_env(emulator.url, tmp_path / "state"))
     assert proc.returncode == 0, proc.stderr
@@ -169,6 +180,7 @@ def test_clean_core_with_confirm_callback(finished_job: FinishedJob, tmp_path: P
     assert result.exit_code == 0 and len(result.deleted_files) == 2
 
 
+@pytest.mark.subprocess
 def test_clean_on_a_fresh_machine_needs_no_endpoint(tmp_path: Path) -> None:
     env = stack_env("http://127.0.0.1:9", tmp_path / "state")
     env.pop("AZURE_OPENAI_ENDPOINT")
@@ -202,6 +214,8 @@ def test_clean_on_the_rehearsal_stack_removes_the_emulator_deployment(finished_j
     assert f"deleted model {fj.fine_tuned_model} (job {fj.job_id})" in text
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_after_clean_models_status_and_metrics_no_longer_default_to_the_deleted_job(
         finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
@@ -217,6 +231,8 @@ def test_after_clean_models_status_and_metrics_no_longer_default_to_the_deleted_
         assert "has no job in its run state" in proc.stderr and "HTTP 404" not in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_clean_prints_the_purge_commands_for_what_destroy_leaves_soft_deleted(finished_job: FinishedJob,
                                                                               tmp_path: Path) -> None:
     fj = finished_job

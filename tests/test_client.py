@@ -9,7 +9,8 @@ import pytest
 
 from jobs.client import DEFAULT_API, DEFAULT_API_VERSION, Connection
 from jobs.errors import UsageError
-from jobs.session import Session, Target
+from jobs.client import Target
+from jobs.session import Session
 from tests.support.paths import CWD
 
 pytestmark = pytest.mark.usefixtures("runner_env")

@@ -119,6 +119,7 @@ def test_the_cli_and_the_region_table_take_the_training_types_from_the_contract(
     assert offenders == []
 
 
+@pytest.mark.subprocess
 def test_help_imports_only_click_and_the_contract_of_the_package() -> None:
     """`python -m jobs --help` stays fast: of this package it loads the CLI, the errors and the (stdlib-only) contract."""
     import subprocess
@@ -169,3 +170,53 @@ def test_every_variable_the_runner_names_is_in_settings_and_documented() -> None
     constants = {v for k, v in vars(settings).items() if k.isupper() and isinstance(v, str) and v.startswith("FTJOBS_")}
     assert sorted(named - constants) == []
     assert sorted(v for v in named if f"`{v}" not in doc) == []
+
+
+MAX_FUNCTION_LINES = 60
+MAX_CLASS_LINES = 300
+
+
+def _code_outside_tests() -> list[Path]:
+    """Every Python file of the project except tests/ and bench/ (and the venv): the Pulumi program, the runner,
+    the emulator, the rehearsal package when there is one, and the tools."""
+    tops = [REPO / t for t in ("jobs", "infra", "emulator", "rehearsal", "tools") if (REPO / t).is_dir()]
+    return [REPO / "__main__.py"] + [p for top in tops for p in sorted(top.rglob("*.py"))]
+
+
+def _too_long(kinds: tuple[type[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef], ...], limit: int) -> list[str]:
+    """``file:line name (N lines)`` of each definition of these kinds longer than ``limit`` lines (def to end)."""
+    found = []
+    for path in _code_outside_tests():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and isinstance(node, kinds):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > limit:
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_outside_tests_is_longer_than_a_screen() -> None:
+    """A function of more than 60 lines (its docstring included) is split into named steps."""
+    assert _too_long((ast.FunctionDef, ast.AsyncFunctionDef), MAX_FUNCTION_LINES) == []
+
+
+def test_no_class_outside_tests_is_over_300_lines() -> None:
+    assert _too_long((ast.ClassDef,), MAX_CLASS_LINES) == []
+
+
+def test_the_runners_lower_layers_never_import_the_layers_above() -> None:
+    """jobs/*.py (session, client, api, retry, state, contract, models, ...) import nothing from the flow steps,
+    the commands or the CLI, not even under TYPE_CHECKING or inside a function (jobs/session.py once imported
+    the crash hook from jobs/flow/)."""
+    above = ("jobs.flow", "jobs.commands", "jobs.cli")
+    offenders = []
+    for path in sorted((REPO / "jobs").glob("*.py")):
+        if path.name in ("cli.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n == a or n.startswith(a + ".") for n in names for a in above):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []

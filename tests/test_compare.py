@@ -37,6 +37,7 @@ def lab_run(em: CompareEmulator, tmp_path_factory: pytest.TempPathFactory) -> tu
     return run_compare(state, *pair_args(em, "--repeat", "2", "--out", str(out), "--concurrency", "6")), out, state
 
 
+@pytest.mark.slow
 def test_the_lab_outcome_on_the_stand_ins(lab_run: tuple[CliOutcome, Path, Path]) -> None:
     result, out, _ = lab_run
     assert result.exit_code == 0, result.stderr
@@ -298,6 +299,8 @@ def test_failed_calls_never_abort_and_resume_sends_only_them(em: CompareEmulator
             assert row["response_id"] == old["response_id"]  # kept, not sent again
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_resume_after_a_kill_sends_no_finished_row(em: CompareEmulator, runner_env: Path, tmp_path: Path) -> None:
     env = {**os.environ, "FTJOBS_TEST_CRASH_AT": "compare_row#17"}
     args = pair_args(em, "--repeat", "2", "--suite", str(MSLEARN / "travel-finetune-validation.jsonl"),

@@ -17,7 +17,7 @@ from tests.support.emulators import EmulatorProcess, runner_config
 
 pytestmark = pytest.mark.usefixtures("runner_env")
 
-# Named checkpoints (jobs/flow/crash.py:CHECKPOINTS), in the order `run` reaches them.
+# Named checkpoints (jobs/crash.py:CHECKPOINTS), in the order `run` reaches them.
 CHECKPOINTS = [
     "after_validate",
     "before_upload",
@@ -52,6 +52,8 @@ def _assert_exactly_one_and_promoted(url: str, fake_pulumi: Any, state_dir: Path
     assert state["pending"] == {} and state["pending_uploads"] == {}
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point", CHECKPOINTS)
 def test_kill_at_checkpoint_then_resume(point: str, job_emulator: Any, training_copy: Path, fake_pulumi: Any,
                                         runner_env: Path) -> None:
@@ -65,6 +67,8 @@ def test_kill_at_checkpoint_then_resume(point: str, job_emulator: Any, training_
         assert "interrupted" in resumed.stderr  # found on the server, not repeated
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("after", [0.4, 0.9, 1.3, 1.8, 2.4])
 def test_kill_after_a_delay_then_resume(after: float, job_emulator: Any, training_copy: Path, fake_pulumi: Any,
                                         runner_env: Path) -> None:
@@ -75,6 +79,8 @@ def test_kill_after_a_delay_then_resume(after: float, job_emulator: Any, trainin
     _assert_exactly_one_and_promoted(job_emulator.url, fake_pulumi, runner_env)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_kill_twice_in_a_row(job_emulator: Any, training_copy: Path, fake_pulumi: Any, runner_env: Path) -> None:
     for point in ("after_upload", "after_create"):
         out = run_jobs_process(_run_args(training_copy, job_emulator.url),
@@ -85,6 +91,8 @@ def test_kill_twice_in_a_row(job_emulator: Any, training_copy: Path, fake_pulumi
     _assert_exactly_one_and_promoted(job_emulator.url, fake_pulumi, runner_env)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_emulator_killed_mid_job_and_restarted(tmp_path: Path, training_copy: Path, fake_pulumi: Any,
                                                runner_env: Path) -> None:
     import threading

@@ -66,6 +66,7 @@ def test_job_time_keeps_running_while_the_emulator_is_down(tmp_path, hotel):
         assert got["finished_at"] <= int(time.time())
 
 
+@pytest.mark.slow
 def test_kill_9_and_restart_keeps_files_and_jobs(tmp_path, hotel, emulator_process):
     state = tmp_path / "proc-state"
     proc = emulator_process(state, {"training_seconds": 600.0, "queue_seconds": 0.0})
@@ -101,6 +102,7 @@ def test_cli_defaults_to_loopback_and_prints_its_url(tmp_path, emulator_process)
     assert httpx.get(url + "/++/health").json()["status"] == "ok"
 
 
+@pytest.mark.subprocess
 def test_cli_bad_config_is_a_usage_error_naming_the_key(tmp_path):
     cfg = tmp_path / "em.json"
     cfg.write_text(json.dumps({"limits": {"window_secs": 5}}))
@@ -114,6 +116,7 @@ def test_cli_bad_config_is_a_usage_error_naming_the_key(tmp_path):
     assert r.returncode == 2 and f"{cfg}, line 3" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.subprocess
 def test_cli_port_in_use_is_a_usage_error(tmp_path, emulator):
     r = subprocess.run([sys.executable, "-m", "jobs", "emulator", "--port", str(emulator.port),
                         "--state-dir", str(tmp_path / "s")], cwd=REPO, capture_output=True, text=True, timeout=30)
@@ -129,6 +132,7 @@ def test_is_loopback():
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.10", "example.com"))
 
 
+@pytest.mark.subprocess
 def test_a_damaged_job_record_stops_the_emulator_instead_of_vanishing(tmp_path, hotel):
     # A job silently dropped from the state would look "gone" to a resuming runner.
     state = tmp_path / "s"

@@ -214,6 +214,7 @@ def test_injected_faults_reach_the_sdk(emulator, kind, error):
     assert list(client.files.list()) == []
 
 
+@pytest.mark.slow
 def test_faults_never_corrupt_state(emulator, mslearn_data):
     """Half the requests fail (seed 18: drop, 500, 503, then success); with retries, one upload makes one file."""
     emulator.set_config(faults={"rate": 0.5, "kinds": ["500", "503", "drop"], "seed": 18, "routes": ["/files"]})

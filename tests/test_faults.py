@@ -29,6 +29,7 @@ def _outcome(url: str, state_dir: Path, fake_pulumi: Any) -> dict[str, Any]:
             "file_bytes": view.training_files()[0].bytes, "ft_suffix": job.fine_tuned_model.rsplit("-ft-", 1)[-1]}
 
 
+@pytest.mark.slow
 def test_run_survives_20_percent_faults(tmp_path: Path, training_copy: Path, fake_pulumi: Any, runner_env: Path,
                                         monkeypatch: pytest.MonkeyPatch, jobs_cli: Any) -> None:
     from emulator.server import EmulatorServer

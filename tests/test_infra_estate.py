@@ -63,6 +63,7 @@ def assert_one_group_in_the_region(run: EstateRun) -> None:
                 assert r.inputs["location"] == "swedencentral", r.name
 
 
+@pytest.mark.slow
 def test_default_estate_declares_the_lab(run_estate: Run) -> None:
     run = run_estate({})
     counts = {t: len(run.of_type(t)) for t in (RG, STORAGE, VAULT, ACCOUNT, WORKSPACE, CONNECTION, ROLE, DEPLOYMENT, PROJECT)}
@@ -439,6 +440,7 @@ def _host(repo_root: Path, config: dict[str, str], previous_outputs: dict[str, A
     )
 
 
+@pytest.mark.subprocess
 def test_bad_config_in_preview_is_one_clean_message(repo_root: Path) -> None:
     proc = _host(repo_root, {"baseDeploymentSku": "Premium"})
     assert proc.returncode == 1, proc.stderr
@@ -449,6 +451,7 @@ def test_bad_config_in_preview_is_one_clean_message(repo_root: Path) -> None:
     )
 
 
+@pytest.mark.subprocess
 def test_a_refused_topology_switch_in_preview_is_one_clean_message(repo_root: Path) -> None:
     proc = _host(repo_root, {"topology": "foundry"}, {"topology": "hub", "hub_name": "hub-ftlab-abcd"})
     assert proc.returncode == 1, proc.stderr
@@ -459,6 +462,8 @@ def test_a_refused_topology_switch_in_preview_is_one_clean_message(repo_root: Pa
     )
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_good_config_in_preview_runs(repo_root: Path) -> None:
     proc = _host(repo_root, {"location": "northcentralus"})
     assert proc.returncode == 0, proc.stderr
@@ -529,6 +534,7 @@ def _global_names(run: EstateRun) -> tuple[str, str, str]:
     return (run.one(STORAGE).inputs["accountName"], run.one(VAULT).inputs["vaultName"], account["properties"]["customSubDomainName"])
 
 
+@pytest.mark.slow
 def test_default_global_names_differ_per_subscription_and_stay_stable(run_estate: Run) -> None:
     # Two people on the local backend (organization "organization", stack
     # "dev", default prefix) in different subscriptions must not collide.

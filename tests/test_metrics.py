@@ -173,6 +173,8 @@ def _jobs_cli(args: list[str], env: dict[str, str]) -> "subprocess.CompletedProc
     return subprocess.run([sys.executable, "-m", "jobs", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_metrics_command_table_and_plot(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     chart = tmp_path / "chart.png"
@@ -190,6 +192,8 @@ def test_metrics_command_table_and_plot(finished_job: FinishedJob, tmp_path: Pat
     assert (width, height) == (900, 700)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_metrics_command_json(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     proc = _jobs_cli(["metrics", fj.job_id, "--json"], stack_env(fj.url, tmp_path / "state"))
@@ -213,18 +217,21 @@ def test_metrics_command_json(finished_job: FinishedJob, tmp_path: Path) -> None
     assert json.loads(proc.stdout)["job_id"] == fj.job_id
 
 
+@pytest.mark.subprocess
 def test_metrics_without_job_id_and_without_jobs_names_the_fix(tmp_path: Path) -> None:
     proc = _jobs_cli(["metrics"], stack_env("http://127.0.0.1:9", tmp_path / "state"))
     assert proc.returncode == 2, proc.stderr
     assert "no JOB_ID given" in proc.stderr and "python -m jobs list" in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_metrics_unknown_job_is_a_clear_error(emulator: Any, tmp_path: Path) -> None:
     proc = _jobs_cli(["metrics", "ftjob-doesnotexist"], stack_env(emulator.url, tmp_path / "state"))
     assert proc.returncode in (1, 2)
     assert "ftjob-doesnotexist" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_metrics_plot_wrong_suffix_is_refused_before_any_call(tmp_path: Path) -> None:
     env = stack_env("http://127.0.0.1:9", tmp_path / "state")
     proc = _jobs_cli(["metrics", "ftjob-x", "--plot", str(tmp_path / "c.svg")], env)

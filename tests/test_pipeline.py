@@ -44,6 +44,7 @@ def _kinds(calls: list[list[str]]) -> list[str]:
     return [" ".join(c[:2]) if c[0] in ("config", "stack") else c[0] for c in calls]
 
 
+@pytest.mark.slow
 def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli: Any, job_emulator: Any,
                                 runner_env: Path) -> None:
     out = jobs_cli(*_args(training_copy))
@@ -86,6 +87,8 @@ def test_the_steps_run_in_order(stack: FakePulumi, training_copy: Path, jobs_cli
 
 
 # every step's checkpoint, and points inside the paid ones; continued with --resume or with the same command
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point, again", [
     ("pipeline:preflight", "same"), ("pipeline:up-base", "--resume"), ("after_create", "same"),
     ("pipeline:train", "--resume"), ("compare_row", "same"), ("pipeline:compare-base", "--resume"),
@@ -109,6 +112,8 @@ def test_a_kill_between_steps_then_the_same_command_continues(point: str, again:
     assert "verdict: [emulator stand-in]" in second.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("point", ["pipeline:clean", "pipeline:destroy"])
 def test_a_kill_in_the_clean_up_then_the_same_command_finishes_it(point: str, stack: FakePulumi, training_copy: Path,
                                                                   job_emulator: Any) -> None:
@@ -125,6 +130,7 @@ def test_a_kill_in_the_clean_up_then_the_same_command_finishes_it(point: str, st
     assert "every step of this pipeline was done before" in second.stdout if point == "pipeline:destroy" else True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("api", ["v1", "dated"])
 def test_destroy_after_leaves_no_file_model_or_deployment(api: str, stack: FakePulumi, training_copy: Path,
                                                           jobs_cli: Any, job_emulator: Any) -> None:
@@ -153,6 +159,7 @@ def test_destroy_after_leaves_no_file_model_or_deployment(api: str, stack: FakeP
     assert models and not [m for m in models if "ft-travel" in m or m.startswith("ft:")]
 
 
+@pytest.mark.slow
 def test_destroy_after_when_az_cannot_delete_a_workspace(stack: FakePulumi, training_copy: Path,
                                                           jobs_cli: Any) -> None:
     stack.set_az(ml_fails=True)
@@ -164,6 +171,7 @@ def test_destroy_after_when_az_cannot_delete_a_workspace(stack: FakePulumi, trai
             and "Recently deleted" in out.stdout)
 
 
+@pytest.mark.slow
 def test_the_same_command_after_the_end_runs_nothing_and_new_starts_over(stack: FakePulumi, training_copy: Path,
                                                                          jobs_cli: Any, job_emulator: Any,
                                                                          runner_env: Path) -> None:
@@ -186,6 +194,8 @@ def test_the_same_command_after_the_end_runs_nothing_and_new_starts_over(stack: 
     assert both.exit_code == 2 and "--new and --resume contradict each other" in both.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_other_inputs_on_a_stack_with_a_pipeline_are_refused(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
                                                              job_emulator: Any, tmp_path: Path) -> None:
     first = run_jobs_process(_args(training_copy, "--max-cost", "50"),
@@ -259,6 +269,7 @@ def test_resume_without_a_pipeline_is_a_usage_error(stack: FakePulumi, training_
     assert out.exit_code == 2 and "has no pipeline to resume" in out.stderr
 
 
+@pytest.mark.slow
 def test_ready_waits_until_the_new_deployment_answers(stack: FakePulumi, training_copy: Path, jobs_cli: Any,
                                                       job_emulator: Any) -> None:
     # like Azure right after `pulumi up`: the deployment exists but answers DeploymentNotFound for a while
@@ -277,7 +288,8 @@ def test_a_deployment_that_never_answers_fails_the_ready_step_with_the_fix(stack
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.errors import JobsError
     from jobs.flow.ready import wait_until_answers
-    from jobs.session import Session, Target
+    from jobs.client import Target
+    from jobs.session import Session
 
     job_emulator.set_config(deployment_ready_seconds=3600)
     job_emulator.add_deployment("late", "gpt-4.1")

@@ -355,6 +355,8 @@ def _args(url: str, *extra: str) -> list[str]:
     return ["--endpoint", url, "--base-deployment", BASE, "--tuned-deployment", TUNED, "--port", "0", *extra]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_the_command_prints_its_url_serves_and_stops_on_sigterm(em: CompareEmulator) -> None:
     proc = PlaygroundProcess(_args(em.url), process_env()).start()
     try:
@@ -369,6 +371,8 @@ def test_the_command_prints_its_url_serves_and_stops_on_sigterm(em: CompareEmula
     assert "columns: base = gpt-4.1 | tuned = gpt-4.1-ft-travel" in proc.err and "warning" not in proc.err
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_another_host_only_when_asked_and_with_a_warning(em: CompareEmulator) -> None:
     proc = PlaygroundProcess(_args(em.url, "--host", "0.0.0.0"), process_env()).start()
     try:
@@ -380,6 +384,8 @@ def test_another_host_only_when_asked_and_with_a_warning(em: CompareEmulator) ->
     assert "warning: serving on 0.0.0.0, not loopback: anyone who can reach this machine" in proc.err
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_no_key_or_token_reaches_the_browser(em: CompareEmulator) -> None:
     marker = "pg-secret-marker-7f3a"
     with recording_proxy(em.url) as recorded:
@@ -404,6 +410,8 @@ def test_no_key_or_token_reaches_the_browser(em: CompareEmulator) -> None:
     assert b"DeploymentNotFound" in seen[5] and marker not in proc.out + proc.err
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearsal_needs_no_azure(tmp_path: Path) -> None:
     proc = PlaygroundProcess(["--rehearsal", "--port", "0"], process_env(), cwd=tmp_path).start(timeout=90)
     try:
@@ -500,7 +508,8 @@ def test_a_stacks_suggestions_come_from_az(fake_pulumi: FakePulumi, em: CompareE
 def test_without_a_list_the_suggestions_are_the_stacks(breakage: str, fake_pulumi: FakePulumi, em: CompareEmulator,
                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.commands.playground import PlaygroundRequest, start
-    from jobs.session import Session, Target
+    from jobs.client import Target
+    from jobs.session import Session
 
     outputs: dict[str, Any] = {"ai_services_endpoint": em.url, "base_deployment": BASE, "fine_tuned_deployment": TUNED,
                                **ACCOUNT}

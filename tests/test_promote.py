@@ -221,6 +221,8 @@ def _emulator_deployments(url: str) -> dict[str, str]:
     return {d["name"]: d["model"] for d in data}
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_promote_with_stand_in_pulumi(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     fake = FakePulumi.create(tmp_path / "bin")
@@ -237,6 +239,8 @@ def test_cli_promote_with_stand_in_pulumi(finished_job: FinishedJob, tmp_path: P
     assert RunState("dev", tmp_path / "state").load()["promoted"]["applied"] is True
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_promote_up_and_deployment_name(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     fake = FakePulumi.create(tmp_path / "bin")
@@ -251,6 +255,8 @@ def test_cli_promote_up_and_deployment_name(finished_job: FinishedJob, tmp_path:
     assert "travel-ft" not in _emulator_deployments(fj.url)  # pulumi, not the emulator, deploys a real stack
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_promote_without_pulumi_exits_0_and_prints_commands(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     proc = _jobs_cli(["promote", fj.job_id], stack_env(fj.url, tmp_path / "state"))
@@ -262,6 +268,8 @@ def test_cli_promote_without_pulumi_exits_0_and_prints_commands(finished_job: Fi
     assert promoted == {**promoted, "applied": False, "job_id": fj.job_id, "fine_tuned_model": fj.fine_tuned_model}
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_promote_defaults_to_latest_succeeded_job_in_state(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
 
@@ -277,12 +285,15 @@ def test_cli_promote_defaults_to_latest_succeeded_job_in_state(finished_job: Fin
     assert out["job_id"] == fj.job_id and out["applied"] is True
 
 
+@pytest.mark.subprocess
 def test_cli_promote_empty_state_is_usage_error(emulator: Any, tmp_path: Path) -> None:
     proc = _jobs_cli(["promote"], stack_env(emulator.url, tmp_path / "state"))
     assert proc.returncode == 2
     assert "no succeeded job" in proc.stderr and "python -m jobs promote ftjob-" in proc.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_promote_failed_job_exits_1_nothing_promoted(emulator: Any, mslearn_data: Path, tmp_path: Path) -> None:
     fj = run_job_on(emulator.url, mslearn_data / "travel-finetune-hotel.jsonl", suffix="will-fail")
     fake = FakePulumi.create(tmp_path / "bin")
@@ -293,6 +304,8 @@ def test_cli_promote_failed_job_exits_1_nothing_promoted(emulator: Any, mslearn_
     assert RunState("dev", tmp_path / "state").load()["promoted"] is None
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_api_key_never_appears_in_output_or_state(finished_job: FinishedJob, tmp_path: Path) -> None:
     fj = finished_job
     secret = "k3y-promote-and-metrics-must-not-leak-42"

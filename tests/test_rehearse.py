@@ -39,11 +39,15 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     return proc, work, fake
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_leaves_no_process_behind(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     assert text_run[0].returncode == 0
     assert processes_marked("rehearse-text-run") == []  # the emulator, the plan's program: all stopped
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_exits_0_with_a_fine_tuned_model(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     proc, _, _ = text_run
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -53,6 +57,7 @@ def test_rehearse_exits_0_with_a_fine_tuned_model(text_run: tuple[subprocess.Com
     assert FT_MODEL.match(models.pop())
 
 
+@pytest.mark.subprocess
 def test_rehearse_asks_the_five_questions_to_both_deployments(
         text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     out = text_run[0].stdout
@@ -68,6 +73,8 @@ def test_rehearse_asks_the_five_questions_to_both_deployments(
     assert out.count("    -> no_recommendations: ") == 10
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_compares_with_the_lab_outcome(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     """The rehearsal runs compare on the default suite: the tuned stand-in is ahead on no_recommendations, the
     verdict and the report's path are printed, and the report is marked stand-in throughout."""
@@ -83,6 +90,8 @@ def test_rehearse_compares_with_the_lab_outcome(text_run: tuple[subprocess.Compl
     assert SECRET not in report.read_text() and SECRET not in (report.parent / "report.json").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_shows_every_stage(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     proc = text_run[0]
     err = proc.stderr
@@ -98,6 +107,7 @@ def test_rehearse_shows_every_stage(text_run: tuple[subprocess.CompletedProcess[
     assert re.search(r"^  ready +done: deployment gpt-4.1-ft-travel answered after \d+ s", proc.stdout, re.M)
 
 
+@pytest.mark.subprocess
 def test_rehearse_touches_no_real_stack_state_or_secret(
         text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     proc, work, fake = text_run
@@ -106,6 +116,8 @@ def test_rehearse_touches_no_real_stack_state_or_secret(
     assert SECRET not in proc.stdout and SECRET not in proc.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
     fake = FakePulumi.create(tmp_path / "bin")
     keep = tmp_path / "kept"
@@ -140,6 +152,7 @@ def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
             assert SECRET.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.subprocess
 def test_rehearse_missing_data_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", str(tmp_path / "nope.jsonl")], cwd=tmp_path,
                           env=_env(None), capture_output=True, text=True, timeout=60)
@@ -178,6 +191,8 @@ def test_terminal_table_keeps_the_label() -> None:
     assert table.count("[emulator stand-in]") == 3  # title + both answers
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_invalid_data_exits_1_and_cleans_up(tmp_path: Path, mslearn_data: Path) -> None:
     tmp_root = tmp_path / "tmp"
     tmp_root.mkdir()
@@ -190,6 +205,8 @@ def test_rehearse_invalid_data_exits_1_and_cleans_up(tmp_path: Path, mslearn_dat
     assert list(tmp_root.iterdir()) == []  # the temporary emulator/state folder is removed
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_prints_the_plan_under_mocks(text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     out = text_run[0].stdout
     assert "plan: what the Pulumi program declares for stack rehearsal (run under Pulumi's mocks; a plan, nothing " \
@@ -201,6 +218,8 @@ def test_rehearse_prints_the_plan_under_mocks(text_run: tuple[subprocess.Complet
     assert any(ln.split()[2] == "rg-ftlab-rehearsal" for ln in plan)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_rehearse_shows_where_the_report_and_the_chart_are_and_a_three_line_verdict(
         text_run: tuple[subprocess.CompletedProcess[str], Path, FakePulumi]) -> None:
     lines = text_run[0].stdout.splitlines()
@@ -219,6 +238,8 @@ def test_rehearse_shows_where_the_report_and_the_chart_are_and_a_three_line_verd
                ln.endswith("`python -m jobs playground --rehearsal`") for ln in lines)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) -> None:
     import signal
     import time

@@ -152,6 +152,15 @@ def test_classify() -> None:
      ["content filter", "line"]),
     (404, "notFound", "File not found: file-x", UsageError, ["python -m jobs upload"]),
     (404, "notFound", "Job not found: ftjob-x", UsageError, ["python -m jobs list"]),
+    # the rest of the translation table (jobs/retry.py:_RULES), one row each
+    (429, "InsufficientQuota", "You exceeded your quota", JobsError, ["quota", "--training-type GlobalStandard"]),
+    (401, "401", "The principal lacks the required role", UsageError, ["operatorPrincipalId"]),
+    (400, "UnexpectedEntityState", "The job cannot be cancelled in its current state", UsageError,
+     ["python -m jobs status JOB_ID"]),
+    (400, "invalidRequest", "Only a running job can be paused", UsageError, ["not in a state"]),
+    (404, "404", "Resource not found", UsageError, ["--endpoint", "--api-version"]),
+    (422, "invalidValue", "n_epochs must be at most 50", UsageError, ["fix the option it names"]),
+    (500, "InternalServerError", "Something broke", JobsError, ["run the same command again"]),
 ])
 def test_translation_names_the_fix(status: int, code: str, message: str, expect_type: type,
                                    hint_words: list[str]) -> None:
@@ -165,6 +174,9 @@ def test_translation_names_the_fix(status: int, code: str, message: str, expect_
 def test_translation_keeps_exit_codes() -> None:
     assert translate(status_error(400, code="bad", message="x")).exit_code == ExitCode.USAGE
     assert translate(status_error(500, code="oops", message="x")).exit_code == ExitCode.FAILED
+    assert translate(status_error(409, code="Conflict", message="x")).exit_code == ExitCode.REFUSED
+    quota = translate(status_error(429, code="InsufficientQuota", message="x"))
+    assert type(quota) is JobsError and quota.exit_code == ExitCode.FAILED
 
 
 def test_auth_errors_are_usage_errors_not_job_failures() -> None:

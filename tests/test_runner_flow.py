@@ -13,6 +13,7 @@ from tests.support.paths import CWD
 pytestmark = pytest.mark.usefixtures("runner_env")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("api", ["dated", "v1"])
 def test_full_run_promotes_and_a_rerun_repeats_nothing(api: str, job_emulator: Any, training_copy: Path,
                                                         fake_pulumi: Any, jobs_cli: Any, runner_env: Path) -> None:
@@ -247,6 +248,8 @@ def test_status_events_list_pause_resume_cancel(job_emulator: Any, training_copy
     assert w2.exit_code == 1 and "cancelled" in w2.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_job_cancelled_from_outside_stops_run_with_exit_1(job_emulator: Any, training_copy: Path,
                                                           fake_pulumi: Any, runner_env: Path) -> None:
     import os
@@ -332,6 +335,7 @@ def _dpo_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_run_method_dpo_trains_a_dpo_job_with_beta(tmp_path: Path, job_emulator: Any, jobs_cli: Any,
                                                    fake_pulumi: Any) -> None:
     from tests.support.clients import sdk_client

@@ -46,6 +46,7 @@ def test_full_disk_while_saving_keeps_the_old_state(tmp_path: Path, monkeypatch:
     assert [p.name for p in tmp_path.iterdir()] == [rs.path.name]  # no temp file left behind
 
 
+@pytest.mark.subprocess
 def test_upload_with_an_impossible_state_dir_exits_2_without_traceback(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_OPENAI", "FTJOBS_"))}
     env.update(FTJOBS_STATE_DIR="/proc/nope", AZURE_OPENAI_API_KEY="placeholder")

@@ -55,6 +55,7 @@ def test_every_pulumi_command_runs_in_the_project_root(project: Path, monkeypatc
     assert pulumi_cli.destroy_argv("dev")[-2:] == ["--cwd", str(project)]
 
 
+@pytest.mark.slow
 def test_run_from_a_subfolder_then_the_root_shares_state(project: Path, monkeypatch: pytest.MonkeyPatch,
                                                          job_emulator: Any, training_copy: Path,
                                                          fake_pulumi: FakePulumi, jobs_cli: Any) -> None:

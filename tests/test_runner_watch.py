@@ -14,7 +14,7 @@ import pytest
 from jobs.display import PlainDisplay
 from jobs.errors import JobFailedError
 from jobs.flow import train, upload
-from jobs.flow.crash import CrashHook
+from jobs.crash import CrashHook
 from jobs.flow.data import DataCheck
 from jobs.flow.watch import WatchOutcome, failure_error, follow
 from jobs.status import JobStatus

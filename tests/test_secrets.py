@@ -23,6 +23,8 @@ def _files_containing(root: Path, marker: str) -> list[Path]:
     return hits
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_api_key_never_leaks(tmp_path: Path, training_copy: Path, fake_pulumi: Any, runner_env: Path,
                              monkeypatch: pytest.MonkeyPatch, jobs_cli: Any) -> None:
     from emulator.server import EmulatorServer
@@ -64,6 +66,7 @@ def test_api_key_never_leaks(tmp_path: Path, training_copy: Path, fake_pulumi: A
     assert envs and all("AZURE_OPENAI_API_KEY" not in e and "AZURE_OPENAI_AD_TOKEN" not in e for e in envs)
 
 
+@pytest.mark.slow
 def test_ad_token_never_leaks_and_never_reaches_pulumi(tmp_path: Path, training_copy: Path, fake_pulumi: Any,
                                                        runner_env: Path, monkeypatch: pytest.MonkeyPatch,
                                                        jobs_cli: Any) -> None:

@@ -81,6 +81,7 @@ def test_usage_error_in_json_mode_is_json() -> None:
     assert json.loads(out)["error"]["exit_code"] == 2
 
 
+@pytest.mark.subprocess
 def test_real_process_exit_codes(tmp_path: Path, mslearn_data: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     good = subprocess.run([sys.executable, "-m", "jobs", "validate", str(mslearn_data / "travel-finetune-hotel.jsonl")],
@@ -104,6 +105,7 @@ def _rss(path: Path) -> tuple[int, str, int]:
     return int(out[0]), out[1], int(out[2])  # ru_maxrss is in KiB on Linux
 
 
+@pytest.mark.subprocess
 def test_100mb_single_line_keeps_memory_flat(tmp_path: Path) -> None:
     small = write(tmp_path, with_defect(line(example(3))), "small.jsonl")
     big = tmp_path / "big.jsonl"
@@ -121,6 +123,7 @@ def test_100mb_single_line_keeps_memory_flat(tmp_path: Path) -> None:
     assert rss_big - rss_small < 40 * 1024, (rss_small, rss_big)  # far below the line's 100 MB
 
 
+@pytest.mark.subprocess
 def test_help_does_not_import_the_validator() -> None:
     code = ("import sys, jobs.cli\n"
             "from click.testing import CliRunner\n"

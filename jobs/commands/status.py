@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.display import eta_text
 from jobs.errors import RefusedError, UsageError
 from jobs.flow.lifecycle import today
 from jobs.flow.present import ts_text
@@ -33,8 +34,6 @@ class StatusResult:
         lines.append(f"  training type:    {self.training_type or '- (not in the run state)'}")
         lines.append(f"  created:          {ts_text(j['created_at'])}")
         if j.get("estimated_finish") and j["status"] not in ("succeeded", "failed", "cancelled"):
-            from jobs.display import eta_text
-
             lines.append(f"  estimated finish: {eta_text(j['estimated_finish'])}")
         if j.get("finished_at"):
             lines.append(f"  finished:         {ts_text(j['finished_at'])}")

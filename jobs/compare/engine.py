@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
 
 RowKey = tuple[str, int, str, int]  # case id, turn (1-based), variant, repeat (0-based)
-CHECKPOINT = "compare_row"  # jobs/flow/crash.py: the test hook after each recorded row
+CHECKPOINT = "compare_row"  # jobs/crash.py: the test hook after each recorded row
 
 
 def cache_key(deployment: str, messages: list[dict[str, str]], params: dict[str, Any], repeat: int) -> str:

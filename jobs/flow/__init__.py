@@ -15,6 +15,6 @@ run           ``jobs/flow/run.py``              validate → … → promote, ``
 ============  ================================  =============================================
 
 Every step takes the :class:`jobs.session.Session` first: it holds the connection (``session.api``), the
-run state, the stack's deployer, the display and the crash-test hook (``jobs/flow/crash.py``). No step reads
+run state, the stack's deployer, the display and the crash-test hook (``jobs/crash.py``). No step reads
 the environment or prints on its own.
 """

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 from jobs import contract
 from jobs.api import is_not_found
 from jobs.errors import ExitCode, JobsError, RefusedError
+from jobs.softdelete import SoftDeleted, purge_commands, purge_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
-    from jobs.softdelete import SoftDeleted
 
 MODEL_KEY = contract.FINE_TUNED_MODEL
 
@@ -137,15 +137,11 @@ def _still_deployed(session: "Session", promoted: Any) -> str | None:
 def soft_deleted(session: "Session") -> list[str]:
     """What ``pulumi destroy`` leaves soft-deleted for this stack, with the exact purge commands (the stack's
     outputs name the resources; none when they cannot be read)."""
-    from jobs.softdelete import purge_text
-
     return purge_text(soft_deleted_items(session))
 
 
-def soft_deleted_items(session: "Session") -> list["SoftDeleted"]:
+def soft_deleted_items(session: "Session") -> list[SoftDeleted]:
     """:func:`soft_deleted`'s resources, each with its command and when it can run."""
-    from jobs.softdelete import purge_commands
-
     if session.deployer.stand_in is not None or not session.deployer.available:
         return []
     try:
@@ -169,76 +165,94 @@ def clean(session: "Session", *, models: bool = False, yes: bool = False) -> Cle
         if not files and not jobs and not promoted:
             result.nothing_to_do = True
         if not result.nothing_to_do and not yes:
-            what = [f"{len(files)} file(s)"] + ([f"{len(jobs)} fine-tuned model(s) and their jobs"] if models else [])
-            question = (f"delete {' and '.join(what)} from {session.connection.endpoint} and unset {MODEL_KEY} "
-                        f"in stack {session.stack}?")
-            if not session.ui.ask(question + " [y/N] "):
-                raise RefusedError(f"not confirmed: {question}",
-                                   hint="answer y on a terminal, or pass --yes to delete without asking")
-
-        # 1. the stack no longer asks for the model, so its deployment can go
-        manual_up = [deployer.apply_command()]
-        if promoted or jobs:
-            try:
-                changes = deployer.remove()
-            except JobsError as exc:
-                result.failures.append(f"unset {MODEL_KEY}: {exc.message.splitlines()[0]}")
-            else:
-                if all(c.done for c in changes):
-                    result.unset_model = True
-                    if deployer.stand_in:
-                        result.emulator_deployment_removed = (promoted or {}).get("deployment_name") or None
-                else:
-                    result.manual_commands = [c.command for c in changes] + manual_up
-                    result.still_deployed = _still_deployed(session, promoted)
-        elif not deployer.available:  # not ours to unset, but still billed if the stack file sets it
-            result.still_deployed = _still_deployed(session, None)
-            if result.still_deployed:
-                result.manual_commands = [deployer.remove_command()] + manual_up
-
-        # 2. files
-        deleted_files: set[str] = set()
-        for fid in files:
-            try:
-                session.api.delete_file(fid)
-            except JobsError as exc:
-                if not is_not_found(exc):
-                    result.failures.append(f"file {fid}: {exc.message.splitlines()[0]}")
-                    continue
-            deleted_files.add(fid)
-            result.deleted_files.append(fid)
-
-        # 3. models
-        deleted_jobs: set[str] = set()
-        for job_id, model in jobs:
-            try:
-                session.api.delete_model(job_id, model)
-            except JobsError as exc:
-                if not is_not_found(exc):
-                    hint = ("delete its deployment first: `pulumi up` after the config change, or `pulumi destroy`"
-                            if exc.status in (400, 409) else (exc.hint or ""))
-                    result.failures.append(f"model {model}: {exc.message.splitlines()[0]} ({hint})".rstrip(" ()"))
-                    continue
-            deleted_jobs.add(job_id)
-            result.deleted_models.append(model)
-            result.deleted_jobs.append(job_id)
-
-        def change(data: dict[str, Any]) -> None:
-            data["files"] = {k: v for k, v in (data.get("files") or {}).items()
-                             if not (isinstance(v, dict) and v.get("file_id") in deleted_files)}
-            for entry in (data.get("jobs") or {}).values():
-                if isinstance(entry, dict) and entry.get("job_id") in deleted_jobs:
-                    entry["model_deleted"] = True
-            if result.unset_model or (data.get("promoted") or {}).get("job_id") in deleted_jobs:
-                data["promoted"] = None
-            if data.get("latest_job") in deleted_jobs:
-                alive = [r for r in (data.get("jobs") or {}).values()
-                         if isinstance(r, dict) and r.get("job_id") and not r.get("model_deleted")]
-                data["latest_job"] = (max(alive, key=lambda r: int(r.get("created_at") or 0))["job_id"]
-                                      if alive else None)
-
-        session.state.update(change)
+            _confirm(session, files, jobs, models=models)
+        _unset_model(session, result, promoted, has_jobs=bool(jobs))  # 1. so the model's deployment can go
+        deleted_files = _delete_files(session, result, files)  # 2.
+        deleted_jobs = _delete_models(session, result, jobs)  # 3.
+        session.state.update(lambda data: _forget(data, deleted_files, deleted_jobs, unset=result.unset_model))
     result.purge = soft_deleted(session)
     if result.failures:
         result.exit_code = int(ExitCode.FAILED)
     return result
+
+
+def _confirm(session: "Session", files: list[str], jobs: list[tuple[str, str]], *, models: bool) -> None:
+    """Ask before deleting; refuse (exit 3) unless the answer is yes."""
+    what = [f"{len(files)} file(s)"] + ([f"{len(jobs)} fine-tuned model(s) and their jobs"] if models else [])
+    question = (f"delete {' and '.join(what)} from {session.connection.endpoint} and unset {MODEL_KEY} "
+                f"in stack {session.stack}?")
+    if not session.ui.ask(question + " [y/N] "):
+        raise RefusedError(f"not confirmed: {question}",
+                           hint="answer y on a terminal, or pass --yes to delete without asking")
+
+
+def _unset_model(session: "Session", result: CleanOutcome, promoted: Any, *, has_jobs: bool) -> None:
+    """Take the model out of the stack (the deployer), or say what to run when pulumi is missing."""
+    deployer = session.deployer
+    manual_up = [deployer.apply_command()]
+    if promoted or has_jobs:
+        try:
+            changes = deployer.remove()
+        except JobsError as exc:
+            result.failures.append(f"unset {MODEL_KEY}: {exc.message.splitlines()[0]}")
+            return
+        if all(c.done for c in changes):
+            result.unset_model = True
+            if deployer.stand_in:
+                result.emulator_deployment_removed = (promoted or {}).get("deployment_name") or None
+        else:
+            result.manual_commands = [c.command for c in changes] + manual_up
+            result.still_deployed = _still_deployed(session, promoted)
+    elif not deployer.available:  # not ours to unset, but still billed if the stack file sets it
+        result.still_deployed = _still_deployed(session, None)
+        if result.still_deployed:
+            result.manual_commands = [deployer.remove_command()] + manual_up
+
+
+def _delete_files(session: "Session", result: CleanOutcome, files: list[str]) -> set[str]:
+    """Delete the files (already gone counts as deleted); the ids deleted."""
+    deleted: set[str] = set()
+    for fid in files:
+        try:
+            session.api.delete_file(fid)
+        except JobsError as exc:
+            if not is_not_found(exc):
+                result.failures.append(f"file {fid}: {exc.message.splitlines()[0]}")
+                continue
+        deleted.add(fid)
+        result.deleted_files.append(fid)
+    return deleted
+
+
+def _delete_models(session: "Session", result: CleanOutcome, jobs: list[tuple[str, str]]) -> set[str]:
+    """Delete the fine-tuned models (already gone counts as deleted); the ids of the jobs whose model went."""
+    deleted: set[str] = set()
+    for job_id, model in jobs:
+        try:
+            session.api.delete_model(job_id, model)
+        except JobsError as exc:
+            if not is_not_found(exc):
+                hint = ("delete its deployment first: `pulumi up` after the config change, or `pulumi destroy`"
+                        if exc.status in (400, 409) else (exc.hint or ""))
+                result.failures.append(f"model {model}: {exc.message.splitlines()[0]} ({hint})".rstrip(" ()"))
+                continue
+        deleted.add(job_id)
+        result.deleted_models.append(model)
+        result.deleted_jobs.append(job_id)
+    return deleted
+
+
+def _forget(data: dict[str, Any], files: set[str], jobs: set[str], *, unset: bool) -> None:
+    """The run state's change: drop the deleted files, mark the deleted models, clear ``promoted`` when the model
+    left the stack, and move the latest-job pointer off a deleted job."""
+    data["files"] = {k: v for k, v in (data.get("files") or {}).items()
+                     if not (isinstance(v, dict) and v.get("file_id") in files)}
+    for entry in (data.get("jobs") or {}).values():
+        if isinstance(entry, dict) and entry.get("job_id") in jobs:
+            entry["model_deleted"] = True
+    if unset or (data.get("promoted") or {}).get("job_id") in jobs:
+        data["promoted"] = None
+    if data.get("latest_job") in jobs:
+        alive = [r for r in (data.get("jobs") or {}).values()
+                 if isinstance(r, dict) and r.get("job_id") and not r.get("model_deleted")]
+        data["latest_job"] = max(alive, key=lambda r: int(r.get("created_at") or 0))["job_id"] if alive else None

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from jobs import __version__
 from jobs.compare import report as reports
 from jobs.compare.engine import Engine, row_key
 from jobs.compare.history import History, HistoryError
 from jobs.compare.judge import RUBRIC_SHA256
 from jobs.compare.pacing import Pacer
 from jobs.compare.plan import CANDIDATE, Plan, RunOptions, SystemPrompt, Variant, parse_variant
-from jobs.errors import ExitCode, UsageError
+from jobs.errors import ExitCode, JobsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
@@ -82,8 +83,6 @@ def stack_deployments(session: "Session", *, base: str | None, tuned: str | None
     """(base, tuned) deployment names: the options, else the stack's outputs. When the outputs cannot be read,
     the error says why in full (with the command to run by hand when ``pulumi`` is missing) and names
     ``options``, the caller's own way to name the deployments (``chat`` and ``playground`` pass theirs)."""
-    from jobs.errors import JobsError
-
     if (base or not need_base) and (tuned or not need_tuned):
         return base, tuned
     try:
@@ -95,8 +94,6 @@ def stack_deployments(session: "Session", *, base: str | None, tuned: str | None
 
 
 def provenance(session: "Session", plan: Plan, options: RunOptions) -> dict[str, Any]:
-    from jobs import __version__
-
     state = session.state.load()
     promoted = state.get("promoted") or {}
     conn = session.connection

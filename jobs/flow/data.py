@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from jobs.dataset import validate_file
 from jobs.errors import JobFailedError
 
 SHOWN = 20  # problem lines shown before "... and N more"
@@ -39,8 +40,6 @@ def check_data(path: str | Path, *, model: str | None, say: Callable[[str], None
                method: str = "supervised") -> DataCheck:
     """Validate ``path`` for ``model`` and the training ``method``; refuse an invalid file, show the warnings of
     a valid one. A validation file needs one example, not Azure's 10 for training files."""
-    from jobs.dataset import validate_file
-
     p = Path(path)
     # a missing, unreadable or non-regular file is a UsageError
     report = validate_file(p, model=model, method=method, validation=what == VALIDATION)

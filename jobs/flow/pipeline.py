@@ -43,16 +43,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from jobs import az_cli, metrics
+from jobs.checks import StyleProfile
+from jobs.compare.plan import Plan, RunOptions
+from jobs.compare.suite import default_suite_path, load_suite
 from jobs.errors import JobFailedError, JobsError, RefusedError, UsageError
 from jobs.flow import clean as clean_step
 from jobs.flow import promote as promote_step
 from jobs.flow import train, watch
+from jobs.flow.clean import soft_deleted_items
+from jobs.flow.compare import compare, stack_variants
 from jobs.flow.cost import CostEstimate, Guards, confirm_or_refuse, guard_cost
 from jobs.flow.data import DataCheck, check_data
 from jobs.flow.lifecycle import check_training
 from jobs.flow.limits import check_job_size
+from jobs.flow.metrics import collect
 from jobs.flow.preflight import Problem, identity_problem, pulumi_problems, refuse
 from jobs.flow.ready import wait_until_answers
+from jobs.softdelete import BEFORE_DESTROY, purge_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
@@ -330,11 +338,6 @@ class Pipeline:
 
     def _compare(self, name: str, specs: tuple[str, ...], *, baseline: str = "") -> str:
         """One ``compare`` run of the plan's suites (default: the project's) on ``specs``, like the command."""
-        from jobs.checks import StyleProfile
-        from jobs.compare.plan import Plan, RunOptions
-        from jobs.compare.suite import default_suite_path, load_suite
-        from jobs.flow.compare import compare, stack_variants
-
         suites = tuple(load_suite(Path(p)) for p in self.plan.suites) or (load_suite(default_suite_path()),)
         variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
         plan = Plan(suites=suites, variants=variants, repeat=self.plan.repeat,
@@ -350,9 +353,6 @@ class Pipeline:
         return self._compare("compare-base", BASE_VARIANTS, baseline=BASE_VARIANTS[0])
 
     def step_metrics(self) -> str:
-        from jobs import metrics
-        from jobs.flow.metrics import collect
-
         assert self.outcome.job_id
         got = collect(self.session, self.outcome.job_id)
         if got.table is None or not got.table.rows:
@@ -443,10 +443,6 @@ class Pipeline:
     def step_destroy(self) -> str:
         """The hub's workspaces are deleted for good first (afterwards only the portal can purge them), then
         ``pulumi destroy``; what stays soft-deleted, with its purge commands, goes into the notes."""
-        from jobs import az_cli
-        from jobs.flow.clean import soft_deleted_items
-        from jobs.softdelete import BEFORE_DESTROY, purge_text
-
         items = soft_deleted_items(self.session)  # the names, while the stack still has its outputs
         notes: list[str] = []
         for item in (i for i in items if i.when == BEFORE_DESTROY):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from jobs import pulumi_cli
+from jobs.az_cli import identity
 from jobs.errors import JobFailedError, JobsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,8 +34,6 @@ class Problem:
 def pulumi_problems(session: "Session", *, yes: bool) -> list[Problem]:
     """The real stack: the CLI is there and logged in, the stack exists (offered to be created), its config
     validates against the program's own rules (``infra/config.py``, no Azure call)."""
-    from jobs import pulumi_cli
-
     stack = session.stack
     if not pulumi_cli.available():
         return [Problem("the `pulumi` CLI is not on PATH", PULUMI_INSTALL)]
@@ -57,8 +57,7 @@ def pulumi_problems(session: "Session", *, yes: bool) -> list[Problem]:
 
 def config_problem(session: "Session") -> Problem | None:
     """The stack's config, validated by the Pulumi program's own parser (the same message ``pulumi up`` gives)."""
-    from infra.config import ConfigError, parse
-    from jobs import pulumi_cli
+    from infra.config import ConfigError, parse  # here: it imports pulumi (about a second), needed by this check only
 
     session.say(pulumi_cli.announce(pulumi_cli.config_all_argv(session.stack)))
     values, secret = pulumi_cli.config_values(session.stack)
@@ -73,8 +72,6 @@ def config_problem(session: "Session") -> Problem | None:
 
 
 def identity_problem(session: "Session") -> Problem | None:
-    from jobs.az_cli import identity
-
     found = identity(session.env)
     if found.ok:
         session.say(f"preflight: Azure identity from {found.source}")

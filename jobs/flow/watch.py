@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobs.api import EventInfo, EventKey, JobInfo
+from jobs.display import eta_text
 from jobs.errors import JobFailedError
 from jobs.flow.present import event_line
+from jobs.flow.train import record_status
 from jobs.settings import check_number
 from jobs.status import JobStatus
 
@@ -95,9 +97,6 @@ class WatchOutcome:
 def follow(session: "Session", job_id: str, *, display: Any, record: bool = True,
            timeout: float | None = None) -> WatchOutcome:
     """Poll until the job is terminal (or ``timeout`` seconds passed; the job keeps running)."""
-    from jobs.display import eta_text
-    from jobs.flow.train import record_status
-
     poll = session.poll
     interval = poll.first
     seen: set[EventKey] = set()

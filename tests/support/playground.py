@@ -31,7 +31,8 @@ def playground_on(url: str, **request: Any) -> Iterator[Any]:
     """The command's own :func:`jobs.commands.playground.start` against ``url`` (the base and tuned
     deployments of tests/support/compare.py unless given), on a free port; yields the running server."""
     from jobs.commands.playground import PlaygroundRequest, start
-    from jobs.session import Session, Target
+    from jobs.client import Target
+    from jobs.session import Session
 
     request = {"base_deployment": BASE, "tuned_deployment": TUNED, "port": 0, **request}
     server, _, _ = start(Session.for_stack("dev", target=Target(endpoint=url)), PlaygroundRequest(**request))

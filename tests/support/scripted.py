@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from jobs.api import EventInfo, FileInfo, JobInfo, Page
-from jobs.flow.crash import CrashHook
+from jobs.crash import CrashHook
 from jobs.settings import Env, PollSettings
 
 
