@@ -1,0 +1,25 @@
+"""How many threads the local model's torch work gets on this machine. No torch here."""
+
+from __future__ import annotations
+
+import os
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """The cores this process may use minus those other processes keep busy (the 1-minute load average,
+    rounded), at least 1. On a 2-core machine: 2 when idle, 1 when another process holds a core. OpenMP threads
+    that share a core with another busy process wait on each other, which costs more than the thread gains
+    (docs/benchmarks.md, local training)."""
+    cores = usable_cores()
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except OSError:
+        busy = 0
+    return max(1, min(cores, cores - busy))
