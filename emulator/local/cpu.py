@@ -23,3 +23,17 @@ def default_threads() -> int:
     except OSError:
         busy = 0
     return max(1, min(cores, cores - busy))
+
+
+def has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): then bf16 training is about 2-3x
+    faster than float32 here (docs/benchmarks.md); without it bf16 is emulated and slower."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False

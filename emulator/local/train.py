@@ -58,6 +58,7 @@ class _Trainer:
         self.valid_set: list[list[encode.Encoded]] = []
         self.per_epoch = 1
         self.threads = 1
+        self.bf16 = False
 
     @property
     def total(self) -> int:
@@ -76,7 +77,8 @@ class _Trainer:
                                            "validation file")
         self.per_epoch = encode.steps_per_epoch(len(self.train_set), spec.batch_size)
         torch.manual_seed(spec.seed)
-        self.model = _with_lora(base, spec)
+        self.bf16 = spec.precision == "bf16" or (spec.precision == "auto" and cpu.has_native_bf16())
+        self.model = _with_lora(base, spec, self.bf16)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=spec.learning_rate, weight_decay=0.0)
         saved = checkpoints.resume_point(self.workdir)
@@ -86,7 +88,7 @@ class _Trainer:
             resumed_from = str(saved.path.relative_to(self.workdir))
         self.writer.write("started", step=self.step, total_steps=self.total, steps_per_epoch=self.per_epoch,
                           n_epochs=spec.n_epochs, threads=self.threads, method=spec.method,
-                          resumed_from=resumed_from)
+                          precision="bf16" if self.bf16 else "fp32", resumed_from=resumed_from)
 
     def train(self) -> dict[str, Any]:
         self.model.train()
@@ -124,36 +126,48 @@ class _Trainer:
         line.update(learning_rate=lr, tokens=sum(len(e.ids) for r in rows for e in r))
         self.writer.write("step", **line)
 
+    def _autocast(self) -> Any:
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
+
     def _loss(self, rows: list[list[encode.Encoded]]) -> tuple[Any, float]:
         from emulator.local import losses
 
-        if self.spec.method == "dpo":
-            return losses.dpo(self.model, rows, self.pad_id, self.spec.beta)
-        return losses.supervised(self.model, [r[0] for r in rows], self.pad_id)
+        with self._autocast():
+            if self.spec.method == "dpo":
+                return losses.dpo(self.model, rows, self.pad_id, self.spec.beta, self.spec.share_prefix)
+            return losses.supervised(self.model, [r[0] for r in rows], self.pad_id, self.spec.share_prefix)
 
     def _validation(self, epoch_end: bool) -> dict[str, Any]:
-        """valid_* on one validation batch (a different one each step, in turn) and full_valid_* on the whole
-        validation set at each epoch end; all None without a validation file."""
-        from emulator.local import losses
-
+        """valid_* on one validation batch (a different one each time, in turn) every ``valid_every`` steps and
+        full_valid_* on the whole validation set at each epoch end; all None without a validation file."""
         out: dict[str, Any] = dict.fromkeys(("valid_loss", "valid_mean_token_accuracy", "full_valid_loss",
                                              "full_valid_mean_token_accuracy"))
-        if not self.valid_set or self.step % self.spec.valid_every:
+        if not self.valid_set:
             return out
-        size, spec = self.spec.batch_size, self.spec
+        spec = self.spec
         self.model.eval()
         try:
-            n_batches = encode.steps_per_epoch(len(self.valid_set), size)
-            start = (self.step // spec.valid_every % n_batches) * size
-            chunk = self.valid_set[start:start + size]
-            loss, acc = losses.evaluate(self.model, chunk, self.pad_id, size, spec.method, spec.beta)
-            out.update(valid_loss=round(loss, 6), valid_mean_token_accuracy=round(acc, 6))
+            if self.step % spec.valid_every == 0:
+                n_batches = encode.steps_per_epoch(len(self.valid_set), spec.batch_size)
+                start = (self.step // spec.valid_every % n_batches) * spec.batch_size
+                loss, acc = self._evaluate(self.valid_set[start:start + spec.batch_size])
+                out.update(valid_loss=round(loss, 6), valid_mean_token_accuracy=round(acc, 6))
             if epoch_end:
-                loss, acc = losses.evaluate(self.model, self.valid_set, self.pad_id, size, spec.method, spec.beta)
+                loss, acc = self._evaluate(self.valid_set)
                 out.update(full_valid_loss=round(loss, 6), full_valid_mean_token_accuracy=round(acc, 6))
         finally:
             self.model.train()
         return out
+
+    def _evaluate(self, rows: list[list[encode.Encoded]]) -> tuple[float, float]:
+        from emulator.local import losses
+
+        spec = self.spec
+        with self._autocast():
+            return losses.evaluate(self.model, rows, self.pad_id, spec.batch_size, spec.method, spec.beta,
+                                   spec.share_prefix)
 
     def _checkpoint(self, epoch: int) -> None:
         target = checkpoints.checkpoint_dir(self.workdir, self.step)
@@ -172,12 +186,20 @@ class _Trainer:
         return self.writer.write("stopped", step=self.step)
 
 
-def _with_lora(base: Any, spec: TrainSpec) -> Any:
+def _with_lora(base: Any, spec: TrainSpec, bf16: bool) -> Any:
+    """The base wrapped with fresh LoRA layers (float32); with ``bf16`` the frozen base weights are cast to
+    bfloat16 (half the memory, and the native bf16 matrix units do the work)."""
+    import torch
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(r=spec.lora_r, lora_alpha=spec.lora_alpha, lora_dropout=0.0,
                         target_modules=list(spec.target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(base, config)
+    model = get_peft_model(base, config)
+    if bf16:
+        for param in model.parameters():
+            if not param.requires_grad:
+                param.data = param.data.to(torch.bfloat16)
+    return model
 
 
 def _rel(path: Path, workdir: Path) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 METHODS = ("supervised", "dpo")
+PRECISIONS = ("auto", "bf16", "fp32")
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DEFAULT_EPOCHS = 3
 DEFAULT_BATCH_SIZE = 4
@@ -60,6 +61,11 @@ class TrainSpec:
     keep_checkpoints: int = KEPT_CHECKPOINTS
     max_tokens: int = MAX_TOKENS
     valid_every: int = 1  # valid_loss on a validation batch every this many steps (the other rows leave it empty)
+    # A speed switch, not a result switch: a prefix all rows of a batch share runs once (emulator/local/losses.py).
+    share_prefix: bool = True
+    # bf16: the frozen base weights in bfloat16 and the forward and backward passes under bf16 autocast (the
+    # LoRA weights and the optimizer stay float32); auto: bf16 when the CPU has native bf16 (emulator.local.cpu).
+    precision: str = "auto"
     # Where the float32 conversion of the GGUF is kept between runs (emulator.local.basecache); None: no cache.
     cache_dir: str | None = None
 
@@ -75,6 +81,8 @@ class TrainSpec:
 
 def _problems(spec: TrainSpec) -> list[str]:
     out: list[str] = []
+    if spec.precision not in PRECISIONS:
+        out.append(f"precision '{spec.precision}' is not one of {', '.join(PRECISIONS)}")
     if spec.method not in METHODS:
         out.append(f"method '{spec.method}' is not one of {', '.join(METHODS)}")
     for name in ("n_epochs", "batch_size", "lora_r", "keep_checkpoints", "max_tokens", "valid_every"):
