@@ -1,7 +1,8 @@
 """Benchmark the local backend's trainer (figures in docs/benchmarks.md, "Local training").
 
     .venv/bin/python bench/bench_local_train.py [--epochs 3] [--threads N] [--batch-size 4] [--no-validation]
-        [--no-share-prefix] [--cache-dir DIR] [--json bench/out/local-train.json]
+        [--no-share-prefix] [--precision auto|bf16|fp32] [--cache-dir DIR]
+        [--workdir DIR] [--json bench/out/local-train.json]
 
 Needs ``make install-local``. Trains SmolLM2-135M-Instruct with the trainer's defaults (LoRA r=16 on all seven
 projections, lr 1e-3) on data/travel-train.jsonl (62 examples; with data/travel-validation.jsonl as the
@@ -38,6 +39,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--no-validation", action="store_true")
     parser.add_argument("--no-share-prefix", action="store_true", help="the plain padded batch, for comparison")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "ff-local-model-cache")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--workdir", type=Path, default=None,
@@ -53,6 +55,7 @@ def _summary(lines: list[dict[str, Any]], started_at: float) -> dict[str, Any]:
     return {
         "load_seconds": round(started["time"] - started_at, 1),
         "threads": started["threads"],
+        "precision": started["precision"],
         "seconds_per_epoch": [round(b - a, 1) for a, b in zip(marks, marks[1:])],
         "train_loss_per_epoch": [round(sum(s["train_loss"] for s in steps if s["epoch"] == e)
                                        / sum(1 for s in steps if s["epoch"] == e), 3) for e in epochs],
@@ -67,7 +70,8 @@ def main() -> int:
     spec = TrainSpec(training=read_jsonl(data / "travel-train.jsonl"),
                      validation=None if args.no_validation else read_jsonl(data / "travel-validation.jsonl"),
                      n_epochs=args.epochs, batch_size=args.batch_size, threads=args.threads,
-                     share_prefix=not args.no_share_prefix, cache_dir=str(args.cache_dir))
+                     share_prefix=not args.no_share_prefix, precision=args.precision,
+                     cache_dir=str(args.cache_dir))
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-local-train-") as tmp:
         workdir = args.workdir or Path(tmp)

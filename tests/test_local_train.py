@@ -8,6 +8,7 @@ stops and resumes to the same adapter as an uninterrupted run.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -201,14 +202,21 @@ def test_importing_the_trainer_does_not_import_torch() -> None:
 
 # --- real training on a tiny random model ----------------------------------------------------------------------
 
-def _tiny_loader(spec: TrainSpec) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+@functools.cache
+def _gguf_tokenizer() -> Any:
+    from transformers import AutoTokenizer
 
     from emulator.local import weights
 
     path = weights.gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
+    return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
+
+
+def _tiny_loader(spec: TrainSpec) -> tuple[Any, Any]:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = _gguf_tokenizer()
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
@@ -274,3 +282,26 @@ def test_tiny_model_stop_then_resume_ends_where_an_uninterrupted_run_ends(tmp_pa
     assert not (parted / "resume").exists()
     a, b = _adapter(tmp_path / "whole", whole), _adapter(parted, again)
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(240)
+def test_tiny_model_trains_dpo_pairs_against_the_base_as_reference(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="needs make install-local")
+    from emulator.local import train
+
+    pairs = []
+    for record in _travel(4):
+        *prompt, answer = record["messages"][:3]
+        pairs.append({"input": {"messages": prompt}, "preferred_output": [answer],
+                      "non_preferred_output": [{"role": "assistant", "content": "The Grand Hotel is the best."}]})
+    spec = TrainSpec(training=pairs, validation=pairs[:2], method="dpo", n_epochs=3, batch_size=2, threads=1,
+                     learning_rate_multiplier=5)
+    last = train.run(spec, tmp_path, loader=_tiny_loader)
+    assert last["type"] == "done", last
+    steps = progress.read(tmp_path).steps
+    assert len(steps) == 6
+    # at step 1 the adapter is still the identity (LoRA's B starts at 0): the loss is log 2 exactly
+    assert steps[0]["train_loss"] == pytest.approx(0.693147, abs=1e-3)
+    assert steps[-1]["train_loss"] < steps[0]["train_loss"]
+    assert steps[-1]["full_valid_loss"] is not None
