@@ -178,6 +178,7 @@ def test_worker_stops_at_a_step_boundary_and_resumes_where_it_stopped(tmp_path: 
     assert not progress.stop_requested(tmp_path)
     progress.request_stop(tmp_path)  # a stale request from before is cleared by start
     w2 = worker.start(spec, tmp_path, target=scripted_run, nice=0)
+    assert progress.read(tmp_path).state in ("starting", "running")  # not the earlier run's "stopped"
     assert w2.wait(60)
     folded = progress.read(tmp_path)
     assert folded.state == "done" and w2.state() == "done"

@@ -2,6 +2,7 @@
 line, flushed per line, so that a poller in another process reads it while the worker writes. No torch here.
 
 Line shapes (every line has ``"type"`` and ``"time"``, seconds since the epoch):
+- ``{"type": "launched"}``: written by :func:`emulator.local.worker.start` before the process starts.
 - ``{"type": "started", "step": k, "total_steps": n, "steps_per_epoch": s, "n_epochs": e, "threads": t,
   "method": m, "resumed_from": null | "checkpoints/step-000016" | "resume"}``: a worker began; ``step`` is the
   number of steps already done (0 on a fresh run). Step and checkpoint lines after ``k`` that an earlier worker
@@ -54,7 +55,9 @@ class Progress:
 
     steps: list[dict[str, Any]] = field(default_factory=list)  # one per step, in step order
     checkpoints: list[dict[str, Any]] = field(default_factory=list)  # the retained ones, oldest first
-    state: str = "new"  # new | running | stopped | done | failed (running: no terminal line after the last start)
+    # new | starting (launched, no started line yet) | running (no last line after the last start) | stopped | done |
+    # failed
+    state: str = "new"
     last: dict[str, Any] | None = None  # the last line (started, stopped, done or failed carry the details)
     total_steps: int | None = None
 
@@ -77,7 +80,9 @@ def read(workdir: Path) -> Progress:
 
 def _fold(out: Progress, line: dict[str, Any]) -> None:
     kind = line.get("type")
-    if kind == "started":
+    if kind == "launched":
+        out.state = "starting"
+    elif kind == "started":
         done = int(line.get("step") or 0)
         out.steps = [s for s in out.steps if s["step"] <= done]
         out.checkpoints = [c for c in out.checkpoints if c["step"] <= done]

@@ -97,6 +97,9 @@ def start(spec: TrainSpec, workdir: Path, target: Target | None = None, nice: in
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     progress.clear_stop(workdir)
+    writer = progress.ProgressWriter(workdir)
+    writer.write("launched")
+    writer.close()
     context = multiprocessing.get_context("spawn")
     process = context.Process(target=_child, args=(target, spec, workdir, nice), name=f"train:{workdir.name}",
                               daemon=True)
@@ -105,11 +108,9 @@ def start(spec: TrainSpec, workdir: Path, target: Target | None = None, nice: in
 
 
 def state(workdir: Path, alive: bool) -> str:
-    """What a workdir's run is doing: starting | running | stopped | done | failed | crashed (the process is
-    gone without a last line: killed, or the machine ran out of memory) | new (never started)."""
+    """What a workdir's run is doing: new (never started) | starting | running | stopped | done | failed |
+    crashed (the process is gone without a last line: killed, or the machine ran out of memory)."""
     folded = progress.read(workdir).state
-    if folded == "new":
-        return "starting" if alive else "new"
-    if folded == "running" and not alive:
+    if folded in ("starting", "running") and not alive:
         return "crashed"
     return folded
