@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -43,7 +44,7 @@ def _clean_error(result: CliOutcome, *words: str) -> None:
 
 def _interrupted_run(em: CompareEmulator, jobs_cli: Callable[..., CliOutcome], state: Path) -> str:
     """A finished run with some failed rows (an injected 500 on a third of the calls): resumable."""
-    em.configure(faults={"rate": 0.3, "kinds": ["500"], "seed": 5, "routes": ["/deployments"]})
+    em.configure(faults={"rate": 0.3, "kinds": ["500"], "seed": 5, "routes": ["/deployments", "/v1/chat"]})
     try:
         first = jobs_cli(*pair_args(em, *SUITE, "--json"))
     finally:
@@ -155,12 +156,32 @@ def test_a_history_that_cannot_be_opened_is_a_clean_error(tmp_path: Path) -> Non
     assert "writable" in (info.value.hint or "")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
-def test_a_read_only_folder_is_a_clean_error(tmp_path: Path) -> None:
+@pytest.fixture()
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody may write into. Root ignores permission bits (CI runs as root), so there the folder is
+    made immutable (``chattr +i``), which refuses root's writes too; others get mode 0555."""
     folder = tmp_path / "compare"
-    folder.mkdir(mode=0o555)
+    folder.mkdir()
+    root = os.geteuid() == 0
+    if root:
+        made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"as root, a read-only folder needs chattr +i, which failed here: {made.stderr.strip()}")
+    else:
+        folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_a_read_only_folder_is_a_clean_error(read_only_folder: Path) -> None:
     with pytest.raises(HistoryError, match="not writable"):
-        History(folder)
+        History(read_only_folder)
+    assert list(read_only_folder.iterdir()) == []  # nothing was written there
 
 
 def _small_disk(monkeypatch: pytest.MonkeyPatch, pages: int) -> None:
