@@ -78,7 +78,7 @@ def test_job_success_quirks(emulator, hotel):
     content = raw.get(f"/files/{job['result_files'][0]}/content")
     assert content.headers["content-type"].startswith("text/csv")
     assert content.text.splitlines()[0] == ("step,train_loss,train_mean_token_accuracy,valid_loss,"
-                                            "validation_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy")
+                                            "valid_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy")
 
 
 def _statuses(raw: Raw, jobs: list[dict]) -> list[str]:

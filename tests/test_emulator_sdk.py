@@ -112,7 +112,7 @@ def test_full_flow_with_the_sdk(emulator, mslearn_data: Path, api: str):
     assert (meta.filename, meta.purpose, meta.status) == ("results.csv", "fine-tune-results", "processed")
     rows = list(csv.DictReader(io.StringIO(client.files.content(job.result_files[0]).text)))
     assert list(rows[0]) == ["step", "train_loss", "train_mean_token_accuracy", "valid_loss",
-                             "validation_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy"]
+                             "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy"]
     assert [int(r["step"]) for r in rows] == list(range(1, 21))
 
     # chat on the base deployment and, after "promotion", on the tuned one
