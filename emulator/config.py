@@ -38,6 +38,9 @@ class FaultConfig:
     kinds: list[str] = field(default_factory=lambda: ["500", "503", "drop"])
     seed: int = 0
     routes: list[str] = field(default_factory=list)  # path prefixes after /openai (empty: all)
+    # deployment names (empty: any request): the one in a dated URL (/deployments/{name}/...) or in a v1 body's
+    # "model" (chat, responses); a rule naming deployments never matches files, jobs or models requests
+    deployments: list[str] = field(default_factory=list)
     retry_after_seconds: float = 1.0  # the wait an injected 429 asks for (retry-after-ms; Retry-After rounds up)
 
 
@@ -246,7 +249,7 @@ def _merge(target: Any, data: dict[str, Any], source: str, prefix: str) -> None:
         if key in _NESTED and not prefix:
             _merge(current, value, source, f"{key}.")
             continue
-        if key == "deployments":
+        if key == "deployments" and not prefix:  # (faults.deployments is a list of names, coerced below)
             if not isinstance(value, dict):
                 raise UsageError(f"{source}: deployments must be an object of name -> {{model, capacity}}",
                                  hint='e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1"}}')
