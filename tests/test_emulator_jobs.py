@@ -361,3 +361,16 @@ def test_training_retired_model_is_refused(emulator, hotel, monkeypatch):
     assert err["message"].startswith("The specified base model does not support fine-tuning.") and "retired" in err["message"]
     monkeypatch.setenv(models.TODAY_ENV, (day - datetime.timedelta(days=1)).isoformat())
     assert raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).status_code == 201
+
+
+def test_pausing_a_queued_job_is_refused(emulator_factory, hotel):
+    """Microsoft documents pausing for running jobs only (fine-tuning-studio.md, "Pause and resume"): a pending job
+    gets 400 unexpectedEntityState, and stays pending (the azure-ai-projects sample pauses right after create)."""
+    em = emulator_factory(config={"queue_seconds": 30})
+    raw = Raw(em.url)
+    job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": processed_file(raw, hotel)}).json()
+    assert job["status"] == "pending"
+    r = raw.post(f"/fine_tuning/jobs/{job['id']}/pause")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unexpectedEntityState"
+    assert "running" in r.json()["error"]["message"]
+    assert raw.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "pending"
