@@ -61,3 +61,23 @@ def test_deployment_of_a_retired_base_model_answers_410(emulator):
     r = raw.post("/deployments/old/chat/completions", json=ASK)
     assert r.status_code == 410
     assert "gpt-4-0613" in r.json()["error"]["message"] and models.LAB_2026_MODEL in r.json()["error"]["message"]
+
+
+def test_deployment_type_of_a_tuned_model_follows_the_model_table(emulator, hotel):
+    """Developer deployments: the gpt-4.1 family only; open-weight models deploy GlobalStandard (jobs/models.py)."""
+    import httpx
+
+    raw = Raw(emulator.url)
+    oss = trained_job(raw, hotel, model="gpt-oss-20b")["fine_tuned_model"]
+    gpt41 = trained_job(raw, hotel)["fine_tuned_model"]
+
+    def deploy(name: str, model: str, sku: str) -> httpx.Response:
+        return httpx.post(f"{emulator.url}/++/deployments", json={"name": name, "model": model, "sku": sku})
+
+    refused = deploy("oss-dev", oss, "Developer")
+    assert refused.status_code == 400
+    assert "GlobalStandard" in refused.json()["error"]["message"] and "sku" in refused.json()["error"]["message"]
+    assert deploy("oss", oss, "GlobalStandard").status_code == 201
+    assert deploy("gpt41-dev", gpt41, "Developer").status_code == 201
+    assert raw.post("/deployments/oss/chat/completions", json=ASK).status_code == 200
+    assert raw.post("/deployments/oss-dev/chat/completions", json=ASK).status_code == 404
