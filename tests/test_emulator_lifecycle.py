@@ -81,3 +81,18 @@ def test_deployment_type_of_a_tuned_model_follows_the_model_table(emulator, hote
     assert deploy("gpt41-dev", gpt41, "Developer").status_code == 201
     assert raw.post("/deployments/oss/chat/completions", json=ASK).status_code == 200
     assert raw.post("/deployments/oss-dev/chat/completions", json=ASK).status_code == 404
+
+
+def _epoch(day: datetime.date) -> int:
+    return int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp())
+
+
+def test_models_report_the_lifecycle_tables_dates(emulator, hotel):
+    raw = Raw(emulator.url)
+    lc = models.resolve("gpt-4.1").lifecycle
+    assert lc.training_retires and lc.base_retires and lc.deployment_retires
+    base = raw.get("/models/gpt-4.1-2025-04-14").json()
+    assert base["lifecycle_status"] == "deprecating"  # Legacy: retirement announced
+    assert base["deprecation"] == {"fine_tune": _epoch(lc.training_retires), "inference": _epoch(lc.base_retires)}
+    tuned = trained_job(raw, hotel)["fine_tuned_model"]
+    assert raw.get(f"/models/{tuned}").json()["deprecation"] == {"inference": _epoch(lc.deployment_retires)}
