@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from emulator import backends, errors, guard
+from emulator.bodies import BodyError, parse_json
 from emulator.config import FAULT_KINDS, EmulatorConfig
 from emulator.errors import ApiError
 from emulator.limits import rate_limit_error
@@ -54,6 +55,38 @@ RETIRED_API_VERSIONS = frozenset({
 V1_API_VERSIONS = frozenset({"preview", "v1", "latest"})
 
 
+# Routes whose deployment is the body's "model" (v1 chat and responses; the dated responses route too).
+_MODEL_IN_BODY = re.compile(r"/openai(/v1)?/(chat/completions|responses)")
+_DEPLOYMENT_IN_PATH = re.compile(r"/openai/deployments/([^/]+)/")
+
+
+async def _deployment_of(scope: Scope, receive: Receive) -> tuple[str | None, Receive]:
+    """The deployment a request is for (its URL's, or its JSON body's ``model``), and a ``receive`` that replays
+    the body the look read. Only called when fault rules name deployments."""
+    m = _DEPLOYMENT_IN_PATH.match(scope["path"])
+    if m:
+        return unquote(m.group(1)), receive
+    if scope.get("method") != "POST" or not _MODEL_IN_BODY.fullmatch(scope["path"]):
+        return None, receive
+    messages: list[Any] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+    raw = b"".join(msg.get("body", b"") for msg in messages if msg["type"] == "http.request")
+    try:
+        body = parse_json(raw)
+    except BodyError:
+        body = None
+    model = body.get("model") if isinstance(body, dict) else None
+
+    async def replay() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    return (model if isinstance(model, str) else None), replay
+
+
 class Emulator:
     """The ASGI app: ``Emulator(state)``; ``state`` holds what the routes share."""
 
@@ -83,7 +116,10 @@ class Emulator:
                 return
             receive = guard.capped(receive, limit)
         if scope["path"].startswith("/openai"):
-            kind = self.state.faults.pick(scope["path"])
+            deployment = None
+            if self.state.faults.by_deployment():
+                deployment, receive = await _deployment_of(scope, receive)
+            kind = self.state.faults.pick(scope["path"], deployment)
             if kind is not None:
                 await self._fault(kind, scope, send)
                 return

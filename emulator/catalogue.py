@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any, Callable
 
@@ -22,19 +23,25 @@ class Catalogue:
     def models(self) -> list[dict[str, Any]]:
         out = []
         for m in models.FINE_TUNABLE:
+            lc = m.lifecycle
             out.append({"id": m.model_id, "object": "model", "created_at": 1735689600, "status": "succeeded",
                         "capabilities": {"fine_tune": True, "inference": True, "completion": False,
                                          "chat_completion": True, "embeddings": False},
-                        "lifecycle_status": "generally-available",
-                        "deprecation": {"fine_tune": 1798761600, "inference": 1830297600}})
+                        "lifecycle_status": _STATUS.get(lc.status, "generally-available"),
+                        # the lifecycle table's dates where it has them; else the emulator's placeholders
+                        "deprecation": {"fine_tune": _epoch(lc.training_retires, 1798761600),
+                                        "inference": _epoch(lc.base_retires, 1830297600)}})
         for job in sorted(self.store.jobs(), key=lambda j: j["created_at"]):
             if job["status"] == "succeeded" and not job.get("model_deleted"):
+                tuned_lc = _lifecycle(job["model"])
                 out.append({"id": job["fine_tuned_model"], "object": "model", "created_at": int(job["finished_at"]),
                             "status": "succeeded", "model": job["model"], "fine_tune": job["id"],
                             "capabilities": {"fine_tune": False, "inference": True, "completion": False,
                                              "chat_completion": True, "embeddings": False},
-                            "lifecycle_status": "generally-available",
-                            "deprecation": {"inference": int(job["finished_at"]) + 365 * 86400}})
+                            "lifecycle_status": _STATUS.get(tuned_lc.status, "generally-available") if tuned_lc
+                            else "generally-available",
+                            "deprecation": {"inference": _epoch(tuned_lc.deployment_retires if tuned_lc else None,
+                                                                int(job["finished_at"]) + 365 * 86400)}})
         return out
 
     def get(self, model_id: str) -> dict[str, Any]:
@@ -73,6 +80,25 @@ class Catalogue:
             return self.store.training_snapshot(job_id)
         except OSError:
             return None
+
+
+# The lifecycle table's statuses as the spec's LifeCycleStatus enum names them (authoring 2025-04-01-preview:
+# preview, generally-available, deprecating, deprecated); "Legacy" (retirement announced) reads as deprecating.
+_STATUS = {models.GA: "generally-available", models.LEGACY: "deprecating", models.DEPRECATED: "deprecated",
+           models.RETIRED_STATUS: "deprecated"}
+
+
+def _epoch(day: datetime.date | None, default: int) -> int:
+    if day is None:
+        return default
+    return int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp())
+
+
+def _lifecycle(model: str) -> models.Lifecycle | None:
+    try:
+        return models.resolve(model).lifecycle
+    except LookupError:
+        return None
 
 
 def _base_id(model: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobs import models
 from jobs.errors import UsageError
 
 
@@ -38,6 +39,9 @@ class FaultConfig:
     kinds: list[str] = field(default_factory=lambda: ["500", "503", "drop"])
     seed: int = 0
     routes: list[str] = field(default_factory=list)  # path prefixes after /openai (empty: all)
+    # deployment names (empty: any request): the one in a dated URL (/deployments/{name}/...) or in a v1 body's
+    # "model" (chat, responses); a rule naming deployments never matches files, jobs or models requests
+    deployments: list[str] = field(default_factory=list)
     retry_after_seconds: float = 1.0  # the wait an injected 429 asks for (retry-after-ms; Retry-After rounds up)
 
 
@@ -79,6 +83,29 @@ def deployment_problem(name: str, capacity: Any) -> str | None:
                 "letter or digit (Azure's rule)")
     if not _number_in(capacity, MAX_CAPACITY):
         return f"capacity must be a number above 0 and at most {MAX_CAPACITY:,} (thousands of tokens per minute)"
+    return None
+
+
+def sku_problem(model: str, sku: Any) -> str | None:
+    """What is wrong with deploying ``model`` under the deployment type ``sku`` (None: nothing, or no sku given).
+
+    Checked for fine-tuned models only, against their base's documented deployment types
+    (``jobs.models.FineTunableModel.fine_tuned_deployment_skus``: Developer for the gpt-4.1 family only,
+    GlobalStandard only for open-weight models); base-model deployments are not checked here.
+    """
+    if sku is None:
+        return None
+    if not isinstance(sku, str) or not sku:
+        return "sku must be a deployment type name such as \"GlobalStandard\""
+    if ".ft-" not in model:
+        return None
+    try:
+        base = models.resolve(model)
+    except LookupError:
+        return None
+    if sku not in base.fine_tuned_deployment_skus:
+        return (f"sku {sku!r} is not offered for a fine-tuned {base.model_id}; "
+                f"use one of: {', '.join(base.fine_tuned_deployment_skus)}")
     return None
 
 
@@ -164,7 +191,7 @@ class EmulatorConfig:
             if not isinstance(dep, dict) or not isinstance(dep.get("model"), str) or not dep["model"]:
                 raise UsageError(f"{source}: deployments.{name} needs a \"model\" string",
                                  hint='write e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1", "capacity": 50}}')
-            problem = deployment_problem(name, dep.get("capacity", 50))
+            problem = deployment_problem(name, dep.get("capacity", 50)) or sku_problem(dep["model"], dep.get("sku"))
             for key in ("tpm", "rpm"):
                 if not _number_in(dep.get(key, 1), MAX_CAPACITY * 1000):
                     problem = problem or f"{key} must be a number above 0 and at most {MAX_CAPACITY * 1000:,}"
@@ -246,7 +273,7 @@ def _merge(target: Any, data: dict[str, Any], source: str, prefix: str) -> None:
         if key in _NESTED and not prefix:
             _merge(current, value, source, f"{key}.")
             continue
-        if key == "deployments":
+        if key == "deployments" and not prefix:  # (faults.deployments is a list of names, coerced below)
             if not isinstance(value, dict):
                 raise UsageError(f"{source}: deployments must be an object of name -> {{model, capacity}}",
                                  hint='e.g. "deployments": {"gpt-4.1": {"model": "gpt-4.1"}}')

@@ -242,6 +242,10 @@ class Engine:
         return self.get_job(job_id)
 
     def pause(self, job_id: str) -> dict[str, Any]:
+        # "The pause operation is applicable only for jobs that are trained for at least one step and are in a
+        # Running state" (MicrosoftDocs/azure-ai-docs, articles/ai-foundry/openai/includes/fine-tuning-studio.md,
+        # "Pause and resume", commit 04e5816e, read 2026-12-06): a queued (pending) job gets 400, a deliberate
+        # difference from what the azure-ai-projects sample expects (docs/emulator.md).
         with self.store.lock:
             job, now = self._control(job_id, ("running",), "Only a running job can be paused; '{id}' is {status}.")
             self._stop_running(job, now, "pause")

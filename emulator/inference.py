@@ -8,6 +8,7 @@ then hands out a :class:`Generation` whose choices stream from the source. The r
 
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
@@ -103,6 +104,7 @@ class Inference:
         if dep is None or self.now() - float(dep.get("registered_at") or 0) < self.config.deployment_ready_seconds:
             raise errors.deployment_not_found()  # unknown, or registered too recently to answer yet
         model = dep["model"]
+        _check_retired(model)
         request = AnswerRequest(**{**request.__dict__, "model": model, "tuned": self.tuned(model)})
         prompt_tokens = self.source.prompt_tokens(request.messages, model)
         estimate = prompt_tokens + (request.max_tokens or 0) * request.n  # Azure's: prompt + max_tokens per choice
@@ -122,6 +124,37 @@ class Inference:
         text = " ".join(chat.message_text(m) for m in messages).lower()
         if any(t in text for t in triggers):
             raise errors.content_filtered(cf.category, cf.severity)
+
+
+def retirement(model: str, now: _dt.date) -> str | None:
+    """Why a deployment of ``model`` no longer answers on ``now`` (the lifecycle table of jobs/models.py), or None.
+
+    A fine-tuned model (or a checkpoint) stops at its base's ``deployment_retires``; a base model at its
+    ``base_retires``; a model the table lists as retired (gpt-4 0613, ...) on its retirement day.
+    """
+    try:
+        m = models.resolve(model)
+    except models.NotFineTunable as exc:
+        day = exc.model.retired
+        return exc.model.refusal() if day is not None and now >= day else None
+    except models.UnknownModel:
+        return None
+    if ".ft-" in model:
+        return models.check_lifecycle(m, models.DEPLOYMENT, now).refusal
+    return models.check_base(m.name, m.version, now).refusal
+
+
+def _check_retired(model: str) -> None:
+    """410 for a deployment of a retired model.
+
+    Learn's "Model retirement schedule" (concepts/model-retirement-schedule, checked 2026-12-06) says deployments of
+    a retired model "always return error responses" without naming the status; 410 Gone is issue 22's reading.
+    The code is the one Azure uses when it refuses to deploy a retired model (``ServiceModelDeprecated``, quoted in
+    shohei1029/book-azureopenai-sample#23, 2025-05); the inference-time body is not published.
+    """
+    why = retirement(model, models.today())
+    if why:
+        raise errors.ApiError(410, "ServiceModelDeprecated", f"The model '{model}' has been retired: {why}")
 
 
 def public_model_id(model: str) -> str:

@@ -38,6 +38,7 @@ class JobRequest:
     suffix: str | None
     method: str
     hyperparameters: dict[str, Any]
+    training_type: str  # Azure's spelling, defaulted when the request has none (training_type())
 
 
 def parse(body: dict[str, Any]) -> JobRequest:
@@ -57,26 +58,51 @@ def parse(body: dict[str, Any]) -> JobRequest:
                                or not all(c.isalnum() or c in "-_" for c in suffix)):
         raise errors.invalid_payload("The suffix can contain up to 40 characters (a-z, A-Z, 0-9, - and _).",
                                      "suffix")
-    _check_training_type(body.get(contract.TRAINING_TYPE_FIELD), base)
+    _check_lifecycle(base)
+    kind = training_type(body.get(contract.TRAINING_TYPE_FIELD), base)
     method, hp_in = _method(body)
     if method == "dpo" and not base.dpo:
         raise errors.invalid_payload(errors.BASE_MODEL_NOT_SUPPORTED_FOR_DPO, "model")
     return JobRequest(body, model, base, training_file, body.get("validation_file") or None, suffix, method,
-                      _hyperparameters(hp_in, method))
+                      _hyperparameters(hp_in, method), kind)
 
 
-def _check_training_type(training_type: Any, base: models.FineTunableModel) -> None:
-    if training_type is None:
-        return
-    kind = str(training_type).lower()
+def training_type(value: Any, base: models.FineTunableModel) -> str:
+    """The job's trainingType: as the request spelled it (how Azure reports it back is not published; the
+    authoring spec 2025-04-01-preview has no such property), or the default in Azure's REST spelling.
+
+    Accepted in any case: Microsoft's samples send ``Standard``/``GlobalStandard``, the REST docs
+    ``standard``/``globalstandard``/``developerTier``. Absent: Azure accepts the job, and no Microsoft page says
+    which type it then applies (the azure-ai-projects samples say only "Omitting this field may lead to unsupported
+    behavior"); the emulator applies the runner's default, ``base.default_training_type`` (regional Standard
+    where the model trains regionally, else Global): an assumption, listed in docs/emulator.md.
+    """
+    if value is None:
+        return contract.TRAINING_TYPES[base.default_training_type]
+    kind = str(value).lower()
     if kind not in TRAINING_TYPES:
         raise errors.invalid_payload(
-            f"Unsupported trainingType '{training_type}'. Use standard, globalstandard or developerTier.",
+            f"Unsupported trainingType '{value}'. Use standard, globalstandard or developerTier.",
             contract.TRAINING_TYPE_FIELD)
-    if (kind == contract.TRAINING_TYPES[contract.TRAINING_GLOBAL].lower() and not base.global_training) or (
-            kind.startswith("developer") and not base.developer_training):
-        raise errors.invalid_payload(f"The base model does not support trainingType '{training_type}'.",
-                                     contract.TRAINING_TYPE_FIELD)
+    name = next((n for n, wire in contract.TRAINING_TYPES.items() if wire.lower() == kind), contract.TRAINING_DEVELOPER)
+    if name not in base.training_types:
+        offered = ", ".join(contract.TRAINING_TYPES[t] for t in base.training_types)
+        # Open-weight models train Global (or Data Zone) only: FINE_TUNE_MODELS_SOURCE (jobs/models.py).
+        raise errors.invalid_payload(
+            f"The base model '{base.model_id}' does not support trainingType '{value}'. "
+            f"Set trainingType to one of: {offered}.", contract.TRAINING_TYPE_FIELD)
+    return str(value)
+
+
+def _check_lifecycle(base: models.FineTunableModel) -> None:
+    """Fine-tuning a model whose training has retired (jobs.models lifecycle table, today = jobs.models.today()).
+
+    Azure documents no distinct error code for it; the model-retirement page says retired models take no new
+    fine-tuning jobs, so the emulator answers as for any model it does not fine-tune: 400 invalidPayload with
+    BASE_MODEL_NOT_SUPPORTED, followed by the lifecycle table's reason and replacement."""
+    refusal = models.check_lifecycle(base, models.TRAINING, models.today()).refusal
+    if refusal:
+        raise errors.invalid_payload(f"{errors.BASE_MODEL_NOT_SUPPORTED} {refusal}", "model")
 
 
 def _epochs(req: JobRequest, checked: FileCheck, config: EmulatorConfig) -> int:
@@ -106,7 +132,7 @@ def plan(req: JobRequest, checked: FileCheck, config: EmulatorConfig, job_id: st
         "training_file": req.training_file, "validation_file": req.validation_file, "suffix": req.suffix,
         "seed": seed if isinstance(seed, int) else int(unit(job_id, "seed") * 2**31),
         "hyperparameters": hp, "method": {"type": method, method: {"hyperparameters": hp}},
-        contract.TRAINING_TYPE_FIELD: req.body.get(contract.TRAINING_TYPE_FIELD),
+        contract.TRAINING_TYPE_FIELD: req.training_type,
         "integrations": req.body.get("integrations"),
         "epochs": epochs, "steps_per_epoch": steps_per_epoch, "total_steps": steps_per_epoch * epochs,
         "n_examples": checked.examples, "train_duration": float(config.training_seconds),

@@ -146,11 +146,19 @@ class FaultInjector:
         self._seed: int | None = None
         self._rng = random.Random(0)
 
-    def pick(self, path: str) -> str | None:
+    def by_deployment(self) -> bool:
+        """Whether the rules name deployments (so the wrapper must find a v1 request's deployment in its body)."""
+        f = self.config.faults
+        return f.rate > 0 and bool(f.kinds) and bool(f.deployments)
+
+    def pick(self, path: str, deployment: str | None = None) -> str | None:
+        """The fault for a request to ``path`` (for ``deployment``, from its URL or its v1 body), or None."""
         f = self.config.faults
         if f.rate <= 0 or not f.kinds:
             return None
         if f.routes and not any(path.startswith(r) or path.startswith("/openai" + r) for r in f.routes):
+            return None
+        if f.deployments and deployment not in f.deployments:
             return None
         with self._lock:
             if self._seed != f.seed:

@@ -69,11 +69,23 @@ def _config(config_file: str | None, backend: str | None) -> "EmulatorConfig":
     from emulator.config import BACKENDS, EmulatorConfig
 
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
+    _check_today()
     if backend is not None:
         if backend not in BACKENDS:
             raise UsageError(f"--backend {backend!r} is not a backend", hint=f"use one of: {', '.join(BACKENDS)}")
         config.backend = backend
     return config
+
+
+def _check_today() -> None:
+    """An unreadable FTJOBS_TODAY is refused at start, not answered as a 500 by every job and chat request
+    (the lifecycle checks read "today" through jobs.models.today())."""
+    from jobs import models
+
+    try:
+        models.today()
+    except ValueError as exc:
+        raise UsageError(str(exc), hint=f"e.g. {models.TODAY_ENV}=2027-01-20, or unset it") from None
 
 
 def _state_dir(state_dir: str) -> Path:

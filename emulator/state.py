@@ -42,10 +42,12 @@ class State:
     def deployments(self) -> dict[str, dict[str, Any]]:
         return self.config.deployments
 
-    def add_deployment(self, name: str, model: str, capacity: Any = None) -> dict[str, Any]:
+    def add_deployment(self, name: str, model: str, capacity: Any = None, sku: str | None = None) -> dict[str, Any]:
         ok = isinstance(capacity, (int, float)) and not isinstance(capacity, bool) and capacity > 0
         dep: dict[str, Any] = {"model": model, "capacity": capacity if ok else DEFAULT_CAPACITY,
                                "registered_at": self.clock.now()}
+        if sku is not None:
+            dep["sku"] = sku
         with self.store.lock:
             self.config.deployments[name] = dep
             registered = self.store.registered_deployments()

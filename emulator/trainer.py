@@ -22,9 +22,12 @@ from typing import Any, Protocol
 from emulator.config import EmulatorConfig
 from emulator.files_api import unit
 
+# results.csv's header as the service writes it: ``valid_mean_token_accuracy`` (OpenAI's checkpoint metrics,
+# Microsoft's cookbook and the fine-tuning notebooks read that name). Learn's "Analyze your fine-tuned model"
+# table (how-to/fine-tuning, checked 2026-12-06) spells it ``validation_mean_token_accuracy``: see docs/emulator.md.
 RESULTS_COLUMNS = (
     "step", "train_loss", "train_mean_token_accuracy", "valid_loss",
-    "validation_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy",
+    "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy",
 )
 
 
@@ -152,7 +155,7 @@ class SimulatedTrainer:
             row: dict[str, float | None] = dict.fromkeys(RESULTS_COLUMNS)
             row.update(step=step, train_loss=m["train_loss"], train_mean_token_accuracy=m["train_mean_token_accuracy"])
             if has_valid:
-                row.update(valid_loss=m["valid_loss"], validation_mean_token_accuracy=m["valid_mean_token_accuracy"])
+                row.update(valid_loss=m["valid_loss"], valid_mean_token_accuracy=m["valid_mean_token_accuracy"])
                 if step % job["steps_per_epoch"] == 0:
                     fl, fa = full_valid(job, step // job["steps_per_epoch"])
                     row.update(full_valid_loss=fl, full_valid_mean_token_accuracy=fa)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_job_success_quirks(emulator, hotel):
     content = raw.get(f"/files/{job['result_files'][0]}/content")
     assert content.headers["content-type"].startswith("text/csv")
     assert content.text.splitlines()[0] == ("step,train_loss,train_mean_token_accuracy,valid_loss,"
-                                            "validation_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy")
+                                            "valid_mean_token_accuracy,full_valid_loss,full_valid_mean_token_accuracy")
 
 
 def _statuses(raw: Raw, jobs: list[dict]) -> list[str]:
@@ -316,3 +317,60 @@ def test_api_versions_azure_still_serves(emulator, version, served):
     chat = Raw(emulator.url, api_version=version).post("/deployments/gpt-4.1/chat/completions",
                                                        json={"messages": [{"role": "user", "content": "hi"}]})
     assert chat.status_code == (200 if served else 400)
+
+
+def test_job_without_training_type_is_accepted_with_the_default(emulator, hotel):
+    """Issue 22: Azure accepts a job without trainingType; the emulator applies its documented default."""
+    raw = Raw(emulator.url)
+    fid = processed_file(raw, hotel)
+    r = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid})
+    assert r.status_code == 201 and r.json()["trainingType"] == "standard"
+    assert raw.get(f"/fine_tuning/jobs/{r.json()['id']}").json()["trainingType"] == "standard"
+    ow = raw.post("/fine_tuning/jobs", json={"model": "gpt-oss-20b", "training_file": fid})
+    assert ow.status_code == 201 and ow.json()["trainingType"] == "globalstandard"
+
+
+@pytest.mark.parametrize("model", ["Ministral-3B", "Qwen-32B", "Llama-3.3-70B-Instruct", "gpt-oss-20b"])
+def test_open_weight_models_train_global_only(emulator, hotel, model):
+    """Open-weight models: Global (or Data Zone) training only (jobs.models.FINE_TUNE_MODELS_SOURCE)."""
+    raw = Raw(emulator.url)
+    fid = processed_file(raw, hotel)
+    for kind in ("standard", "Standard", "developerTier"):
+        r = raw.post("/fine_tuning/jobs", json={"model": model, "training_file": fid, "trainingType": kind})
+        assert r.status_code == 400, kind
+        err = r.json()["error"]
+        assert err["code"] == "invalidPayload" and err["param"] == "trainingType"
+        assert "globalstandard" in err["message"]  # names the fix
+    ok = raw.post("/fine_tuning/jobs", json={"model": model, "training_file": fid, "trainingType": "GlobalStandard"})
+    assert ok.status_code == 201 and ok.json()["trainingType"] == "GlobalStandard"
+
+
+def test_training_retired_model_is_refused(emulator, hotel, monkeypatch):
+    """Issue 22: fine-tuning gpt-4.1 after its training retirement (lifecycle table; today injected) gets a 400."""
+    from jobs import models
+
+    day = models.resolve(MODEL).lifecycle.training_retires
+    assert day is not None
+    raw = Raw(emulator.url)
+    fid = processed_file(raw, hotel)
+    monkeypatch.setenv(models.TODAY_ENV, day.isoformat())
+    r = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == "invalidPayload" and err["param"] == "model"
+    assert err["message"].startswith("The specified base model does not support fine-tuning.") and "retired" in err["message"]
+    monkeypatch.setenv(models.TODAY_ENV, (day - datetime.timedelta(days=1)).isoformat())
+    assert raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).status_code == 201
+
+
+def test_pausing_a_queued_job_is_refused(emulator_factory, hotel):
+    """Microsoft documents pausing for running jobs only (fine-tuning-studio.md, "Pause and resume"): a pending job
+    gets 400 unexpectedEntityState, and stays pending (the azure-ai-projects sample pauses right after create)."""
+    em = emulator_factory(config={"queue_seconds": 30})
+    raw = Raw(em.url)
+    job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": processed_file(raw, hotel)}).json()
+    assert job["status"] == "pending"
+    r = raw.post(f"/fine_tuning/jobs/{job['id']}/pause")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unexpectedEntityState"
+    assert "running" in r.json()["error"]["message"]
+    assert raw.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "pending"

@@ -257,3 +257,14 @@ def test_no_long_functions_or_classes_in_the_emulator_and_the_rehearsal() -> Non
                 if size > (300 if isinstance(node, ast.ClassDef) else 60):
                     long.append(f"{path.relative_to(REPO)}: {node.name} ({size} lines)")
     assert long == []
+
+
+@pytest.mark.subprocess
+def test_an_unreadable_today_is_refused_at_start(tmp_path: Path) -> None:
+    """The lifecycle checks (retired models: 400 at job creation, 410 on chat) read FTJOBS_TODAY: a bad value is
+    named when the emulator starts, not a 500 on every request."""
+    r = subprocess.run([sys.executable, "-m", "jobs", "emulator", "--port", "0", "--state-dir", str(tmp_path / "s")],
+                       cwd=REPO, capture_output=True, text=True, timeout=30,
+                       env={**os.environ, "PYTHONPATH": str(REPO), "FTJOBS_TODAY": "next tuesday"})
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "FTJOBS_TODAY" in r.stderr and "YYYY-MM-DD" in r.stderr

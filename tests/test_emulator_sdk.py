@@ -112,7 +112,7 @@ def test_full_flow_with_the_sdk(emulator, mslearn_data: Path, api: str):
     assert (meta.filename, meta.purpose, meta.status) == ("results.csv", "fine-tune-results", "processed")
     rows = list(csv.DictReader(io.StringIO(client.files.content(job.result_files[0]).text)))
     assert list(rows[0]) == ["step", "train_loss", "train_mean_token_accuracy", "valid_loss",
-                             "validation_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy"]
+                             "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy"]
     assert [int(r["step"]) for r in rows] == list(range(1, 21))
 
     # chat on the base deployment and, after "promotion", on the tuned one
@@ -269,6 +269,21 @@ def test_fault_routes_limit_where_faults_happen(emulator):
     assert list(client.files.list()) == []
     with pytest.raises(openai.InternalServerError):
         client.fine_tuning.jobs.list()
+
+
+def test_fault_rule_targets_a_deployment_named_in_a_v1_body(emulator):
+    """A v1 chat request names its deployment in the body ("model"), not the URL: a rule can still target it."""
+    emulator.add_deployment("other", "gpt-4.1")
+    emulator.set_config(faults={"rate": 1.0, "kinds": ["500"], "deployments": ["gpt-4.1"]})
+    ask = {"messages": [{"role": "user", "content": "Where should I stay in Rome?"}]}
+    v1, dated = Raw(emulator.url, v1=True), Raw(emulator.url)
+    assert v1.post("/chat/completions", json={"model": "gpt-4.1", **ask}).status_code == 500
+    assert v1.post("/responses", json={"model": "gpt-4.1", "input": "Hi"}).status_code == 500
+    assert dated.post("/deployments/gpt-4.1/chat/completions", json=ask).status_code == 500
+    other = v1.post("/chat/completions", json={"model": "other", **ask})  # the body reached the route intact
+    assert other.status_code == 200 and other.json()["choices"][0]["message"]["content"]
+    assert dated.post("/deployments/other/chat/completions", json=ask).status_code == 200
+    assert v1.get("/files").status_code == 200  # a rule naming deployments leaves files, jobs, models alone
 
 
 def test_latency_model_delays_responses(emulator):

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from emulator import errors
 from emulator.bodies import BodyError, parse_json
-from emulator.config import deployment_problem
+from emulator.config import deployment_problem, sku_problem
 from emulator.state import DEFAULT_CAPACITY, State
 from jobs.errors import UsageError
 
@@ -48,11 +48,12 @@ def routes(state: State) -> list[Route]:
         body = await _body(request)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or \
                 not isinstance(body.get("model"), str) or not body["name"] or not body["model"]:
-            return _invalid("body must be {\"name\": str, \"model\": str, \"capacity\"?: number}")
-        problem = deployment_problem(body["name"], body.get("capacity", DEFAULT_CAPACITY))
+            return _invalid("body must be {\"name\": str, \"model\": str, \"capacity\"?: number, \"sku\"?: str}")
+        problem = deployment_problem(body["name"], body.get("capacity", DEFAULT_CAPACITY)) or \
+            sku_problem(body["model"], body.get("sku"))
         if problem:
             return _invalid(f"deployment {body['name']!r}: {problem}")
-        dep = state.add_deployment(body["name"], body["model"], body.get("capacity"))
+        dep = state.add_deployment(body["name"], body["model"], body.get("capacity"), body.get("sku"))
         return JSONResponse({"name": body["name"], **dep}, status_code=201)
 
     async def deployment_delete(request: Request) -> Response:
