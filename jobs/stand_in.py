@@ -26,12 +26,13 @@ _DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
 def target_model(model: str | None) -> str | None:
-    """The Azure model an answer's ``model`` field names, as a person knows it: ``ft:gpt-4.1-2025-04-14:org::id``
-    and ``gpt-4.1-2025-04-14`` are both ``gpt-4.1``."""
+    """The Azure model an answer's ``model`` field names, as a person knows it: ``gpt-4.1-2025-04-14``, a
+    fine-tuned ``gpt-4.1-2025-04-14.ft-<32 hex>-ft-travel`` (Azure's form) and ``ft:gpt-4.1-2025-04-14:org::id``
+    (OpenAI's) are all ``gpt-4.1``."""
     if not model:
         return None
     name = model[3:] if model.startswith("ft:") else model
-    name = name.split(":", 1)[0]
+    name = name.split(":", 1)[0].split(".ft-", 1)[0]
     return _DATE.sub("", name) or None
 
 

@@ -27,7 +27,7 @@ def _report(*, local: str | None, stand_in: bool = False, answer: str = "Rome is
                   cases=(Case(id="c0", turns=("Where in Rome should I stay?",), checks=("on_topic",)),))
     plan = Plan(suites=(suite,), variants=(Variant("base", "gpt-4.1", "sys", "lab"),
                                            Variant("tuned", "gpt-4.1-ft", "sys", "lab"))).checked()
-    models = {"base": "gpt-4.1-2025-04-14", "tuned": "ft:gpt-4.1-2025-04-14:org::abc"}
+    models = {"base": "gpt-4.1-2025-04-14", "tuned": "gpt-4.1-2025-04-14.ft-9a0aa44849b6cef16a414ff1f6ecfa60-ft-travel"}
     rows = [{"case_id": "c0", "suite": "s", "turn": 1, "variant": v.name, "deployment": v.deployment, "repeat": 0,
              "prompt": "Where in Rome should I stay?", "answer": answer, "error": None, "latency_ms": 10.0,
              "queued_ms": 0.0, "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
@@ -52,6 +52,7 @@ def test_the_answer_says_which_local_model_wrote_it() -> None:
 def test_the_label_names_the_small_model_and_the_model_it_stands_in_for() -> None:
     assert target_model("ft:gpt-4.1-2025-04-14:org::abc") == "gpt-4.1"
     assert target_model("gpt-4.1-mini") == "gpt-4.1-mini"
+    assert target_model("gpt-4.1-2025-04-14.ft-9a0aa44849b6cef16a414ff1f6ecfa60-ft-travel") == "gpt-4.1"
     assert local_model_label(SMOL, ["gpt-4.1-2025-04-14", "ft:gpt-4.1-2025-04-14:org::x"]) == LABEL
     assert local_model_label(SMOL, [None]) == LABEL  # the lab's model when no answer names one
 

@@ -239,3 +239,28 @@ def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) ->
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_root.iterdir()) == []  # the emulator's folder, the run state and the report folder are gone
     assert processes_marked("rehearse-ctrl-c") == []
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(2400)
+def test_the_local_rehearsal_trains_smollm2_and_labels_what_it_measured(tmp_path: Path) -> None:
+    """`make rehearse`'s command on the real local backend: a real loss chart, real generations labelled as the
+    local model standing in for gpt-4.1 (never as stand-ins), and the shortened settings said."""
+    keep = tmp_path / "kept"
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", "--backend", "local", "--json", "--keep", str(keep)],
+                          cwd=tmp_path, env={**_env(None), MARKER_ENV: "rehearse-local"}, capture_output=True,
+                          text=True, timeout=2300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert processes_marked("rehearse-local") == []  # the emulator's child process and its worker: all stopped
+    got = json.loads(proc.stdout)
+    label = "local model (SmolLM2-135M-Instruct on this machine) standing in for gpt-4.1"
+    assert got["backend"] == "local" and got["label"] == label
+    assert "max_tokens 120" in got["shortened"]
+    assert all(not c[side]["text"].startswith("[emulator stand-in]")
+               for c in got["comparisons"] for side in ("base", "fine_tuned"))
+    assert any(c["base"]["text"] != c["fine_tuned"]["text"] for c in got["comparisons"])
+    assert got["verdict_lines"][0].startswith(f"verdict: [{label}]")
+    report = json.loads((Path(got["reports"]["compare"]).with_name("report.json")).read_text(encoding="utf-8"))
+    assert report["local_model"] == label and report["stand_in"] is False
+    assert report["provenance"]["parameters"]["max_tokens"] == 120
+    assert got["chart"] and Path(got["chart"]).is_file()

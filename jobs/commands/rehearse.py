@@ -74,6 +74,7 @@ class Settings:
     suite: Path | None = None  # None: compare's default suite
     repeat: int = REPEAT
     max_tokens: int | None = None
+    temperature: float | None = None  # None: the deployment's default
     epochs: int | None = None  # None: the trainer's default
 
     def shortened(self) -> str | None:
@@ -81,14 +82,17 @@ class Settings:
         if self.backend != "local":
             return None
         return (f"shortened to fit about 10 minutes on a small CPU: suite {self.suite} (the lab's questions and ten "
-                f"held-out travel cases), {self.repeat} repeat, max_tokens {self.max_tokens}, n_epochs {self.epochs}")
+                f"held-out travel cases), {self.repeat} repeat, max_tokens {self.max_tokens}, temperature "
+                f"{self.temperature} (greedy), n_epochs {self.epochs}")
 
 
 STAND_IN = Settings("stand-in", EMULATOR_CONFIG, CAPACITY, CONCURRENCY)
 # The local model: every answer is generated on this CPU, so a short suite, one repeat and a cap on each answer;
-# compare paces itself by the local backend's x-ratelimit headers (what this CPU serves). n_epochs 3: the
-# training library's defaults teach the lab's behaviour in 3 epochs (docs/emulator.md, "Local backend").
-LOCAL = Settings("local", {}, None, None, suite=LOCAL_SUITE, repeat=1, max_tokens=120, epochs=3)
+# compare paces itself by the local backend's x-ratelimit headers (what this CPU serves). Temperature 0: each
+# model's most likely answer (a 135M model sampled at the default temperature 1 often drifts into other
+# languages, which says nothing about the data; measured 2026-12-06). n_epochs 3: the training library's
+# defaults teach the lab's behaviour in 3 epochs (docs/emulator.md, "Local backend").
+LOCAL = Settings("local", {}, None, None, suite=LOCAL_SUITE, repeat=1, max_tokens=120, temperature=0.0, epochs=3)
 SETTINGS = {s.backend: s for s in (STAND_IN, LOCAL)}
 
 
@@ -344,7 +348,7 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, backend: s
             steps = PipelinePlan(data=path, options=TrainingOptions(epochs=settings.epochs).checked(),
                                  guards=Guards(yes=True), suites=(str(settings.suite),) if settings.suite else (),
                                  repeat=settings.repeat, concurrency=settings.concurrency,
-                                 max_tokens=settings.max_tokens, out=out,
+                                 max_tokens=settings.max_tokens, temperature=settings.temperature, out=out,
                                  command=f"python -m jobs rehearse --backend {backend}")
             outcome = Pipeline(session, steps).run()
         result = _result(path, offline, outcome, started, plan, settings)

@@ -77,6 +77,7 @@ class PipelinePlan:
     repeat: int = 3  # compare: each conversation this many times per variant
     concurrency: int | None = 8  # compare's cap on requests in flight (None: adaptive, as the server's headers allow)
     max_tokens: int | None = None  # compare: the cap on each answer (None: the deployment's default)
+    temperature: float | None = None  # compare: sent with every question (None: the deployment's default)
     out: Path | None = None  # reports and the chart: default under the run-state folder
     select_checkpoint: bool = False  # --select-checkpoint: the "select" step, and promote takes its choice
 
@@ -94,6 +95,7 @@ class PipelinePlan:
             return None
         what = {**files, "options": asdict(self.options), "repeat": self.repeat,
                 **({"max_tokens": self.max_tokens} if self.max_tokens is not None else {}),
+                **({"temperature": self.temperature} if self.temperature is not None else {}),
                 **({"select_checkpoint": True} if self.select_checkpoint else {})}
         fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return {"fingerprint": fingerprint, "data": str(self.data), "data_sha256": data_sha256}
@@ -335,7 +337,7 @@ class Pipeline:
         suites = tuple(load_suite(Path(p)) for p in self.plan.suites) or (load_suite(default_suite_path()),)
         variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
         plan = Plan(suites=suites, variants=variants, repeat=self.plan.repeat,
-                    params=ChatParams(max_tokens=self.plan.max_tokens), style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
+                    params=ChatParams(max_tokens=self.plan.max_tokens, temperature=self.plan.temperature), style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
         out = self.plan.out / name if self.plan.out else None
         got = compare(self.session, plan, RunOptions(concurrency=self.plan.concurrency, out=out))
         self.outcome.reports[name] = got.paths["html"]
