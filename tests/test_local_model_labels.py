@@ -143,3 +143,22 @@ def test_the_local_backend_without_its_packages_is_one_clear_error(monkeypatch: 
     assert "torch" in info.value.message and "make install-local" in (info.value.hint or "")
     assert "--backend stand-in" in (info.value.hint or "")
     check_backend("stand-in")  # needs nothing
+
+
+def test_chat_rehearsal_answers_offline_without_azure(tmp_path: Any) -> None:
+    """`chat --rehearsal` (issue 21): an offline lab, no Azure credential looked up (no azure-identity noise), the
+    stand-in's answer with its own label; --base needs no training."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FTJOBS_", "AZURE_"))}
+    proc = subprocess.run([sys.executable, "-m", "jobs", "chat", "--rehearsal", "--backend", "stand-in", "--base",
+                           "--prompt", "Where in Rome should I stay?", "--json"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["stand_in"] is True and got["answer"].startswith(STAND_IN_LABEL) and got["label"] is None
+    assert "azure.identity" not in proc.stderr and "DefaultAzureCredential" not in proc.stderr
+    assert "chat --rehearsal: emulator (stand-in)" in proc.stderr
