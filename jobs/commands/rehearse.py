@@ -76,14 +76,16 @@ class Settings:
     max_tokens: int | None = None
     temperature: float | None = None  # None: the deployment's default
     epochs: int | None = None  # None: the trainer's default
+    base_tags: tuple[str, ...] = ()  # compare-base (the lab's three system messages) on these cases only
 
     def shortened(self) -> str | None:
         """What the local rehearsal shortened, as its report says (None: nothing)."""
         if self.backend != "local":
             return None
         return (f"shortened to fit about 10 minutes on a small CPU: suite {self.suite} (the lab's questions and ten "
-                f"held-out travel cases), {self.repeat} repeat, max_tokens {self.max_tokens}, temperature "
-                f"{self.temperature} (greedy), n_epochs {self.epochs}")
+                f"held-out travel cases; the base model's three system messages on the lab's questions only), "
+                f"{self.repeat} repeat, max_tokens {self.max_tokens}, temperature {self.temperature} (greedy), "
+                f"n_epochs {self.epochs}")
 
 
 STAND_IN = Settings("stand-in", EMULATOR_CONFIG, CAPACITY, CONCURRENCY)
@@ -92,7 +94,8 @@ STAND_IN = Settings("stand-in", EMULATOR_CONFIG, CAPACITY, CONCURRENCY)
 # model's most likely answer (a 135M model sampled at the default temperature 1 often drifts into other
 # languages, which says nothing about the data; measured 2026-12-06). n_epochs 3: the training library's
 # defaults teach the lab's behaviour in 3 epochs (docs/emulator.md, "Local backend").
-LOCAL = Settings("local", {}, None, None, suite=LOCAL_SUITE, repeat=1, max_tokens=120, temperature=0.0, epochs=3)
+LOCAL = Settings("local", {}, None, None, suite=LOCAL_SUITE, repeat=1, max_tokens=120, temperature=0.0, epochs=3,
+                 base_tags=("lab",))
 SETTINGS = {s.backend: s for s in (STAND_IN, LOCAL)}
 
 
@@ -348,7 +351,8 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, backend: s
             steps = PipelinePlan(data=path, options=TrainingOptions(epochs=settings.epochs).checked(),
                                  guards=Guards(yes=True), suites=(str(settings.suite),) if settings.suite else (),
                                  repeat=settings.repeat, concurrency=settings.concurrency,
-                                 max_tokens=settings.max_tokens, temperature=settings.temperature, out=out,
+                                 max_tokens=settings.max_tokens, temperature=settings.temperature,
+                                 base_tags=settings.base_tags, out=out,
                                  command=f"python -m jobs rehearse --backend {backend}")
             outcome = Pipeline(session, steps).run()
         result = _result(path, offline, outcome, started, plan, settings)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -78,6 +78,7 @@ class PipelinePlan:
     concurrency: int | None = 8  # compare's cap on requests in flight (None: adaptive, as the server's headers allow)
     max_tokens: int | None = None  # compare: the cap on each answer (None: the deployment's default)
     temperature: float | None = None  # compare: sent with every question (None: the deployment's default)
+    base_tags: tuple[str, ...] = ()  # compare-base asks only the cases with one of these tags (none: every case)
     out: Path | None = None  # reports and the chart: default under the run-state folder
     select_checkpoint: bool = False  # --select-checkpoint: the "select" step, and promote takes its choice
 
@@ -96,6 +97,7 @@ class PipelinePlan:
         what = {**files, "options": asdict(self.options), "repeat": self.repeat,
                 **({"max_tokens": self.max_tokens} if self.max_tokens is not None else {}),
                 **({"temperature": self.temperature} if self.temperature is not None else {}),
+                **({"base_tags": list(self.base_tags)} if self.base_tags else {}),
                 **({"select_checkpoint": True} if self.select_checkpoint else {})}
         fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return {"fingerprint": fingerprint, "data": str(self.data), "data_sha256": data_sha256}
@@ -327,7 +329,7 @@ class Pipeline:
         how = "created" if out.created else "adopted" if out.adopted else "reused"
         return f"job {out.job.id} {how}"
 
-    def _compare(self, name: str, specs: tuple[str, ...], *, baseline: str = "") -> str:
+    def _compare(self, name: str, specs: tuple[str, ...], *, baseline: str = "", tags: tuple[str, ...] = ()) -> str:
         """One ``compare`` run of the plan's suites (default: the project's) on ``specs``, like the command."""
         from jobs.checks import StyleProfile
         from jobs.compare.plan import ChatParams, Plan, RunOptions
@@ -335,6 +337,9 @@ class Pipeline:
         from jobs.flow.compare import compare, stack_variants
 
         suites = tuple(load_suite(Path(p)) for p in self.plan.suites) or (load_suite(default_suite_path()),)
+        if tags:  # a shorter run: only the tagged cases (the suite's name says so in the report)
+            suites = tuple(replace(s, name=f"{s.name} (tags: {', '.join(tags)})",
+                                   cases=tuple(c for c in s.cases if set(c.tags) & set(tags))) for s in suites)
         variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
         plan = Plan(suites=suites, variants=variants, repeat=self.plan.repeat,
                     params=ChatParams(max_tokens=self.plan.max_tokens, temperature=self.plan.temperature), style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
@@ -346,7 +351,7 @@ class Pipeline:
 
     def step_compare_base(self) -> str:
         # the lab's full system message against none at all (the report has all three)
-        return self._compare("compare-base", BASE_VARIANTS, baseline=BASE_VARIANTS[0])
+        return self._compare("compare-base", BASE_VARIANTS, baseline=BASE_VARIANTS[0], tags=self.plan.base_tags)
 
     def step_metrics(self) -> str:
         from jobs import metrics
