@@ -333,16 +333,12 @@ class Pipeline:
         """One ``compare`` run of the plan's suites (default: the project's) on ``specs``, like the command."""
         from jobs.checks import StyleProfile
         from jobs.compare.plan import ChatParams, Plan, RunOptions
-        from jobs.compare.suite import default_suite_path, load_suite
         from jobs.flow.compare import compare, stack_variants
 
-        suites = tuple(load_suite(Path(p)) for p in self.plan.suites) or (load_suite(default_suite_path()),)
-        if tags:  # a shorter run: only the tagged cases (the suite's name says so in the report)
-            suites = tuple(replace(s, name=f"{s.name} (tags: {', '.join(tags)})",
-                                   cases=tuple(c for c in s.cases if set(c.tags) & set(tags))) for s in suites)
         variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
-        plan = Plan(suites=suites, variants=variants, repeat=self.plan.repeat,
-                    params=ChatParams(max_tokens=self.plan.max_tokens, temperature=self.plan.temperature), style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
+        plan = Plan(suites=_suites(self.plan.suites, tags), variants=variants, repeat=self.plan.repeat,
+                    params=ChatParams(max_tokens=self.plan.max_tokens, temperature=self.plan.temperature),
+                    style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
         out = self.plan.out / name if self.plan.out else None
         got = compare(self.session, plan, RunOptions(concurrency=self.plan.concurrency, out=out))
         self.outcome.reports[name] = got.paths["html"]
@@ -470,3 +466,15 @@ class Pipeline:
 
 def pipeline(session: "Session", plan: PipelinePlan) -> PipelineOutcome:
     return Pipeline(session, plan).run()
+
+
+def _suites(paths: tuple[str, ...], tags: tuple[str, ...]) -> tuple[Any, ...]:
+    """The plan's suites (default: the project's); with ``tags``, only the cases tagged so (a shorter run: the
+    suite's name says so in the report)."""
+    from jobs.compare.suite import default_suite_path, load_suite
+
+    suites = tuple(load_suite(Path(p)) for p in paths) or (load_suite(default_suite_path()),)
+    if not tags:
+        return suites
+    return tuple(replace(s, name=f"{s.name} (tags: {', '.join(tags)})",
+                         cases=tuple(c for c in s.cases if set(c.tags) & set(tags))) for s in suites)
