@@ -1,11 +1,11 @@
-# The README's two commands are `make rehearse` and `make test`; both work on a
+# The README's commands are `make rehearse`, `make rehearse-stand-in` and `make test`; all work on a
 # fresh machine (they create .venv and install everything first).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install install-local browser test test-fast typecheck unit rehearse bench bench-compare samples clean
+.PHONY: install install-local browser test test-fast typecheck unit rehearse rehearse-stand-in bench bench-compare samples clean
 
 $(STAMP): requirements.txt emulator/requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,8 @@ typecheck: $(STAMP)
 # (docs/benchmarks.md). `make test PYTEST_XDIST=` runs it in one process.
 PYTEST_XDIST ?= -n 2 --dist loadfile
 
-unit: $(STAMP)
+# The local backend's packages too, so the `local_model`-marked tests run (in CI as well).
+unit: $(STAMP) $(LOCAL_STAMP)
 	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # The browser tests (tests/test_playground_browser.py, tests/test_compare_browser.py; their driver is
@@ -53,8 +54,8 @@ browser:
 	    >/dev/null; \
 	fi
 
-# Everything CI runs: install, type-check the Pulumi program, all tests (the browser tests included, and the
-# tests marked local_model, which need `make install-local`).
+# Everything CI runs: install (the local backend's packages included), type-check the Pulumi program, all tests
+# (the browser tests and the `local_model` ones included).
 test: typecheck browser unit
 
 # The fast loop while working: every test but those marked slow, browser or local_model (pyproject.toml's
@@ -64,10 +65,14 @@ FAST_TESTS := not slow and not browser and not local_model
 test-fast: $(STAMP)
 	$(PY) -m pytest $(PYTEST_XDIST) -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
-# The main job, offline: validate the project's data, then rehearse the whole
-# fine-tuning flow against the local emulator.
-rehearse: $(STAMP)
-	$(PY) -m jobs rehearse
+# The main job, offline: validate the project's data, then rehearse the whole fine-tuning flow against the
+# local emulator with its local backend: SmolLM2-135M-Instruct really trained and served on this CPU.
+rehearse: $(STAMP) $(LOCAL_STAMP)
+	$(PY) -m jobs rehearse --backend local
+
+# The same flow on the canned stand-in (simulated training, labelled canned answers): the plumbing, in a minute.
+rehearse-stand-in: $(STAMP)
+	$(PY) -m jobs rehearse --backend stand-in
 
 # The sample outputs the docs quote, regenerated from real runs (offline).
 samples: $(STAMP)

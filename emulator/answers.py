@@ -7,12 +7,15 @@ Two sources: the canned stand-in (``emulator/canned.py``: labelled text, never m
 model of ``backend: local`` (``emulator/local/``). A source implements :class:`AnswerSource`:
 
 - ``kind``: ``"stand-in"`` or ``"local-model"``; sent as the ``x-emulator`` header of every answer;
+- ``model_name``: what writes the answers (``"stand-in"``, or the local model's name, e.g.
+  ``"SmolLM2-135M-Instruct"``); sent as the ``x-emulator-model`` header of every answer and file download;
 - ``label(model)``: a human label, e.g. "SmolLM2-135M-Instruct on this machine, standing in for gpt-4.1";
 - ``prompt_tokens(messages, model)``: the prompt's token count (usage, rate-limit estimates);
 - ``capacity(model)``: an optional ceiling (tokens and requests per minute) under the deployment's own quota,
   reported in ``x-ratelimit-*`` headers so clients do not flood a slow model;
 - ``answer(request, index)``: one choice as an :class:`AnswerStream`. Iterating it yields text pieces as they
-  are generated; when it ends, ``finish_reason`` (``stop``/``length``) and ``completion_tokens`` are set. If the
+  are generated; when it ends, ``finish_reason`` (``stop``/``length``) and ``completion_tokens`` are set (and
+  ``prompt_tokens``, when the source's own tokenizer counted the prompt: usage then reports it). If the
   client goes away, the stream's ``aclose()`` is awaited so a real generator can stop.
 """
 
@@ -65,6 +68,7 @@ class Capacity:
 class ChoiceEnd:
     finish_reason: str = "stop"  # "stop" | "length"
     completion_tokens: int = 0
+    prompt_tokens: int | None = None  # the source's own count of the prompt (None: the admission's count stands)
 
 
 class AnswerStream:
@@ -96,6 +100,7 @@ class AnswerStream:
 
 class AnswerSource(Protocol):
     kind: str
+    model_name: str
 
     def label(self, model: str) -> str: ...
 

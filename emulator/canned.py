@@ -20,6 +20,7 @@ KIND = "stand-in"
 
 class CannedSource:
     kind = KIND
+    model_name = KIND  # the x-emulator-model header: no model writes these answers
 
     def __init__(self, config: EmulatorConfig):
         self.config = config

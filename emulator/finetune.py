@@ -190,6 +190,7 @@ class Engine:
                                 req.method, training=False)
         now = self.clock.now()
         job = job_create.plan(req, checked, self.config, self._new_id("ftjob"), now)
+        self.trainer.plan(job)  # a real trainer's own epochs and steps (the local model's defaults)
         self.store.put_training_snapshot(job["id"], self.store.file_content(train["id"]))
         # Azure's fixed texts only (the spec's example events); the validator's warnings are not events.
         self._event(job, now, "Job enqueued. Waiting for jobs ahead to complete.")

@@ -20,7 +20,7 @@ from emulator.answers import AnswerRequest, AnswerSource, ChoiceEnd
 from emulator.config import EmulatorConfig
 from emulator.limits import RateLimiter
 from jobs import models
-from jobs.stand_in import STAND_IN_HEADER
+from jobs.stand_in import MODEL_HEADER, STAND_IN_HEADER
 
 TunedLookup = Callable[[str], Any]  # model id -> answers.TunedModel | None
 
@@ -76,15 +76,22 @@ class Generation:
     def completion_tokens(self) -> int:
         return sum(end.completion_tokens for end in self.ends.values())
 
+    @property
+    def counted_prompt_tokens(self) -> int:
+        """The prompt's tokens as the source's own tokenizer counted them, else the admission's count."""
+        counted = [end.prompt_tokens for end in self.ends.values() if end.prompt_tokens is not None]
+        return counted[0] if counted else self.prompt_tokens
+
     def usage(self) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "total_tokens": self.prompt_tokens + self.completion_tokens}
+        prompt = self.counted_prompt_tokens
+        return {"prompt_tokens": prompt, "completion_tokens": self.completion_tokens,
+                "total_tokens": prompt + self.completion_tokens}
 
     def settle(self) -> None:
         """Replace the admission's estimate by the tokens really used (once)."""
         if not self._settled:
             self._settled = True
-            self.limiter.settle(self.deployment, self.estimate, self.prompt_tokens + self.completion_tokens)
+            self.limiter.settle(self.deployment, self.estimate, self.counted_prompt_tokens + self.completion_tokens)
 
 
 class Inference:
@@ -113,7 +120,7 @@ class Inference:
                                            cap=(cap.requests_per_minute, cap.tokens_per_minute) if cap else None)
         self._content_filter(request.messages)
         return Generation(self.source, request, name, estimate, prompt_tokens,
-                          {**rl_headers, STAND_IN_HEADER: self.source.kind}, public_model_id(model), self.limiter)
+                          {**rl_headers, **source_headers(self.source)}, public_model_id(model), self.limiter)
 
     def _content_filter(self, messages: list[dict[str, Any]]) -> None:
         """Azure's prompt filter, triggered by the configured words (``content_filter.triggers``)."""
@@ -155,6 +162,12 @@ def _check_retired(model: str) -> None:
     why = retirement(model, models.today())
     if why:
         raise errors.ApiError(410, "ServiceModelDeprecated", f"The model '{model}' has been retired: {why}")
+
+
+def source_headers(source: AnswerSource) -> dict[str, str]:
+    """What every answer and file download says about the backend: ``x-emulator`` (the source's kind) and
+    ``x-emulator-model`` (what writes the answers)."""
+    return {STAND_IN_HEADER: source.kind, MODEL_HEADER: source.model_name}
 
 
 def public_model_id(model: str) -> str:

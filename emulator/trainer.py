@@ -1,7 +1,8 @@
 """The trainer seam: what turns a fine-tuning job into steps, metrics, checkpoints and a model.
 
 The engine (``emulator/finetune.py``) owns the job's record, its slot and its events; a trainer owns the
-training. The engine calls :meth:`Trainer.start` when a job first gets a running slot, :meth:`Trainer.resume`
+training. The engine calls :meth:`Trainer.plan` when a job is created (a trainer that runs a real model may set
+the job's ``epochs``, ``steps_per_epoch``, ``total_steps`` and ``planned_tokens`` to what its run will do), calls :meth:`Trainer.start` when a job first gets a running slot, :meth:`Trainer.resume`
 when a paused job gets one again or when the emulator starts with a job that was running, :meth:`Trainer.stop`
 on pause or cancel (``reason``: ``"pause"`` or ``"cancel"``; checkpoints are kept), and :meth:`Trainer.poll` on every tick while the job runs: the poll
 reports what happened since the engine's cursor ``job["emitted_steps"]`` (per-step metrics, checkpoints) and
@@ -70,6 +71,8 @@ class Progress:
 class Trainer(Protocol):
     name: str
 
+    def plan(self, job: dict[str, Any]) -> None: ...
+
     def start(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None: ...
 
     def resume(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None: ...
@@ -94,6 +97,9 @@ class SimulatedTrainer:
 
     def __init__(self, config: EmulatorConfig):
         self.config = config
+
+    def plan(self, job: dict[str, Any]) -> None:
+        pass  # Azure's plan (emulator/job_create.py) is the simulated run's
 
     def start(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None:
         pass  # the clock is the training

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 from jobs.client import Connection
 from jobs.errors import JobsError, UsageError
 from jobs.retry import RetryPolicy
-from jobs.stand_in import STAND_IN_HEADER, STAND_IN_LABEL  # re-exported: the SDK layer's callers read them here
+from jobs.stand_in import LOCAL_MODEL, MODEL_HEADER, STAND_IN_HEADER, STAND_IN_LABEL  # re-exported: the SDK layer's callers read them here
 from jobs.status import FileStatus, JobStatus, normalise, normalise_file
 
 T = TypeVar("T")
@@ -243,6 +243,15 @@ class ChatAnswer:
     def stand_in(self) -> bool:
         """An emulator stand-in, not model output (the header says so, or the text carries the label)."""
         return self.headers.get(STAND_IN_HEADER) == "stand-in" or self.text.lstrip().startswith(STAND_IN_LABEL)
+
+    @property
+    def local_model(self) -> str | None:
+        """The small model that generated this answer on the emulator's local backend (``x-emulator: local-model``,
+        its name in ``x-emulator-model``), standing in for the deployment's model; None for Azure and the
+        stand-in. Real generated text, but not the deployment's model (:func:`jobs.stand_in.local_model_label`)."""
+        if self.headers.get(STAND_IN_HEADER) != LOCAL_MODEL:
+            return None
+        return self.headers.get(MODEL_HEADER) or "a small open model"
 
 
 @dataclass(frozen=True)

@@ -493,17 +493,26 @@ def clean(models: bool, yes: bool, json_mode: bool, **conn: Any) -> None:
     invoke("jobs.commands.clean:clean", json_mode=json_mode, conn=conn, models=models, yes=yes)
 
 
+_rehearsal_backend = click.option(
+    "--backend", type=click.Choice(["local", "stand-in"]), default="local", show_default=True,
+    help="The offline emulator's backend: local (SmolLM2 trained and served on this machine, standing in for "
+    "gpt-4.1; needs `make install-local`) or stand-in (canned answers, a simulated run; seconds).")
+
+
 @cli.command()
 @click.argument("data", required=False, type=FILE)
 @click.option("--keep", "keep_dir", type=FOLDER, default=None,
               help="Keep the rehearsal's emulator and run state in this folder (default: a temp folder, removed).")
+@_rehearsal_backend
 @json_option
-def rehearse(data: str | None, keep_dir: str | None, json_mode: bool) -> None:
+def rehearse(data: str | None, keep_dir: str | None, backend: str, json_mode: bool) -> None:
     """Offline rehearsal of the whole flow against a local emulator (no Azure, no cost).
 
-    DATA defaults to data/travel-train.jsonl. Answers are emulator stand-ins.
+    DATA defaults to data/travel-train.jsonl. --backend local (the default, after `make install-local`) trains
+    and serves SmolLM2-135M-Instruct on this machine, standing in for gpt-4.1 (about 10 minutes on 2 cores);
+    --backend stand-in: canned answers and a simulated run (the plumbing, about a minute).
     """
-    invoke("jobs.commands.rehearse:rehearse", json_mode=json_mode, data=data, keep_dir=keep_dir)
+    invoke("jobs.commands.rehearse:rehearse", json_mode=json_mode, data=data, keep_dir=keep_dir, backend=backend)
 
 
 # --------------------------------------------------------------------------- runner: evidence
@@ -597,8 +606,12 @@ def grade(path: str, system_prompt: str | None, style_from: str | None, json_mod
 @click.option("--prompt", default=None, help="Ask once, print the answer and its checks, and exit.")
 @click.option("--style-from", type=FILE, default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
+@click.option("--rehearsal", is_flag=True,
+              help="No Azure: start the emulator (--backend), fine-tune a model there on data/travel-train.jsonl "
+              "(not for --base) and chat with it.")
+@_rehearsal_backend
 @connection_options
-def chat(json_mode: bool, **kwargs: Any) -> None:
+def chat(json_mode: bool, rehearsal: bool, backend: str, **kwargs: Any) -> None:
     """The lab's playground in the terminal: streamed answers, the checks under each one.
 
     Commands: /system lab|short|none|TEXT, /clear, /switch [base|tuned|NAME], /save FILE, /help, /quit.
@@ -606,7 +619,12 @@ def chat(json_mode: bool, **kwargs: Any) -> None:
     conn = _conn(kwargs)
     from jobs.commands.chat import ChatRequest
 
-    invoke("jobs.commands.chat:chat", json_mode=json_mode, conn=conn, request=ChatRequest(**kwargs))
+    request = ChatRequest(**kwargs)
+    if rehearsal:
+        invoke("jobs.commands.chat:rehearsal", json_mode=json_mode, request=request, backend=backend,
+               endpoint=conn["endpoint"])
+    else:
+        invoke("jobs.commands.chat:chat", json_mode=json_mode, conn=conn, request=request)
 
 
 @cli.command()
@@ -625,12 +643,14 @@ def chat(json_mode: bool, **kwargs: Any) -> None:
               help="Port to serve on (0 picks a free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
 @click.option("--rehearsal", is_flag=True,
-              help="No Azure: start the emulator in-process, fine-tune a stand-in model there (a few seconds) and "
-              "serve the playground on its base and fine-tuned deployments.")
+              help="No Azure: start the emulator (--backend), fine-tune a model there on data/travel-train.jsonl "
+              "(the local model: minutes; the stand-in: seconds) and serve the playground on its base and "
+              "fine-tuned deployments.")
+@_rehearsal_backend
 @click.option("--style-from", type=FILE, default=None,
               help="Training file the style check measures against (default data/travel-train.jsonl).")
 @connection_options
-def playground(json_mode: bool, rehearsal: bool, **kwargs: Any) -> None:
+def playground(json_mode: bool, rehearsal: bool, backend: str, **kwargs: Any) -> None:
     """The lab's chat playground as a local web page: base and fine-tuned side by side, checks live.
 
     One question goes to both columns; the answers stream in with latency, tokens and compare's checks (a
@@ -642,7 +662,8 @@ def playground(json_mode: bool, rehearsal: bool, **kwargs: Any) -> None:
 
     request = PlaygroundRequest(**kwargs)
     if rehearsal:
-        invoke("jobs.commands.playground:rehearsal", json_mode=json_mode, request=request, endpoint=conn["endpoint"])
+        invoke("jobs.commands.playground:rehearsal", json_mode=json_mode, request=request, endpoint=conn["endpoint"],
+               backend=backend)
     else:
         invoke("jobs.commands.playground:serve", json_mode=json_mode, conn=conn, request=request)
 

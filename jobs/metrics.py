@@ -43,9 +43,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from jobs.errors import JobsError, UsageError
-from jobs.stand_in import STAND_IN_LABEL
+from jobs.stand_in import LOCAL_MODEL, STAND_IN_LABEL, local_model_label
 
-LOCAL_MODEL = "local-model"  # the x-emulator header's value for the emulator's local-model backend
 
 STEP = "step"
 TRAIN_LOSS = "train_loss"
@@ -385,10 +384,9 @@ def stand_in_label(kind: str | None, *, model: str | None, local_model: str | No
     really trained on this machine, ``local_model`` its name); None (Azure): nothing."""
     if not kind:
         return None
-    target = model or "the requested model"
     if kind == LOCAL_MODEL:
-        name = f" ({local_model})" if local_model else ""
-        return f"local model{name} standing in for {target}: not Azure's training run"
+        return f"{local_model_label(local_model, [model])}: its real training run, not Azure's"
+    target = model or "the requested model"
     return f"{STAND_IN_LABEL} the emulator's simulated training run standing in for {target}: not real metrics"
 
 

@@ -72,9 +72,10 @@ def _module_name(path: Path) -> str:
 
 
 def test_the_product_never_imports_the_emulator() -> None:
-    # The offline rehearsal starts it, by design; so does `playground --rehearsal` (the README's first command
-    # points to it): both through the offline lab of the `rehearsal` package, never the emulator directly.
-    allowed = {"jobs/commands/rehearse.py", "jobs/commands/playground.py"}
+    # The offline rehearsal starts it, by design; so do `playground --rehearsal` (the README's first command
+    # points to it) and `chat --rehearsal`: all through the offline lab of the `rehearsal` package, never the
+    # emulator directly.
+    allowed = {"jobs/commands/rehearse.py", "jobs/commands/playground.py", "jobs/commands/chat.py"}
     offenders = []
     for path in sorted((REPO / "jobs").rglob("*.py")) + sorted((REPO / "infra").rglob("*.py")):
         imports = _imports(path, type_checking=True)

@@ -34,6 +34,7 @@ class FakeSource:
     """Yields the words of ``text`` one by one; records each request and whether its stream was closed."""
 
     kind = "local-model"
+    model_name = "fake-model"
 
     def __init__(self, text: str = "one two three four", capacity: Capacity | None = None):
         self.text = text
@@ -89,7 +90,7 @@ def test_the_source_writes_the_answer_and_names_itself(tmp_path: Path) -> None:
                                       "max_tokens": 3, "temperature": 0.3, "top_p": 0.9, "seed": 5, "stop": ["x"],
                                       "response_format": {"type": "json_object"}}))
     assert r.status_code == 200, r.text
-    assert r.headers["x-emulator"] == "local-model"
+    assert r.headers["x-emulator"] == "local-model" and r.headers["x-emulator-model"] == "fake-model"
     body = r.json()
     assert [c["message"]["content"] for c in body["choices"]] == ["one two three "] * 2
     assert [c["finish_reason"] for c in body["choices"]] == ["length", "length"]
@@ -154,6 +155,9 @@ class FakeTrainer:
         self.calls: list[tuple[str, str]] = []
         self.queued: dict[str, Progress] = {}
 
+    def plan(self, job: dict[str, Any]) -> None:
+        self.calls.append(("plan", job["id"]))
+
     def start(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None:
         self.calls.append(("start", job["id"]))
         assert data.training  # the job's training snapshot
@@ -192,7 +196,7 @@ def test_the_engine_records_what_the_trainer_reports(tmp_path: Path, hotel: byte
     trainer = FakeTrainer()
     app, job = _job(hotel, tmp_path, trainer)
     engine = app.state.engine
-    assert job["status"] == "running" and trainer.calls == [("start", job["id"])]
+    assert job["status"] == "running" and trainer.calls == [("plan", job["id"]), ("start", job["id"])]
     steps = job["total_steps"]
     trainer.queued[job["id"]] = Progress(steps=[StepReport(steps, 1000.0, 0.25, 0.9)],
                                          checkpoints=[CheckpointReport(steps, 1, 1000.0, {"step": float(steps)},
@@ -225,7 +229,8 @@ def test_pause_stops_the_trainer_and_a_restart_resumes_a_running_job(tmp_path: P
     engine = app.state.engine
     engine.pause(job["id"])
     engine.resume(job["id"])
-    assert trainer.calls == [("start", job["id"]), ("stop:pause", job["id"]), ("resume", job["id"])]
+    assert trainer.calls == [("plan", job["id"]), ("start", job["id"]), ("stop:pause", job["id"]),
+                             ("resume", job["id"])]
     again = FakeTrainer()
     cfg = EmulatorConfig.from_dict(fast_config(queue_seconds=0.0, file_processing_seconds=0.0))
     State.build(tmp_path / "s", cfg, FakeSource(), again)  # the emulator starts again on the same state

@@ -284,7 +284,7 @@ def test_the_stand_in_label_names_the_backend() -> None:
     emulated = metrics.stand_in_label("stand-in", model="gpt-4.1-2025-04-14")
     assert emulated and emulated.startswith("[emulator stand-in]") and "gpt-4.1-2025-04-14" in emulated
     local = metrics.stand_in_label("local-model", model="gpt-4.1-2025-04-14", local_model="SmolLM2-135M-Instruct")
-    assert local and local.startswith("local model (SmolLM2-135M-Instruct) standing in for gpt-4.1-2025-04-14")
+    assert local and local.startswith("local model (SmolLM2-135M-Instruct on this machine) standing in for gpt-4.1:")
 
 
 def test_a_stand_in_chart_says_so(tmp_path: Path) -> None:
@@ -310,7 +310,7 @@ def test_collect_reads_the_backend_from_the_results_download() -> None:
                           result_files=["file-r"])
     for headers, expected in (({}, None),
                               ({"x-emulator": "local-model", "x-emulator-model": "SmolLM2-135M-Instruct"},
-                               "local model (SmolLM2-135M-Instruct) standing in for gpt-4.1-2025-04-14")):
+                               "local model (SmolLM2-135M-Instruct on this machine) standing in for gpt-4.1: its real training run, not Azure's")):
         api = ScriptedApi(
             jobs=SimpleNamespace(retrieve=lambda job_id: job,
                                  checkpoints=SimpleNamespace(list=lambda job_id: SimpleNamespace(data=[]))),

@@ -413,7 +413,7 @@ def test_no_key_or_token_reaches_the_browser(em: CompareEmulator) -> None:
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_rehearsal_needs_no_azure(tmp_path: Path) -> None:
-    proc = PlaygroundProcess(["--rehearsal", "--port", "0"], process_env(), cwd=tmp_path).start(timeout=90)
+    proc = PlaygroundProcess(["--rehearsal", "--backend", "stand-in", "--port", "0"], process_env(), cwd=tmp_path).start(timeout=90)
     try:
         state = httpx.get(f"{proc.url}api/state", timeout=10).json()
         assert [c["variant"]["deployment"] for c in state["columns"]] == ["gpt-4.1", TUNED]
@@ -425,7 +425,7 @@ def test_rehearsal_needs_no_azure(tmp_path: Path) -> None:
     base, tuned = of_column(events, 0)["end"], of_column(events, 1)["end"]
     assert base["stand_in"] and base["checks"]["no_recommendations"]["passed"] is False
     assert tuned["stand_in"] and tuned["checks"]["no_recommendations"]["passed"] is True
-    assert "playground --rehearsal: emulator at http://127.0.0.1:" in proc.err
+    assert "playground --rehearsal: emulator (stand-in) at http://127.0.0.1:" in proc.err
     assert settled["account_deployments"] == "listed" and settled["deployments"] == ["gpt-4.1", TUNED]
 
 

@@ -33,7 +33,7 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     work = tmp_path_factory.mktemp("rehearse-cwd")
     fake = FakePulumi.create(tmp_path_factory.mktemp("rehearse-bin"))
     # no DATA argument: the README's first command, on the project's data/travel-train.jsonl
-    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse"], cwd=work,
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", "--backend", "stand-in"], cwd=work,
                           env={**_env(fake), MARKER_ENV: "rehearse-text-run"}, capture_output=True, text=True,
                           timeout=120)
     return proc, work, fake
@@ -121,7 +121,7 @@ def test_rehearse_touches_no_real_stack_state_or_secret(
 def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
     fake = FakePulumi.create(tmp_path / "bin")
     keep = tmp_path / "kept"
-    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", str(mslearn_data / "travel-finetune-hotel.jsonl"),
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", "--backend", "stand-in", str(mslearn_data / "travel-finetune-hotel.jsonl"),
                            "--keep", str(keep), "--json"], cwd=tmp_path, env=_env(fake),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -154,7 +154,7 @@ def test_rehearse_json_and_keep(tmp_path: Path, mslearn_data: Path) -> None:
 
 @pytest.mark.subprocess
 def test_rehearse_missing_data_is_a_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", str(tmp_path / "nope.jsonl")], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", "--backend", "stand-in", str(tmp_path / "nope.jsonl")], cwd=tmp_path,
                           env=_env(None), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "nope.jsonl does not exist" in proc.stderr and "fix:" in proc.stderr
@@ -197,7 +197,7 @@ def test_rehearse_invalid_data_exits_1_and_cleans_up(tmp_path: Path, mslearn_dat
     tmp_root = tmp_path / "tmp"
     tmp_root.mkdir()
     env = {**_env(None), "TMPDIR": str(tmp_root)}
-    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse",
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", "--backend", "stand-in",
                            str(mslearn_data / "travel-finetune-validation.jsonl")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
@@ -235,7 +235,7 @@ def test_rehearse_shows_where_the_report_and_the_chart_are_and_a_three_line_verd
     assert base.is_file() and base.parent != chart.parent / "compare"
     # and what to try next: the playground's own offline rehearsal
     assert any(ln.startswith("next: chat with base and fine-tuned side by side") and
-               ln.endswith("`python -m jobs playground --rehearsal`") for ln in lines)
+               ln.endswith("`python -m jobs playground --rehearsal --backend stand-in`") for ln in lines)
 
 
 @pytest.mark.slow
@@ -246,7 +246,7 @@ def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) ->
 
     tmp_root = tmp_path / "tmp"
     tmp_root.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "jobs", "rehearse"], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "jobs", "rehearse", "--backend", "stand-in"], cwd=tmp_path,
                             env={**_env(None), "TMPDIR": str(tmp_root), MARKER_ENV: "rehearse-ctrl-c"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -260,3 +260,28 @@ def test_ctrl_c_stops_the_rehearsal_and_leaves_nothing_behind(tmp_path: Path) ->
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_root.iterdir()) == []  # the emulator's folder, the run state and the report folder are gone
     assert processes_marked("rehearse-ctrl-c") == []
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(2400)
+def test_the_local_rehearsal_trains_smollm2_and_labels_what_it_measured(tmp_path: Path) -> None:
+    """`make rehearse`'s command on the real local backend: a real loss chart, real generations labelled as the
+    local model standing in for gpt-4.1 (never as stand-ins), and the shortened settings said."""
+    keep = tmp_path / "kept"
+    proc = subprocess.run([sys.executable, "-m", "jobs", "rehearse", "--backend", "local", "--json", "--keep", str(keep)],
+                          cwd=tmp_path, env={**_env(None), MARKER_ENV: "rehearse-local"}, capture_output=True,
+                          text=True, timeout=2300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert processes_marked("rehearse-local") == []  # the emulator's child process and its worker: all stopped
+    got = json.loads(proc.stdout)
+    label = "local model (SmolLM2-135M-Instruct on this machine) standing in for gpt-4.1"
+    assert got["backend"] == "local" and got["label"] == label
+    assert "max_tokens 120" in got["shortened"]
+    assert all(not c[side]["text"].startswith("[emulator stand-in]")
+               for c in got["comparisons"] for side in ("base", "fine_tuned"))
+    assert any(c["base"]["text"] != c["fine_tuned"]["text"] for c in got["comparisons"])
+    assert got["verdict_lines"][0].startswith(f"verdict: [{label}]")
+    report = json.loads((Path(got["reports"]["compare"]).with_name("report.json")).read_text(encoding="utf-8"))
+    assert report["local_model"] == label and report["stand_in"] is False
+    assert report["provenance"]["parameters"]["max_tokens"] == 120
+    assert got["chart"] and Path(got["chart"]).is_file()

@@ -49,7 +49,7 @@ def main() -> None:
     checked = _record("validate", ["validate", "data/travel-train.jsonl", "--price-per-1m", "25"], _env({}), merge=True)
     (OUT / "validate.txt").write_text(f"# recorded {stamp} with `make samples` (25 USD is an example price, not a "
                                       f"quote)\n{checked}", encoding="utf-8")
-    text = _record("rehearse", ["rehearse"], _env({}))
+    text = _record("rehearse", ["rehearse", "--backend", "stand-in"], _env({}))
     (OUT / "rehearse.txt").write_text(f"# recorded {stamp} with `make samples`\n{text}", encoding="utf-8")
 
     with tempfile.TemporaryDirectory(prefix="ftjobs-samples-") as tmp:

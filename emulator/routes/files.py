@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from emulator import errors
 from emulator.files_api import PURPOSES
+from emulator.inference import source_headers
 from emulator.render import render_file
 from emulator.routes import Endpoint, listing, paginate
 from emulator.state import State
@@ -59,7 +60,9 @@ def endpoints(state: State) -> list[Endpoint]:
         state.engine.tick()
         rec = files.get(file_id)
         media = "text/csv" if rec["filename"].endswith(".csv") else "application/octet-stream"
-        return Response(state.store.file_content(file_id), media_type=media)
+        # the backend's headers: a results.csv from the local model's training says so (the metrics chart reads them)
+        return Response(state.store.file_content(file_id), media_type=media,
+                        headers=source_headers(state.inference.source))
 
     return [Endpoint("/files", collection, ("GET", "POST")),
             Endpoint("/files/{file_id}", item, ("GET", "DELETE")),

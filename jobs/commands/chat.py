@@ -41,10 +41,10 @@ class OneShot:
 
     def to_text(self) -> str:
         text = "" if self.streamed else self.reply.answer.text + "\n"
-        return text + checks_line(self.reply.checks)
+        return text + answer_label(self.reply) + checks_line(self.reply.checks)
 
     def to_json(self) -> dict[str, Any]:
-        return {"deployment": self.deployment, **self.reply.to_json()}
+        return {"deployment": self.deployment, **self.reply.to_json(), "label": label_of(self.reply)}
 
 
 @dataclass
@@ -54,6 +54,21 @@ class ChatEnded:
 
     def to_text(self) -> str:
         return f"chat ended after {self.answers} answers" + (f"; saved to {', '.join(self.saved)}" if self.saved else "")
+
+
+def label_of(reply: Any) -> str | None:
+    """What the answer is when it is not the deployment's model: the emulator's local model (its text carries no
+    label of its own; ``jobs/stand_in.py``), None otherwise (a stand-in's text starts with its own label)."""
+    from jobs.stand_in import local_model_label
+
+    a = reply.answer
+    return local_model_label(a.local_model, [a.model]) if a.local_model else None
+
+
+def answer_label(reply: Any) -> str:
+    """The line under an answer that says what generated it (empty for Azure and the stand-in)."""
+    label = label_of(reply)
+    return f"  [{label}]\n" if label else ""
 
 
 def checks_line(checks: dict[str, Any]) -> str:
@@ -100,6 +115,19 @@ def _system(request: ChatRequest) -> tuple[str | None, str]:
         raise UsageError(f"--system {request.system}: not one of {', '.join(SYSTEMS)}",
                          hint="use --system-prompt FILE for your own message")
     return SYSTEMS[request.system]
+
+
+def rehearsal(*, request: ChatRequest, backend: str = "local", endpoint: str | None = None,
+              json_mode: bool = False) -> OneShot | ChatEnded:
+    """``chat --rehearsal``: an offline lab (``rehearsal/lab.py``; no Azure, no credential read), the lab's data
+    fine-tuned there unless ``--base``, then :func:`chat` with it."""
+    if endpoint:
+        raise UsageError("--rehearsal starts its own emulator", hint="drop --endpoint, or drop --rehearsal")
+    from rehearsal.lab import tuned_lab
+
+    with tuned_lab(stack="chat-rehearsal", backend=backend, json_mode=json_mode, prefix="ftjobs-chat-",
+                   command="chat --rehearsal", train=request.side != "base" and request.deployment is None) as lab:
+        return chat(lab.session, request=request, json_mode=json_mode)
 
 
 def chat(session: Session, *, request: ChatRequest, json_mode: bool = False) -> OneShot | ChatEnded:
@@ -192,7 +220,7 @@ def _repl(session: Session, convo: Any, deployments: _Deployments, style: Any) -
             out.flush()
             continue
         ended.answers += 1
-        out.write("\n" + checks_line(reply.checks) + "\n")
+        out.write("\n" + answer_label(reply) + checks_line(reply.checks) + "\n")
         out.flush()
 
 

@@ -8,10 +8,10 @@ deployer lists them (``Deployer.deployments``: ``az`` for a real stack, the emul
 when the page talks to that account. It serves on loopback (127.0.0.1) unless ``--host`` names another
 address (then a warning says who can reach it), prints the URL, and runs until Ctrl-C or SIGTERM.
 
-``--rehearsal`` needs no Azure: it starts the emulator in-process, fine-tunes a stand-in model on
-``data/travel-train.jsonl`` there with the runner's own flow (as ``rehearse`` does, in a few seconds), and
-serves the playground on it with the lab's base deployment and the stand-in fine-tuned one. That is why
-this module, like ``rehearse``, may import the emulator (tests/test_emulator_program.py).
+``--rehearsal`` needs no Azure: it starts the emulator (``--backend local``, the default: SmolLM2 trained and
+served on this machine, minutes; ``stand-in``: canned answers, seconds), fine-tunes on ``data/travel-train.jsonl``
+there with the runner's own flow (``rehearsal/lab.py`` ``tuned_lab``), and serves the playground on its base and
+fine-tuned deployments. Every answer carries its label (the page's badge and banner).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ Pair = tuple["Variant", "Variant"]
 DEFAULT_PORT = 8090
 HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]")  # a DNS name, IPv4, [IPv6]
 STACK = "playground-rehearsal"
-# The emulator of --rehearsal: every stage short (the stand-in model is ready in a few seconds).
-EMULATOR_CONFIG: dict[str, Any] = {"file_processing_seconds": 0.2, "queue_seconds": 0.2, "training_seconds": 1.0}
 
 
 @dataclass(frozen=True)
@@ -201,24 +199,15 @@ def serve(session: Session, *, request: PlaygroundRequest, json_mode: bool = Fal
 # --------------------------------------------------------------------------- --rehearsal
 
 
-def rehearsal(*, request: PlaygroundRequest, endpoint: str | None = None,
+def rehearsal(*, request: PlaygroundRequest, endpoint: str | None = None, backend: str = "local",
               json_mode: bool = False) -> PlaygroundStopped | None:
-    """``playground --rehearsal``: the emulator in-process, a stand-in fine-tuned model, then :func:`serve`."""
+    """``playground --rehearsal``: an offline lab (``rehearsal/lab.py``) with the lab's data fine-tuned there,
+    then :func:`serve` on it."""
     if endpoint or request.base_deployment or request.tuned_deployment:
         raise UsageError("--rehearsal starts its own emulator with its own deployments",
                          hint="drop --endpoint/--base-deployment/--tuned-deployment, or drop --rehearsal")
-    from jobs.compare.suite import default_style_path
-    from jobs.flow.cost import Guards
-    from jobs.flow.run import run
-    from jobs.flow.train import TrainingOptions
-    from jobs.settings import PollSettings
-    from rehearsal.lab import offline_lab
+    from rehearsal.lab import tuned_lab
 
-    data = default_style_path()  # data/travel-train.jsonl, the lab's training file
-    with offline_lab(stack=STACK, config=EMULATOR_CONFIG, json_mode=json_mode, prefix="ftjobs-playground-",
-                     poll=PollSettings(first=0.2, cap=0.5, running_floor=0.5)) as lab:
-        session = lab.session
-        session.say(f"playground --rehearsal: emulator at {lab.url}; fine-tuning a stand-in model on {data} "
-                    "there first (a few seconds; every answer will be an emulator stand-in)")
-        run(session, data, TrainingOptions().checked(), Guards(yes=True), up=True)
-        return serve(session, request=request, json_mode=json_mode)
+    with tuned_lab(stack=STACK, backend=backend, json_mode=json_mode, prefix="ftjobs-playground-",
+                   command="playground --rehearsal") as lab:
+        return serve(lab.session, request=request, json_mode=json_mode)

@@ -1,8 +1,13 @@
-"""``rehearse [DATA.jsonl]``: the README's first command: the whole lab, offline, in about a minute.
+"""``rehearse [DATA.jsonl] [--backend local|stand-in]``: the README's first command: the whole lab, offline.
+
+``--backend local`` (the default): SmolLM2-135M-Instruct really trained and served on this machine, standing in
+for gpt-4.1 (about ten minutes on 2 cores; the compare step uses the shortened settings of :data:`LOCAL`). ``--backend
+stand-in``: canned answers and a simulated training run, the plumbing in about a minute.
 
 1. Prints the infrastructure plan: what the Pulumi program declares for a ``rehearsal`` stack and the key
    settings, from the real program under Pulumi's mocks (``infra/plan.py``): a plan, nothing is deployed.
-2. Starts the Azure OpenAI emulator in-process on a free loopback port (a temporary state folder, short but
+2. Starts the Azure OpenAI emulator (``rehearsal/lab.py``: in-process for the stand-in, a child process for
+   the local model) on a free loopback port (a temporary state folder, short but
    visible stage durations, the lab's base deployment ``gpt-4.1``).
 3. Builds a session for stack ``rehearsal`` (``rehearsal/session.py``) whose deployer is the emulator's (``rehearsal/deployer.py``): a
    throwaway stack file, never a Pulumi stack; the emulator stands in for both ``pulumi up``. A placeholder
@@ -11,7 +16,8 @@
    upload, fine-tune, the base variants compared while the job trains, watch, the metrics chart, promote,
    the second stand-in ``pulumi up``, wait until the deployment answers, compare base against fine-tuned.
 5. Prints the Rome conversation side by side with its checks, a three-line verdict, and where the HTML
-   report and the chart are (a folder that is kept). Every answer is an emulator stand-in and is labelled so.
+   report and the chart are (a folder that is kept). Every answer is labelled for what it is: an emulator
+   stand-in, or the local model standing in for gpt-4.1 (``jobs/stand_in.py``).
 6. Stops the emulator and removes its temporary folder whatever happens (an error, Ctrl-C).
 """
 
@@ -21,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +60,43 @@ EMULATOR_CONFIG: dict[str, Any] = {
 # The rehearsal's deployments (base and fine-tuned), in thousands of tokens per minute. The stand-in quota of 50
 # only made compare wait for its own pacing (about 40 s of each rehearsal); nothing real is rationed offline.
 CAPACITY = 1000
+LOCAL_SUITE = Path("data/local-suite.yaml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a rehearsal runs on a backend: the emulator's config and what compare and the job are asked."""
+
+    backend: str
+    emulator: dict[str, Any]
+    capacity: float | None  # every deployment's (None: the emulator's default)
+    concurrency: int | None  # compare's cap (None: adaptive, as the server's x-ratelimit headers allow)
+    suite: Path | None = None  # None: compare's default suite
+    repeat: int = REPEAT
+    max_tokens: int | None = None
+    temperature: float | None = None  # None: the deployment's default
+    epochs: int | None = None  # None: the trainer's default
+    base_tags: tuple[str, ...] = ()  # compare-base (the lab's three system messages) on these cases only
+
+    def shortened(self) -> str | None:
+        """What the local rehearsal shortened, as its report says (None: nothing)."""
+        if self.backend != "local":
+            return None
+        return (f"shortened to fit about 10 minutes on a small CPU: suite {self.suite} (the lab's questions and ten "
+                f"held-out travel cases; the base model's three system messages on the lab's questions only), "
+                f"{self.repeat} repeat, max_tokens {self.max_tokens}, temperature {self.temperature} (greedy), "
+                f"n_epochs {self.epochs}")
+
+
+STAND_IN = Settings("stand-in", EMULATOR_CONFIG, CAPACITY, CONCURRENCY)
+# The local model: every answer is generated on this CPU, so a short suite, one repeat and a cap on each answer;
+# compare paces itself by the local backend's x-ratelimit headers (what this CPU serves). Temperature 0: each
+# model's most likely answer (a 135M model sampled at the default temperature 1 often drifts into other
+# languages, which says nothing about the data; measured 2026-12-06). n_epochs 3: the training library's
+# defaults teach the lab's behaviour in 3 epochs (docs/emulator.md, "Local backend").
+LOCAL = Settings("local", {}, None, None, suite=LOCAL_SUITE, repeat=1, max_tokens=120, temperature=0.0, epochs=3,
+                 base_tags=("lab",))
+SETTINGS = {s.backend: s for s in (STAND_IN, LOCAL)}
 
 
 @dataclass
@@ -61,18 +104,26 @@ class Answer:
     deployment: str
     text: str  # without the label; the label is added wherever it is shown
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # compare's checks of this answer
+    label: str = LABEL  # what the answer is: the stand-in's label, or the local model's
 
     @classmethod
-    def of_row(cls, row: dict[str, Any]) -> "Answer":
+    def of_row(cls, row: dict[str, Any], label: str = LABEL) -> "Answer":
         if row.get("error") is not None:
-            return cls(deployment=row["deployment"], text=f"(no answer: {row['error']['message']})")
-        return cls(deployment=row["deployment"], text=strip_label(str(row["answer"])), checks=dict(row["checks"]))
+            return cls(deployment=row["deployment"], text=f"(no answer: {row['error']['message']})", label=label)
+        return cls(deployment=row["deployment"], text=strip_label(str(row["answer"])), checks=dict(row["checks"]),
+                   label=label)
+
+    @property
+    def shown(self) -> str:
+        """The text as a person sees it: a stand-in's with its label in front; the local model's as generated
+        (its label heads the table, the section and the JSON: never the stand-in's)."""
+        return f"{LABEL} {self.text}" if self.label == LABEL else self.text
 
     def checks_text(self) -> str:
         return "; ".join(f"{name}: {'pass' if c['passed'] else 'FAIL'}" for name, c in self.checks.items()) or "-"
 
     def to_json(self) -> dict[str, Any]:
-        return {"deployment": self.deployment, "label": LABEL, "text": f"{LABEL} {self.text}", "checks": self.checks}
+        return {"deployment": self.deployment, "label": self.label, "text": self.shown, "checks": self.checks}
 
 
 @dataclass
@@ -103,13 +154,26 @@ class RehearseResult:
     chart: str | None = None  # the metrics chart (PNG)
     reports: dict[str, str] = field(default_factory=dict)  # compare-base and compare: report.html
     verdict_lines: list[str] = field(default_factory=list)  # the three-line verdict
+    label: str = LABEL  # what every answer is: the stand-in's label, or the local model's (from the answers' headers)
+    settings: Settings = STAND_IN
+
+    @property
+    def local(self) -> bool:
+        return self.label != LABEL
+
+    def note(self) -> str:
+        if self.local:
+            return (f"every answer was generated by the {self.label}: real output of that small model, which "
+                    "shows what the data teaches it, not what gpt-4.1 will say")
+        return f"every answer below is an {LABEL} answer, not model output"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "data": self.data, "endpoint": self.endpoint, "job_id": self.job_id,
             "fine_tuned_model": self.fine_tuned_model, "base_deployment": self.base_deployment,
             "fine_tuned_deployment": self.fine_tuned_deployment, "seconds": round(self.seconds, 1),
-            "system_prompt": SYSTEM_PROMPT, "note": f"all answers are {LABEL} text, not model output",
+            "system_prompt": SYSTEM_PROMPT, "backend": self.settings.backend, "label": self.label,
+            "note": self.note(), "shortened": self.settings.shortened(),
             "run": self.run_json,
             "comparisons": [{"question": c.question, "base": c.base.to_json(), "fine_tuned": c.fine_tuned.to_json()}
                             for c in self.comparisons],
@@ -120,7 +184,10 @@ class RehearseResult:
 
     def to_text(self) -> str:
         lines = [
-            f"rehearsal against the local emulator at {self.endpoint} (no Azure, no cost)",
+            f"rehearsal against the local emulator at {self.endpoint} (no Azure, no cost; backend "
+            f"{self.settings.backend}: "
+            + ("a small model trained and served on this machine" if self.settings.backend == "local"
+               else "canned answers and a simulated training run") + ")",
             f"data: {self.data}",
             "",
             f"plan: what the Pulumi program declares for stack {STACK} (run under Pulumi's mocks; a plan, nothing "
@@ -132,23 +199,25 @@ class RehearseResult:
             "stand-in file, the pulumi commands above are what promote stands in for, and the emulator stood in "
             "for both `pulumi up`.",
             "",
-            "compare: the default suite (the lab's questions and the project's own), system prompt = the lab's "
-            "instructions; below, the lab's five Rome questions, asked in one conversation",
+            f"compare: {self._suite_text()}, system prompt = the lab's instructions; below, the lab's five Rome "
+            "questions, asked in one conversation",
+            *([f"  {self.settings.shortened()}"] if self.settings.shortened() else []),
             f"  base:       deployment {self.base_deployment}",
             f"  fine-tuned: deployment {self.fine_tuned_deployment} -> {self.fine_tuned_model}",
-            f"  every answer below is an {LABEL} answer, not model output",
+            f"  {self.note()}",
             "",
         ]
         if self.rich:
             lines.append(self._rich_table())
         else:
             for i, c in enumerate(self.comparisons, 1):
+                tag = "[local model]" if self.local else LABEL
                 lines.append(f"Q{i}: {c.question}")
-                lines.append(f"  base ({c.base.deployment}) {LABEL}:")
-                lines.append(f"    {LABEL} {c.base.text}")
+                lines.append(f"  base ({c.base.deployment}) {tag}:")
+                lines.append(f"    {c.base.shown}")
                 lines.append(f"    -> {c.base.checks_text()}")
-                lines.append(f"  fine-tuned ({c.fine_tuned.deployment}) {LABEL}:")
-                lines.append(f"    {LABEL} {c.fine_tuned.text}")
+                lines.append(f"  fine-tuned ({c.fine_tuned.deployment}) {tag}:")
+                lines.append(f"    {c.fine_tuned.shown}")
                 lines.append(f"    -> {c.fine_tuned.checks_text()}")
                 lines.append("")
         lines.append(lab.LOOK_FOR)
@@ -162,11 +231,16 @@ class RehearseResult:
             lines.append(f"metrics chart: {self.chart}")
         lines.append(f"rehearsal finished in {self.seconds:.1f} s"
                      + (f"; emulator and run state kept in {self.kept_dir}" if self.kept_dir else ""))
-        lines.append("next: chat with base and fine-tuned side by side in your browser, checks live, on a stand-in "
-                     "emulator like this one: `python -m jobs playground --rehearsal`")
+        lines.append("next: chat with base and fine-tuned side by side in your browser, checks live, on an emulator "
+                     f"like this one: `python -m jobs playground --rehearsal --backend {self.settings.backend}`")
         lines.append("with a real subscription: `python -m jobs pipeline --stack dev` does the same on Azure "
                      "(see the README)")
         return "\n".join(lines)
+
+    def _suite_text(self) -> str:
+        if self.settings.suite is not None:
+            return f"suite {self.settings.suite}"
+        return "the default suite (the lab's questions and the project's own)"
 
     def _rich_table(self) -> str:
         from rich.console import Console
@@ -174,12 +248,12 @@ class RehearseResult:
         from rich.text import Text
 
         def cell(a: Answer) -> Text:  # Text, not markup: "[emulator stand-in]" must print as is
-            t = Text(f"{LABEL} {a.text}\n")
+            t = Text(f"{a.shown}\n")
             t.append(a.checks_text(), style="dim")
             return t
 
         console = Console(file=sys.stdout)
-        table = Table(show_lines=True, title=Text(f"answers {LABEL}"))
+        table = Table(show_lines=True, title=Text(f"answers: {self.label}" if self.local else f"answers {LABEL}"))
         table.add_column("question", ratio=1)
         table.add_column(f"base: {self.base_deployment}", ratio=2)
         table.add_column(f"fine-tuned: {self.fine_tuned_deployment}", ratio=2)
@@ -238,7 +312,21 @@ def infrastructure_plan() -> list[str]:
     return plan_lines(plan_estate({}, stack=STACK))
 
 
-def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode: bool = False) -> RehearseResult:
+def settings_for(backend: str) -> Settings:
+    from rehearsal.lab import check_backend
+
+    check_backend(backend)  # an unknown backend, or the local one without its packages: one clear error
+    got = SETTINGS[backend]
+    if got.suite is not None:
+        from jobs.compare.suite import project_file
+
+        got = replace(got, suite=project_file(got.suite, hint="restore it from the repository (git checkout -- "
+                                                              f"{got.suite})"))
+    return got
+
+
+def rehearse(*, data: str | None = None, keep_dir: str | None = None, backend: str = "local",
+             json_mode: bool = False) -> RehearseResult:
     """The ``rehearse`` command."""
     from jobs.flow.cost import Guards
     from jobs.flow.pipeline import Pipeline, PipelinePlan
@@ -247,19 +335,27 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode:
 
     started = time.monotonic()
     path = resolve_data(data)
+    settings = settings_for(backend)
     kept = _kept_folder(keep_dir)
     out = kept / "report" if kept is not None else Path(tempfile.mkdtemp(prefix="ftjobs-rehearsal-report-"))
     finished = False
     try:
         plan = infrastructure_plan()
-        with offline_lab(stack=STACK, config=EMULATOR_CONFIG, json_mode=json_mode, root=kept,
-                         capacity=CAPACITY) as offline:
+        with offline_lab(stack=STACK, config=settings.emulator, json_mode=json_mode, root=kept,
+                         capacity=settings.capacity, backend=backend) as offline:
             session = offline.session
-            session.say(f"rehearse: emulator at {offline.url}; run state in {session.state.directory} (temporary)")
-            steps = PipelinePlan(data=path, options=TrainingOptions().checked(), guards=Guards(yes=True),
-                                 repeat=REPEAT, concurrency=CONCURRENCY, out=out, command="python -m jobs rehearse")
+            session.say(f"rehearse: emulator ({backend}) at {offline.url}; run state in {session.state.directory}"
+                        + (" (temporary)" if offline.temporary else ""))
+            if settings.shortened():
+                session.say(f"rehearse: {settings.shortened()}")
+            steps = PipelinePlan(data=path, options=TrainingOptions(epochs=settings.epochs).checked(),
+                                 guards=Guards(yes=True), suites=(str(settings.suite),) if settings.suite else (),
+                                 repeat=settings.repeat, concurrency=settings.concurrency,
+                                 max_tokens=settings.max_tokens, temperature=settings.temperature,
+                                 base_tags=settings.base_tags, out=out,
+                                 command=f"python -m jobs rehearse --backend {backend}")
             outcome = Pipeline(session, steps).run()
-        result = _result(path, offline, outcome, started, plan)
+        result = _result(path, offline, outcome, started, plan, settings)
         finished = True
         return result
     finally:
@@ -267,7 +363,8 @@ def rehearse(*, data: str | None = None, keep_dir: str | None = None, json_mode:
             shutil.rmtree(out, ignore_errors=True)
 
 
-def _result(path: Path, offline: "Lab", outcome: "PipelineOutcome", started: float, plan: list[str]) -> RehearseResult:
+def _result(path: Path, offline: "Lab", outcome: "PipelineOutcome", started: float, plan: list[str],
+            settings: Settings = STAND_IN) -> RehearseResult:
     """What the rehearsal shows: the lab's five questions side by side, the verdict and the reports."""
     from jobs.compare.report import render_text
 
@@ -277,10 +374,11 @@ def _result(path: Path, offline: "Lab", outcome: "PipelineOutcome", started: flo
     if not model or compared is None or outcome.tuned_deployment is None:
         raise JobsError(f"the rehearsal's job {outcome.job_id} finished without a fine-tuned deployment",
                         hint="this is a bug in the emulator or runner; rerun with --keep DIR and report it")
+    label = LABEL if compared.get("stand_in") or not compared.get("local_model") else str(compared["local_model"])
     rome = [r for r in compared["rows"] if r["case_id"] == ROME_CASE and r["repeat"] == 0]
     by_turn = {(r["turn"], r["variant"]): r for r in rome}
-    comparisons = [Comparison(question=q, base=Answer.of_row(by_turn[(i, "base")]),
-                              fine_tuned=Answer.of_row(by_turn[(i, "tuned")]))
+    comparisons = [Comparison(question=q, base=Answer.of_row(by_turn[(i, "base")], label),
+                              fine_tuned=Answer.of_row(by_turn[(i, "tuned")], label))
                    for i, q in enumerate(QUESTIONS, 1)]
     return RehearseResult(
         data=str(path), endpoint=offline.url, job_id=str(outcome.job_id), fine_tuned_model=model,
@@ -291,4 +389,5 @@ def _result(path: Path, offline: "Lab", outcome: "PipelineOutcome", started: flo
         compare_text=render_text(compared, rich=session.ui.rich_output()),
         plan=plan, chart=outcome.chart, reports=dict(outcome.reports),
         verdict_lines=three_line_verdict(compared, outcome.compared.get("compare-base")),
+        label=label, settings=settings,
     )

@@ -164,7 +164,8 @@ class Engine:
         return {"case_id": work.case.id, "suite": work.suite.name, "turn": turn, "variant": work.variant.name,
                 "deployment": work.variant.deployment, "repeat": work.repeat, "prompt": user, "answer": None,
                 "error": None, "latency_ms": None, "queued_ms": None, "usage": {}, "finish_reason": None,
-                "model": None, "response_id": None, "stand_in": False, "checks": {}, "judge": None,
+                "model": None, "response_id": None, "stand_in": False, "local_model": None, "checks": {},
+                "judge": None,
                 "system_replaced": work.case.system is not None,
                 "cache_key": cache_key(work.variant.deployment, messages, params, work.repeat), "at": None}
 
@@ -247,7 +248,8 @@ class Engine:
         finally:
             row["latency_ms"], row["queued_ms"] = clock.split_ms()
         row.update(usage=answer.usage or {}, finish_reason=answer.finish_reason, model=answer.model,
-                   response_id=answer.id, stand_in=answer.stand_in)
+                   response_id=answer.id, stand_in=answer.stand_in,
+                   local_model=answer.local_model)
         if answer.finish_reason == "content_filter":
             row["error"] = {"kind": "content_filter", "status": 200, "code": "content_filter",
                             "message": "the answer was filtered (finish_reason content_filter)"}

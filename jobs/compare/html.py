@@ -215,7 +215,11 @@ def render_html(report: dict[str, Any]) -> str:
     ok = verdict["gates_passed"] and not verdict["worse"]
     stand_in = (f'<div class="banner stand-in" id="stand-in">{_e(STAND_IN_LABEL)} {_e(report["stand_in_note"])}</div>'
                 if report["stand_in"] else "")
-    title = f"compare {report['run_id']}" + (f" {STAND_IN_LABEL}" if report["stand_in"] else "")
+    if report.get("local_model"):
+        stand_in = (f'<div class="banner stand-in" id="local-model"><b>{_e(report["local_model"])}</b>: '
+                    f'{_e(report["local_model_note"])}</div>')
+    title = f"compare {report['run_id']}" + (f" {STAND_IN_LABEL}" if report["stand_in"] else
+                                             f" [{report['local_model']}]" if report.get("local_model") else "")
     question = report.get("title") or "Does fine-tuning beat prompting?"
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'

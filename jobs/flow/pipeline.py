@@ -39,13 +39,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from jobs import az_cli, metrics
 from jobs.checks import StyleProfile
-from jobs.compare.plan import Plan, RunOptions
+from jobs.compare.plan import ChatParams, Plan, RunOptions
 from jobs.compare.suite import default_suite_path, load_suite
 from jobs.errors import JobFailedError, JobsError, RefusedError, UsageError
 from jobs.flow import clean as clean_step
@@ -85,7 +85,10 @@ class PipelinePlan:
     resume: bool = False
     command: str = "python -m jobs pipeline"  # how the user started it, for "continue with ..." hints
     repeat: int = 3  # compare: each conversation this many times per variant
-    concurrency: int = 8
+    concurrency: int | None = 8  # compare's cap on requests in flight (None: adaptive, as the server's headers allow)
+    max_tokens: int | None = None  # compare: the cap on each answer (None: the deployment's default)
+    temperature: float | None = None  # compare: sent with every question (None: the deployment's default)
+    base_tags: tuple[str, ...] = ()  # compare-base asks only the cases with one of these tags (none: every case)
     out: Path | None = None  # reports and the chart: default under the run-state folder
     select_checkpoint: bool = False  # --select-checkpoint: the "select" step, and promote takes its choice
 
@@ -102,6 +105,9 @@ class PipelinePlan:
         except OSError:
             return None
         what = {**files, "options": asdict(self.options), "repeat": self.repeat,
+                **({"max_tokens": self.max_tokens} if self.max_tokens is not None else {}),
+                **({"temperature": self.temperature} if self.temperature is not None else {}),
+                **({"base_tags": list(self.base_tags)} if self.base_tags else {}),
                 **({"select_checkpoint": True} if self.select_checkpoint else {})}
         fingerprint = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return {"fingerprint": fingerprint, "data": str(self.data), "data_sha256": data_sha256}
@@ -336,11 +342,11 @@ class Pipeline:
         how = "created" if out.created else "adopted" if out.adopted else "reused"
         return f"job {out.job.id} {how}"
 
-    def _compare(self, name: str, specs: tuple[str, ...], *, baseline: str = "") -> str:
+    def _compare(self, name: str, specs: tuple[str, ...], *, baseline: str = "", tags: tuple[str, ...] = ()) -> str:
         """One ``compare`` run of the plan's suites (default: the project's) on ``specs``, like the command."""
-        suites = tuple(load_suite(Path(p)) for p in self.plan.suites) or (load_suite(default_suite_path()),)
         variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
-        plan = Plan(suites=suites, variants=variants, repeat=self.plan.repeat,
+        plan = Plan(suites=_suites(self.plan.suites, tags), variants=variants, repeat=self.plan.repeat,
+                    params=ChatParams(max_tokens=self.plan.max_tokens, temperature=self.plan.temperature),
                     style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
         out = self.plan.out / name if self.plan.out else None
         got = compare(self.session, plan, RunOptions(concurrency=self.plan.concurrency, out=out))
@@ -350,7 +356,7 @@ class Pipeline:
 
     def step_compare_base(self) -> str:
         # the lab's full system message against none at all (the report has all three)
-        return self._compare("compare-base", BASE_VARIANTS, baseline=BASE_VARIANTS[0])
+        return self._compare("compare-base", BASE_VARIANTS, baseline=BASE_VARIANTS[0], tags=self.plan.base_tags)
 
     def step_metrics(self) -> str:
         assert self.outcome.job_id
@@ -467,3 +473,13 @@ class Pipeline:
 
 def pipeline(session: "Session", plan: PipelinePlan) -> PipelineOutcome:
     return Pipeline(session, plan).run()
+
+
+def _suites(paths: tuple[str, ...], tags: tuple[str, ...]) -> tuple[Any, ...]:
+    """The plan's suites (default: the project's); with ``tags``, only the cases tagged so (a shorter run: the
+    suite's name says so in the report)."""
+    suites = tuple(load_suite(Path(p)) for p in paths) or (load_suite(default_suite_path()),)
+    if not tags:
+        return suites
+    return tuple(replace(s, name=f"{s.name} (tags: {', '.join(tags)})",
+                         cases=tuple(c for c in s.cases if set(c.tags) & set(tags))) for s in suites)

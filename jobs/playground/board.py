@@ -50,6 +50,7 @@ from jobs.compare.engine import cache_key, error_record
 from jobs.compare.plan import Variant
 from jobs.errors import JobsError, UsageError
 from jobs.flow.chat import Conversation, Reply, ask, check_names
+from jobs.stand_in import local_model_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from jobs.session import Session
@@ -382,13 +383,14 @@ class Board:
         return {"case_id": column.case_id, "suite": SUITE, "turn": column.turn, "variant": column.label,
                 "deployment": column.variant.deployment, "repeat": 0, "prompt": text, "answer": None,
                 "error": None, "latency_ms": None, "usage": {}, "finish_reason": None, "model": None,
-                "response_id": None, "stand_in": False, "checks": {}, "judge": None, "system_replaced": False,
+                "response_id": None, "stand_in": False, "local_model": None, "checks": {}, "judge": None,
+                "system_replaced": False,
                 "cache_key": cache_key(column.variant.deployment, messages, {}, 0), "at": round(time.time(), 3)}
 
     def _answered(self, column: Column, row: dict[str, Any], reply: Reply) -> None:
         a = reply.answer
         row.update(usage=a.usage, finish_reason=a.finish_reason, model=a.model, response_id=a.id,
-                   stand_in=a.stand_in)
+                   stand_in=a.stand_in, local_model=a.local_model)
         if a.finish_reason == "content_filter":  # cut by the output filter: not an answer (as compare counts it)
             del column.convo.history[-2:]
             row["error"] = {"kind": "content_filter", "status": 200, "code": "content_filter",
@@ -413,6 +415,7 @@ class Board:
         return {"turn": row["turn"], "prompt": row["prompt"], "answer": answer, "error": row["error"],
                 "checks": row["checks"], "marks": marks(answer, row["checks"]) if answer is not None else [],
                 "usage": row["usage"], "model": row["model"], "stand_in": row["stand_in"],
+                "local_model": _local_label(row),
                 "finish_reason": row["finish_reason"], "latency_ms": row["latency_ms"]}
 
     def state(self) -> dict[str, Any]:
@@ -431,7 +434,9 @@ class Board:
                     "variants": [v.to_json() for v in self.offered.values()], "deployments": deployments,
                     "account_deployments": listed,
                     "questions": [lab.FIRST_QUESTION, *lab.QUESTIONS], "lab_system": lab.SYSTEM_PROMPT,
-                    "stand_in": any(r["stand_in"] for r in self.rows), "answers": len(self.rows)}
+                    "stand_in": any(r["stand_in"] for r in self.rows),
+                    "local_model": next((label for label in map(_local_label, self.rows) if label), None),
+                    "answers": len(self.rows)}
 
     def export(self) -> dict[str, Any]:
         """The session as a compare ``report.json`` (schema ``jobs/compare/report.schema.json``): one case per
@@ -461,3 +466,8 @@ class Board:
                     style=self.style, baseline=pair[0], candidate=pair[1]).checked()
         meta = provenance(self.session, plan, RunOptions(concurrency=len(self.columns)))
         return reports.build(rows, reports.Inputs(run_id=self.run_id, plan=plan, provenance=meta))
+
+
+def _local_label(row: dict[str, Any]) -> str | None:
+    """What the page says of an answer from the emulator's local backend (``jobs/stand_in.py``), None otherwise."""
+    return local_model_label(row["local_model"], [row["model"]]) if row.get("local_model") else None

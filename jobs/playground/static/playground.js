@@ -53,9 +53,17 @@
   const problem = (error) => (error.hint ? `${error.message} (fix: ${error.hint})` : error.message);
 
   // ------------------------------------------------------------------ rendering
+  // The local backend's label ("local model (SmolLM2-135M-Instruct on this machine) standing in for gpt-4.1").
+  function showLocalModel(label) {
+    if (!label) return;
+    $("#local-model-label").textContent = label;
+    $("#local-model-banner").hidden = false;
+  }
+
   function render(next) {
     state = next;
     $("#stand-in-banner").hidden = !state.stand_in;
+    showLocalModel(state.local_model);
     renderDeployments(state.deployments);
     columns.forEach((column) => renderColumn(column, state.columns[column.index]));
   }
@@ -158,6 +166,11 @@
     const who = $(".who", node);
     who.textContent = variantName;
     if (turn.stand_in) who.append(el("span", "badge", "stand-in"));
+    if (turn.local_model) {
+      const badge = el("span", "badge", "local model");
+      badge.title = turn.local_model;
+      who.append(badge);
+    }
     if (turn.error) {
       $(".text", node).replaceChildren();
       const box = el("p", "error");
@@ -244,6 +257,7 @@
       finish(live.node, state.columns[column.index].variant.name, event);
       if (sent) live.node.append(sent);
       if (event.stand_in) $("#stand-in-banner").hidden = false;
+      if (event.local_model) showLocalModel(event.local_model);
       const failed = Object.entries(event.checks || {}).filter(([, r]) => !r.passed).map(([n]) => n);
       outcome[column.index] = event.kind === "error" ? `${column.name.textContent}: no answer (its column says why)`
         : `${column.name.textContent}: ${failed.length ? `failed ${failed.join(", ")}` : "every check passed"}`;
