@@ -265,16 +265,21 @@ def test_the_backend_is_a_config_key(tmp_path: Path) -> None:
     assert "backend must be one of stand-in, local" in info.value.message
 
 
-def test_the_local_backend_without_its_packages_names_make_install_local(tmp_path: Path) -> None:
-    from emulator.local.weights import missing_packages
+def test_the_local_backend_without_its_packages_names_make_install_local(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator.local.weights import REQUIRED
 
-    if not missing_packages():
-        pytest.skip("the local model's packages are installed here (make install-local): the backend would start")
+    # Hide the local packages whether or not they are installed here: a None entry in sys.modules makes
+    # importlib.util.find_spec answer None and an import fail, as on a machine without `make install-local`.
+    for name in REQUIRED:
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(UsageError) as info:
         create_app(tmp_path / "s", {"backend": "local"})
     assert "make install-local" in (info.value.hint or "")
-    r = subprocess.run([sys.executable, "-m", "jobs", "emulator", "--backend", "local", "--port", "0",
-                        "--state-dir", str(tmp_path / "cli")], cwd=REPO, capture_output=True, text=True, timeout=60,
+    hide = "; ".join(f"sys.modules[{n!r}] = None" for n in REQUIRED)
+    code = (f"import runpy, sys; {hide}; sys.argv = ['jobs', 'emulator', '--backend', 'local', '--port', '0', "
+            f"'--state-dir', {str(tmp_path / 'cli')!r}]; runpy.run_module('jobs', run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "make install-local" in r.stderr
