@@ -201,9 +201,17 @@ def _end_orphan(job: dict[str, Any]) -> None:
     except OSError:
         return
     for _ in range(100):
-        if not Path(f"/proc/{pid}").exists():
+        if _gone(pid):
             return
         time.sleep(0.05)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]  # a zombie (ended, not yet reaped by its parent)
 
 
 def _step(line: dict[str, Any]) -> StepReport:
