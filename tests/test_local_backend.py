@@ -28,6 +28,7 @@ from emulator.local.events import Event, Finish, Piece, Request, Usage
 from emulator.local.trainer import LocalTrainer
 from emulator.local.trainspec import TrainSpec
 from emulator.state import State
+from emulator.trainer import TrainingData
 from tests.support.emulators import fast_config
 from tests.support.paths import REPO
 
@@ -317,3 +318,14 @@ def test_importing_the_local_backend_loads_no_model_package() -> None:
             "print(bad); sys.exit(bool(bad))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_job_the_local_trainer_cannot_train_fails_with_the_reason(tmp_path: Path) -> None:
+    trainer = _trainer()
+    state = _state(tmp_path / "s", trainer)
+    job = dict(_create(state, n_epochs=1))
+    state.engine.cancel(job["id"])
+    job["emitted_steps"], job["checkpoints"] = 0, []
+    trainer.start(job, TrainingData(b""), tmp_path / "w", 0.0)  # e.g. a job whose training snapshot was lost
+    polled = trainer.poll(job, 1.0)
+    assert polled.status == "failed" and "the training file has no examples" in (polled.error or "")

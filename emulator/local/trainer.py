@@ -27,13 +27,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from emulator import errors
 from emulator.local import checkpoints, progress, trainspec, worker
 from emulator.trainer import RESULTS_COLUMNS, CheckpointReport, Progress, StepReport, TrainingData
 
 Launch = Callable[[trainspec.TrainSpec, Path], Any]  # worker.start(spec, workdir) -> a Worker
-WORKDIR_KEY = "local_workdir"  # the job's keys this trainer owns: where its run lives, and its worker's pid
-PID_KEY = "local_worker_pid"
+WORKDIR_KEY = "local_workdir"  # the job's key this trainer owns: where its run lives
+PID_FILE = "worker.pid"  # in the workdir: the pid of the newest worker started on it
 STOP_TIMEOUT = 300.0  # seconds a paused worker gets to finish its step before it is killed
 VALID = ("valid_loss", "valid_mean_token_accuracy")
 FULL_VALID = ("full_valid_loss", "full_valid_mean_token_accuracy")
@@ -66,17 +65,15 @@ class LocalTrainer:
                    planned_tokens=per_epoch_tokens * epochs, local_batch_size=batch)
 
     def spec(self, job: dict[str, Any], data: TrainingData) -> trainspec.TrainSpec:
+        """The run's spec; raises TrainSpecError when the files or settings cannot be trained on."""
         method = job["method"]["type"] if isinstance(job.get("method"), dict) else "supervised"
         hp = {**job["hyperparameters"], "n_epochs": job["epochs"],
               "batch_size": job.get("local_batch_size", job["hyperparameters"].get("batch_size"))}
-        try:
-            return trainspec.from_hyperparameters(
-                _records(data.training, "training file"),
-                _records(data.validation, "validation file") if data.validation else None, hp,
-                method=method, seed=int(job.get("seed") or 0), threads=self.threads,
-                cache_dir=str(self.cache_dir) if self.cache_dir else None)
-        except trainspec.TrainSpecError as exc:
-            raise errors.invalid_payload(f"The local backend cannot train this job: {exc}", "training_file")
+        return trainspec.from_hyperparameters(
+            _records(data.training, "training file"),
+            _records(data.validation, "validation file") if data.validation else None, hp,
+            method=method, seed=int(job.get("seed") or 0), threads=self.threads,
+            cache_dir=str(self.cache_dir) if self.cache_dir else None)
 
     # -- running ------------------------------------------------------------------------------------------
     def start(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None:
@@ -90,14 +87,20 @@ class LocalTrainer:
     def _run(self, job: dict[str, Any], data: TrainingData, workdir: Path) -> None:
         """Launch the job's worker; after the previous one has ended when one is still finishing its step (a
         pause just before), so the launch waits on a thread, not on the caller (the event loop)."""
-        spec = self.spec(job, data)
-        if job.get(PID_KEY) not in self._launched:
-            _end_orphan(job)
+        try:
+            spec = self.spec(job, data)
+        except trainspec.TrainSpecError as exc:  # the job fails with the reason (the next poll reads it)
+            workdir.mkdir(parents=True, exist_ok=True)
+            writer = progress.ProgressWriter(workdir)
+            writer.write("failed", step=0, error=str(exc))
+            writer.close()
+            return
+        _end_orphan(workdir, self._launched)
         job_id = job["id"]
         with self._lock:
             ender = self._enders.pop(job_id, None)
             if ender is None or not ender.is_alive():
-                job[PID_KEY] = self._start(job_id, spec, workdir)
+                self._start(job_id, spec, workdir)
                 return
 
         def later() -> None:
@@ -106,13 +109,13 @@ class LocalTrainer:
                 self._start(job_id, spec, workdir)
         threading.Thread(target=later, name=f"launch:{job_id}", daemon=True).start()
 
-    def _start(self, job_id: str, spec: trainspec.TrainSpec, workdir: Path) -> int | None:
+    def _start(self, job_id: str, spec: trainspec.TrainSpec, workdir: Path) -> None:
         started = self._launch(spec, workdir)
         self._workers[job_id] = started
-        pid: int | None = getattr(started, "pid", None)
-        if pid is not None:
+        pid = getattr(started, "pid", None)
+        if isinstance(pid, int):
             self._launched.add(pid)
-        return pid
+            (workdir / PID_FILE).write_text(str(pid), encoding="ascii")
 
     def stop(self, job: dict[str, Any], at: float, reason: str) -> None:
         """Pause: the worker stops after its current step (saving what a resume needs); cancel: it is killed.
@@ -184,11 +187,15 @@ class LocalTrainer:
         return Path(job[WORKDIR_KEY])
 
 
-def _end_orphan(job: dict[str, Any]) -> None:
+def _end_orphan(workdir: Path, ours: set[int]) -> None:
     """A worker an earlier emulator process started (and left running when it was killed) is ended before a new
-    one takes the workdir: it is found by the pid the job recorded, if that process is still a spawned worker."""
-    pid = job.get(PID_KEY)
-    if not isinstance(pid, int) or pid == os.getpid():
+    one takes the workdir: it is found by the pid it left there, if that process is still a spawned worker (and
+    not one of this process's own, which end through :meth:`LocalTrainer.stop`)."""
+    try:
+        pid = int((workdir / PID_FILE).read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return
+    if pid in ours or pid == os.getpid():
         return
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -235,7 +242,10 @@ def _records(data: bytes | None, name: str) -> list[dict[str, Any]]:
     out = []
     for number, raw in enumerate((data or b"").decode("utf-8-sig").splitlines(), 1):
         if raw.strip():
-            record = json.loads(raw)
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = None
             if not isinstance(record, dict):
                 raise trainspec.TrainSpecError(f"the {name}'s line {number} is not a JSON object")
             out.append(record)
