@@ -81,7 +81,7 @@ def ask(client: object, deployment: str, prompt: str) -> str:
 @pytest.mark.local_model
 @pytest.mark.timeout(1800)
 def test_fine_tuning_teaches_the_local_model_what_the_data_shows(local_emulator: str) -> None:
-    from openai import OpenAI
+    from openai import AzureOpenAI, OpenAI
 
     began = time.monotonic()
     url = local_emulator
@@ -120,6 +120,18 @@ def test_fine_tuning_teaches_the_local_model_what_the_data_shows(local_emulator:
     assert raw.headers["x-emulator"] == "local-model"
     pieces = [c.choices[0].delta.content for c in raw.parse() if c.choices and c.choices[0].delta.content]
     assert len(pieces) >= 5, pieces
+
+    answered = client.responses.create(model="tuned", input=HELD_OUT[2], temperature=0, max_output_tokens=60)
+    assert GREETING.lower() in answered.output_text.lower(), answered.output_text
+    deltas = [e for e in client.responses.create(model="base", input=HELD_OUT[2], temperature=0,
+                                                 max_output_tokens=60, stream=True)
+              if e.type == "response.output_text.delta"]
+    assert len(deltas) >= 5
+    dated = AzureOpenAI(azure_endpoint=url, api_key="k", api_version="2025-04-01-preview", max_retries=5)
+    assert GREETING.lower() in ask(dated, "tuned", HELD_OUT[3]).lower()
+    health = httpx.get(f"{url}/++/health", timeout=30).json()
+    assert health["answers"] == "local-model"
+    assert health["labels"]["tuned"].startswith("SmolLM2-135M-Instruct on this machine, standing in for gpt-4.1-mini")
 
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     earlier = [c for c in checkpoints if c.fine_tuned_model_checkpoint != job.fine_tuned_model]
