@@ -133,14 +133,6 @@ class LocalTrainer:
             self._enders[job["id"]] = thread
             thread.start()
 
-    def close(self) -> None:
-        """Stop every worker (the emulator is shutting down; a restart resumes them)."""
-        with self._lock:
-            running = list(self._workers.values())
-            self._workers.clear()
-        for current in running:
-            current.stop(30.0)
-
     # -- reading the run ----------------------------------------------------------------------------------
     def poll(self, job: dict[str, Any], now: float) -> Progress:
         run = progress.read(self._workdir(job))
