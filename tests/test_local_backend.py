@@ -329,3 +329,23 @@ def test_a_job_the_local_trainer_cannot_train_fails_with_the_reason(tmp_path: Pa
     trainer.start(job, TrainingData(b""), tmp_path / "w", 0.0)  # e.g. a job whose training snapshot was lost
     polled = trainer.poll(job, 1.0)
     assert polled.status == "failed" and "the training file has no examples" in (polled.error or "")
+
+
+@pytest.mark.parametrize("backend", ["stand-in", "local"])
+def test_file_downloads_say_which_backend_wrote_them(tmp_path: Path, backend: str) -> None:
+    from emulator.canned import CannedSource
+    from emulator.trainer import SimulatedTrainer
+
+    cfg = EmulatorConfig.from_dict(fast_config(file_processing_seconds=0.0))
+    state = State.build(tmp_path / "s", cfg, CannedSource(cfg), SimulatedTrainer(cfg)) if backend == "stand-in" \
+        else _state(tmp_path / "s", _trainer())
+    f = state.engine.upload("train.jsonl", "fine-tune", TRAINING)
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=Emulator(state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.get(f"/openai/v1/files/{f['id']}/content", headers={"api-key": "k"})
+    r = asyncio.run(get())
+    assert r.status_code == 200 and r.content == TRAINING
+    expected = ("stand-in", "stand-in") if backend == "stand-in" else ("local-model", "SmolLM2-135M-Instruct")
+    assert (r.headers["x-emulator"], r.headers["x-emulator-model"]) == expected
