@@ -181,20 +181,17 @@ class LocalTrainer:
 
 def _end_orphan(workdir: Path, ours: set[int]) -> None:
     """A worker an earlier emulator process started (and left running when it was killed) is ended before a new
-    one takes the workdir: it is found by the pid it left there, if that process is still a spawned worker (and
-    not one of this process's own, which end through :meth:`LocalTrainer.stop`)."""
+    one takes the workdir: it is found by the pid it left there, if that process is still a spawned worker that
+    started when the pid file was written (not a later process that reuses the pid, and not one of this
+    process's own, which end through :meth:`LocalTrainer.stop`)."""
+    pid_file = workdir / PID_FILE
     try:
-        pid = int((workdir / PID_FILE).read_text(encoding="ascii"))
+        pid = int(pid_file.read_text(encoding="ascii"))
+        written = pid_file.stat().st_mtime
     except (OSError, ValueError):
         return
-    if pid in ours or pid == os.getpid():
+    if pid in ours or pid == os.getpid() or not _same_worker(pid, written):
         return
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return  # gone (or not Linux: nothing to find)
-    if b"multiprocessing" not in cmdline:
-        return  # the pid was reused by another program
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:
@@ -203,6 +200,19 @@ def _end_orphan(workdir: Path, ours: set[int]) -> None:
         if _gone(pid):
             return
         time.sleep(0.05)
+
+
+def _same_worker(pid: int, written: float) -> bool:
+    """Whether ``pid`` is a multiprocessing worker that started at most a minute before ``written`` (Linux)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19])  # field 22: starttime
+        booted = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                      if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False  # gone, or not Linux: nothing to find
+    started = booted + ticks / os.sysconf("SC_CLK_TCK")
+    return b"multiprocessing" in cmdline and written - 60 <= started <= written + 2
 
 
 def _gone(pid: int) -> bool:
