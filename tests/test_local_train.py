@@ -94,6 +94,13 @@ def test_auto_hyperparameters_take_the_local_defaults() -> None:
     assert spec.learning_rate == pytest.approx(2e-3)
 
 
+def test_fingerprint_follows_what_the_weights_depend_on_only() -> None:
+    spec = TrainSpec(training=CHAT, seed=1, threads=1, cache_dir="/a")
+    assert spec.fingerprint() == TrainSpec(training=CHAT, seed=1, threads=2, cache_dir="/b").fingerprint()
+    assert spec.fingerprint() != TrainSpec(training=CHAT, seed=2, threads=1).fingerprint()
+    assert spec.fingerprint() != TrainSpec(training=CHAT * 2, seed=1).fingerprint()
+
+
 def test_read_jsonl_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps(CHAT[0]) + "\n{not json\n", encoding="utf-8")
@@ -283,6 +290,9 @@ def test_tiny_model_stop_then_resume_ends_where_an_uninterrupted_run_ends(tmp_pa
     assert not (parted / "resume").exists()
     a, b = _adapter(tmp_path / "whole", whole), _adapter(parted, again)
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    other = train.run(TrainSpec(training=_travel(6), n_epochs=3, batch_size=2, threads=1), parted,
+                      loader=_tiny_loader)
+    assert other["type"] == "failed" and "spec.sha256 differs" in other["error"]
 
 
 @pytest.mark.local_model

@@ -87,7 +87,8 @@ def encode_record(tokenizer: Any, record: dict[str, Any], method: str, max_token
     else:
         encoded = [encode_messages(tokenizer, _messages(record.get("messages"), where), max_tokens)]
     if any(e.n_targets == 0 for e in encoded):
-        raise TrainSpecError(f"{where}: no assistant message to train on (all have weight 0, or none is there)")
+        raise TrainSpecError(f"{where}: no assistant message to train on (none is there, all have weight 0, or "
+                             f"all lie beyond the first {max_tokens} tokens)")
     return encoded
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from emulator.local import checkpoints, cpu, encode, progress
-from emulator.local.trainspec import TrainSpec
+from emulator.local.trainspec import TrainSpec, TrainSpecError
 
+SPEC_FINGERPRINT = "spec.sha256"
 Loader = Callable[[TrainSpec], tuple[Any, Any]]
 
 
@@ -81,6 +82,7 @@ class _Trainer:
         self.model = _with_lora(base, spec, self.bf16)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=spec.learning_rate, weight_decay=0.0)
+        _check_same_spec(self.workdir, spec)
         saved = checkpoints.resume_point(self.workdir)
         resumed_from = None
         if saved is not None:
@@ -200,6 +202,17 @@ def _with_lora(base: Any, spec: TrainSpec, bf16: bool) -> Any:
             if not param.requires_grad:
                 param.data = param.data.to(torch.bfloat16)
     return model
+
+
+def _check_same_spec(workdir: Path, spec: TrainSpec) -> None:
+    """The first run records its spec's fingerprint in ``spec.sha256``; a resumed run must match it."""
+    path = workdir / SPEC_FINGERPRINT
+    mine = spec.fingerprint()
+    if not path.exists():
+        path.write_text(mine + "\n", encoding="utf-8")
+    elif path.read_text(encoding="utf-8").strip() != mine:
+        raise TrainSpecError(f"{workdir} holds a run of other data or hyperparameters ({path} differs); resume "
+                             "it with the spec it was started with, or train in a new workdir")
 
 
 def _rel(path: Path, workdir: Path) -> str:

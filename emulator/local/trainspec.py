@@ -15,8 +15,9 @@ Defaults, and why (measured on this machine over data/travel-train.jsonl; docs/b
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,12 @@ class TrainSpec:
     @property
     def learning_rate(self) -> float:
         return self.base_learning_rate * self.learning_rate_multiplier
+
+    def fingerprint(self) -> str:
+        """What the trained weights depend on (not threads, precision's speed choice or the cache): a resumed
+        run must be given the same, or it would continue another run's optimizer state."""
+        fields = {k: v for k, v in asdict(self).items() if k not in ("threads", "cache_dir", "share_prefix")}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _problems(spec: TrainSpec) -> list[str]:
