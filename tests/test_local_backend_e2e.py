@@ -42,28 +42,41 @@ def training_file() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.fixture
-def local_emulator(tmp_path: Path) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "emulator", "--backend", "local", "--port", "0", "--state-dir",
-         str(tmp_path / "state")],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
+def start_emulator(state_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """The emulator on ``state_dir``; its stderr (and its training workers') goes to ``<state_dir>.stderr``."""
+    log = state_dir.with_name(state_dir.name + ".stderr")
+    with log.open("a") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobs", "emulator", "--backend", "local", "--port", "0", "--state-dir",
+             str(state_dir)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
     assert proc.stdout is not None
     line = proc.stdout.readline()
+    if not line.startswith("emulator listening on "):
+        end(proc)
+        pytest.fail(f"the local emulator did not start: {line!r} {log.read_text()[-2000:]}")
+    return proc, line.split(" on ", 1)[1].strip()
+
+
+def end(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
     try:
-        assert line.startswith("emulator listening on "), line + (proc.stderr.read() if proc.stderr else "")
-        yield line.split(" on ", 1)[1].strip()
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout:
+        proc.stdout.close()
+
+
+@pytest.fixture
+def local_emulator(tmp_path: Path) -> Iterator[str]:
+    proc, url = start_emulator(tmp_path / "state")
+    try:
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+        end(proc)
 
 
 def deploy(url: str, name: str, model: str) -> None:
@@ -144,3 +157,41 @@ def test_fine_tuning_teaches_the_local_model_what_the_data_shows(local_emulator:
 
 def job_steps(job: object) -> int:
     return 3 * -(-len(TOPICS) // 4)  # n_epochs 3, the local default batch of 4
+
+
+@pytest.mark.local_model
+@pytest.mark.timeout(1800)
+def test_pause_resume_and_an_emulator_killed_mid_run_lose_no_step(tmp_path: Path) -> None:
+    from openai import OpenAI
+
+    state = tmp_path / "state"
+    proc, url = start_emulator(state)
+    try:
+        client = OpenAI(base_url=f"{url}/openai/v1", api_key="k", max_retries=5)
+        uploaded = client.files.create(file=("greeting.jsonl", training_file()), purpose="fine-tune")
+        time.sleep(3)
+        job = client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=uploaded.id,
+                                             hyperparameters={"n_epochs": 2})
+        while sum(e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job.id).data) < 3:
+            time.sleep(1)
+        assert client.fine_tuning.jobs.pause(job.id).status == "paused"
+        time.sleep(5)
+        assert client.fine_tuning.jobs.resume(job.id).status in ("pending", "running")
+        time.sleep(10)
+    finally:
+        proc.kill()  # the emulator dies mid-run; its worker is left behind
+        proc.wait()
+    proc, url = start_emulator(state)
+    try:
+        client = OpenAI(base_url=f"{url}/openai/v1", api_key="k", max_retries=5)
+        while (job := client.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed", "cancelled"):
+            time.sleep(3)
+        assert job.status == "succeeded", job.error
+        lines = [json.loads(x) for x in (state / "training" / job.id / "progress.jsonl").read_text().splitlines()]
+        assert any(x["type"] == "stopped" for x in lines) and sum(x["type"] == "started" for x in lines) >= 3
+        rows = list(csv.DictReader(io.StringIO(client.files.content(job.result_files[0]).text)))
+        assert [int(r["step"]) for r in rows] == list(range(1, 13))
+        kept = [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job.id).data]
+        assert sorted(kept) == [6, 12]
+    finally:
+        end(proc)
