@@ -193,5 +193,7 @@ def test_pause_resume_and_an_emulator_killed_mid_run_lose_no_step(tmp_path: Path
         assert [int(r["step"]) for r in rows] == list(range(1, 13))
         kept = [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job.id).data]
         assert sorted(kept) == [6, 12]
+        assert (state / "training" / job.id / "worker.log").is_file()  # the workers' output, not the terminal's
+        assert "Loading weights" not in state.with_name("state.stderr").read_text()
     finally:
         end(proc)

@@ -19,9 +19,11 @@ No torch here: the worker imports it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,6 +35,7 @@ from emulator.trainer import RESULTS_COLUMNS, CheckpointReport, Progress, StepRe
 Launch = Callable[[trainspec.TrainSpec, Path], Any]  # worker.start(spec, workdir) -> a Worker
 WORKDIR_KEY = "local_workdir"  # the job's key this trainer owns: where its run lives
 PID_FILE = "worker.pid"  # in the workdir: the pid of the newest worker started on it
+LOG_FILE = "worker.log"  # in the workdir: what the worker printed
 STOP_TIMEOUT = 300.0  # seconds a paused worker gets to finish its step before it is killed
 VALID = ("valid_loss", "valid_mean_token_accuracy")
 FULL_VALID = ("full_valid_loss", "full_valid_mean_token_accuracy")
@@ -44,7 +47,7 @@ class LocalTrainer:
     def __init__(self, cache_dir: Path | None = None, launch: Launch | None = None,
                  threads: int | None = None) -> None:
         self.cache_dir = cache_dir
-        self._launch: Launch = launch or worker.start
+        self._launch: Launch = launch or functools.partial(worker.start, target=logged_run)
         self.threads = threads
         self._workers: dict[str, Any] = {}  # job id -> its current worker
         self._enders: dict[str, threading.Thread] = {}  # job id -> the thread ending its previous worker
@@ -177,6 +180,18 @@ class LocalTrainer:
 
     def _workdir(self, job: dict[str, Any]) -> Path:
         return Path(job[WORKDIR_KEY])
+
+
+def logged_run(spec: trainspec.TrainSpec, workdir: Path) -> dict[str, Any]:
+    """The worker's run with its output (library progress bars, warnings) in ``<workdir>/worker.log`` instead of
+    the emulator's terminal; the progress file is what reports the run."""
+    from emulator.local import train
+
+    with (Path(workdir) / LOG_FILE).open("a", encoding="utf-8") as log:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+            os.dup2(log.fileno(), stream.fileno())
+    return train.run(spec, workdir)
 
 
 def _end_orphan(workdir: Path, ours: set[int]) -> None:
