@@ -19,21 +19,23 @@ No torch here: the worker imports it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from emulator import errors
 from emulator.local import checkpoints, progress, trainspec, worker
 from emulator.trainer import RESULTS_COLUMNS, CheckpointReport, Progress, StepReport, TrainingData
 
 Launch = Callable[[trainspec.TrainSpec, Path], Any]  # worker.start(spec, workdir) -> a Worker
-WORKDIR_KEY = "local_workdir"  # the job's keys this trainer owns: where its run lives, and its worker's pid
-PID_KEY = "local_worker_pid"
+WORKDIR_KEY = "local_workdir"  # the job's key this trainer owns: where its run lives
+PID_FILE = "worker.pid"  # in the workdir: the pid of the newest worker started on it
+LOG_FILE = "worker.log"  # in the workdir: what the worker printed
 STOP_TIMEOUT = 300.0  # seconds a paused worker gets to finish its step before it is killed
 VALID = ("valid_loss", "valid_mean_token_accuracy")
 FULL_VALID = ("full_valid_loss", "full_valid_mean_token_accuracy")
@@ -45,7 +47,7 @@ class LocalTrainer:
     def __init__(self, cache_dir: Path | None = None, launch: Launch | None = None,
                  threads: int | None = None) -> None:
         self.cache_dir = cache_dir
-        self._launch: Launch = launch or worker.start
+        self._launch: Launch = launch or functools.partial(worker.start, target=logged_run)
         self.threads = threads
         self._workers: dict[str, Any] = {}  # job id -> its current worker
         self._enders: dict[str, threading.Thread] = {}  # job id -> the thread ending its previous worker
@@ -66,17 +68,15 @@ class LocalTrainer:
                    planned_tokens=per_epoch_tokens * epochs, local_batch_size=batch)
 
     def spec(self, job: dict[str, Any], data: TrainingData) -> trainspec.TrainSpec:
+        """The run's spec; raises TrainSpecError when the files or settings cannot be trained on."""
         method = job["method"]["type"] if isinstance(job.get("method"), dict) else "supervised"
         hp = {**job["hyperparameters"], "n_epochs": job["epochs"],
               "batch_size": job.get("local_batch_size", job["hyperparameters"].get("batch_size"))}
-        try:
-            return trainspec.from_hyperparameters(
-                _records(data.training, "training file"),
-                _records(data.validation, "validation file") if data.validation else None, hp,
-                method=method, seed=int(job.get("seed") or 0), threads=self.threads,
-                cache_dir=str(self.cache_dir) if self.cache_dir else None)
-        except trainspec.TrainSpecError as exc:
-            raise errors.invalid_payload(f"The local backend cannot train this job: {exc}", "training_file")
+        return trainspec.from_hyperparameters(
+            _records(data.training, "training file"),
+            _records(data.validation, "validation file") if data.validation else None, hp,
+            method=method, seed=int(job.get("seed") or 0), threads=self.threads,
+            cache_dir=str(self.cache_dir) if self.cache_dir else None)
 
     # -- running ------------------------------------------------------------------------------------------
     def start(self, job: dict[str, Any], data: TrainingData, workdir: Path, at: float) -> None:
@@ -90,14 +90,20 @@ class LocalTrainer:
     def _run(self, job: dict[str, Any], data: TrainingData, workdir: Path) -> None:
         """Launch the job's worker; after the previous one has ended when one is still finishing its step (a
         pause just before), so the launch waits on a thread, not on the caller (the event loop)."""
-        spec = self.spec(job, data)
-        if job.get(PID_KEY) not in self._launched:
-            _end_orphan(job)
+        try:
+            spec = self.spec(job, data)
+        except trainspec.TrainSpecError as exc:  # the job fails with the reason (the next poll reads it)
+            workdir.mkdir(parents=True, exist_ok=True)
+            writer = progress.ProgressWriter(workdir)
+            writer.write("failed", step=0, error=str(exc))
+            writer.close()
+            return
+        _end_orphan(workdir, self._launched)
         job_id = job["id"]
         with self._lock:
             ender = self._enders.pop(job_id, None)
             if ender is None or not ender.is_alive():
-                job[PID_KEY] = self._start(job_id, spec, workdir)
+                self._start(job_id, spec, workdir)
                 return
 
         def later() -> None:
@@ -106,13 +112,13 @@ class LocalTrainer:
                 self._start(job_id, spec, workdir)
         threading.Thread(target=later, name=f"launch:{job_id}", daemon=True).start()
 
-    def _start(self, job_id: str, spec: trainspec.TrainSpec, workdir: Path) -> int | None:
+    def _start(self, job_id: str, spec: trainspec.TrainSpec, workdir: Path) -> None:
         started = self._launch(spec, workdir)
         self._workers[job_id] = started
-        pid: int | None = getattr(started, "pid", None)
-        if pid is not None:
+        pid = getattr(started, "pid", None)
+        if isinstance(pid, int):
             self._launched.add(pid)
-        return pid
+            (workdir / PID_FILE).write_text(str(pid), encoding="ascii")
 
     def stop(self, job: dict[str, Any], at: float, reason: str) -> None:
         """Pause: the worker stops after its current step (saving what a resume needs); cancel: it is killed.
@@ -129,14 +135,6 @@ class LocalTrainer:
             thread = threading.Thread(target=end, name=f"stop:{job['id']}", daemon=True)
             self._enders[job["id"]] = thread
             thread.start()
-
-    def close(self) -> None:
-        """Stop every worker (the emulator is shutting down; a restart resumes them)."""
-        with self._lock:
-            running = list(self._workers.values())
-            self._workers.clear()
-        for current in running:
-            current.stop(30.0)
 
     # -- reading the run ----------------------------------------------------------------------------------
     def poll(self, job: dict[str, Any], now: float) -> Progress:
@@ -184,26 +182,60 @@ class LocalTrainer:
         return Path(job[WORKDIR_KEY])
 
 
-def _end_orphan(job: dict[str, Any]) -> None:
+def logged_run(spec: trainspec.TrainSpec, workdir: Path) -> dict[str, Any]:
+    """The worker's run with its output (library progress bars, warnings) in ``<workdir>/worker.log`` instead of
+    the emulator's terminal; the progress file is what reports the run."""
+    from emulator.local import train
+
+    with (Path(workdir) / LOG_FILE).open("a", encoding="utf-8") as log:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+            os.dup2(log.fileno(), stream.fileno())
+    return train.run(spec, workdir)
+
+
+def _end_orphan(workdir: Path, ours: set[int]) -> None:
     """A worker an earlier emulator process started (and left running when it was killed) is ended before a new
-    one takes the workdir: it is found by the pid the job recorded, if that process is still a spawned worker."""
-    pid = job.get(PID_KEY)
-    if not isinstance(pid, int) or pid == os.getpid():
-        return
+    one takes the workdir: it is found by the pid it left there, if that process is still a spawned worker that
+    started when the pid file was written (not a later process that reuses the pid, and not one of this
+    process's own, which end through :meth:`LocalTrainer.stop`)."""
+    pid_file = workdir / PID_FILE
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return  # gone (or not Linux: nothing to find)
-    if b"multiprocessing" not in cmdline:
-        return  # the pid was reused by another program
+        pid = int(pid_file.read_text(encoding="ascii"))
+        written = pid_file.stat().st_mtime
+    except (OSError, ValueError):
+        return
+    if pid in ours or pid == os.getpid() or not _same_worker(pid, written):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         return
     for _ in range(100):
-        if not Path(f"/proc/{pid}").exists():
+        if _gone(pid):
             return
         time.sleep(0.05)
+
+
+def _same_worker(pid: int, written: float) -> bool:
+    """Whether ``pid`` is a multiprocessing worker that started at most a minute before ``written`` (Linux)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19])  # field 22: starttime
+        booted = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                      if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False  # gone, or not Linux: nothing to find
+    started = booted + ticks / os.sysconf("SC_CLK_TCK")
+    return b"multiprocessing" in cmdline and written - 60 <= started <= written + 2
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]  # a zombie (ended, not yet reaped by its parent)
 
 
 def _step(line: dict[str, Any]) -> StepReport:
@@ -227,7 +259,10 @@ def _records(data: bytes | None, name: str) -> list[dict[str, Any]]:
     out = []
     for number, raw in enumerate((data or b"").decode("utf-8-sig").splitlines(), 1):
         if raw.strip():
-            record = json.loads(raw)
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = None
             if not isinstance(record, dict):
                 raise trainspec.TrainSpecError(f"the {name}'s line {number} is not a JSON object")
             out.append(record)
