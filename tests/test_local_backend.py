@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -30,7 +28,7 @@ from emulator.local.trainspec import TrainSpec
 from emulator.state import State
 from emulator.trainer import TrainingData
 from tests.support.emulators import fast_config
-from tests.support.paths import REPO
+from tests.support.imports import model_packages_loaded_by
 
 USER = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Rome?"}]
 
@@ -313,11 +311,7 @@ def test_cancel_kills_the_worker(tmp_path: Path) -> None:
 
 
 def test_importing_the_local_backend_loads_no_model_package() -> None:
-    code = ("import sys, emulator.local.backend; "
-            "bad = [m for m in ('torch', 'transformers', 'peft', 'xllamacpp') if m in sys.modules]; "
-            "print(bad); sys.exit(bool(bad))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert model_packages_loaded_by("emulator.local.backend") == []
 
 
 def test_a_job_the_local_trainer_cannot_train_fails_with_the_reason(tmp_path: Path) -> None:
