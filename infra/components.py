@@ -421,47 +421,55 @@ class ModelDeployments(pulumi.ComponentResource):
         )
 
 
+@dataclass(frozen=True)
+class _DeploymentSpec:
+    """What differs between the base and the fine-tuned deployment; the rest is :func:`_deployment`'s."""
+
+    name: str
+    sku: str
+    capacity: int
+    model: cognitiveservices.DeploymentModelArgs
+    version_upgrade_option: str | None  # None: left unset
+
+
 def _base_deployment(logical: str, cfg: InfraConfig, resource_group_name: pulumi.Input[str],
                      account_name: pulumi.Input[str], opts: pulumi.ResourceOptions) -> cognitiveservices.Deployment:
-    return cognitiveservices.Deployment(
-        logical,
-        cognitiveservices.DeploymentArgs(
-            deployment_name=cfg.base_deployment_name,
-            account_name=account_name,
-            resource_group_name=resource_group_name,
-            sku=cognitiveservices.SkuArgs(name=cfg.base_deployment_sku, capacity=cfg.base_deployment_capacity),
-            properties=cognitiveservices.DeploymentPropertiesArgs(
-                model=cognitiveservices.DeploymentModelArgs(
-                    format=cfg.base_model_format, name=cfg.base_model, version=cfg.base_model_version
-                ),
-                rai_policy_name=cfg.rai_policy,
-                # Explicit, so Azure never moves the pinned version (infra/config.py VERSION_UPGRADE_OPTIONS).
-                version_upgrade_option=cfg.version_upgrade_option,
-            ),
-            tags=cfg.tags,
-        ),
-        opts,
-    )
+    model = cognitiveservices.DeploymentModelArgs(format=cfg.base_model_format, name=cfg.base_model,
+                                                  version=cfg.base_model_version)
+    # Explicit, so Azure never moves the pinned version (infra/config.py VERSION_UPGRADE_OPTIONS).
+    spec = _DeploymentSpec(cfg.base_deployment_name, cfg.base_deployment_sku, cfg.base_deployment_capacity, model,
+                           cfg.version_upgrade_option)
+    return _deployment(logical, spec, cfg, resource_group_name, account_name, opts)
 
 
 def _fine_tuned_deployment(logical: str, cfg: InfraConfig, model: str, resource_group_name: pulumi.Input[str],
                            account_name: pulumi.Input[str], opts: pulumi.ResourceOptions) -> cognitiveservices.Deployment:
+    # model.format: the base model's publisher format (jobs/models.py deployment_format: "OpenAI" for
+    # Azure OpenAI models; "Mistral AI", "Meta", "OpenAI-OSS", ... for open-weight ones, as Microsoft's
+    # Bicep samples deploy those publishers' models; a wrong format fails the deployment).
+    # versionUpgradeOption is left unset: a fine-tuned model has one version ("1") and no newer default to move
+    # to, and Microsoft's fine-tuned deployment examples (how-to/fine-tuning-deploy.md) set none.
+    spec = _DeploymentSpec(cfg.fine_tuned_deployment_name, cfg.fine_tuned_deployment_sku,
+                           cfg.fine_tuned_deployment_capacity,
+                           cognitiveservices.DeploymentModelArgs(format=cfg.fine_tuned_model_format, name=model,
+                                                                 version="1"),
+                           None)
+    return _deployment(logical, spec, cfg, resource_group_name, account_name, opts)
+
+
+def _deployment(logical: str, spec: _DeploymentSpec, cfg: InfraConfig, resource_group_name: pulumi.Input[str],
+                account_name: pulumi.Input[str], opts: pulumi.ResourceOptions) -> cognitiveservices.Deployment:
     return cognitiveservices.Deployment(
         logical,
         cognitiveservices.DeploymentArgs(
-            deployment_name=cfg.fine_tuned_deployment_name,
+            deployment_name=spec.name,
             account_name=account_name,
             resource_group_name=resource_group_name,
-            sku=cognitiveservices.SkuArgs(name=cfg.fine_tuned_deployment_sku, capacity=cfg.fine_tuned_deployment_capacity),
-            # versionUpgradeOption is left unset: a fine-tuned model has one
-            # version ("1") and no newer default to move to, and Microsoft's
-            # fine-tuned deployment examples (how-to/fine-tuning-deploy.md) set none.
-            # model.format: the base model's publisher format (jobs/models.py deployment_format: "OpenAI" for
-            # Azure OpenAI models; "Mistral AI", "Meta", "OpenAI-OSS", ... for open-weight ones, as Microsoft's
-            # Bicep samples deploy those publishers' models; a wrong format fails the deployment).
+            sku=cognitiveservices.SkuArgs(name=spec.sku, capacity=spec.capacity),
             properties=cognitiveservices.DeploymentPropertiesArgs(
-                model=cognitiveservices.DeploymentModelArgs(format=cfg.fine_tuned_model_format, name=model, version="1"),
+                model=spec.model,
                 rai_policy_name=cfg.rai_policy,
+                version_upgrade_option=spec.version_upgrade_option,
             ),
             tags=cfg.tags,
         ),
