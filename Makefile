@@ -30,10 +30,10 @@ install-local: $(LOCAL_STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-# Two pytest-xdist workers, each taking whole test files (module fixtures such as the rehearsal's shared run are
-# built once): the suite mostly waits on the emulator and subprocesses, so two workers pay even on two busy cores
-# (docs/benchmarks.md). `make test PYTEST_XDIST=` runs it in one process.
-PYTEST_XDIST ?= -n 2 --dist loadfile
+# Four pytest-xdist workers, each taking whole test files (module fixtures such as the rehearsal's shared run are
+# built once): the suite mostly waits on the emulator and subprocesses, so four workers pay even on two cores
+# (docs/benchmarks.md, "The test loop"). `make test PYTEST_XDIST=` runs it in one process.
+PYTEST_XDIST ?= -n 4 --dist loadfile
 
 # The local backend's packages too, so the `local_model`-marked tests run (in CI as well).
 unit: $(STAMP) $(LOCAL_STAMP)

@@ -129,9 +129,12 @@ class Engine:
         for c in checkpoints.values():  # a checkpoint of a step reported earlier
             self._checkpoint(job, c)
         if progress.status in ("succeeded", "failed"):
+            job["estimated_finish"] = None
             self._finish(job, progress.at if progress.at is not None else self.clock.now(), progress)
             return True
-        return bool(progress.steps or progress.checkpoints)
+        estimate_changed = progress.estimated_finish != job.get("estimated_finish")
+        job["estimated_finish"] = progress.estimated_finish  # the trainer's: a schedule, or a measured pace
+        return bool(progress.steps or progress.checkpoints or estimate_changed)
 
     def _finish(self, job: dict[str, Any], t: float, progress: Progress) -> None:
         job["status"] = progress.status

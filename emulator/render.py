@@ -38,8 +38,8 @@ def render_job(rec: dict[str, Any], *, v1: bool) -> dict[str, Any]:
         contract.TRAINING_TYPE_FIELD: rec.get(contract.TRAINING_TYPE_FIELD),
         "integrations": rec.get("integrations"),
     }
-    if rec["status"] == "running" and rec.get("run_started_at") is not None:
-        optional["estimated_finish"] = int(rec["run_started_at"] + rec["train_duration"] - rec["done_seconds"]) + 1
+    if rec["status"] == "running" and rec.get("estimated_finish") is not None:
+        optional["estimated_finish"] = int(rec["estimated_finish"]) + 1  # the trainer's estimate (emulator/trainer.py)
     if v1:
         optional["organization_id"] = None
         out.update(optional)

@@ -5,8 +5,8 @@ training. The engine calls :meth:`Trainer.plan` when a job is created (a trainer
 the job's ``epochs``, ``steps_per_epoch``, ``total_steps`` and ``planned_tokens`` to what its run will do), calls :meth:`Trainer.start` when a job first gets a running slot, :meth:`Trainer.resume`
 when a paused job gets one again or when the emulator starts with a job that was running, :meth:`Trainer.stop`
 on pause or cancel (``reason``: ``"pause"`` or ``"cancel"``; checkpoints are kept), and :meth:`Trainer.poll` on every tick while the job runs: the poll
-reports what happened since the engine's cursor ``job["emitted_steps"]`` (per-step metrics, checkpoints) and
-whether the run is still going. A trainer in a worker process reports real wall times; the simulated trainer
+reports what happened since the engine's cursor ``job["emitted_steps"]`` (per-step metrics, checkpoints),
+whether the run is still going and, while it is, when it should end (the job's ``estimated_finish``). A trainer in a worker process reports real wall times; the simulated trainer
 computes them from the clock. ``job`` is the engine's record (read it; a trainer writes only keys it owns).
 
 Keys a trainer may read: ``id``, ``model`` (base id), ``method``, ``hyperparameters``, ``seed``, ``epochs``,
@@ -66,6 +66,7 @@ class Progress:
     status: str = "running"  # "running" | "succeeded" | "failed"
     at: float | None = None  # when it succeeded or failed
     error: str | None = None  # why it failed
+    estimated_finish: float | None = None  # while running: when the run should end (None: not known yet)
 
 
 class Trainer(Protocol):
@@ -134,6 +135,8 @@ class SimulatedTrainer:
                          f"{self.config.fail_jobs_with_suffix!r}, which makes jobs fail on purpose).")
         elif trained >= duration:
             out.status, out.at = "succeeded", started + (duration - done)
+        else:
+            out.estimated_finish = started + (duration - done)  # the schedule is the training
         return out
 
     def _step(self, job: dict[str, Any], k: int, t: float) -> StepReport:

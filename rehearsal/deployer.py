@@ -152,7 +152,7 @@ class EmulatorDeployer:
         return [n for n in names if isinstance(n, str) and n]
 
     def temporary_deployments(self) -> TemporaryDeployments:
-        return EmulatorTemporaryDeployments(self.url)
+        return EmulatorTemporaryDeployments(self.url, self.capacity)
 
     def temporary_deployments_from(self, recorded: Mapping[str, Any]) -> TemporaryDeployments | None:
         """A record of kind ``emulator`` (``admin-route`` in run states written before the deployer made them),
@@ -160,7 +160,7 @@ class EmulatorDeployer:
         url = recorded.get("url")
         if recorded.get("kind") not in (EmulatorTemporaryDeployments.kind, "admin-route") or not url:
             return None
-        return EmulatorTemporaryDeployments(str(url))
+        return EmulatorTemporaryDeployments(str(url), self.capacity)
 
     # ------------------------------------------------------------------ the admin route
     def _admin(self, method: str, path: str, body: dict[str, Any] | None) -> None:
@@ -169,16 +169,20 @@ class EmulatorDeployer:
 
 class EmulatorTemporaryDeployments:
     """Deployments outside the rehearsal stack: the emulator registers and removes them (no fee: ``billed``
-    False). The SKU is not the emulator's concern."""
+    False), at the rehearsal's ``capacity`` (None: the emulator's default). The SKU is not the emulator's concern."""
 
     kind = "emulator"
     billed = False
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, capacity: float | None = None):
         self.url = url.rstrip("/")
+        self.capacity = capacity
 
     def create(self, name: str, model: str, sku: str) -> None:
-        admin(self.url, "POST", "/++/deployments", {"name": name, "model": model})
+        body: dict[str, Any] = {"name": name, "model": model}
+        if self.capacity is not None:
+            body["capacity"] = self.capacity
+        admin(self.url, "POST", "/++/deployments", body)
 
     def delete(self, name: str) -> None:
         admin(self.url, "DELETE", f"/++/deployments/{name}", None)

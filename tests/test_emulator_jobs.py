@@ -122,6 +122,27 @@ def test_pause_resume_and_cancel(emulator_factory, hotel):
     assert raw.post(f"/fine_tuning/jobs/{job['id']}/cancel").status_code == 400
 
 
+def test_estimated_finish_follows_the_schedule_and_a_pause(emulator_factory, hotel):
+    """A running job says when it should end (Azure's ``estimated_finish``); paused, it says nothing, and a pause
+    moves the end by the time it lasted."""
+    em = emulator_factory({"training_seconds": 600.0, "queue_seconds": 0.0})
+    raw = Raw(em.url)
+    fid = processed_file(raw, hotel)
+    job = raw.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": fid}).json()
+    running = raw.get(f"/fine_tuning/jobs/{job['id']}").json()
+    assert running["status"] == "running"
+    first = running["estimated_finish"]
+    assert job["created_at"] + 600 <= first <= job["created_at"] + 603
+    assert raw.post(f"/fine_tuning/jobs/{job['id']}/pause").json().get("estimated_finish") is None
+    em.advance_clock(100)
+    assert raw.post(f"/fine_tuning/jobs/{job['id']}/resume").json()["status"] == "running"
+    later = raw.get(f"/fine_tuning/jobs/{job['id']}").json()["estimated_finish"]
+    assert first + 99 <= later <= first + 103
+    em.advance_clock(600)
+    done = raw.get(f"/fine_tuning/jobs/{job['id']}").json()
+    assert done["status"] == "succeeded" and done.get("estimated_finish") is None
+
+
 def test_three_standard_jobs_run_and_the_fourth_waits_for_a_slot(emulator_factory, hotel):
     """Microsoft's quota: 3 running Standard/Global training jobs per resource (contract.MAX_RUNNING_TRAINING_JOBS)."""
     em = emulator_factory({"training_seconds": 30, "queue_seconds": 0.0})

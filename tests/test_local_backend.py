@@ -285,6 +285,36 @@ def test_pause_stops_the_worker_and_resume_continues_where_it_stopped(tmp_path: 
     assert steps == list(range(1, 121))  # nothing lost, nothing twice
 
 
+def test_estimated_finish_is_the_measured_pace_of_the_last_steps() -> None:
+    from emulator.local.trainer import estimated_finish
+
+    steps = [{"step": k, "time": 1000.0 + 3.0 * k} for k in range(1, 21)]
+    assert estimated_finish(steps[:1], 48) is None  # one step: no pace yet
+    assert estimated_finish(steps[:3], 48) == 1009.0 + 3.0 * 45
+    slow_start = [{"step": 1, "time": 0.0}] + steps[1:]  # only the last 10 steps count
+    assert estimated_finish(slow_start, 48) == 1060.0 + 3.0 * 28
+    assert estimated_finish(steps, 20) == 1060.0  # at the last step: now
+
+
+def test_a_running_local_job_estimates_its_end_from_its_pace(tmp_path: Path) -> None:
+    """The simulated schedule (1.5 s of training in the test config) is not the local run's: the fake worker
+    takes about 0.05 s a step, so 120 steps end seconds later than the schedule would say."""
+    from emulator.render import render_job
+
+    state = _state(tmp_path / "s", _trainer())
+    job = _create(state, n_epochs=40, batch_size=4)
+    running = _until(state, job["id"], lambda j: j["emitted_steps"] >= 5)
+    shown = render_job(running, v1=True)["estimated_finish"]
+    assert isinstance(shown, int)
+    steps = progress.read(Path(running["local_workdir"])).steps
+    pace = (steps[-1]["time"] - steps[0]["time"]) / (steps[-1]["step"] - steps[0]["step"])
+    remaining = 120 - steps[-1]["step"]
+    assert abs(shown - (steps[-1]["time"] + pace * remaining)) <= 1.5
+    assert shown > running["run_started_at"] + 1.5 + 2  # later than the simulated schedule's end
+    state.engine.cancel(job["id"])
+    assert render_job(state.engine.get_job(job["id"]), v1=True)["estimated_finish"] is None
+
+
 def test_a_restarted_emulator_continues_a_running_job_from_its_last_checkpoint(tmp_path: Path) -> None:
     first = _state(tmp_path / "s", _trainer())
     job = _create(first, n_epochs=30, batch_size=4)

@@ -155,6 +155,8 @@ class LocalTrainer:
             out.status, out.at = "failed", float(last.get("time") or now) if state == "failed" else now
             out.error = (f"The local training run failed: {last.get('error')}" if state == "failed" else
                          "The local training worker ended without a result (killed, or out of memory).")
+        else:
+            out.estimated_finish = estimated_finish(run.steps, job["total_steps"])
         return out
 
     def _state(self, job: dict[str, Any], run: progress.Progress) -> str:
@@ -236,6 +238,19 @@ def _gone(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]  # a zombie (ended, not yet reaped by its parent)
+
+
+def estimated_finish(steps: list[dict[str, Any]], total: int, window: int = 10) -> float | None:
+    """When the run should end at the pace of its last ``window`` steps (None before two steps: no pace yet).
+
+    Measured, not planned: a CPU shared with other work trains slower, and the estimate follows. A pause inside
+    the window makes it late until the window has passed it."""
+    recent = steps[-window:]
+    if len(recent) < 2 or recent[-1]["step"] <= recent[0]["step"]:
+        return None
+    first, last = recent[0], recent[-1]
+    per_step = (float(last["time"]) - float(first["time"])) / (int(last["step"]) - int(first["step"]))
+    return float(last["time"]) + per_step * max(0, total - int(last["step"]))
 
 
 def _step(line: dict[str, Any]) -> StepReport:
