@@ -142,7 +142,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures there")
     args = parser.parse_args()
     report: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": load(),
-                              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)")}
+                              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+                              "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", "(unset)")}
     with tempfile.TemporaryDirectory(prefix="bench-local-serve-") as tmp:
         report["llama_cpp"] = [bench_runtime(threads, Path(tmp)) for threads in args.threads]
     if args.transformers:

@@ -148,6 +148,24 @@ def test_capacity_follows_the_measured_speed() -> None:
         "SmolLM2-135M-Instruct on this machine, standing in for gpt-4.1-2025-04-14"
 
 
+def test_llama_cpp_gets_two_threads_only_when_openmp_spins_briefly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unbounded spinning starves a busy machine (docs/benchmarks.md): more than one thread only when the process
+    started with GOMP_SPINCOUNT small (the rehearsal's RUNTIME_ENV) or with OMP_WAIT_POLICY=passive alone."""
+    import os
+
+    from emulator.local.serve import RUNTIME_ENV, default_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert default_threads({}) == 1
+    assert default_threads(RUNTIME_ENV) == 2
+    assert default_threads({"OMP_WAIT_POLICY": "passive"}) == 2
+    assert default_threads({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"}) == 1  # the count wins
+    assert default_threads({"GOMP_SPINCOUNT": "infinite"}) == 1
+    assert default_threads({"OMP_WAIT_POLICY": "active"}) == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert default_threads(RUNTIME_ENV) == 4
+
+
 def test_the_routes_send_the_local_headers_and_usage(tmp_path: Path) -> None:
     cfg = EmulatorConfig.from_dict(fast_config(limits={"enabled": False}))
     app = Emulator(State.build(tmp_path / "s", cfg, LocalAnswerSource(FakeModels()), LocalTrainer()))

@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ from emulator.local.streaming import iterate_in_thread
 from emulator.local.weights import MODEL_NAME
 
 RuntimeFactory = Callable[[Path, list[Path], RuntimeConfig], Any]
-# The environment a process serving the local model should start with (see default_threads).
-RUNTIME_ENV = {"OMP_WAIT_POLICY": "passive"}
+# The environment a process serving the local model should start with (see default_threads): OpenMP's threads
+# spin at most 1000 rounds before they sleep (libgomp's GOMP_SPINCOUNT; it overrides OMP_WAIT_POLICY).
+RUNTIME_ENV = {"GOMP_SPINCOUNT": "1000"}
+BOUNDED_SPIN = 100_000  # a GOMP_SPINCOUNT at most this (or OMP_WAIT_POLICY=passive) lets more threads pay
 # One short greedy answer at start-up measures what this CPU serves (for x-ratelimit-* headers).
 PROBE = Request(messages=[{"role": "user", "content": "Name three things to see in Rome."}],
                 max_tokens=16, temperature=0.0)
@@ -41,14 +43,22 @@ def label(azure_model: str) -> str:
     return f"{MODEL_NAME} on this machine, standing in for {azure_model}"
 
 
-def default_threads() -> int:
-    """llama.cpp's prebuilt wheel synchronises its threads with OpenMP, whose threads spin while they wait:
-    measured with the machine's load at 7-9 on 2 cores, 2 threads served 1.5 tokens/s and 1 thread 20. With
-    OMP_WAIT_POLICY=passive in the process's environment (``RUNTIME_ENV``, to be set where the emulator is
-    started: libgomp reads it once, when it loads) 2 threads served 19 there; so 2+ threads only with it."""
-    if os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive":
-        return max(1, min(4, os.cpu_count() or 1))
-    return 1
+def default_threads(environ: Mapping[str, str] | None = None) -> int:
+    """How many threads llama.cpp gets, from how its OpenMP threads wait (``environ``: this process's).
+
+    The prebuilt wheel synchronises its threads with OpenMP, whose threads spin while they wait (libgomp's
+    default: 300,000 rounds). Measured on the 2-core machine (docs/benchmarks.md, "The local backend:
+    serving"): idle, 2 spinning threads served 75 tokens/s and 1 thread 43; with both cores busy elsewhere, 2
+    spinning threads collapsed to 8-18 (1.5 at load 8). ``GOMP_SPINCOUNT=1000`` (``RUNTIME_ENV``) keeps the idle
+    75 and gives 27 with both cores busy, as 1 thread does (29); ``OMP_WAIT_POLICY=passive`` gave only 26 idle.
+    libgomp reads these once, when it loads, so they must be in the environment the process started with: 2+
+    threads only when the spinning is bounded, else 1."""
+    env = os.environ if environ is None else environ
+    spin = env.get("GOMP_SPINCOUNT", "").strip()
+    bounded = env.get("OMP_WAIT_POLICY", "").strip().lower() == "passive" and not spin
+    if spin.isdigit():
+        bounded = int(spin) <= BOUNDED_SPIN
+    return max(1, min(4, os.cpu_count() or 1)) if bounded else 1
 
 
 @dataclass(frozen=True)
