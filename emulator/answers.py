@@ -11,6 +11,9 @@ model of ``backend: local`` (``emulator/local/``). A source implements :class:`A
   ``"SmolLM2-135M-Instruct"``); sent as the ``x-emulator-model`` header of every answer and file download;
 - ``label(model)``: a human label, e.g. "SmolLM2-135M-Instruct on this machine, standing in for gpt-4.1";
 - ``prompt_tokens(messages, model)``: the prompt's token count (usage, rate-limit estimates);
+- ``check(request)``: raises an ``errors.ApiError`` when the source cannot answer ``request.model`` at all
+  (the local model without a checkpoint's weights: 404). Called at admission, before anything is charged or a
+  streamed answer's headers go out, so the client gets the error as JSON, not a stream that breaks;
 - ``capacity(model)``: an optional ceiling (tokens and requests per minute) under the deployment's own quota,
   reported in ``x-ratelimit-*`` headers so clients do not flood a slow model;
 - ``answer(request, index)``: one choice as an :class:`AnswerStream`. Iterating it yields text pieces as they
@@ -105,6 +108,8 @@ class AnswerSource(Protocol):
     def label(self, model: str) -> str: ...
 
     def prompt_tokens(self, messages: list[dict[str, Any]], model: str) -> int: ...
+
+    def check(self, request: AnswerRequest) -> None: ...
 
     def capacity(self, model: str) -> Capacity | None: ...
 

@@ -32,6 +32,9 @@ class CannedSource:
     def prompt_tokens(self, messages: list[dict[str, Any]], model: str) -> int:
         return count_messages(messages, model)
 
+    def check(self, request: AnswerRequest) -> None:
+        pass  # canned text needs no weights: every deployment the emulator accepts answers
+
     def capacity(self, model: str) -> Capacity | None:
         return None  # canned text costs nothing: the deployment's quota is the only limit
 

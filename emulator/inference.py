@@ -113,6 +113,7 @@ class Inference:
         model = dep["model"]
         _check_retired(model)
         request = AnswerRequest(**{**request.__dict__, "model": model, "tuned": self.tuned(model)})
+        self.source.check(request)  # before anything is charged, and before a stream's headers go out
         prompt_tokens = self.source.prompt_tokens(request.messages, model)
         estimate = prompt_tokens + (request.max_tokens or 0) * request.n  # Azure's: prompt + max_tokens per choice
         cap = self.source.capacity(model)

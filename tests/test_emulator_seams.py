@@ -49,6 +49,9 @@ class FakeSource:
     def prompt_tokens(self, messages: list[dict[str, Any]], model: str) -> int:
         return 7
 
+    def check(self, request: AnswerRequest) -> None:
+        pass
+
     def capacity(self, model: str) -> Capacity | None:
         return self.cap
 

@@ -238,9 +238,10 @@ CHAT = [{"messages": [{"role": "user", "content": f"Where is city {i}?"},
 TRAINING = ("\n".join(json.dumps(r) for r in CHAT) + "\n").encode()
 
 
-def _state(root: Path, trainer: LocalTrainer) -> State:
-    cfg = EmulatorConfig.from_dict(fast_config(queue_seconds=0.0, file_processing_seconds=0.0))
-    return State.build(root, cfg, LocalAnswerSource(FakeModels()), trainer)
+def _state(root: Path, trainer: LocalTrainer, models: FakeModels | None = None) -> State:
+    cfg = EmulatorConfig.from_dict(fast_config(queue_seconds=0.0, file_processing_seconds=0.0,
+                                               limits={"enabled": False}))
+    return State.build(root, cfg, LocalAnswerSource(models or FakeModels()), trainer)
 
 
 def _create(state: State, **hp: Any) -> dict[str, Any]:
@@ -274,6 +275,34 @@ def test_a_job_trains_in_a_worker_and_keeps_azures_checkpoints(tmp_path: Path) -
     assert len(csv) == 21 and csv[1].startswith("1,3.00000,0.50000")
     metrics = [e for e in done["events"] if e["type"] == "metrics"]
     assert [e["data"]["step"] for e in metrics] == list(range(1, 21))
+
+
+@pytest.mark.parametrize("surface", ["chat", "responses"])
+def test_a_checkpoint_no_longer_kept_answers_404_as_json_even_when_streamed(tmp_path: Path, surface: str) -> None:
+    """The missing weights are found at admission: a streamed request gets Azure's JSON 404, not a 200 stream that
+    breaks after its headers, and nothing is generated."""
+    models = FakeModels()
+    state = _state(tmp_path / "s", _trainer(), models)
+    job = _create(state, n_epochs=5, batch_size=3)
+    done = _until(state, job["id"], lambda j: j["status"] in ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done["error"]
+    state.add_deployment("ckpt-8", f"{done['fine_tuned_model']}:ckpt-step-8")  # step 8's weights were pruned
+    state.add_deployment("ckpt-16", f"{done['fine_tuned_model']}:ckpt-step-16")  # kept
+    path, body = (("/openai/v1/chat/completions", {"messages": USER}) if surface == "chat" else
+                  ("/openai/v1/responses", {"input": "Where to stay in Rome?"}))
+
+    async def post(deployment: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=Emulator(state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.post(path, headers={"api-key": "k"},
+                                     json={"model": deployment, "stream": True, "max_tokens": 3, **body})
+    gone = asyncio.run(post("ckpt-8"))
+    assert gone.status_code == 404 and gone.headers["content-type"].startswith("application/json")
+    assert gone.json()["error"]["code"] == "DeploymentNotFound" and "not on this machine" in gone.json()["error"]["message"]
+    assert models.requests == []  # nothing generated
+    kept = asyncio.run(post("ckpt-16"))
+    assert kept.status_code == 200 and kept.headers["content-type"].startswith("text/event-stream")
+    assert "Rome" in kept.text and models.requests[0][1] is not None and models.requests[0][1].endswith("adapter")
 
 
 def test_auto_hyperparameters_take_the_local_defaults(tmp_path: Path) -> None:

@@ -116,17 +116,22 @@ class LocalAnswerSource:
                        stop=tuple(request.stop[:MAX_STOPS]),
                        json_object=request.response_format.kind in ("json_object", "json_schema"))
 
+    def check(self, request: AnswerRequest) -> None:
+        """A fine-tuned model or checkpoint answers only with its adapter's weights on this machine."""
+        tuned = request.tuned
+        if tuned is not None and (tuned.artefact is None or not Path(tuned.artefact).is_dir()):
+            raise errors.ApiError(404, "DeploymentNotFound",
+                                  f"The weights of '{request.model}' are not on this machine (a checkpoint Azure "
+                                  "no longer keeps, or a job trained by another backend). Deploy the fine-tuned "
+                                  "model or one of its listed checkpoints.")
+
     async def _adapter_for(self, request: AnswerRequest) -> str | None:
         """The adapter name that serves ``request.model`` (None: the base model), added on first use."""
         tuned = request.tuned
         if tuned is None:
             return None
-        if tuned.artefact is None or not Path(tuned.artefact).is_dir():
-            raise errors.ApiError(404, "DeploymentNotFound",
-                                  f"The weights of '{request.model}' are not on this machine (a checkpoint Azure "
-                                  "no longer keeps, or a job trained by another backend). Deploy the fine-tuned "
-                                  "model or one of its listed checkpoints.")
-        name = tuned.artefact
+        self.check(request)  # checked at admission too; the weights may have gone since
+        name = str(tuned.artefact)
         if name not in self.models.adapters():
             await anyio.to_thread.run_sync(self._add, name)
         return name
