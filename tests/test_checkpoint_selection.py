@@ -76,6 +76,29 @@ def test_compare_checkpoints_deploys_judges_chooses_and_cleans_up(finished_job: 
 
 
 
+def test_compare_checkpoints_sends_the_sampling_options_and_refuses_bad_ones_before_deploying(
+        finished_job: FinishedJob, tmp_path: Path) -> None:
+    """--temperature, --max-tokens and --seed reach every checkpoint's requests (greedy and short answers make a
+    slow local model's selection affordable); a bad value is refused before any deployment exists."""
+    from tests.support.playground import recording_proxy
+
+    fj = finished_job
+    fake = _azure_stack(tmp_path / "bin", fj.url)
+    with recording_proxy(fj.url) as proxy:
+        env = stack_env(proxy.url, tmp_path / "state", pulumi=fake)
+        bad = jobs_cli(["compare", "--checkpoints", fj.job_id, "--max-tokens", "0"], env)
+        assert bad.returncode == 2 and "--max-tokens 0 must be at least 1" in bad.stderr, bad.stderr
+        assert _az_deployment_calls(fake, "create") == []
+        proc = jobs_cli(["compare", "--checkpoints", fj.job_id, "--repeat", "1", "--temperature", "0",
+                         "--max-tokens", "40", "--seed", "7", "--out", str(tmp_path / "r"), "--json"], env)
+        assert proc.returncode == 0, proc.stderr
+        bodies = [r["body"] for r in proxy.requests if r["path"].split("?")[0].endswith("/chat/completions")]
+    assert bodies and all(b["temperature"] == 0 and b["max_tokens"] == 40 and b["seed"] == 7 for b in bodies)
+    assert {b["model"] for b in bodies} == set(json.loads(proc.stdout)["deployments"])
+    refused = jobs_cli(["compare", "--checkpoints", fj.job_id, "--judge", "x"], env)
+    assert refused.returncode == 2 and "--judge does not go with --checkpoints" in refused.stderr
+
+
 @pytest.mark.parametrize("crash_at", ["ckpt_recorded#1", "ckpt_deployed#2", "compare_row#20"])
 def test_kill_9_then_rerun_leaves_no_deployment_and_asks_nothing_twice(finished_job: FinishedJob, tmp_path: Path,
                                                                        crash_at: str) -> None:

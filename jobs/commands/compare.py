@@ -140,7 +140,7 @@ def compare(session: Session, *, request: CompareRequest) -> CompareResult:
 
 
 _NOT_WITH_CHECKPOINTS = ("base_deployment", "tuned_deployment", "system_prompt", "variants", "judge", "fail_under",
-                         "against", "temperature", "max_tokens", "seed")
+                         "against")
 
 
 def compare_checkpoints(session: Session, *, request: CompareRequest, job_id: str | None, primary: str | None,
@@ -155,7 +155,8 @@ def compare_checkpoints(session: Session, *, request: CompareRequest, job_id: st
         if getattr(request, name) not in (None, (), ""):
             flag = "--" + name.replace("_", "-").rstrip("s") if name == "variants" else "--" + name.replace("_", "-")
             raise UsageError(f"{flag} does not go with --checkpoints: the variants are the job's checkpoints",
-                             hint="leave it out; --suite, --repeat, --out, --concurrency, --primary and --yes apply")
+                             hint="leave it out; --suite, --repeat, --out, --concurrency, --temperature, "
+                             "--max-tokens, --seed, --primary and --yes apply")
     if job_id is not None and not job_id.strip():
         raise UsageError("--checkpoints: the job id is empty", hint="pass a job id, or nothing for the latest job")
     options = RunOptions(concurrency=request.concurrency,
@@ -163,5 +164,6 @@ def compare_checkpoints(session: Session, *, request: CompareRequest, job_id: st
                          prices=tuple(Price.parse(s) for s in request.prices),
                          out=Path(request.out) if request.out else None)
     req = SelectRequest(job_id=job_id.strip() if job_id else None, suites=request.suites, repeat=request.repeat,
-                        primary=primary or DEFAULT_PRIMARY, yes=yes, style_from=request.style_from)
+                        primary=primary or DEFAULT_PRIMARY, yes=yes, style_from=request.style_from,
+                        temperature=request.temperature, max_tokens=request.max_tokens, seed=request.seed)
     return select_checkpoint(session, req, options)

@@ -47,6 +47,10 @@ class SelectRequest:
     primary: str = DEFAULT_PRIMARY
     yes: bool = False
     style_from: str | None = None
+    # sent with every request (compare's --temperature, --max-tokens, --seed): e.g. greedy and short on a slow model
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
 
 
 @dataclass
@@ -151,7 +155,8 @@ def _plan(req: SelectRequest, cands: list[Candidate], names: dict[str, str], sui
     variants = tuple(dataclasses.replace(ready_made("tuned", base=None, tuned=names[c.variant]), name=c.variant)
                      for c in cands)
     return Plan(suites=tuple(load_suite(p) for p in suites), variants=variants, repeat=req.repeat,
-                params=ChatParams(), style=StyleProfile.from_file(style), baseline=cands[0].variant,
+                params=ChatParams(temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed),
+                style=StyleProfile.from_file(style), baseline=cands[0].variant,
                 candidate="final")
 
 
@@ -215,6 +220,7 @@ def select_checkpoint(session: "Session", req: SelectRequest, options: "RunOptio
     training = _training_path(session, got.job.training_file, req.style_from)
     plan = _plan(req, cands, names, _suites(session, req, got.job.training_file),
                  str(training) if training and training.is_file() else req.style_from or str(training))
+    plan.checked()  # a bad option (--max-tokens 0, --repeat 0) is refused before anything is deployed
     _warn_contamination(session, plan, training)
     backend = temp.backend_for(session)
     with session.state.locked():
