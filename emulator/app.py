@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from emulator import backends, errors, guard
+from emulator.answers import AnswerSource
 from emulator.bodies import BodyError, parse_json
 from emulator.config import FAULT_KINDS, EmulatorConfig
 from emulator.errors import ApiError
@@ -29,6 +30,7 @@ from emulator.net import is_loopback
 from emulator.routes import Endpoint, Handler
 from emulator.routes import admin, files, inference, jobs, models
 from emulator.state import State
+from emulator.trainer import Trainer
 
 log = logging.getLogger("emulator")
 
@@ -290,9 +292,10 @@ def _loopback_client(scope: Scope) -> bool:
 
 
 def create_app(state_dir: Path, config: EmulatorConfig | dict[str, Any] | None = None,
-               host: str | None = None) -> Emulator:
-    """The emulator on ``state_dir`` with the backend its config names (``backend``: stand-in or local);
+               host: str | None = None, backend: tuple[AnswerSource, Trainer] | None = None) -> Emulator:
+    """The emulator on ``state_dir`` with the backend its config names (``backend``: stand-in or local), or the
+    ready ``backend`` given (an answer source and a trainer: tests pass the local backend over a fake model);
     ``host``: the address it will be bound to (its Host check; None: in-process, no check)."""
     cfg = config if isinstance(config, EmulatorConfig) else EmulatorConfig.from_dict(config)
-    source, trainer = backends.make(cfg, Path(state_dir))
+    source, trainer = backend or backends.make(cfg, Path(state_dir))
     return Emulator(State.build(Path(state_dir), cfg, source, trainer), host)

@@ -11,9 +11,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from emulator.answers import AnswerSource
 from emulator.app import Emulator, create_app
 from emulator.config import EmulatorConfig
 from emulator.net import is_loopback
+from emulator.trainer import Trainer
 
 __all__ = ["BindError", "EmulatorServer", "is_loopback"]
 
@@ -60,8 +62,11 @@ class EmulatorServer:
     """``with EmulatorServer(tmp_path) as em: AzureOpenAI(azure_endpoint=em.url, ...)``."""
 
     def __init__(self, state_dir: Path | str, config: EmulatorConfig | dict[str, Any] | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, backend: tuple[AnswerSource, Trainer] | None = None):
+        """``backend``: a ready answer source and trainer instead of the ones the config names (see
+        :func:`emulator.app.create_app`)."""
         self.state_dir = Path(state_dir)
+        self.backend = backend
         self.config = config if isinstance(config, EmulatorConfig) else EmulatorConfig.from_dict(config)
         self.host = host
         self.port = port
@@ -75,7 +80,7 @@ class EmulatorServer:
         """Bind (raises :class:`BindError`), then serve in a background thread."""
         import uvicorn
 
-        self.emulator = create_app(self.state_dir, self.config, host=self.host)
+        self.emulator = create_app(self.state_dir, self.config, host=self.host, backend=self.backend)
         sock = bind(self.host, self.port)
         cfg = uvicorn.Config(self.emulator, host=self.host, port=self.port, log_level="warning",
                              lifespan="off", access_log=False)

@@ -11,7 +11,7 @@ import functools
 import json
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -22,54 +22,15 @@ from emulator.app import Emulator
 from emulator.config import EmulatorConfig
 from emulator.local import checkpoints, progress, worker
 from emulator.local.answer_source import DEFAULT_MAX_TOKENS, LocalAnswerSource
-from emulator.local.events import Event, Finish, Piece, Request, Usage
 from emulator.local.trainer import LocalTrainer
 from emulator.local.trainspec import TrainSpec
 from emulator.state import State
 from emulator.trainer import TrainingData
 from tests.support.emulators import fast_config
 from tests.support.imports import model_packages_loaded_by
+from tests.support.local import FakeModels
 
 USER = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Rome?"}]
-
-
-class FakeModels:
-    """LocalModels' surface: streams the words of ``text`` (one Piece each) unless max_tokens cuts it."""
-
-    def __init__(self, text: str = "Rome is lovely in spring .", rate: int = 0) -> None:
-        self.text = text
-        self.rate = rate
-        self.requests: list[tuple[Request, str | None]] = []
-        self.added: list[tuple[str, Path]] = []
-        self.closed = 0
-        self.gate: asyncio.Event | None = None
-
-    def stream(self, request: Request, adapter: str | None = None) -> AsyncIterator[Event]:
-        self.requests.append((request, adapter))
-        return self._events(request)
-
-    async def _events(self, request: Request) -> AsyncIterator[Event]:
-        words = self.text.split()
-        limit = min(len(words), request.max_tokens or len(words))
-        try:
-            for word in words[:limit]:
-                if self.gate is not None:
-                    await self.gate.wait()
-                yield Piece(0, word + " ")
-            yield Finish(0, "length" if limit < len(words) else "stop")
-            yield Usage(prompt_tokens=11, completion_tokens=limit, tokens_per_second=30.0)
-        finally:
-            self.closed += 1
-
-    def add_adapter(self, name: str, adapter_dir: Path) -> float:
-        self.added.append((name, adapter_dir))
-        return 0.1
-
-    def adapters(self) -> list[str]:
-        return [name for name, _ in self.added]
-
-    def capacity_tokens_per_minute(self) -> int:
-        return self.rate
 
 
 def _req(**kw: Any) -> AnswerRequest:
