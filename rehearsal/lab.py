@@ -61,7 +61,7 @@ def check_backend(backend: str) -> None:
 
 
 def _local_env() -> dict[str, str]:
-    from emulator.local.serve import RUNTIME_ENV
+    from emulator.local.cpu import RUNTIME_ENV
 
     return dict(RUNTIME_ENV)
 

@@ -2,7 +2,7 @@
 
 Why a process and not a thread of the runner, as the stand-in's lab uses: the local backend's llama.cpp runtime
 only serves fast on two threads when OpenMP's threads spin briefly before they sleep (``GOMP_SPINCOUNT=1000``,
-``emulator/local/serve.py`` ``RUNTIME_ENV``; docs/benchmarks.md), and libgomp reads that once, when it loads. A
+``emulator/local/cpu.py`` ``RUNTIME_ENV``; docs/benchmarks.md), and libgomp reads that once, when it loads. A
 child gets it in its own environment, so the runner's ``os.environ`` is never changed to steer it; the child's
 model memory (llama.cpp, and the trainer's worker beside it) goes away with it; and a crash there cannot take the
 runner's state with it. Its output goes to ``emulator.log`` in the lab's folder, which an error quotes.

@@ -114,7 +114,8 @@ def test_llama_cpp_gets_two_threads_only_when_openmp_spins_briefly(monkeypatch: 
     started with GOMP_SPINCOUNT small (the rehearsal's RUNTIME_ENV) or with OMP_WAIT_POLICY=passive alone."""
     import os
 
-    from emulator.local.serve import RUNTIME_ENV, default_threads
+    from emulator.local.cpu import RUNTIME_ENV
+    from emulator.local.serve import default_threads
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert default_threads({}) == 1

@@ -167,6 +167,12 @@ def crashing_run(spec: TrainSpec, workdir: Path) -> None:
     os._exit(9)  # as if killed mid-step: no last line
 
 
+def env_run(spec: TrainSpec, workdir: Path) -> dict[str, Any]:
+    """Writes the OpenMP settings the worker process runs with."""
+    (workdir / "env.json").write_text(json.dumps({k: os.environ.get(k) for k in ("GOMP_SPINCOUNT", "OMP_NUM_THREADS")}))
+    return {"type": "done"}
+
+
 def _wait_for(predicate: Any, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -190,6 +196,38 @@ def test_worker_stops_at_a_step_boundary_and_resumes_where_it_stopped(tmp_path: 
     assert folded.state == "done" and w2.state() == "done"
     assert [s["step"] for s in folded.steps] == list(range(1, 201))  # nothing lost, nothing twice
     assert sum(1 for s in folded.steps if s["step"] == stopped_at + 1) == 1
+
+
+@pytest.mark.parametrize("spin, seen", [("1000", None), ("5000", "5000")])
+def test_a_training_worker_drops_the_serving_runtimes_openmp_spin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   spin: str, seen: str | None) -> None:
+    """The serving process's GOMP_SPINCOUNT=1000 (emulator/local/cpu.py RUNTIME_ENV) slows torch's training
+    1.6x: the worker it spawns starts without it; a value the user chose, and everything else, stay."""
+    monkeypatch.setenv("GOMP_SPINCOUNT", spin)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    w = worker.start(TrainSpec(training=CHAT), tmp_path, target=env_run, nice=0)
+    assert w.wait(60) and w.exitcode == 0
+    assert json.loads((tmp_path / "env.json").read_text()) == {"GOMP_SPINCOUNT": seen, "OMP_NUM_THREADS": "2"}
+    assert os.environ["GOMP_SPINCOUNT"] == spin  # the serving process keeps its own
+
+
+def test_threads_follow_the_cores_busy_now_not_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator.local import cpu
+
+    samples: list[tuple[int, int]] = []
+    monkeypatch.setattr(cpu, "_cpu_times", lambda: samples.pop(0))
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.4, 1.4, 1.4))  # this VM's idle load: not what decides
+    monkeypatch.setattr(cpu.time, "sleep", lambda s: None)
+    samples[:] = [(1000, 2000), (1190, 2200)]  # 95% idle over the sample
+    assert cpu.default_threads() == 2
+    samples[:] = [(1000, 2000), (1100, 2200)]  # half idle: one core busy elsewhere
+    assert cpu.default_threads() == 1
+    samples[:] = [(1000, 2000), (1000, 2200)]  # both busy
+    assert cpu.default_threads() == 1
+    monkeypatch.setattr(cpu, "_cpu_times", lambda: None)  # no /proc/stat: the load average
+    assert cpu.default_threads() == 1
 
 
 def test_worker_gone_without_a_last_line_is_crashed(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from emulator.local.cpu import RUNTIME_ENV
 from emulator.local.events import Event, Finish, LocalServeError, Piece, Request, Usage
 from emulator.local.llama_runtime import RuntimeConfig
 from emulator.local.lora_gguf import BaseShape
@@ -29,9 +30,6 @@ from emulator.local.streaming import iterate_in_thread
 from emulator.local.weights import MODEL_NAME
 
 RuntimeFactory = Callable[[Path, list[Path], RuntimeConfig], Any]
-# The environment a process serving the local model should start with (see default_threads): OpenMP's threads
-# spin at most 1000 rounds before they sleep (libgomp's GOMP_SPINCOUNT; it overrides OMP_WAIT_POLICY).
-RUNTIME_ENV = {"GOMP_SPINCOUNT": "1000"}
 BOUNDED_SPIN = 100_000  # a GOMP_SPINCOUNT at most this (or OMP_WAIT_POLICY=passive) lets more threads pay
 # One short greedy answer at start-up measures what this CPU serves (for x-ratelimit-* headers).
 PROBE = Request(messages=[{"role": "user", "content": "Name three things to see in Rome."}],

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from emulator.local import progress
+from emulator.local import cpu, progress
 from emulator.local.trainspec import TrainSpec
 
 Target = Callable[[TrainSpec, Path], Any]
@@ -26,6 +26,7 @@ KILL_GRACE = 10.0  # seconds between terminate (SIGTERM) and kill (SIGKILL)
 
 
 def _child(target: Target | None, spec: TrainSpec, workdir: Path, nice: int) -> None:
+    cpu.drop_serving_env(os.environ)  # this new process's own start-up, before torch loads libgomp
     if nice:
         try:
             os.nice(nice)
