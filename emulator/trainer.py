@@ -2,12 +2,14 @@
 
 The engine (``emulator/finetune.py``) owns the job's record, its slot and its events; a trainer owns the
 training. The engine calls :meth:`Trainer.plan` when a job is created (a trainer that runs a real model may set
-the job's ``epochs``, ``steps_per_epoch``, ``total_steps`` and ``planned_tokens`` to what its run will do), calls :meth:`Trainer.start` when a job first gets a running slot, :meth:`Trainer.resume`
-when a paused job gets one again or when the emulator starts with a job that was running, :meth:`Trainer.stop`
-on pause or cancel (``reason``: ``"pause"`` or ``"cancel"``; checkpoints are kept), and :meth:`Trainer.poll` on every tick while the job runs: the poll
-reports what happened since the engine's cursor ``job["emitted_steps"]`` (per-step metrics, checkpoints),
-whether the run is still going and, while it is, when it should end (the job's ``estimated_finish``). A trainer in a worker process reports real wall times; the simulated trainer
-computes them from the clock. ``job`` is the engine's record (read it; a trainer writes only keys it owns).
+the job's ``epochs``, ``steps_per_epoch``, ``total_steps`` and ``planned_tokens`` to what its run will do),
+:meth:`Trainer.start` when a job first gets a running slot, :meth:`Trainer.resume` when a paused job gets one
+again or when the emulator starts with a job that was running, :meth:`Trainer.stop` on pause or cancel
+(``reason``: ``"pause"`` or ``"cancel"``; checkpoints are kept), and :meth:`Trainer.poll` on every tick while
+the job runs: the poll reports what happened since the engine's cursor ``job["emitted_steps"]`` (per-step
+metrics, checkpoints), whether the run is still going and, while it is, when it should end (the job's
+``estimated_finish``). A trainer in a worker process reports real wall times; the simulated trainer computes
+them from the clock. ``job`` is the engine's record (read it; a trainer writes only keys it owns).
 
 Keys a trainer may read: ``id``, ``model`` (base id), ``method``, ``hyperparameters``, ``seed``, ``epochs``,
 ``steps_per_epoch``, ``total_steps``, ``validation_file`` (None: no validation data), ``emitted_steps``.

@@ -260,7 +260,8 @@ def test_a_checkpoint_no_longer_kept_answers_404_as_json_even_when_streamed(tmp_
                                      json={"model": deployment, "stream": True, "max_tokens": 3, **body})
     gone = asyncio.run(post("ckpt-8"))
     assert gone.status_code == 404 and gone.headers["content-type"].startswith("application/json")
-    assert gone.json()["error"]["code"] == "DeploymentNotFound" and "not on this machine" in gone.json()["error"]["message"]
+    error = gone.json()["error"]
+    assert error["code"] == "DeploymentNotFound" and "not on this machine" in error["message"]
     assert models.requests == []  # nothing generated
     kept = asyncio.run(post("ckpt-16"))
     assert kept.status_code == 200 and kept.headers["content-type"].startswith("text/event-stream")
