@@ -409,7 +409,8 @@ class Pipeline:
 
         assert self.outcome.job_id
         req = SelectRequest(job_id=self.outcome.job_id, suites=self.plan.suites, repeat=self.plan.repeat,
-                            yes=self.plan.guards.yes, style_from=str(self.plan.data))
+                            yes=self.plan.guards.yes, style_from=str(self.plan.data),
+                            temperature=self.plan.temperature, max_tokens=self.plan.max_tokens)  # as compare's
         out = self.plan.out / "select" if self.plan.out else None
         got = select_checkpoint(self.session, req, RunOptions(concurrency=self.plan.concurrency, out=out))
         self.outcome.reports["select"] = got.paths["html"]
