@@ -212,13 +212,14 @@ class Engine:
         try:
             answer = self.session.api.chat(deployment, messages, on_wait=_holder(budget, clock), **params)
         except JobsError as exc:
-            if is_fatal(exc):  # before the slot is given back: no request waiting for it may go out now
+            # before the slot is given back: no request waiting for it may go out now
+            if is_fatal(exc):
                 self._stop.set()
-            budget.settle(ticket, total_tokens=None, completion_tokens=None,
-                          refused=clock.refused or exc.status == 429)
             if exc.status == 404:
                 with self._lock:
                     self.missing.setdefault(deployment, exc)
+            budget.settle(ticket, total_tokens=None, completion_tokens=None,
+                          refused=clock.refused or exc.status == 429)
             raise
         usage = answer.usage or {}
         budget.settle(ticket, total_tokens=_int(usage.get("total_tokens")),
