@@ -51,11 +51,13 @@ def test_each_checkpoint_answers_with_its_own_adapter_and_the_rates_are_its_answ
     assert not set(got.deployments) & set(live)  # every temporary deployment deleted
 
     answers: dict[str, dict[str, str]] = defaultdict(dict)
+    prompts: dict[str, str] = {}
     for row in report["rows"]:
         assert row["error"] is None, row["error"]
         assert "SmolLM2-135M-Instruct" in str(row["local_model"])  # labelled: a local model, not gpt-4.1
         assert not row["stand_in"]
         answers[row["variant"]][row["case_id"]] = str(row["answer"])
+        prompts[row["case_id"]] = str(row["prompt"])
     variants = [c["variant"] for c in report["checkpoints"]]
     assert set(answers) == set(variants) and all(len(a) == 4 for a in answers.values())
     # each checkpoint serves its own adapter: the earliest and the final one do not answer alike
@@ -63,11 +65,12 @@ def test_each_checkpoint_answers_with_its_own_adapter_and_the_rates_are_its_answ
     assert any(first[case] != final[case] for case in first), first
 
     for entry in report["checkpoints"]:  # the report's rates are the checks of that checkpoint's own answers
-        texts = list(answers[entry["variant"]].values())
+        own = answers[entry["variant"]]
         for check in CHECKS:
-            passed = sum(run_checks(t, [check], CheckContext())[check].passed for t in texts)
+            passed = sum(run_checks(text, [check], CheckContext(prompt=prompts[case]))[check].passed
+                         for case, text in own.items())
             cell = entry["rates"][check]
-            assert (cell["passed"], cell["total"]) == (passed, len(texts)), (entry["variant"], check, cell)
+            assert (cell["passed"], cell["total"]) == (passed, len(own)), (entry["variant"], check, cell)
     chosen = report["chosen"]
     assert chosen["model"] in {c["model"] for c in report["checkpoints"]} and chosen["reason"]
     print("\n" + "\n".join(f"step {c['step']}: " + ", ".join(f"{k} {c['rates'][k]['passed']}/4" for k in CHECKS)
