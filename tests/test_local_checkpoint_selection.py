@@ -34,7 +34,7 @@ CHECKS = ("no_recommendations", "asks_question", "on_topic")
 @pytest.mark.timeout(1800)
 def test_each_checkpoint_answers_with_its_own_adapter_and_the_rates_are_its_answers(tmp_path: Path) -> None:
     from jobs.checks import CheckContext, run_checks
-    from jobs.compare.plan import RunOptions
+    from jobs.compare.plan import ChatParams, RunOptions
     from jobs.flow.select_checkpoint import SelectRequest, select_checkpoint
     from rehearsal.lab import tuned_lab
 
@@ -42,8 +42,8 @@ def test_each_checkpoint_answers_with_its_own_adapter_and_the_rates_are_its_answ
     suite.write_text(SUITE)
     with tuned_lab(stack="ckpt-local", backend="local", json_mode=True, prefix="ff-ckpt-local-",
                    command="test") as lab:
-        got = select_checkpoint(lab.session, SelectRequest(suites=(str(suite),), repeat=1, temperature=0.0,
-                                                           max_tokens=60), RunOptions(out=tmp_path / "r"))
+        req = SelectRequest(suites=(str(suite),), repeat=1, params=ChatParams(temperature=0.0, max_tokens=60))
+        got = select_checkpoint(lab.session, req, RunOptions(out=tmp_path / "r"))
         live = [d["name"] for d in httpx.get(f"{lab.url}/++/deployments", timeout=30).json()["data"]]
     report = got.compare.report
     steps = [c["step"] for c in report["checkpoints"]]

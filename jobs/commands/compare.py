@@ -38,6 +38,12 @@ class CompareRequest:
     prices: tuple[str, ...] = ()
     style_from: str | None = None
 
+    def chat_params(self) -> Any:
+        """``--temperature``, ``--max-tokens`` and ``--seed`` as the plan's ``jobs.compare.plan.ChatParams``."""
+        from jobs.compare.plan import ChatParams
+
+        return ChatParams(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+
 
 @dataclass
 class CompareResult:
@@ -100,7 +106,7 @@ def list_runs(session: Session) -> RunList:
 
 def _plan(session: Session, req: CompareRequest) -> Any:
     from jobs.checks import StyleProfile
-    from jobs.compare.plan import BASELINE, CANDIDATE, ChatParams, Plan, SystemPrompt
+    from jobs.compare.plan import BASELINE, CANDIDATE, Plan, SystemPrompt
     from jobs.compare.suite import default_style_path, default_suite_path, load_suite
     from jobs.flow.compare import stack_variants
 
@@ -110,8 +116,7 @@ def _plan(session: Session, req: CompareRequest) -> Any:
     style_path = req.style_from or str(default_style_path())
     _warn_contamination(session, suites, Path(style_path))
     return Plan(suites=suites, variants=variants, repeat=req.repeat, judge=req.judge,
-                params=ChatParams(temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed),
-                style=StyleProfile.from_file(style_path))
+                params=req.chat_params(), style=StyleProfile.from_file(style_path))
 
 
 def _warn_contamination(session: Session, suites: Any, training: Path) -> None:
@@ -165,5 +170,5 @@ def compare_checkpoints(session: Session, *, request: CompareRequest, job_id: st
                          out=Path(request.out) if request.out else None)
     req = SelectRequest(job_id=job_id.strip() if job_id else None, suites=request.suites, repeat=request.repeat,
                         primary=primary or DEFAULT_PRIMARY, yes=yes, style_from=request.style_from,
-                        temperature=request.temperature, max_tokens=request.max_tokens, seed=request.seed)
+                        params=request.chat_params())
     return select_checkpoint(session, req, options)

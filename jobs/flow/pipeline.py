@@ -92,6 +92,10 @@ class PipelinePlan:
     out: Path | None = None  # reports and the chart: default under the run-state folder
     select_checkpoint: bool = False  # --select-checkpoint: the "select" step, and promote takes its choice
 
+    def chat_params(self) -> ChatParams:
+        """What the compare steps and the checkpoint selection send with every question."""
+        return ChatParams(max_tokens=self.max_tokens, temperature=self.temperature)
+
     @property
     def continue_command(self) -> str:
         """The command that continues this pipeline: the one given, without ``--new``, with ``--resume``."""
@@ -346,8 +350,8 @@ class Pipeline:
         """One ``compare`` run of the plan's suites (default: the project's) on ``specs``, like the command."""
         variants = stack_variants(self.session, specs, tuned=self.outcome.tuned_deployment)
         plan = Plan(suites=_suites(self.plan.suites, tags), variants=variants, repeat=self.plan.repeat,
-                    params=ChatParams(max_tokens=self.plan.max_tokens, temperature=self.plan.temperature),
-                    style=StyleProfile.from_file(self.plan.data), baseline=baseline, candidate=specs[-1])
+                    params=self.plan.chat_params(), style=StyleProfile.from_file(self.plan.data), baseline=baseline,
+                    candidate=specs[-1])
         out = self.plan.out / name if self.plan.out else None
         got = compare(self.session, plan, RunOptions(concurrency=self.plan.concurrency, out=out))
         self.outcome.reports[name] = got.paths["html"]
@@ -410,7 +414,7 @@ class Pipeline:
         assert self.outcome.job_id
         req = SelectRequest(job_id=self.outcome.job_id, suites=self.plan.suites, repeat=self.plan.repeat,
                             yes=self.plan.guards.yes, style_from=str(self.plan.data),
-                            temperature=self.plan.temperature, max_tokens=self.plan.max_tokens)  # as compare's
+                            params=self.plan.chat_params())
         out = self.plan.out / "select" if self.plan.out else None
         got = select_checkpoint(self.session, req, RunOptions(concurrency=self.plan.concurrency, out=out))
         self.outcome.reports["select"] = got.paths["html"]

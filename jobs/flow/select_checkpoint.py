@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobs import metrics as m
 from jobs.compare import ckpt_report
+from jobs.compare.plan import ChatParams
 from jobs.compare.select import DEFAULT_PRIMARY, Candidate, Selection, select
 from jobs.errors import JobFailedError, RefusedError, UsageError
 from jobs.flow import ckpt_deployments as temp
@@ -48,9 +49,7 @@ class SelectRequest:
     yes: bool = False
     style_from: str | None = None
     # sent with every request (compare's --temperature, --max-tokens, --seed): e.g. greedy and short on a slow model
-    temperature: float | None = None
-    max_tokens: int | None = None
-    seed: int | None = None
+    params: ChatParams = ChatParams()
 
 
 @dataclass
@@ -149,13 +148,13 @@ def _suites(session: "Session", req: SelectRequest, training_file: str | None) -
 def _plan(req: SelectRequest, cands: list[Candidate], names: dict[str, str], suites: tuple[str, ...],
           style: str) -> "Plan":
     from jobs.checks import StyleProfile
-    from jobs.compare.plan import ChatParams, Plan, ready_made
+    from jobs.compare.plan import Plan, ready_made
     from jobs.compare.suite import load_suite
 
     variants = tuple(dataclasses.replace(ready_made("tuned", base=None, tuned=names[c.variant]), name=c.variant)
                      for c in cands)
     return Plan(suites=tuple(load_suite(p) for p in suites), variants=variants, repeat=req.repeat,
-                params=ChatParams(temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed),
+                params=req.params,
                 style=StyleProfile.from_file(style), baseline=cands[0].variant,
                 candidate="final")
 
